@@ -1,0 +1,7 @@
+"""`tastemaker bench ...`: benchmarks that print JSON. Each benchmark lives in its own module."""
+
+import typer
+
+app = typer.Typer(help="Benchmarks: each prints one JSON document.", no_args_is_help=True)
+
+# Registrations: one line per benchmark module.

@@ -1,0 +1,197 @@
+"""Typed settings: one object read from the workspace file, overridable by environment.
+
+A workspace is a folder holding ``tastemaker.yaml`` (this configuration), the SQLite
+database of the embedded default, the pseudonymization key, model artifacts and reports.
+Environment variables ``TASTEMAKER__SECTION__FIELD`` override file values.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tastemaker.errors import ConfigError, WorkspaceNotFoundError
+
+CONFIG_FILE = "tastemaker.yaml"
+KEY_FILE = "secret.key"
+ENV_PREFIX = "TASTEMAKER__"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SqliteStoreConfig(_Strict):
+    """Embedded default: one SQLite file inside the workspace."""
+
+    type: Literal["sqlite"] = "sqlite"
+    path: str = "tastemaker.db"
+
+
+class PostgresStoreConfig(_Strict):
+    """PostgreSQL backend, e.g. ``postgresql://user@127.0.0.1:5432/test``."""
+
+    type: Literal["postgres"] = "postgres"
+    url: str
+    schema_name: str | None = None
+
+
+StoreConfig = Annotated[SqliteStoreConfig | PostgresStoreConfig, Field(discriminator="type")]
+
+
+class InProcessBusConfig(_Strict):
+    """Accepted events are applied to profiles inside the ingesting process."""
+
+    type: Literal["inprocess"] = "inprocess"
+
+
+class RedisBusConfig(_Strict):
+    """Accepted events go to a Redis Stream; `tastemaker worker` processes consume them."""
+
+    type: Literal["redis"] = "redis"
+    url: str = "redis://127.0.0.1:6379/0"
+    stream: str = "tastemaker:events"
+    group: str = "profiles"
+    partitions: int = Field(default=4, ge=1, le=256)
+
+
+BusConfig = Annotated[InProcessBusConfig | RedisBusConfig, Field(discriminator="type")]
+
+
+class CacheConfig(_Strict):
+    """Optional Redis fast path for profiles and per-user result caches."""
+
+    redis_url: str | None = None
+    result_ttl_seconds: float = Field(default=60.0, ge=0)
+
+
+class IngestConfig(_Strict):
+    """Limits applied when validating incoming events, items and users."""
+
+    max_batch: int = Field(default=1000, ge=1)
+    max_id_length: int = Field(default=256, ge=8)
+    max_future_seconds: float = Field(default=86_400.0, ge=0)
+    min_timestamp: str = "1990-01-01T00:00:00Z"
+
+
+class ProfileConfig(_Strict):
+    """How user profiles are kept: timeline window, decay and traits per catalog attribute."""
+
+    window_days: float = Field(default=10.0, gt=0)
+    half_life_days: float = Field(default=3.0, gt=0)
+    attributes: list[str] = Field(
+        default_factory=lambda: ["fuel_type", "body_type", "category", "brand", "price_band"]
+    )
+    price_bands: list[float] = Field(default_factory=lambda: [1_000.0, 10_000.0, 30_000.0])
+    segments_file: str = "segments.yaml"
+
+
+class ServingConfig(_Strict):
+    """HTTP server settings."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    api_key: str | None = None
+    default_k: int = Field(default=10, ge=1, le=500)
+
+
+DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
+    "view": 1.0,
+    "click": 2.0,
+    "add_to_cart": 4.0,
+    "remove_from_cart": -1.0,
+    "purchase": 8.0,
+    "rating": 3.0,
+    "impression": 0.0,
+    "search": 0.0,
+    "not_interested": -8.0,
+    "identify": 0.0,
+}
+
+
+class Settings(_Strict):
+    """Every setting of a workspace, in one typed object."""
+
+    workspace: Path = Path(".")
+    store: StoreConfig = Field(default_factory=SqliteStoreConfig)
+    bus: BusConfig = Field(default_factory=InProcessBusConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    profiles: ProfileConfig = Field(default_factory=ProfileConfig)
+    serving: ServingConfig = Field(default_factory=ServingConfig)
+    event_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
+    models_dir: str = "models"
+    reports_dir: str = "reports"
+
+    def path(self, relative: str) -> Path:
+        """Resolve a path relative to the workspace folder."""
+        p = Path(relative)
+        return p if p.is_absolute() else self.workspace / p
+
+    @property
+    def key_path(self) -> Path:
+        """Location of the HMAC pseudonymization key."""
+        return self.workspace / KEY_FILE
+
+    def to_file_dict(self) -> dict[str, Any]:
+        """Return the settings as they are written to ``tastemaker.yaml``."""
+        data = self.model_dump(mode="json", exclude={"workspace"})
+        return data
+
+
+def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        parts = [p.lower() for p in key[len(ENV_PREFIX) :].split("__") if p]
+        node = data
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = yaml.safe_load(value)
+    return data
+
+
+def load_settings(workspace: str | Path, environ: dict[str, str] | None = None) -> Settings:
+    """Read the settings of the workspace at ``workspace``.
+
+    Args:
+        workspace: the workspace folder (the one ``tastemaker init`` created).
+        environ: environment to read overrides from; defaults to ``os.environ``.
+
+    Raises:
+        WorkspaceNotFoundError: the folder has no ``tastemaker.yaml``.
+        ConfigError: the file is not valid YAML or does not match the settings schema.
+    """
+    root = Path(workspace).resolve()
+    cfg = root / CONFIG_FILE
+    if not cfg.is_file():
+        raise WorkspaceNotFoundError(
+            f"no workspace at {root}: {CONFIG_FILE} is missing (run `tastemaker init {workspace}`)"
+        )
+    try:
+        data = yaml.safe_load(cfg.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{cfg}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{cfg}: expected a mapping at the top level")
+    data = _apply_env(data, dict(os.environ if environ is None else environ))
+    data["workspace"] = str(root)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"{cfg}: invalid settings: {problems}") from exc
+
+
+def write_settings(settings: Settings) -> Path:
+    """Write ``settings`` to the workspace's ``tastemaker.yaml`` and return its path."""
+    settings.workspace.mkdir(parents=True, exist_ok=True)
+    path = settings.workspace / CONFIG_FILE
+    path.write_text(yaml.safe_dump(settings.to_file_dict(), sort_keys=False))
+    return path
