@@ -1,0 +1,356 @@
+"""The `Recommender` interface every model answers, and the shared scoring machinery.
+
+Models score on dense indices (``Interactions.users`` / ``.items``); the vocabularies
+learned at fit time are saved with the model. Subclasses implement ``_fit``, a
+scoring hook (``_score_history`` and/or ``_score_users``) and their state arrays; the
+base class owns masking, top-k, candidates, batching and the on-disk format
+(``manifest.json`` + ``arrays.npz``, no pickle), so evaluation and serving call exactly
+the same code.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+
+from tastemaker.errors import NotFittedError, ValidationFailedError
+from tastemaker.models.interactions import Interactions
+from tastemaker.models.vocab import Vocabulary
+
+FORMAT_VERSION = 1
+_SCORE_BUDGET = 1 << 23  # floats per scoring batch (32 MiB of float32)
+_REGISTRY: dict[str, type[Recommender]] = {}
+
+State = dict[str, np.ndarray | sp.csr_matrix]
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the ``k`` best columns per row, best first.
+
+    Args:
+        scores: ``[n, m]`` float scores; ``-inf`` marks items that must not be returned.
+        k: list length.
+
+    Returns:
+        ``(indices int64 [n, k], scores float32 [n, k])``; slots without a finite score
+        hold index -1 and score ``-inf``.
+    """
+    n, m = scores.shape
+    kk = min(k, m)
+    if kk <= 0:
+        return np.full((n, k), -1, np.int64), np.full((n, k), -np.inf, np.float32)
+    if kk < m:
+        part = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
+    else:
+        part = np.broadcast_to(np.arange(m), (n, m)).copy()
+    vals = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -vals), axis=1)  # ties broken by lower index, deterministic
+    idx = np.take_along_axis(part, order, axis=1).astype(np.int64)
+    vals = np.take_along_axis(vals, order, axis=1).astype(np.float32)
+    bad = ~np.isfinite(vals)
+    idx[bad] = -1
+    vals[bad] = -np.inf
+    if kk < k:
+        idx = np.pad(idx, ((0, 0), (0, k - kk)), constant_values=-1)
+        vals = np.pad(vals, ((0, 0), (0, k - kk)), constant_values=-np.inf)
+    return idx, vals
+
+
+class Recommender(ABC):
+    """Base of every model: fit on :class:`Interactions`, recommend top-k item indices.
+
+    Hyperparameters are constructor arguments stored under the same attribute names;
+    learned state ends in ``_``. Using a model before ``fit`` or ``load`` raises
+    :class:`~tastemaker.errors.NotFittedError`.
+    """
+
+    name: ClassVar[str]
+    users_: Vocabulary
+    items_: Vocabulary
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            _REGISTRY[cls.name] = cls
+
+    # --- hyperparameters -----------------------------------------------------------
+    def get_params(self) -> dict[str, Any]:
+        """Return the constructor arguments (JSON-serializable) of this model."""
+        sig = inspect.signature(type(self).__init__)
+        return {p: getattr(self, p) for p in sig.parameters if p != "self"}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # --- training ------------------------------------------------------------------
+    def fit(self, interactions: Interactions, items: pl.DataFrame | None = None) -> Self:
+        """Learn from ``interactions`` (and the item catalog, for content-aware models)."""
+        self.users_ = interactions.users
+        self.items_ = interactions.items
+        self._fit(interactions, items)
+        self._fitted = True
+        return self
+
+    @abstractmethod
+    def _fit(self, interactions: Interactions, items: pl.DataFrame | None) -> None:
+        """Learn the model state (subclasses)."""
+
+    def is_trained(self) -> bool:
+        """True once ``fit`` or ``load`` has run."""
+        return bool(getattr(self, "_fitted", False))
+
+    def _check(self) -> None:
+        if not self.is_trained():
+            raise NotFittedError(f"model '{self.name}' is not fitted: call fit() or load() first")
+
+    @property
+    def n_items(self) -> int:
+        """Number of items the model scores (size of its item vocabulary)."""
+        self._check()
+        return len(self.items_)
+
+    @property
+    def n_users(self) -> int:
+        """Number of users known at fit time."""
+        self._check()
+        return len(self.users_)
+
+    # --- scoring hooks -------------------------------------------------------------
+    def _score_users(self, user_ids: np.ndarray) -> np.ndarray:
+        """Dense ``[n, n_items]`` scores of known users (default: from training history)."""
+        return self._score_history(self._history_of(user_ids))
+
+    @abstractmethod
+    def _score_history(self, history: sp.csr_matrix) -> np.ndarray:
+        """Dense ``[n, n_items]`` scores for ad-hoc history rows."""
+
+    def _history_of(self, user_ids: np.ndarray) -> sp.csr_matrix:
+        train: sp.csr_matrix | None = getattr(self, "train_", None)
+        if train is None:
+            return sp.csr_matrix((len(user_ids), self.n_items), dtype=np.float32)
+        return train[np.asarray(user_ids, dtype=np.int64)]
+
+    def _similar_scores(self, item_ids: np.ndarray) -> np.ndarray:
+        """Dense ``[n, n_items]`` item-to-item scores (default: score a one-item history)."""
+        n = len(item_ids)
+        onehot = sp.csr_matrix(
+            (np.ones(n, np.float32), (np.arange(n), item_ids)), shape=(n, self.n_items)
+        )
+        return self._score_history(onehot)
+
+    # --- public API ----------------------------------------------------------------
+    def recommend(
+        self,
+        user_ids: np.ndarray,
+        k: int,
+        *,
+        exclude: sp.csr_matrix | None = None,
+        candidates: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` items for users known at fit time.
+
+        Args:
+            user_ids: dense user indices.
+            k: list length.
+            exclude: CSR ``[len(user_ids), n_items]``; nonzero entries are never returned.
+            candidates: item indices to choose from (all items if None).
+
+        Returns:
+            ``(item_indices int64 [n, k], scores float32 [n, k])``, padded with -1 / -inf.
+        """
+        self._check()
+        users = np.asarray(user_ids, dtype=np.int64).ravel()
+        if len(users) and (users.min() < 0 or users.max() >= self.n_users):
+            raise ValidationFailedError(
+                f"user index out of range [0, {self.n_users}) in recommend()",
+                field="user_ids",
+            )
+        return self._batched(users, k, exclude, candidates, self._score_users)
+
+    def recommend_from_history(
+        self,
+        history: sp.csr_matrix,
+        k: int,
+        *,
+        exclude: sp.csr_matrix | None = None,
+        candidates: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` items for ad-hoc users described by history rows over the item vocabulary.
+
+        Args:
+            history: CSR ``[n, n_items]`` of confidence weights (fresh or unseen users).
+            k: list length.
+            exclude: CSR ``[n, n_items]`` of items never to return (e.g. the history).
+            candidates: item indices to choose from.
+        """
+        self._check()
+        hist = self._as_history(history)
+        rows = np.arange(hist.shape[0])
+        return self._batched(rows, k, exclude, candidates, lambda r: self._score_history(hist[r]))
+
+    def score_items(
+        self, user_ids_or_history: np.ndarray | sp.csr_matrix, item_indices: np.ndarray
+    ) -> np.ndarray:
+        """Scores of given items: ``item_indices`` is 1-D (same items for all) or ``[n, m]``.
+
+        ``user_ids_or_history`` is an array of user indices or a CSR history matrix.
+        Returns float32 ``[n, m]``; index -1 scores ``-inf``.
+        """
+        self._check()
+        if sp.issparse(user_ids_or_history):
+            full = self._score_history(self._as_history(user_ids_or_history))  # type: ignore[arg-type]
+        else:
+            full = self._score_users(np.asarray(user_ids_or_history, dtype=np.int64).ravel())
+        idx = np.asarray(item_indices, dtype=np.int64)
+        if idx.ndim == 1:
+            idx = np.broadcast_to(idx, (full.shape[0], len(idx)))
+        out = np.take_along_axis(full, np.clip(idx, 0, None), axis=1).astype(np.float32)
+        out[idx < 0] = -np.inf
+        return out
+
+    def similar_items(self, item_ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` items most similar to each of ``item_ids`` (the item itself excluded)."""
+        self._check()
+        items = np.asarray(item_ids, dtype=np.int64).ravel()
+        rows = np.arange(len(items))
+        self_mask = sp.csr_matrix(
+            (np.ones(len(items), np.float32), (rows, items)), shape=(len(items), self.n_items)
+        )
+        return self._batched(
+            rows, k, self_mask, None, lambda r: self._similar_scores(items[r]), allow_nan=True
+        )
+
+    def _as_history(self, history: sp.spmatrix | sp.sparray) -> sp.csr_matrix:
+        hist = sp.csr_matrix(history, dtype=np.float32)
+        if hist.shape[1] != self.n_items:
+            raise ValidationFailedError(
+                f"history has {hist.shape[1]} columns, the model knows {self.n_items} items",
+                field="history",
+            )
+        return hist
+
+    def _batched(
+        self,
+        rows: np.ndarray,
+        k: int,
+        exclude: sp.csr_matrix | None,
+        candidates: np.ndarray | None,
+        score: Any,
+        allow_nan: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        n, m = len(rows), self.n_items
+        out_i = np.full((n, k), -1, np.int64)
+        out_s = np.full((n, k), -np.inf, np.float32)
+        cand_mask = None
+        if candidates is not None:
+            cand_mask = np.ones(m, dtype=bool)
+            c = np.asarray(candidates, dtype=np.int64)
+            cand_mask[c[(c >= 0) & (c < m)]] = False
+        excl = sp.csr_matrix(exclude) if exclude is not None else None
+        step = max(1, _SCORE_BUDGET // max(m, 1))
+        for start in range(0, n, step):
+            sl = slice(start, min(n, start + step))
+            scores = np.array(score(rows[sl]), dtype=np.float32, copy=True)
+            scores[np.isnan(scores)] = -np.inf
+            if cand_mask is not None:
+                scores[:, cand_mask] = -np.inf
+            if excl is not None:
+                part = excl[sl].tocoo()
+                scores[part.row[part.data != 0], part.col[part.data != 0]] = -np.inf
+            out_i[sl], out_s[sl] = top_k(scores, k)
+        return out_i, out_s
+
+    # --- persistence ---------------------------------------------------------------
+    def _state(self) -> State:
+        """Learned arrays to save (subclasses)."""
+        return {}
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        """Restore learned arrays (subclasses); sparse entries arrive as CSR."""
+
+    def save(self, path: Path) -> None:
+        """Write the model to folder ``path``: ``manifest.json`` + ``arrays.npz``."""
+        self._check()
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, np.ndarray] = {
+            "__users": self.users_.to_array(),
+            "__items": self.items_.to_array(),
+        }
+        sparse_keys = []
+        for key, value in self._state().items():
+            if sp.issparse(value):
+                m = sp.csr_matrix(value)
+                arrays[f"{key}__data"], arrays[f"{key}__indices"] = m.data, m.indices
+                arrays[f"{key}__indptr"] = m.indptr
+                arrays[f"{key}__shape"] = np.asarray(m.shape, np.int64)
+                sparse_keys.append(key)
+            else:
+                arrays[key] = np.asarray(value)
+        np.savez(folder / "arrays.npz", **arrays)  # type: ignore[arg-type]
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "model": self.name,
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "params": self.get_params(),
+            "sparse": sparse_keys,
+            "n_users": self.n_users,
+            "n_items": self.n_items,
+        }
+        (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=_jsonable))
+        self._save_extra(folder)
+
+    def _save_extra(self, folder: Path) -> None:
+        """Hook for models with their own files (e.g. hybrid components)."""
+
+    def _load_extra(self, folder: Path) -> None:
+        """Counterpart of :meth:`_save_extra`."""
+
+    @classmethod
+    def load(cls, path: Path) -> Self:
+        """Read a model written by :meth:`save`; ``Recommender.load`` picks the right class."""
+        folder = Path(path)
+        manifest = json.loads((folder / "manifest.json").read_text())
+        target = _REGISTRY.get(manifest["model"])
+        if target is None or not issubclass(target, cls):
+            raise ValidationFailedError(
+                f"{folder}: holds a '{manifest['model']}' model, not a {cls.__name__}",
+                field="model",
+            )
+        model = target(**manifest["params"])
+        with np.load(folder / "arrays.npz", allow_pickle=False) as npz:
+            raw = {k: npz[k] for k in npz.files}
+        state: dict[str, Any] = {}
+        for key in manifest["sparse"]:
+            state[key] = sp.csr_matrix(
+                (raw.pop(f"{key}__data"), raw.pop(f"{key}__indices"), raw.pop(f"{key}__indptr")),
+                shape=tuple(raw.pop(f"{key}__shape")),
+            )
+        model.users_ = Vocabulary.from_array(raw.pop("__users"))
+        model.items_ = Vocabulary.from_array(raw.pop("__items"))
+        state.update(raw)
+        model._set_state(state)
+        model._fitted = True
+        model._load_extra(folder)
+        return model  # type: ignore[return-value]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple | set):
+        return list(value)
+    raise TypeError(f"cannot write {type(value).__name__} to a model manifest")
+
+
+def registered_models() -> dict[str, type[Recommender]]:
+    """Model classes by short name (filled as model modules are imported)."""
+    return dict(_REGISTRY)
