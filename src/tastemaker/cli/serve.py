@@ -1,0 +1,40 @@
+"""`tastemaker serve`: run the REST API with uvicorn."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from tastemaker.cli.common import WorkspaceOpt, console, opened
+from tastemaker.serving.main import WORKSPACE_ENV
+
+
+def serve(
+    workspace: WorkspaceOpt = Path("."),
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind (default from config).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default from config).")] = None,
+    workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+) -> None:
+    """Serve the API (OpenAPI docs at /docs)."""
+    with opened(workspace) as ws:
+        settings = ws.settings
+    host = host or settings.serving.host
+    port = port or settings.serving.port
+    os.environ[WORKSPACE_ENV] = str(settings.workspace)
+    console.print(f"tastemaker API on http://{host}:{port} (docs: http://{host}:{port}/docs)")
+    uvicorn.run(
+        "tastemaker.serving.main:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=False,
+    )

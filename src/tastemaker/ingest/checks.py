@@ -1,0 +1,107 @@
+"""Building blocks for column-wise validation: ordered checks that name field and reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+import polars as pl
+
+
+@dataclass(frozen=True)
+class Check:
+    """A rule: rows where ``failed`` is true are refused for ``field`` with ``reason``."""
+
+    field: str
+    failed: pl.Expr
+    reason: pl.Expr
+
+
+def first_failure(checks: list[Check]) -> tuple[pl.Expr, pl.Expr]:
+    """Return (field, reason) expressions naming each row's first failing check (or null)."""
+    field: pl.Expr | None = None
+    reason: pl.Expr | None = None
+    for check in reversed(checks):
+        field_then = pl.when(check.failed).then(pl.lit(check.field))
+        reason_then = pl.when(check.failed).then(check.reason)
+        field = field_then.otherwise(field) if field is not None else field_then.otherwise(None)
+        reason = (
+            reason_then.otherwise(reason) if reason is not None else reason_then.otherwise(None)
+        )
+    assert field is not None and reason is not None
+    return field, reason
+
+
+def blank(name: str) -> pl.Expr:
+    """True where a text column is null or only white space."""
+    return pl.col(name).is_null() | (pl.col(name).str.strip_chars() == "")
+
+
+def id_checks(name: str, max_length: int, *, required: bool) -> list[Check]:
+    """Checks for an identifier column: present (if required) and not longer than ``max_length``."""
+    checks = []
+    if required:
+        checks.append(Check(name, blank(name), pl.lit(f"field '{name}' is required")))
+    checks.append(
+        Check(
+            name,
+            pl.col(name).str.len_chars() > max_length,
+            pl.lit(f"field '{name}' is longer than {max_length} characters"),
+        )
+    )
+    return checks
+
+
+def ensure_columns(frame: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
+    """Add missing columns as nulls so checks can report them as missing."""
+    missing = [pl.lit(None, dtype=pl.String).alias(n) for n in names if n not in frame.columns]
+    return frame.with_columns(missing) if missing else frame
+
+
+def as_text(frame: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
+    """Cast identifier-like columns to text (CSV readers may have inferred numbers)."""
+    casts = []
+    for n in names:
+        dtype = frame.schema[n]
+        if dtype == pl.String:
+            continue
+        if dtype.is_float():
+            # 17850.0 -> "17850": ids exported from spreadsheets often carry a spurious ".0".
+            casts.append(pl.col(n).cast(pl.String).str.replace(r"\.0$", "").alias(n))
+        else:
+            casts.append(pl.col(n).cast(pl.String).alias(n))
+    return frame.with_columns(casts) if casts else frame
+
+
+def json_objects(frame: pl.DataFrame, name: str) -> pl.DataFrame:
+    """Normalize a context/properties column to JSON-object text; adds ``_bad_<name>`` flags."""
+    if name not in frame.columns:
+        return frame.with_columns(pl.lit("{}").alias(name), pl.lit(False).alias(f"_bad_{name}"))
+    dtype = frame.schema[name]
+    if isinstance(dtype, pl.Struct):
+        text = pl.col(name).struct.json_encode()
+        return frame.with_columns(
+            pl.when(pl.col(name).is_null()).then(pl.lit("{}")).otherwise(text).alias(name),
+            pl.lit(False).alias(f"_bad_{name}"),
+        )
+    if dtype == pl.Null:
+        return frame.with_columns(pl.lit("{}").alias(name), pl.lit(False).alias(f"_bad_{name}"))
+    col = pl.col(name).cast(pl.String, strict=False)
+    frame = frame.with_columns(
+        pl.when(col.is_null() | (col.str.strip_chars() == ""))
+        .then(pl.lit("{}"))
+        .otherwise(col)
+        .alias(name)
+    )
+    uniques = frame[name].unique().to_list()
+    bad = [u for u in uniques if not _is_json_object(u)]
+    return frame.with_columns(pl.col(name).is_in(bad).alias(f"_bad_{name}"))
+
+
+def _is_json_object(text: str | None) -> bool:
+    if text is None:
+        return True
+    try:
+        return isinstance(orjson.loads(text), dict)
+    except orjson.JSONDecodeError:
+        return False

@@ -1,0 +1,63 @@
+"""Keyed HMAC pseudonymization of user identifiers: raw ids never reach storage or logs."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+import polars as pl
+
+from tastemaker.errors import ConfigError
+
+KEY_BYTES = 32
+PSEUDONYM_CHARS = 32
+
+
+def create_key(path: Path) -> None:
+    """Write a fresh random key to ``path`` with file mode 0600 (fails if it exists)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(KEY_BYTES))
+    os.chmod(path, 0o600)
+
+
+class Pseudonymizer:
+    """Maps raw ids to stable pseudonyms with HMAC-SHA256 under the workspace key."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 16:
+            raise ConfigError("pseudonymization key is too short (need at least 16 bytes)")
+        self._key = key
+        self._cache: dict[str, str] = {}
+
+    @classmethod
+    def from_file(cls, path: Path) -> Pseudonymizer:
+        """Load the key written by `create_key`."""
+        if not path.is_file():
+            raise ConfigError(f"pseudonymization key {path} is missing (run `tastemaker init`)")
+        return cls(bytes.fromhex(path.read_text().strip()))
+
+    def one(self, raw_id: str) -> str:
+        """Return the pseudonym of one raw id."""
+        got = self._cache.get(raw_id)
+        if got is None:
+            digest = hmac.new(self._key, raw_id.encode(), hashlib.sha256).hexdigest()
+            got = digest[:PSEUDONYM_CHARS]
+            if len(self._cache) < 1_000_000:
+                self._cache[raw_id] = got
+        return got
+
+    def column(self, frame: pl.DataFrame, name: str) -> pl.DataFrame:
+        """Replace the ids in text column ``name`` by their pseudonyms (nulls stay null)."""
+        if name not in frame.columns or frame.height == 0:
+            return frame
+        uniques = frame[name].drop_nulls().unique().to_list()
+        if not uniques:
+            return frame
+        mapping = {u: self.one(u) for u in uniques}
+        return frame.with_columns(
+            pl.col(name).replace_strict(mapping, default=None, return_dtype=pl.String)
+        )

@@ -1,0 +1,170 @@
+"""Column-wise validation of events: every row is accepted or refused with field and reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import polars as pl
+
+from tastemaker.config import IngestConfig
+from tastemaker.ingest.checks import (
+    Check,
+    as_text,
+    blank,
+    ensure_columns,
+    first_failure,
+    id_checks,
+    json_objects,
+)
+from tastemaker.ingest.timestamps import to_epoch_ms
+from tastemaker.schema import EVENT_COLUMNS, EVENT_TYPES, ITEM_EVENT_TYPES
+
+_ID_COLUMNS = ("event_id", "user_id", "anonymous_id", "type", "item_id", "session_id")
+ROW = "_row"
+
+
+@dataclass(frozen=True)
+class Checked:
+    """Result of validation: normalized valid rows and refused rows with reasons.
+
+    ``valid`` has the columns of `EVENT_COLUMNS` (timestamp as epoch ms) plus ``_row``;
+    ``rejected`` keeps the original columns plus ``_row``, ``_field`` and ``_reason``.
+    """
+
+    valid: pl.DataFrame
+    rejected: pl.DataFrame
+
+
+def _event_checks(cfg: IngestConfig, now_ms: int, raw_ts: pl.Expr) -> list[Check]:
+    min_ms = int(datetime.fromisoformat(cfg.min_timestamp).timestamp() * 1000)
+    max_ms = now_ms + int(cfg.max_future_seconds * 1000)
+    known = sorted(EVENT_TYPES)
+    n = cfg.max_id_length
+    return [
+        *id_checks("event_id", n, required=True),
+        Check(
+            "user_id",
+            blank("user_id") & blank("anonymous_id"),
+            pl.lit("field 'user_id' is required (or 'anonymous_id' for a visitor not logged in)"),
+        ),
+        *id_checks("user_id", n, required=False),
+        *id_checks("anonymous_id", n, required=False),
+        *id_checks("type", 64, required=True),
+        Check(
+            "type",
+            ~pl.col("type").is_in(known),
+            pl.format(
+                "field 'type' = '{}' is not a known event type (expected one of {})",
+                pl.col("type"),
+                pl.lit(", ".join(known)),
+            ),
+        ),
+        Check(
+            "item_id",
+            pl.col("type").is_in(sorted(ITEM_EVENT_TYPES)) & blank("item_id"),
+            pl.format("field 'item_id' is required for a '{}' event", pl.col("type")),
+        ),
+        *id_checks("item_id", n, required=False),
+        *id_checks("session_id", n, required=False),
+        Check("timestamp", raw_ts.is_null(), pl.lit("field 'timestamp' is required")),
+        Check(
+            "timestamp",
+            pl.col("_ts").is_null(),
+            pl.format(
+                "field 'timestamp' = '{}' is not a date"
+                " (expected ISO 8601, e.g. 2026-01-31T12:00:00Z)",
+                raw_ts.cast(pl.String),
+            ),
+        ),
+        Check(
+            "timestamp",
+            pl.col("_ts") < min_ms,
+            pl.format(
+                "field 'timestamp' = '{}' is before {}",
+                raw_ts.cast(pl.String),
+                pl.lit(cfg.min_timestamp),
+            ),
+        ),
+        Check(
+            "timestamp",
+            pl.col("_ts") > max_ms,
+            pl.format(
+                "field 'timestamp' = '{}' is more than {} s in the future",
+                raw_ts.cast(pl.String),
+                pl.lit(int(cfg.max_future_seconds)),
+            ),
+        ),
+        Check(
+            "value",
+            pl.col("_value_raw").is_not_null() & ~pl.col("_value").is_finite().fill_null(False),
+            pl.format(
+                "field 'value' = '{}' is not a finite number", pl.col("_value_raw").cast(pl.String)
+            ),
+        ),
+        Check("context", pl.col("_bad_context"), pl.lit("field 'context' is not a JSON object")),
+        Check(
+            "properties",
+            pl.col("_bad_properties"),
+            pl.lit("field 'properties' is not a JSON object"),
+        ),
+    ]
+
+
+def _prepare(frame: pl.DataFrame) -> pl.DataFrame:
+    frame = ensure_columns(
+        frame, ("event_id", "user_id", "anonymous_id", "type", "item_id", "session_id", "timestamp")
+    )
+    frame = as_text(frame, _ID_COLUMNS)
+    frame = frame.with_columns(to_epoch_ms("timestamp", frame.schema["timestamp"]).alias("_ts"))
+    if "value" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.Float64).alias("value"))
+    value_raw = pl.col("value")
+    if frame.schema["value"] == pl.String:
+        value_raw = pl.when(blank("value")).then(None).otherwise(pl.col("value"))
+    frame = frame.with_columns(value_raw.alias("_value_raw"))
+    frame = frame.with_columns(pl.col("_value_raw").cast(pl.Float64, strict=False).alias("_value"))
+    frame = json_objects(frame, "context")
+    return json_objects(frame, "properties")
+
+
+def validate_events(
+    frame: pl.DataFrame, cfg: IngestConfig, *, first_row: int = 0, now: datetime | None = None
+) -> Checked:
+    """Validate a batch of raw events column-wise.
+
+    Args:
+        frame: raw events (file rows or an API batch) with the columns of `EVENT_COLUMNS`.
+        cfg: ingestion limits.
+        first_row: number given to the first row in messages (0 for API batches, 1 for files).
+        now: the current time, for the "not in the future" rule.
+
+    Returns:
+        The accepted rows normalized for storage and the refused rows with reasons.
+    """
+    now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
+    original = list(frame.columns)
+    frame = frame.with_row_index(ROW, offset=first_row).with_columns(pl.col(ROW).cast(pl.Int64))
+    raw_ts = pl.col("timestamp")
+    frame = _prepare(frame)
+    field, reason = first_failure(_event_checks(cfg, now_ms, raw_ts))
+    frame = frame.with_columns(field.alias("_field"), reason.alias("_reason"))
+    ok = pl.col("_reason").is_null()
+    valid = frame.filter(ok).select(
+        pl.col(ROW),
+        *[pl.col(c) for c in ("event_id", "user_id", "anonymous_id", "type", "item_id")],
+        pl.col("_value").alias("value"),
+        pl.col("_ts").alias("timestamp"),
+        pl.col("session_id"),
+        pl.col("context"),
+        pl.col("properties"),
+    )
+    valid = valid.with_columns(
+        [
+            pl.when(blank(c)).then(None).otherwise(pl.col(c)).alias(c)
+            for c in ("user_id", "anonymous_id", "item_id", "session_id")
+        ]
+    )
+    keep = [c for c in original if c in frame.columns and not c.startswith("_")]
+    rejected = frame.filter(~ok).select(pl.col(ROW), *keep, pl.col("_field"), pl.col("_reason"))
+    return Checked(valid=valid.select(ROW, *EVENT_COLUMNS), rejected=rejected)

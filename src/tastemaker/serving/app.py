@@ -1,0 +1,30 @@
+"""The FastAPI application: wiring only (routers, error handler, state)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from tastemaker import __version__
+from tastemaker.errors import TastemakerError
+from tastemaker.serving.routers import health, ingest
+from tastemaker.workspace import Workspace
+
+
+async def _error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TastemakerError)
+    return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+
+
+def create_app(workspace: Workspace) -> FastAPI:
+    """Build the API for an opened workspace."""
+    app = FastAPI(
+        title="tastemaker",
+        version=__version__,
+        description="Recommendation and personalization API: ingestion, profiles, recommendations.",
+    )
+    app.state.workspace = workspace
+    app.add_exception_handler(TastemakerError, _error_handler)
+    app.include_router(health.router)
+    app.include_router(ingest.router)
+    return app

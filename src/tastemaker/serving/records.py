@@ -1,0 +1,53 @@
+"""Turning JSON request bodies into frames for the column-wise validators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import polars as pl
+
+from tastemaker.errors import ValidationFailedError
+
+
+def _cell(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value).decode()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def records_to_frame(records: Any, what: str) -> pl.DataFrame:
+    """Build an all-text frame from a list of JSON objects (types are checked by validation).
+
+    Raises:
+        ValidationFailedError: the body is not a list of objects.
+    """
+    if not isinstance(records, list):
+        raise ValidationFailedError(
+            f"body: expected a JSON list of {what} (or an object with key '{what}')"
+        )
+    columns: dict[str, list[str | None]] = {}
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise ValidationFailedError(
+                f"{what}[{index}]: expected a JSON object, got {type(record).__name__}"
+            )
+        for key in record:
+            if key not in columns:
+                columns[key] = [None] * index
+        for key, col in columns.items():
+            col.append(_cell(record.get(key)))
+    return pl.DataFrame(
+        {k: pl.Series(k, v, dtype=pl.String) for k, v in columns.items()}, height=len(records)
+    )
+
+
+def unwrap(body: Any, key: str) -> Any:
+    """Accept either a bare list or ``{key: [...]}``."""
+    if isinstance(body, dict) and key in body:
+        return body[key]
+    return body

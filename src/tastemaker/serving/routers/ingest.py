@@ -1,0 +1,69 @@
+"""Ingestion endpoints: POST /v1/events, PUT /v1/items, PUT /v1/users."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+
+from tastemaker.errors import ValidationFailedError
+from tastemaker.schema import Event, IngestSummary, Item, User
+from tastemaker.serving.deps import WorkspaceDep, require_api_key
+from tastemaker.serving.records import records_to_frame, unwrap
+
+router = APIRouter(prefix="/v1", tags=["ingestion"], dependencies=[Depends(require_api_key)])
+
+
+def _body_schema(model: type, key: str) -> dict[str, Any]:
+    item = model.model_json_schema(ref_template="#/components/schemas/{model}")  # type: ignore[attr-defined]
+    item.pop("$defs", None)
+    array = {"type": "array", "items": item, "maxItems": 1000}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            array,
+                            {"type": "object", "properties": {key: array}, "required": [key]},
+                        ]
+                    }
+                }
+            },
+        }
+    }
+
+
+async def _json(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ValidationFailedError(f"body: not valid JSON ({exc})") from exc
+
+
+@router.post("/events", response_model=IngestSummary, openapi_extra=_body_schema(Event, "events"))
+async def post_events(request: Request, ws: WorkspaceDep) -> IngestSummary:
+    """Ingest up to 1,000 events; valid ones are stored, refused ones listed with reasons."""
+    records = unwrap(await _json(request), "events")
+    limit = ws.settings.ingest.max_batch
+    if isinstance(records, list) and len(records) > limit:
+        raise ValidationFailedError(f"body: {len(records)} events in one batch (at most {limit})")
+    frame = records_to_frame(records, "events")
+    return ws.ingestor.ingest_events(frame, "api")
+
+
+@router.put("/items", response_model=IngestSummary, openapi_extra=_body_schema(Item, "items"))
+async def put_items(request: Request, ws: WorkspaceDep) -> IngestSummary:
+    """Insert or update catalog items."""
+    frame = records_to_frame(unwrap(await _json(request), "items"), "items")
+    return ws.ingestor.ingest_items(frame, "api")
+
+
+@router.put("/users", response_model=IngestSummary, openapi_extra=_body_schema(User, "users"))
+async def put_users(request: Request, ws: WorkspaceDep) -> IngestSummary:
+    """Insert or update users (ids are pseudonymized before storage)."""
+    frame = records_to_frame(unwrap(await _json(request), "users"), "users")
+    return ws.ingestor.ingest_users(frame, "api")

@@ -1,0 +1,125 @@
+"""The `Store` interface: the durable event log, catalog, users and dead letters."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+
+import polars as pl
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """Outcome of appending events: how many were new and how many were already stored."""
+
+    inserted: int
+    duplicates: int
+    #: event_ids of the rows actually inserted, in input order.
+    inserted_ids: list[str]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A refused row kept for inspection and replay."""
+
+    kind: str
+    source: str
+    row_index: int
+    field: str
+    reason: str
+    payload: str
+    event_id: str | None = None
+    id: int | None = None
+    created_at: int | None = None
+    replayed_at: int | None = None
+
+
+class Store(ABC):
+    """Durable storage for tastemaker. One implementation per database backend.
+
+    Event frames passed to `append_events` are already validated and pseudonymized:
+    columns are those of `tastemaker.schema.EVENT_COLUMNS` with ``timestamp`` as epoch
+    milliseconds (Int64) and context / properties as JSON text.
+    """
+
+    backend: str = "abstract"
+
+    @abstractmethod
+    def migrate(self) -> list[int]:
+        """Bring the schema to the latest version; return the versions applied."""
+
+    @abstractmethod
+    def schema_version(self) -> int:
+        """Return the schema version the database is at."""
+
+    @abstractmethod
+    def append_events(self, frame: pl.DataFrame) -> AppendResult:
+        """Store events idempotently: an event_id already present is skipped."""
+
+    @abstractmethod
+    def events(
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        user_ids: list[str] | None = None,
+        types: list[str] | None = None,
+        after_seq: int | None = None,
+        limit: int | None = None,
+    ) -> pl.DataFrame:
+        """Read events ordered by (timestamp, seq); ``timestamp`` as Datetime(ms, UTC)."""
+
+    @abstractmethod
+    def count_events(self) -> int:
+        """Return the number of stored events."""
+
+    @abstractmethod
+    def upsert_items(self, frame: pl.DataFrame) -> int:
+        """Insert or replace catalog items; return the number written."""
+
+    @abstractmethod
+    def items(self, item_ids: list[str] | None = None) -> pl.DataFrame:
+        """Read the catalog: core columns plus one column per attribute."""
+
+    @abstractmethod
+    def upsert_users(self, frame: pl.DataFrame) -> int:
+        """Insert or replace users (ids already pseudonymized); return the number written."""
+
+    @abstractmethod
+    def users(self, user_ids: list[str] | None = None) -> pl.DataFrame:
+        """Read users: user_id, consent, plus one column per attribute."""
+
+    @abstractmethod
+    def link_identity(self, anonymous_id: str, user_id: str, at_ms: int) -> bool:
+        """Record that an anonymous id belongs to a user; False if it was already linked."""
+
+    @abstractmethod
+    def identity_links(self) -> dict[str, str]:
+        """Return every anonymous id -> user id link."""
+
+    @abstractmethod
+    def add_dead_letters(self, letters: list[DeadLetter]) -> int:
+        """Keep refused rows with their reason; return how many were written."""
+
+    @abstractmethod
+    def dead_letters(
+        self, *, include_replayed: bool = False, limit: int | None = None
+    ) -> list[DeadLetter]:
+        """Read dead letters, oldest first."""
+
+    @abstractmethod
+    def mark_replayed(self, ids: list[int], at_ms: int) -> None:
+        """Mark dead letters as replayed successfully."""
+
+    @abstractmethod
+    def delete_user(self, user_id: str) -> dict[str, int]:
+        """Erase a user everywhere; return the rows deleted per table."""
+
+    @abstractmethod
+    def table_counts(self) -> dict[str, int]:
+        """Return the row count of every table (for `tastemaker doctor`)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections."""

@@ -1,0 +1,68 @@
+"""Versioned schema migrations. Append a `Migration` to `MIGRATIONS`; never edit an old one."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Table, insert, inspect, select
+
+from tastemaker.storage import tables as t
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema version: the tables it creates and an optional extra step."""
+
+    version: int
+    description: str
+    creates: tuple[Table, ...] = ()
+    run: Callable[[Connection], None] | None = None
+
+
+MIGRATIONS: list[Migration] = [
+    Migration(
+        1,
+        "events, items, users, identity links, dead letters",
+        creates=(t.events, t.items, t.users, t.identity_links, t.dead_letters),
+    ),
+]
+
+
+def latest_version() -> int:
+    """Return the schema version this code expects."""
+    return max(m.version for m in MIGRATIONS)
+
+
+def current_version(conn: Connection) -> int:
+    """Return the version a database is at (0 for an empty database)."""
+    if not inspect(conn).has_table(t.schema_migrations.name):
+        return 0
+    value = conn.execute(
+        select(t.schema_migrations.c.version)
+        .order_by(t.schema_migrations.c.version.desc())
+        .limit(1)
+    ).scalar()
+    return int(value or 0)
+
+
+def migrate(conn: Connection) -> list[int]:
+    """Apply every pending migration in order; return the versions applied."""
+    t.schema_migrations.create(conn, checkfirst=True)
+    done = current_version(conn)
+    applied: list[int] = []
+    for m in sorted(MIGRATIONS, key=lambda m: m.version):
+        if m.version <= done:
+            continue
+        for table in m.creates:
+            table.create(conn, checkfirst=True)
+        if m.run is not None:
+            m.run(conn)
+        conn.execute(
+            insert(t.schema_migrations).values(
+                version=m.version, description=m.description, applied_at=int(time.time() * 1000)
+            )
+        )
+        applied.append(m.version)
+    return applied

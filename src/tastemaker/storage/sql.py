@@ -1,0 +1,311 @@
+"""`SqlStore`: the Store on SQLAlchemy Core, shared by the SQLite and PostgreSQL backends.
+
+Backends differ only in how they bulk-load events (`_insert_events`) and upsert rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine, func, select
+from sqlalchemy import delete as sa_delete
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql import Select
+
+from tastemaker.errors import StoreUnavailableError
+from tastemaker.storage import migrations
+from tastemaker.storage import tables as t
+from tastemaker.storage.base import AppendResult, DeadLetter, Store
+from tastemaker.storage.frames import (
+    EVENT_READ_SCHEMA,
+    attributes_to_columns,
+    rows_to_frame,
+)
+
+_EVENT_WRITE_COLUMNS = (
+    "event_id",
+    "user_id",
+    "anonymous_id",
+    "type",
+    "item_id",
+    "value",
+    "ts",
+    "session_id",
+    "context",
+    "properties",
+    "received_at",
+)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _to_ms(value: datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
+class SqlStore(Store):
+    """Store backed by a SQL database through SQLAlchemy Core."""
+
+    backend = "sql"
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # --- schema -------------------------------------------------------------------------
+    def migrate(self) -> list[int]:
+        """Apply pending migrations."""
+        try:
+            with self.engine.begin() as conn:
+                return migrations.migrate(conn)
+        except OperationalError as exc:
+            raise StoreUnavailableError(f"cannot reach the {self.backend} store: {exc}") from exc
+
+    def schema_version(self) -> int:
+        """Return the schema version of the database."""
+        with self.engine.connect() as conn:
+            return migrations.current_version(conn)
+
+    # --- events -------------------------------------------------------------------------
+    def append_events(self, frame: pl.DataFrame) -> AppendResult:
+        """Store new events; skip event_ids already stored (within the frame too)."""
+        if frame.height == 0:
+            return AppendResult(0, 0, [])
+        unique = frame.unique(subset="event_id", keep="first", maintain_order=True)
+        rows = (
+            unique.rename({"timestamp": "ts"})
+            .with_columns(pl.lit(_now_ms(), dtype=pl.Int64).alias("received_at"))
+            .select(_EVENT_WRITE_COLUMNS)
+        )
+        inserted_ids = self._insert_events(rows)
+        return AppendResult(len(inserted_ids), frame.height - len(inserted_ids), inserted_ids)
+
+    def _insert_events(self, rows: pl.DataFrame) -> list[str]:
+        """Insert rows (columns `_EVENT_WRITE_COLUMNS`) skipping conflicts; return new ids."""
+        raise NotImplementedError
+
+    def events(
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        user_ids: list[str] | None = None,
+        types: list[str] | None = None,
+        after_seq: int | None = None,
+        limit: int | None = None,
+    ) -> pl.DataFrame:
+        """Read events in (timestamp, seq) order as a polars frame."""
+        e = t.events
+        stmt: Select[Any] = select(
+            e.c.seq,
+            e.c.event_id,
+            e.c.user_id,
+            e.c.anonymous_id,
+            e.c.type,
+            e.c.item_id,
+            e.c.value,
+            e.c.ts,
+            e.c.session_id,
+            e.c.context,
+            e.c.properties,
+        )
+        if start is not None:
+            stmt = stmt.where(e.c.ts >= _to_ms(start))
+        if end is not None:
+            stmt = stmt.where(e.c.ts < _to_ms(end))
+        if user_ids is not None:
+            stmt = stmt.where(e.c.user_id.in_(user_ids))
+        if types is not None:
+            stmt = stmt.where(e.c.type.in_(types))
+        if after_seq is not None:
+            stmt = stmt.where(e.c.seq > after_seq).order_by(e.c.seq)
+        else:
+            stmt = stmt.order_by(e.c.ts, e.c.seq)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).fetchall()
+        frame = rows_to_frame(rows, EVENT_READ_SCHEMA)
+        return frame.with_columns(
+            pl.col("ts").cast(pl.Datetime("ms", "UTC")).alias("timestamp")
+        ).select(
+            "seq",
+            "event_id",
+            "user_id",
+            "anonymous_id",
+            "type",
+            "item_id",
+            "value",
+            "timestamp",
+            "session_id",
+            "context",
+            "properties",
+        )
+
+    def count_events(self) -> int:
+        """Return how many events are stored."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(t.events)).scalar() or 0)
+
+    # --- catalog and users ------------------------------------------------------------------
+    def _upsert(
+        self, table: Any, records: list[dict[str, Any]], key: str, *, update: bool = True
+    ) -> int:
+        """Insert records; on a key conflict replace the row (or skip it if not ``update``)."""
+        if not records:
+            return 0
+        stmt = self._dialect_insert(table)
+        if update:
+            cols = {c: stmt.excluded[c] for c in records[0] if c != key}
+            stmt = stmt.on_conflict_do_update(index_elements=[key], set_=cols)
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=[key])
+        with self.engine.begin() as conn:
+            if update:
+                conn.execute(stmt, records)
+                return len(records)
+            # RETURNING tells which rows were new on every driver (rowcount may be -1).
+            returning = stmt.returning(table.c[key])
+            return sum(len(conn.execute(returning, r).fetchall()) for r in records)
+
+    def _dialect_insert(self, table: Any) -> Any:
+        """Return the backend's INSERT construct supporting ON CONFLICT."""
+        raise NotImplementedError
+
+    def upsert_items(self, frame: pl.DataFrame) -> int:
+        """Insert or replace items (frame columns as in `tables.items`)."""
+        records = frame.with_columns(pl.lit(_now_ms()).alias("updated_at")).to_dicts()
+        return self._upsert(t.items, records, "item_id")
+
+    def items(self, item_ids: list[str] | None = None) -> pl.DataFrame:
+        """Read items with attributes expanded into columns."""
+        stmt = select(t.items).order_by(t.items.c.item_id)
+        if item_ids is not None:
+            stmt = stmt.where(t.items.c.item_id.in_(item_ids))
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).fetchall()
+        frame = rows_to_frame(rows, {c.name: _polars_type(c) for c in t.items.columns})
+        frame = frame.with_columns(pl.col("created_at").cast(pl.Datetime("ms", "UTC")))
+        return attributes_to_columns(frame.drop("updated_at"))
+
+    def upsert_users(self, frame: pl.DataFrame) -> int:
+        """Insert or replace users (frame columns as in `tables.users`)."""
+        records = frame.with_columns(pl.lit(_now_ms()).alias("updated_at")).to_dicts()
+        return self._upsert(t.users, records, "user_id")
+
+    def users(self, user_ids: list[str] | None = None) -> pl.DataFrame:
+        """Read users with attributes expanded into columns."""
+        stmt = select(t.users).order_by(t.users.c.user_id)
+        if user_ids is not None:
+            stmt = stmt.where(t.users.c.user_id.in_(user_ids))
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).fetchall()
+        frame = rows_to_frame(rows, {c.name: _polars_type(c) for c in t.users.columns})
+        return attributes_to_columns(frame.drop("updated_at"))
+
+    # --- identities ---------------------------------------------------------------------------
+    def link_identity(self, anonymous_id: str, user_id: str, at_ms: int) -> bool:
+        """Link an anonymous id to a user once; later links for the same id are ignored."""
+        n = self._upsert(
+            t.identity_links,
+            [{"anonymous_id": anonymous_id, "user_id": user_id, "linked_at": at_ms}],
+            "anonymous_id",
+            update=False,
+        )
+        return n > 0
+
+    def identity_links(self) -> dict[str, str]:
+        """Return all anonymous id -> user id links."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.identity_links.c.anonymous_id, t.identity_links.c.user_id))
+            return {a: u for a, u in rows}
+
+    # --- dead letters -------------------------------------------------------------------------
+    def add_dead_letters(self, letters: list[DeadLetter]) -> int:
+        """Write refused rows with their reasons."""
+        if not letters:
+            return 0
+        now = _now_ms()
+        records = [
+            {
+                "kind": d.kind,
+                "source": d.source,
+                "row_index": d.row_index,
+                "event_id": d.event_id,
+                "field": d.field,
+                "reason": d.reason,
+                "payload": d.payload,
+                "created_at": now,
+                "fingerprint": hashlib.sha256(
+                    f"{d.kind}|{d.source}|{d.row_index}|{d.reason}|{d.payload}".encode()
+                ).hexdigest(),
+            }
+            for d in letters
+        ]
+        return self._upsert(t.dead_letters, records, "fingerprint", update=False)
+
+    def dead_letters(
+        self, *, include_replayed: bool = False, limit: int | None = None
+    ) -> list[DeadLetter]:
+        """Read dead letters oldest first."""
+        d = t.dead_letters
+        stmt = select(d).order_by(d.c.id)
+        if not include_replayed:
+            stmt = stmt.where(d.c.replayed_at.is_(None))
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self.engine.connect() as conn:
+            return [
+                DeadLetter(**{k: v for k, v in row._mapping.items() if k != "fingerprint"})
+                for row in conn.execute(stmt)
+            ]
+
+    def mark_replayed(self, ids: list[int], at_ms: int) -> None:
+        """Mark dead letters replayed."""
+        if not ids:
+            return
+        d = t.dead_letters
+        with self.engine.begin() as conn:
+            conn.execute(d.update().where(d.c.id.in_(ids)).values(replayed_at=at_ms))
+
+    # --- housekeeping -------------------------------------------------------------------------
+    def delete_user(self, user_id: str) -> dict[str, int]:
+        """Delete every row of every table that has a user_id equal to ``user_id``."""
+        counts: dict[str, int] = {}
+        with self.engine.begin() as conn:
+            for table in t.metadata.sorted_tables:
+                if "user_id" in table.c:
+                    res = conn.execute(sa_delete(table).where(table.c.user_id == user_id))
+                    counts[table.name] = int(res.rowcount or 0)
+        return counts
+
+    def table_counts(self) -> dict[str, int]:
+        """Row counts of every table in the schema."""
+        counts: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for table in t.metadata.sorted_tables:
+                counts[table.name] = int(
+                    conn.execute(select(func.count()).select_from(table)).scalar() or 0
+                )
+        return counts
+
+    def close(self) -> None:
+        """Dispose of the connection pool."""
+        self.engine.dispose()
+
+
+def _polars_type(column: Any) -> pl.DataType:
+    from sqlalchemy import BigInteger, Boolean, Float, Integer
+
+    if isinstance(column.type, Boolean):
+        return pl.Boolean()
+    if isinstance(column.type, (BigInteger, Integer)):
+        return pl.Int64()
+    if isinstance(column.type, Float):
+        return pl.Float64()
+    return pl.String()

@@ -1,0 +1,100 @@
+"""The relational schema, one SQLAlchemy Core definition shared by SQLite and PostgreSQL.
+
+Timestamps are epoch milliseconds (UTC) in BIGINT columns: portable, compact and fast to
+bulk-load. JSON payloads (context, properties, attributes) are stored as text.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+#: Integer primary key that is SQLite's rowid and a BIGSERIAL-like identity on PostgreSQL.
+_SeqType = BigInteger().with_variant(Integer(), "sqlite")
+
+schema_migrations = Table(
+    "schema_migrations",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("applied_at", BigInteger, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", _SeqType, primary_key=True, autoincrement=True),
+    Column("event_id", Text, nullable=False, unique=True),
+    Column("user_id", Text, nullable=True),
+    Column("anonymous_id", Text, nullable=True),
+    Column("type", Text, nullable=False),
+    Column("item_id", Text, nullable=True),
+    Column("value", Float, nullable=True),
+    Column("ts", BigInteger, nullable=False),
+    Column("session_id", Text, nullable=True),
+    Column("context", Text, nullable=True),
+    Column("properties", Text, nullable=True),
+    Column("received_at", BigInteger, nullable=False),
+)
+Index("ix_events_user_ts", events.c.user_id, events.c.ts)
+Index("ix_events_ts", events.c.ts)
+
+items = Table(
+    "items",
+    metadata,
+    Column("item_id", Text, primary_key=True),
+    Column("category", Text, nullable=True),
+    Column("brand", Text, nullable=True),
+    Column("price", Float, nullable=True),
+    Column("title", Text, nullable=True),
+    Column("text", Text, nullable=True),
+    Column("in_stock", Boolean, nullable=False, default=True),
+    Column("created_at", BigInteger, nullable=True),
+    Column("attributes", Text, nullable=False, default="{}"),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", Text, primary_key=True),
+    Column("consent", Boolean, nullable=False, default=True),
+    Column("attributes", Text, nullable=False, default="{}"),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+identity_links = Table(
+    "identity_links",
+    metadata,
+    Column("anonymous_id", Text, primary_key=True),
+    Column("user_id", Text, nullable=False, index=True),
+    Column("linked_at", BigInteger, nullable=False),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", _SeqType, primary_key=True, autoincrement=True),
+    Column("kind", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("row_index", Integer, nullable=False),
+    Column("event_id", Text, nullable=True),
+    Column("field", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    # Hash of kind, source, row, reason and payload: the same refusal is kept once.
+    Column("fingerprint", Text, nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("replayed_at", BigInteger, nullable=True),
+)

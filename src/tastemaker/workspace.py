@@ -1,0 +1,73 @@
+"""A workspace: a folder with configuration, key, database, models and reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tastemaker.config import (
+    CONFIG_FILE,
+    PostgresStoreConfig,
+    Settings,
+    SqliteStoreConfig,
+    load_settings,
+    write_settings,
+)
+from tastemaker.errors import ConfigError
+from tastemaker.ingest.pseudonymize import Pseudonymizer, create_key
+from tastemaker.ingest.service import Ingestor
+from tastemaker.storage.base import Store
+from tastemaker.storage.factory import open_store
+
+
+@dataclass
+class Workspace:
+    """An opened workspace: settings, store, pseudonymizer and the ingestion service."""
+
+    settings: Settings
+    store: Store
+    pseudonymizer: Pseudonymizer
+    ingestor: Ingestor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ingestor = Ingestor(self.settings, self.store, self.pseudonymizer)
+
+    @property
+    def root(self) -> Path:
+        """The workspace folder."""
+        return self.settings.workspace
+
+    @classmethod
+    def init(cls, path: str | Path, database_url: str | None = None) -> Workspace:
+        """Create a workspace folder with config, a fresh key (mode 0600) and a migrated store.
+
+        Raises:
+            ConfigError: a workspace already exists there.
+        """
+        root = Path(path).resolve()
+        if (root / CONFIG_FILE).exists():
+            raise ConfigError(f"a workspace already exists at {root} ({CONFIG_FILE} is there)")
+        root.mkdir(parents=True, exist_ok=True)
+        if database_url:
+            store_cfg: SqliteStoreConfig | PostgresStoreConfig = PostgresStoreConfig(
+                url=database_url
+            )
+        else:
+            store_cfg = SqliteStoreConfig()
+        settings = Settings(workspace=root, store=store_cfg)
+        write_settings(settings)
+        create_key(settings.key_path)
+        for sub in (settings.models_dir, settings.reports_dir):
+            settings.path(sub).mkdir(parents=True, exist_ok=True)
+        return cls.open(root)
+
+    @classmethod
+    def open(cls, path: str | Path) -> Workspace:
+        """Open an existing workspace and bring its store schema up to date."""
+        settings = load_settings(path)
+        store = open_store(settings)
+        return cls(settings, store, Pseudonymizer.from_file(settings.key_path))
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        self.store.close()
