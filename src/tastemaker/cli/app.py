@@ -2,7 +2,7 @@
 
 import typer
 
-from tastemaker.cli import bench
+from tastemaker.cli import bench, deadletters, export, imports, init, serve
 
 app = typer.Typer(
     help="tastemaker: recommendation and personalization platform.",
@@ -10,7 +10,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Registrations: one line per command group.
+# Registrations: one line per command or command group.
+app.command("init")(init.init)
+app.command("doctor")(init.doctor)
+app.add_typer(imports.app, name="import")
+app.add_typer(deadletters.app, name="deadletters")
+app.add_typer(export.app, name="export")
+app.command("serve")(serve.serve)
 app.add_typer(bench.app, name="bench")
 
 
