@@ -71,3 +71,7 @@ class AuthError(TastemakerError):
     """The request lacks a valid API key."""
 
     status_code = 401
+
+
+class DataLeakageError(ValidationFailedError):
+    """An evaluation split lets training data see the future (e.g. train events after the cutoff)."""

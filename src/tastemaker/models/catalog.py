@@ -9,6 +9,7 @@ from tastemaker.models.als import ALSRecommender
 from tastemaker.models.base import Recommender
 from tastemaker.models.bpr import BPRRecommender
 from tastemaker.models.ease import EASERecommender
+from tastemaker.models.hybrid import HybridRecommender
 from tastemaker.models.itemknn import ItemKNNRecommender
 from tastemaker.models.popularity import PopularityRecommender
 
@@ -18,6 +19,7 @@ MODELS: dict[str, type[Recommender]] = {
     "als": ALSRecommender,
     "bpr": BPRRecommender,
     "ease": EASERecommender,
+    "hybrid": HybridRecommender,
 }
 
 

@@ -31,7 +31,9 @@ class EASERecommender(Recommender):
 
     name = "ease"
 
-    def __init__(self, l2: float = DEFAULT_L2, binary: bool = True, max_items: int = 30_000) -> None:
+    def __init__(
+        self, l2: float = DEFAULT_L2, binary: bool = True, max_items: int = 30_000
+    ) -> None:
         self.l2 = l2
         self.binary = binary
         self.max_items = max_items

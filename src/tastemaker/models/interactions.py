@@ -234,7 +234,9 @@ def _to_datetime(ts: np.ndarray) -> pl.Series:
     return pl.Series("timestamp", ms).cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")
 
 
-def _aggregate(log: pl.DataFrame, n_users: int, n_items: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+def _aggregate(
+    log: pl.DataFrame, n_users: int, n_items: int
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     shape = (n_users, n_items)
     if log.height == 0:
         empty = sp.csr_matrix(shape, dtype=np.float32)
@@ -250,9 +252,7 @@ def _aggregate(log: pl.DataFrame, n_users: int, n_items: int) -> tuple[sp.csr_ma
     nu_, ni_ = u[w < 0], i[w < 0]
     net = np.asarray(total[nu_, ni_]).ravel() if len(nu_) else np.empty(0, np.float32)
     keep = net <= 0
-    neg = sp.csr_matrix(
-        (np.ones(int(keep.sum()), np.float32), (nu_[keep], ni_[keep])), shape=shape
-    )
+    neg = sp.csr_matrix((np.ones(int(keep.sum()), np.float32), (nu_[keep], ni_[keep])), shape=shape)
     neg.sum_duplicates()
     neg.data = np.ones_like(neg.data)
     pos.sort_indices()

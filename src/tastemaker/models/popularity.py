@@ -50,7 +50,9 @@ class PopularityRecommender(Recommender):
                     f"popularity by '{self.by}' needs an items frame with a '{self.by}' column",
                     field="by",
                 )
-            labels = items.select(pl.col("item_id").cast(pl.String), pl.col(self.by).cast(pl.String))
+            labels = items.select(
+                pl.col("item_id").cast(pl.String), pl.col(self.by).cast(pl.String)
+            )
             codes = labels[self.by].cast(pl.Categorical).to_physical().cast(pl.Int32)
             idx = interactions.items.index(labels["item_id"])
             ok = (idx >= 0) & codes.is_not_null().to_numpy()

@@ -1,0 +1,270 @@
+"""Run an offline evaluation: split, fit each model, recommend as serving does, score.
+
+Models are called through ``Recommender.recommend`` with each user's training items
+excluded, exactly as serving calls them. Relevant items are a user's test items not
+already in training; users with no training history or no relevant item are skipped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+
+from tastemaker.evaluation.metrics import (
+    ACCURACY_METRICS,
+    Estimate,
+    accuracy_at_k,
+    bootstrap_ci,
+    bootstrap_global,
+    intra_list_diversity,
+    novelty,
+)
+from tastemaker.evaluation.splits import Split, make_split
+from tastemaker.models.base import Recommender
+from tastemaker.models.catalog import make_model
+from tastemaker.models.interactions import Interactions
+
+BEYOND_METRICS = ("coverage", "novelty", "diversity", "gini")
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class ModelEvaluation:
+    """Results of one model: ``metrics[metric][k]`` estimates, timings, per-segment view."""
+
+    name: str
+    params: dict[str, Any]
+    fit_seconds: float
+    recommend_seconds: float
+    metrics: dict[str, dict[int, Estimate]]
+    segments: dict[str, dict[str, dict[int, Estimate]]] = field(default_factory=dict)
+    mean_rec_popularity: float = 0.0
+
+    def value(self, metric: str, k: int) -> float:
+        """Mean of ``metric`` at ``k``."""
+        return self.metrics[metric][k].mean
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "name": self.name,
+            "params": self.params,
+            "fit_seconds": self.fit_seconds,
+            "recommend_seconds": self.recommend_seconds,
+            "mean_rec_popularity": self.mean_rec_popularity,
+            "metrics": {
+                m: {str(k): e.to_dict() for k, e in per_k.items()}
+                for m, per_k in self.metrics.items()
+            },
+            "segments": {
+                s: {m: {str(k): e.to_dict() for k, e in pk.items()} for m, pk in ms.items()}
+                for s, ms in self.segments.items()
+            },
+        }
+
+
+@dataclass
+class EvaluationResult:
+    """Everything an evaluation produced, for tables, reports and JSON."""
+
+    split: str
+    ks: list[int]
+    n_users: int
+    n_items: int
+    models: list[ModelEvaluation]
+    segment_column: str | None = None
+    wall_seconds: float = 0.0
+
+    def best(self, metric: str = "ndcg", k: int | None = None) -> ModelEvaluation:
+        """The model with the highest mean ``metric`` at ``k`` (default: the first K)."""
+        kk = self.ks[0] if k is None else k
+        return max(self.models, key=lambda m: m.value(metric, kk))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "split": self.split,
+            "ks": self.ks,
+            "n_users": self.n_users,
+            "n_items": self.n_items,
+            "segment_column": self.segment_column,
+            "wall_seconds": self.wall_seconds,
+            "models": [m.to_dict() for m in self.models],
+        }
+
+
+ModelSpec = str | tuple[str, Mapping[str, Any]] | Recommender
+
+
+def _instantiate(spec: ModelSpec, params: Mapping[str, Mapping[str, Any]]) -> Recommender:
+    if isinstance(spec, Recommender):
+        return spec
+    if isinstance(spec, tuple):
+        return make_model(spec[0], **dict(spec[1]))
+    return make_model(spec, **dict(params.get(spec, {})))
+
+
+def relevant_matrix(split: Split) -> sp.csr_matrix:
+    """Binary test matrix with pairs already in training removed."""
+    test = split.test.binary()
+    seen = split.train.binary()
+    rel = test - test.multiply(seen)
+    rel = sp.csr_matrix(rel)
+    rel.eliminate_zeros()
+    return rel
+
+
+def evaluation_users(split: Split, relevant: sp.csr_matrix) -> np.ndarray:
+    """Users with at least one training interaction and one relevant test item."""
+    has_train = np.diff(split.train.matrix.indptr) > 0
+    has_test = np.diff(relevant.indptr) > 0
+    return np.flatnonzero(has_train & has_test)
+
+
+def score_model(
+    model: Recommender,
+    split: Split,
+    ks: Sequence[int],
+    *,
+    users: np.ndarray | None = None,
+    relevant: sp.csr_matrix | None = None,
+    n_bootstrap: int = 1000,
+    segments: np.ndarray | None = None,
+    seed: int = 0,
+) -> tuple[dict[str, dict[int, Estimate]], dict[str, dict[str, dict[int, Estimate]]], float, float]:
+    """Recommend for ``users`` with a fitted ``model`` and compute every metric at each K.
+
+    Returns ``(metrics, per_segment, recommend_seconds, mean_rec_popularity)``.
+    """
+    rel_all = relevant_matrix(split) if relevant is None else relevant
+    users = evaluation_users(split, rel_all) if users is None else users
+    kmax = max(ks)
+    t0 = time.perf_counter()
+    recs, _ = model.recommend(users, kmax, exclude=split.train.seen()[users])
+    rec_seconds = time.perf_counter() - t0
+    rel = rel_all[users]
+    pop = split.train.item_popularity()
+    item_vectors = sp.csr_matrix(split.train.binary().T)
+    n_items = split.train.n_items
+    out: dict[str, dict[int, Estimate]] = {m: {} for m in (*ACCURACY_METRICS, *BEYOND_METRICS)}
+    per_user: dict[tuple[str, int], np.ndarray] = {}
+    for k in ks:
+        r = recs[:, :k]
+        values = accuracy_at_k(r, rel, k)
+        values["novelty"] = novelty(r, pop, split.train.n_users)
+        values["diversity"] = intra_list_diversity(r, item_vectors)
+        for m, v in values.items():
+            out[m][k] = bootstrap_ci(v, n_resamples=n_bootstrap, seed=seed)
+            per_user[(m, k)] = v
+        n_glob = min(n_bootstrap, 200)
+        out["coverage"][k] = bootstrap_global(r, "coverage", n_items, n_resamples=n_glob, seed=seed)
+        out["gini"][k] = bootstrap_global(r, "gini", n_items, n_resamples=n_glob, seed=seed)
+    seg_out: dict[str, dict[str, dict[int, Estimate]]] = {}
+    if segments is not None:
+        labels = np.asarray(segments)[users]
+        for label in sorted({str(x) for x in labels if x is not None}):
+            mask = labels.astype(str) == label
+            seg_out[label] = {
+                m: {
+                    k: bootstrap_ci(per_user[(m, k)][mask], n_resamples=n_bootstrap, seed=seed)
+                    for k in ks
+                }
+                for m in ACCURACY_METRICS
+            }
+    valid = recs[recs >= 0]
+    mean_pop = float(pop[valid].mean() / max(split.train.n_users, 1)) if len(valid) else 0.0
+    return out, seg_out, rec_seconds, mean_pop
+
+
+def _segment_labels(
+    inter: Interactions, user_segments: pl.DataFrame | None, column: str | None
+) -> np.ndarray | None:
+    if user_segments is None or column is None:
+        return None
+    labels = np.full(inter.n_users, None, dtype=object)
+    idx = inter.users.index(user_segments["user_id"].cast(pl.String))
+    vals = user_segments[column].cast(pl.String).to_numpy()
+    labels[idx[idx >= 0]] = vals[idx >= 0]
+    return labels
+
+
+def evaluate_models(
+    data: Interactions | pl.DataFrame,
+    model_names: Sequence[ModelSpec],
+    split: str | Split = "random",
+    ks: Sequence[int] = (10,),
+    *,
+    seed: int = 0,
+    items: pl.DataFrame | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    event_weights: Mapping[str, float] | None = None,
+    user_segments: pl.DataFrame | None = None,
+    segment_column: str | None = None,
+    n_bootstrap: int = 1000,
+    progress: Progress | None = None,
+) -> EvaluationResult:
+    """Split ``data``, fit and score every model, and return all metrics with CIs.
+
+    Args:
+        data: interactions, or an event frame in the store schema.
+        model_names: short names (``"ease"``), ``(name, params)`` pairs or model objects.
+        split: ``random`` (per-user 75/25), ``temporal`` (last 20% of time) or
+            ``leave-last``, or a ready :class:`Split`.
+        ks: cut-offs.
+        seed: split and bootstrap seed.
+        items: item catalog, passed to ``fit`` (content-aware models).
+        params: hyperparameters per model name.
+        event_weights: event-type weights when ``data`` is an event frame.
+        user_segments: frame with ``user_id`` and ``segment_column`` for the fairness view.
+        segment_column: the column of ``user_segments`` to break metrics down by.
+        n_bootstrap: bootstrap resamples per metric.
+        progress: called as ``progress(model_name, done, total)``.
+    """
+    started = time.perf_counter()
+    inter = (
+        data if isinstance(data, Interactions) else Interactions.from_events(data, event_weights)
+    )
+    sp_ = split if isinstance(split, Split) else make_split(inter, split, seed=seed)
+    rel = relevant_matrix(sp_)
+    users = evaluation_users(sp_, rel)
+    labels = _segment_labels(inter, user_segments, segment_column)
+    ks_sorted = sorted({int(k) for k in ks})
+    results = []
+    specs = list(model_names)
+    for n, spec in enumerate(specs):
+        model = _instantiate(spec, params or {})
+        if progress:
+            progress(model.name, n, len(specs))
+        t0 = time.perf_counter()
+        model.fit(sp_.train, items)
+        fit_s = time.perf_counter() - t0
+        metrics, segs, rec_s, mean_pop = score_model(
+            model,
+            sp_,
+            ks_sorted,
+            users=users,
+            relevant=rel,
+            n_bootstrap=n_bootstrap,
+            segments=labels,
+            seed=seed,
+        )
+        results.append(
+            ModelEvaluation(model.name, model.get_params(), fit_s, rec_s, metrics, segs, mean_pop)
+        )
+    if progress:
+        progress("done", len(specs), len(specs))
+    return EvaluationResult(
+        sp_.describe(),
+        ks_sorted,
+        len(users),
+        inter.n_items,
+        results,
+        segment_column,
+        time.perf_counter() - started,
+    )

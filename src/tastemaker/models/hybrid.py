@@ -1,0 +1,157 @@
+"""Hybrid: a weighted blend of other models, weights fitted on a validation split."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+
+from tastemaker.models.base import Recommender, State, top_k
+from tastemaker.models.interactions import Interactions
+
+DEFAULT_COMPONENTS = ("ease", "itemknn", "als")
+
+
+def standardize(scores: np.ndarray) -> np.ndarray:
+    """Per row: subtract the mean and divide by the standard deviation (constant rows -> 0)."""
+    s = np.asarray(scores, dtype=np.float32)
+    mean = s.mean(axis=1, keepdims=True)
+    std = s.std(axis=1, keepdims=True)
+    return (s - mean) / np.where(std > 0, std, 1.0)
+
+
+def simplex_grid(n: int, step: float) -> np.ndarray:
+    """All weight vectors of ``n`` non-negative multiples of ``step`` summing to 1."""
+    m = round(1.0 / step)
+    pts = [c for c in itertools.product(range(m + 1), repeat=n) if sum(c) == m]
+    return np.asarray(pts, dtype=np.float64) / m
+
+
+def _ndcg(scores: np.ndarray, relevant: sp.csr_matrix, k: int) -> float:
+    idx, _ = top_k(scores, k)
+    rel = np.asarray(relevant[np.repeat(np.arange(len(idx)), k), np.clip(idx, 0, None).ravel()])
+    hits = rel.reshape(idx.shape) * (idx >= 0)
+    disc = 1.0 / np.log2(np.arange(2, k + 2))
+    n_rel = np.minimum(np.diff(relevant.indptr), k)
+    ideal = np.cumsum(disc)[np.clip(n_rel - 1, 0, None)]
+    return float(((hits * disc).sum(axis=1) / ideal).mean())
+
+
+class HybridRecommender(Recommender):
+    """``score = sum_c w_c x standardize(score_c)`` over component models.
+
+    Without explicit ``weights``, ``fit`` carves a per-user random validation split out of
+    the interactions it receives, fits the components on the rest, picks the weights on a
+    simplex grid that maximize NDCG@``k`` on validation, then refits the components on
+    everything. History-based scoring delegates to each component.
+
+    Args:
+        components: short names of the blended models.
+        params: hyperparameters per component name (defaults: each model's tuned defaults).
+        weights: fixed weights (skip the search).
+        validation_ratio: share of each user's pairs held out for the weight search.
+        grid_step: resolution of the weight grid.
+        k: cut-off of the NDCG optimized.
+        max_validation_users: users sampled for the search (bounds time and memory).
+        seed: seed of the validation split and sampling.
+    """
+
+    name = "hybrid"
+
+    def __init__(
+        self,
+        components: list[str] | tuple[str, ...] = DEFAULT_COMPONENTS,
+        params: dict[str, dict[str, Any]] | None = None,
+        weights: list[float] | None = None,
+        validation_ratio: float = 0.1,
+        grid_step: float = 0.1,
+        k: int = 10,
+        max_validation_users: int = 2000,
+        seed: int = 0,
+    ) -> None:
+        self.components = list(components)
+        self.params = params
+        self.weights = weights
+        self.validation_ratio = validation_ratio
+        self.grid_step = grid_step
+        self.k = k
+        self.max_validation_users = max_validation_users
+        self.seed = seed
+
+    def _make(self) -> list[Recommender]:
+        from tastemaker.models.catalog import make_model
+
+        return [make_model(c, **(self.params or {}).get(c, {})) for c in self.components]
+
+    def _fit(self, interactions: Interactions, items: pl.DataFrame | None) -> None:
+        if self.weights is not None:
+            self.weights_ = np.asarray(self.weights, dtype=np.float64)
+        else:
+            self.weights_, self.validation_scores_ = self._search(interactions, items)
+        self.models_ = [m.fit(interactions, items) for m in self._make()]
+        self.train_ = interactions.seen()
+
+    def _search(
+        self, interactions: Interactions, items: pl.DataFrame | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        from tastemaker.evaluation.splits import random_split
+
+        ratio = self.validation_ratio
+        inner = random_split(interactions, (1.0 - ratio, ratio), seed=self.seed)
+        rel = inner.test.binary()
+        rel = sp.csr_matrix(rel - rel.multiply(inner.train.binary()))
+        users = np.flatnonzero((np.diff(rel.indptr) > 0) & (np.diff(inner.train.matrix.indptr) > 0))
+        if len(users) > self.max_validation_users:
+            rng = np.random.default_rng(self.seed)
+            users = np.sort(rng.choice(users, self.max_validation_users, replace=False))
+        seen = inner.train.seen()[users].tocoo()
+        all_items = np.arange(rel.shape[1])
+        parts = [
+            standardize(m.fit(inner.train, items).score_items(users, all_items))
+            for m in self._make()
+        ]
+        grid = simplex_grid(len(parts), self.grid_step)
+        rel_u = rel[users]
+        values = np.empty(len(grid))
+        for g, ws in enumerate(grid):
+            blend = sum(w * p for w, p in zip(ws, parts, strict=True))
+            blend[seen.row, seen.col] = -np.inf
+            values[g] = _ndcg(blend, rel_u, self.k)
+        return grid[int(values.argmax())], values
+
+    def _blend(self, per_model: list[np.ndarray]) -> np.ndarray:
+        out = np.zeros_like(per_model[0], dtype=np.float32)
+        for w, s in zip(self.weights_, per_model, strict=True):
+            if w > 0:
+                out += np.float32(w) * standardize(s)
+        return out
+
+    def _score_users(self, user_ids: np.ndarray) -> np.ndarray:
+        return self._blend([m._score_users(user_ids) for m in self.models_])
+
+    def _score_history(self, history: sp.csr_matrix) -> np.ndarray:
+        return self._blend([m._score_history(history) for m in self.models_])
+
+    def _similar_scores(self, item_ids: np.ndarray) -> np.ndarray:
+        return self._blend([m._similar_scores(item_ids) for m in self.models_])
+
+    def _state(self) -> State:
+        return {"weights": self.weights_.astype(np.float64), "train": self.train_}
+
+    def _set_state(self, state: dict) -> None:  # type: ignore[type-arg]
+        self.weights_ = state["weights"]
+        self.train_ = state["train"]
+
+    def _save_extra(self, folder: Path) -> None:
+        for i, model in enumerate(self.models_):
+            model.save(folder / f"component_{i}_{model.name}")
+
+    def _load_extra(self, folder: Path) -> None:
+        self.models_ = [
+            Recommender.load(folder / f"component_{i}_{name}")
+            for i, name in enumerate(self.components)
+        ]
