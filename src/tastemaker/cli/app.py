@@ -2,7 +2,7 @@
 
 import typer
 
-from tastemaker.cli import bench, deadletters, export, imports, init, serve
+from tastemaker.cli import bench, deadletters, export, generate, imports, init, serve
 
 app = typer.Typer(
     help="tastemaker: recommendation and personalization platform.",
@@ -18,6 +18,7 @@ app.add_typer(deadletters.app, name="deadletters")
 app.add_typer(export.app, name="export")
 app.command("serve")(serve.serve)
 app.add_typer(bench.app, name="bench")
+app.add_typer(generate.app, name="generate")
 
 
 def main() -> None:

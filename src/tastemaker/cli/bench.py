@@ -5,3 +5,6 @@ import typer
 app = typer.Typer(help="Benchmarks: each prints one JSON document.", no_args_is_help=True)
 
 # Registrations: one line per benchmark module.
+from tastemaker.cli import bench_generate  # noqa: E402
+
+app.command("generate")(bench_generate.bench_generate)

@@ -1,0 +1,97 @@
+"""`tastemaker generate ...`: synthetic data sets written as files that `import` reads."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich.table import Table
+
+from tastemaker.cli.common import console, fail
+from tastemaker.datasets.marketplace import (
+    DEFAULT_START,
+    FILE_FORMATS,
+    FileFormat,
+    generate_marketplace,
+    write_marketplace,
+)
+from tastemaker.errors import TastemakerError
+
+app = typer.Typer(help="Generate synthetic data sets.", no_args_is_help=True)
+
+
+@app.command("marketplace")
+def marketplace(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder to write the files into.")
+    ] = Path("marketplace"),
+    users: Annotated[int, typer.Option(min=1, help="Number of users.")] = 5_000,
+    items: Annotated[int, typer.Option(min=1, help="Number of items.")] = 2_000,
+    days: Annotated[int, typer.Option(min=1, help="Days of events.")] = 30,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 42,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help=f"File format: {', '.join(FILE_FORMATS)}.")
+    ] = "parquet",
+    start: Annotated[
+        str, typer.Option(help="First day of the event window (UTC, YYYY-MM-DD).")
+    ] = DEFAULT_START.isoformat(),
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+) -> None:
+    """Generate a synthetic vehicle-and-goods marketplace: events, items, users, ground truth.
+
+    Users have hidden preferences (fuel type, body type, categories, price sensitivity,
+    latent taste; some drift over the period) that drive their sessions of impressions,
+    clicks, views, carts, purchases and ratings, with popularity skew and position bias.
+    The files are ready for `tastemaker import events|items|users FILE`.
+    """
+    if fmt not in FILE_FORMATS:
+        raise fail(f"--format '{fmt}' is not one of {', '.join(FILE_FORMATS)}")
+    try:
+        first_day = date.fromisoformat(start)
+    except ValueError as exc:
+        raise fail(f"--start '{start}' is not a date (expected YYYY-MM-DD)") from exc
+    began = time.perf_counter()
+    try:
+        m = generate_marketplace(users, items, days, seed, start=first_day)
+        fmt_ok: FileFormat = fmt  # type: ignore[assignment]
+        paths = write_marketplace(m, out, fmt_ok)
+    except TastemakerError as exc:
+        raise fail(exc.message) from exc
+    except OSError as exc:
+        raise fail(f"cannot write into '{out}': {exc}") from exc
+    seconds = time.perf_counter() - began
+    counts = m.events["type"].value_counts(sort=True)
+    summary = {
+        "events": m.events.height,
+        "items": m.items.height,
+        "users": m.users.height,
+        "by_type": dict(zip(counts["type"], counts["count"], strict=True)),
+        "seconds": round(seconds, 2),
+        "files": {name: str(path) for name, path in paths.items()},
+    }
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    _print_summary(summary, counts, out)
+
+
+def _print_summary(summary: dict[str, object], counts: pl.DataFrame, out: Path) -> None:
+    table = Table(title=f"synthetic marketplace in {summary['seconds']} s", show_header=False)
+    for name in ("users", "items", "events"):
+        table.add_row(name, f"{summary[name]:,}")
+    for kind, count in counts.iter_rows():
+        table.add_row(f"  {kind}", f"{count:,}")
+    console.print(table)
+    files = summary["files"]
+    assert isinstance(files, dict)
+    for path in files.values():
+        console.print(f"wrote {path}")
+    console.print(
+        f"next: tastemaker import items {files['items']} && "
+        f"tastemaker import users {files['users']} && tastemaker import events {files['events']}"
+    )
