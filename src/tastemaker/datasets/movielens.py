@@ -77,7 +77,9 @@ def _read_lines(path: Path, encoding: str) -> list[str]:
 
 def _split_lines(lines: list[str], sep: str, names: list[str]) -> pl.DataFrame:
     rows = [line.split(sep) for line in lines if line]
-    cols = list(zip(*rows, strict=False)) if rows else [[] for _ in names]
+    if not rows:
+        return pl.DataFrame(schema=dict.fromkeys(names, pl.String))
+    cols = list(zip(*rows, strict=False))
     return pl.DataFrame({n: list(c) for n, c in zip(names, cols, strict=False)})
 
 

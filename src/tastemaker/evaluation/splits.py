@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 import polars as pl
@@ -46,7 +46,7 @@ def assert_no_leakage(train: Interactions, cutoff: datetime) -> None:
     if late.height:
         raise DataLeakageError(
             f"temporal split leaks the future: {late.height} training interaction(s) at or after"
-            f" the cutoff {cutoff.isoformat()} (latest {late['timestamp'].max()})",
+            f" the cutoff {cutoff.isoformat()} (latest {late['timestamp'].max()!s})",
             field="timestamp",
         )
 
@@ -67,7 +67,7 @@ def _pair_ranks(inter: Interactions, seed: int, order_by_time: bool) -> pl.DataF
 
 def _assign(inter: Interactions, pairs: pl.DataFrame) -> list[Interactions]:
     tagged = inter.log.join(pairs.select("user", "item", "part"), on=["user", "item"], how="left")
-    n_parts = int(pairs["part"].max() or 0) + 1
+    n_parts = int(pairs["part"].to_numpy().max(initial=0)) + 1
     return [
         inter.with_log(tagged.filter(pl.col("part") == p).drop("part"))
         for p in range(max(n_parts, 2))
@@ -154,9 +154,8 @@ def temporal_split(
 
 
 def _quantile_time(ts: pl.Series, q: float) -> datetime:
-    ms = ts.dt.epoch("ms").quantile(q, interpolation="higher")
-    value = pl.Series([int(ms or 0)]).cast(pl.Datetime("ms")).dt.replace_time_zone("UTC")[0]
-    return value  # type: ignore[no-any-return]
+    ms = np.quantile(ts.dt.epoch("ms").to_numpy(), q, method="higher")
+    return datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
 
 
 def make_split(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -33,6 +35,6 @@ class FactorModel(Recommender):
     def _state(self) -> State:
         return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
 
-    def _set_state(self, state: dict) -> None:  # type: ignore[type-arg]
+    def _set_state(self, state: dict[str, Any]) -> None:
         self.user_factors_ = np.ascontiguousarray(state["user_factors"], dtype=np.float32)
         self.item_factors_ = np.ascontiguousarray(state["item_factors"], dtype=np.float32)

@@ -206,7 +206,7 @@ class Recommender(ABC):
         """
         self._check()
         if sp.issparse(user_ids_or_history):
-            full = self._score_history(self._as_history(user_ids_or_history))  # type: ignore[arg-type]
+            full = self._score_history(self._as_history(user_ids_or_history))
         else:
             full = self._score_users(np.asarray(user_ids_or_history, dtype=np.int64).ravel())
         idx = np.asarray(item_indices, dtype=np.int64)
@@ -224,9 +224,7 @@ class Recommender(ABC):
         self_mask = sp.csr_matrix(
             (np.ones(len(items), np.float32), (rows, items)), shape=(len(items), self.n_items)
         )
-        return self._batched(
-            rows, k, self_mask, None, lambda r: self._similar_scores(items[r]), allow_nan=True
-        )
+        return self._batched(rows, k, self_mask, None, lambda r: self._similar_scores(items[r]))
 
     def _as_history(self, history: sp.spmatrix | sp.sparray) -> sp.csr_matrix:
         hist = sp.csr_matrix(history, dtype=np.float32)
@@ -244,7 +242,6 @@ class Recommender(ABC):
         exclude: sp.csr_matrix | None,
         candidates: np.ndarray | None,
         score: Any,
-        allow_nan: bool = False,
     ) -> tuple[np.ndarray, np.ndarray]:
         n, m = len(rows), self.n_items
         out_i = np.full((n, k), -1, np.int64)
@@ -275,6 +272,7 @@ class Recommender(ABC):
 
     def _set_state(self, state: dict[str, Any]) -> None:
         """Restore learned arrays (subclasses); sparse entries arrive as CSR."""
+        return None
 
     def save(self, path: Path) -> None:
         """Write the model to folder ``path``: ``manifest.json`` + ``arrays.npz``."""
@@ -310,9 +308,11 @@ class Recommender(ABC):
 
     def _save_extra(self, folder: Path) -> None:
         """Hook for models with their own files (e.g. hybrid components)."""
+        return None
 
     def _load_extra(self, folder: Path) -> None:
         """Counterpart of :meth:`_save_extra`."""
+        return None
 
     @classmethod
     def load(cls, path: Path) -> Self:
@@ -340,7 +340,7 @@ class Recommender(ABC):
         model._set_state(state)
         model._fitted = True
         model._load_extra(folder)
-        return model  # type: ignore[return-value]
+        return model
 
 
 def _jsonable(value: Any) -> Any:

@@ -8,10 +8,13 @@ from tastemaker.errors import ValidationFailedError
 from tastemaker.models.als import ALSRecommender
 from tastemaker.models.base import Recommender
 from tastemaker.models.bpr import BPRRecommender
+from tastemaker.models.content import ContentRecommender
+from tastemaker.models.cooccurrence import FrequentlyBoughtTogetherRecommender
 from tastemaker.models.ease import EASERecommender
 from tastemaker.models.hybrid import HybridRecommender
 from tastemaker.models.itemknn import ItemKNNRecommender
 from tastemaker.models.popularity import PopularityRecommender
+from tastemaker.models.session import SessionRecommender
 
 MODELS: dict[str, type[Recommender]] = {
     "popularity": PopularityRecommender,
@@ -19,6 +22,9 @@ MODELS: dict[str, type[Recommender]] = {
     "als": ALSRecommender,
     "bpr": BPRRecommender,
     "ease": EASERecommender,
+    "content": ContentRecommender,
+    "fbt": FrequentlyBoughtTogetherRecommender,
+    "session": SessionRecommender,
     "hybrid": HybridRecommender,
 }
 

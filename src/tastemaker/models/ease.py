@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
@@ -64,6 +66,6 @@ class EASERecommender(Recommender):
     def _state(self) -> State:
         return {"weights": self.weights_, "train": self.train_}
 
-    def _set_state(self, state: dict) -> None:  # type: ignore[type-arg]
+    def _set_state(self, state: dict[str, Any]) -> None:
         self.weights_ = state["weights"]
         self.train_ = state["train"]

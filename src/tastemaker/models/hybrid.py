@@ -142,7 +142,7 @@ class HybridRecommender(Recommender):
     def _state(self) -> State:
         return {"weights": self.weights_.astype(np.float64), "train": self.train_}
 
-    def _set_state(self, state: dict) -> None:  # type: ignore[type-arg]
+    def _set_state(self, state: dict[str, Any]) -> None:
         self.weights_ = state["weights"]
         self.train_ = state["train"]
 

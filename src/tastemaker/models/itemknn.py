@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
@@ -55,7 +57,7 @@ class ItemKNNRecommender(Recommender):
     def _state(self) -> State:
         return {"similarity": self.similarity_, "train": self.train_}
 
-    def _set_state(self, state: dict) -> None:  # type: ignore[type-arg]
+    def _set_state(self, state: dict[str, Any]) -> None:
         self.similarity_ = state["similarity"]
         self.weights_ = sp.csr_matrix(self.similarity_.T)
         self.train_ = state["train"]

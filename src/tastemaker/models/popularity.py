@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
@@ -104,7 +106,7 @@ class PopularityRecommender(Recommender):
     def _state(self) -> State:
         return {"popularity": self.popularity_, "groups": self.groups_, "train": self.train_}
 
-    def _set_state(self, state: dict) -> None:  # type: ignore[type-arg]
+    def _set_state(self, state: dict[str, Any]) -> None:
         self.popularity_ = state["popularity"]
         self.groups_ = state["groups"]
         self.train_ = state["train"]

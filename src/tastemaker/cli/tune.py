@@ -1,0 +1,76 @@
+"""`tastemaker tune`: grid search on a validation split carved from the training part only."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress
+
+from tastemaker.cli.common import console, fail, opened
+from tastemaker.errors import TastemakerError
+from tastemaker.evaluation.protocols import ml100k_interactions
+from tastemaker.evaluation.splits import make_split
+from tastemaker.evaluation.tuning import DEFAULT_GRIDS, tune
+from tastemaker.models.interactions import Interactions
+
+
+def tune_command(
+    model: Annotated[str, typer.Option("--model", "-m", help="Model short name, e.g. ease.")],
+    workspace: Annotated[
+        Path | None, typer.Option("--workspace", "-w", help="Workspace to read events from.")
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="Public benchmark data set instead: ml-100k.")
+    ] = None,
+    data: Annotated[Path | None, typer.Option(help="Folder of the data set.")] = None,
+    split: Annotated[str, typer.Option(help="Outer split: random, temporal, leave-last.")] = "",
+    seed: Annotated[int, typer.Option(help="Seed of the outer split.")] = 0,
+    metric: Annotated[str, typer.Option(help="Metric to maximize.")] = "ndcg",
+    k: Annotated[int, typer.Option(help="Cut-off.")] = 10,
+    grid: Annotated[str | None, typer.Option(help='JSON grid, e.g. {"l2": [100, 500]}.')] = None,
+    out: Annotated[Path | None, typer.Option(help="Where to write the JSON record.")] = None,
+) -> None:
+    """Tune a model's hyperparameters on validation carved from the training part only."""
+    try:
+        grid_dict = json.loads(grid) if grid else DEFAULT_GRIDS.get(model)
+        if workspace is not None:
+            with opened(workspace) as ws:
+                inter = Interactions.from_events(ws.store.events(), ws.settings.event_weights)
+                reports = ws.settings.path(ws.settings.reports_dir)
+            kind = split or "temporal"
+        elif dataset == "ml-100k":
+            inter, reports, kind = ml100k_interactions(data), Path("reports"), split or "random"
+        else:
+            raise fail("pass --workspace or --dataset ml-100k")
+        outer = make_split(inter, kind, seed=seed)
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task(f"tuning {model}", total=None)
+            result = tune(
+                outer.train,
+                model,
+                grid_dict,
+                metric=metric,
+                k=k,
+                split="temporal" if kind == "temporal" else "random",
+                seed=seed,
+                progress=lambda d, t: bar.update(task, completed=d, total=t),
+            )
+    except TastemakerError as exc:
+        raise fail(exc.message) from exc
+    result.context = {"dataset": dataset or str(workspace), "outer_split": outer.describe()}
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    path = result.save(out or reports / "tuning" / f"{model}-{stamp}.json")
+    console.print_json(
+        json.dumps(
+            {
+                "best_params": result.best_params,
+                "best_value": result.best_value,
+                "trials": len(result.trials),
+                "record": str(path),
+            }
+        )
+    )

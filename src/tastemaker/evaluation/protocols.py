@@ -1,0 +1,113 @@
+"""Published evaluation protocols on public data sets (for `tastemaker bench accuracy`/`tune`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from tastemaker.datasets.movielens import load_movielens
+from tastemaker.errors import ValidationFailedError
+from tastemaker.evaluation.runner import score_model
+from tastemaker.evaluation.splits import random_split
+from tastemaker.models.catalog import make_model
+from tastemaker.models.interactions import Interactions
+
+#: Microsoft Recommenders' published ML-100k row to beat (BiVAE).
+BIVAE_ML100K = {"ndcg": 0.475077, "precision": 0.411771, "recall": 0.219145, "map": 0.146126}
+ML100K_MODELS = ("popularity", "itemknn", "als", "bpr", "ease", "hybrid")
+
+
+def shared_data_dir() -> Path:
+    """``$TASTEMAKER_SHARED_DATA`` or ``<repo>/../shared/data``."""
+    env = os.environ.get("TASTEMAKER_SHARED_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
+
+
+def dataset_path(dataset: str, path: Path | None = None) -> Path:
+    """Resolve a benchmark data set folder, raising a clear error when absent."""
+    folder = path if path is not None else shared_data_dir() / dataset
+    if not folder.exists():
+        raise ValidationFailedError(
+            f"data set folder {folder} is missing (pass --data PATH or set TASTEMAKER_SHARED_DATA)",
+            field="data",
+        )
+    return folder
+
+
+def ml100k_interactions(path: Path | None = None) -> Interactions:
+    """All 100k ratings as binary implicit interactions (every rating counts 1)."""
+    data = load_movielens(dataset_path("ml-100k", path))
+    return Interactions.from_events(data.events, {"rating": 1.0})
+
+
+def seed_interval(values: Sequence[float], confidence: float = 0.95) -> dict[str, float]:
+    """Mean over split seeds with a Student-t interval."""
+    v = np.asarray(values, dtype=np.float64)
+    mean = float(v.mean())
+    if len(v) < 2:
+        return {"mean": mean, "low": mean, "high": mean}
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
+    return {"mean": mean, "low": mean - half, "high": mean + half}
+
+
+def ml100k_benchmark(
+    models: Sequence[str] = ML100K_MODELS,
+    seeds: Sequence[int] = (0, 1, 2, 3, 4),
+    *,
+    path: Path | None = None,
+    params: dict[str, dict[str, Any]] | None = None,
+    k: int = 10,
+    progress: Callable[[str, int], None] | None = None,
+) -> dict[str, Any]:
+    """Microsoft Recommenders' ML-100k protocol: per-user random 75/25, top-k, binary.
+
+    Every model is fitted once per split seed with its in-code (tuned) defaults; metrics
+    are averaged over users with at least one test item, then over seeds.
+    """
+    inter = ml100k_interactions(path)
+    per_seed: dict[str, list[dict[str, float]]] = {m: [] for m in models}
+    timing: dict[str, list[float]] = {m: [] for m in models}
+    for seed in seeds:
+        split = random_split(inter, (0.75, 0.25), seed=seed)
+        for name in models:
+            if progress:
+                progress(name, seed)
+            model = make_model(name, **(params or {}).get(name, {}))
+            fitted = model.fit(split.train)
+            metrics, _, rec_s, _ = score_model(fitted, split, [k], n_bootstrap=1)
+            per_seed[name].append(
+                {m: metrics[m][k].mean for m in ("ndcg", "precision", "recall", "map")}
+            )
+            timing[name].append(rec_s)
+    table = {
+        name: {
+            metric: seed_interval([row[metric] for row in rows])
+            for metric in ("ndcg", "precision", "recall", "map")
+        }
+        for name, rows in per_seed.items()
+    }
+    best = max(table, key=lambda n: table[n]["ndcg"]["mean"])
+    beats = {m: table[best][m]["mean"] > BIVAE_ML100K[m] for m in ("ndcg", "precision", "recall")}
+    return {
+        "dataset": "ml-100k",
+        "protocol": "Microsoft Recommenders: all ratings implicit, per-user random 75/25, "
+        f"top-{k} excluding train items, binary relevance, users with >=1 test item",
+        "seeds": list(seeds),
+        "k": k,
+        "models": table,
+        "per_seed": per_seed,
+        "params": {
+            name: make_model(name, **(params or {}).get(name, {})).get_params() for name in models
+        },
+        "best_model": best,
+        "bivae": BIVAE_ML100K,
+        "best_beats_bivae": beats,
+        "bar_met": all(beats.values()),
+    }
