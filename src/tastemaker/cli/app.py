@@ -3,6 +3,7 @@
 import typer
 
 from tastemaker.cli import bench, deadletters, export, generate, imports, init, serve
+from tastemaker.cli import tune as tune_cli
 
 app = typer.Typer(
     help="tastemaker: recommendation and personalization platform.",
@@ -18,6 +19,7 @@ app.add_typer(deadletters.app, name="deadletters")
 app.add_typer(export.app, name="export")
 app.command("serve")(serve.serve)
 app.add_typer(bench.app, name="bench")
+app.command("tune")(tune_cli.tune_command)
 app.add_typer(generate.app, name="generate")
 
 
