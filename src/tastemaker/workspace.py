@@ -38,8 +38,16 @@ class Workspace:
         return self.settings.workspace
 
     @classmethod
-    def init(cls, path: str | Path, database_url: str | None = None) -> Workspace:
+    def init(
+        cls, path: str | Path, database_url: str | None = None, postgres_schema: str | None = None
+    ) -> Workspace:
         """Create a workspace folder with config, a fresh key (mode 0600) and a migrated store.
+
+        Args:
+            path: folder to create (may exist, but must not hold a workspace yet).
+            database_url: a PostgreSQL URL; SQLite in the folder when omitted.
+            postgres_schema: PostgreSQL schema (namespace) to keep the tables in.
+
 
         Raises:
             ConfigError: a workspace already exists there.

@@ -5,6 +5,9 @@ import typer
 app = typer.Typer(help="Benchmarks: each prints one JSON document.", no_args_is_help=True)
 
 # Registrations: one line per benchmark module.
+from tastemaker.cli import bench_ingest  # noqa: E402
+
+app.command("ingest")(bench_ingest.bench_ingest)
 from tastemaker.cli import bench_generate  # noqa: E402
 
 app.command("generate")(bench_generate.bench_generate)

@@ -111,21 +111,24 @@ def _event_checks(cfg: IngestConfig, now_ms: int, raw_ts: pl.Expr) -> list[Check
     ]
 
 
-def _prepare(frame: pl.DataFrame) -> pl.DataFrame:
+def _prepare(frame: pl.DataFrame) -> pl.LazyFrame:
     frame = ensure_columns(
         frame, ("event_id", "user_id", "anonymous_id", "type", "item_id", "session_id", "timestamp")
     )
     frame = as_text(frame, _ID_COLUMNS)
-    frame = frame.with_columns(to_epoch_ms("timestamp", frame.schema["timestamp"]).alias("_ts"))
+    frame = json_objects(json_objects(frame, "context"), "properties")
+    lazy = frame.lazy().with_columns(
+        to_epoch_ms("timestamp", frame.schema["timestamp"]).alias("_ts")
+    )
     if "value" not in frame.columns:
-        frame = frame.with_columns(pl.lit(None, dtype=pl.Float64).alias("value"))
-    value_raw = pl.col("value")
-    if frame.schema["value"] == pl.String:
+        value_raw = pl.lit(None, dtype=pl.Float64)
+    elif frame.schema["value"] == pl.String:
         value_raw = pl.when(blank("value")).then(None).otherwise(pl.col("value"))
-    frame = frame.with_columns(value_raw.alias("_value_raw"))
-    frame = frame.with_columns(pl.col("_value_raw").cast(pl.Float64, strict=False).alias("_value"))
-    frame = json_objects(frame, "context")
-    return json_objects(frame, "properties")
+    else:
+        value_raw = pl.col("value")
+    return lazy.with_columns(value_raw.alias("_value_raw")).with_columns(
+        pl.col("_value_raw").cast(pl.Float64, strict=False).alias("_value")
+    )
 
 
 def validate_events(
@@ -146,25 +149,26 @@ def validate_events(
     original = list(frame.columns)
     frame = frame.with_row_index(ROW, offset=first_row).with_columns(pl.col(ROW).cast(pl.Int64))
     raw_ts = pl.col("timestamp")
-    frame = _prepare(frame)
     field, reason = first_failure(_event_checks(cfg, now_ms, raw_ts))
-    frame = frame.with_columns(field.alias("_field"), reason.alias("_reason"))
+    frame = _prepare(frame).with_columns(field.alias("_field"), reason.alias("_reason")).collect()
     ok = pl.col("_reason").is_null()
-    valid = frame.filter(ok).select(
-        pl.col(ROW),
-        *[pl.col(c) for c in ("event_id", "user_id", "anonymous_id", "type", "item_id")],
-        pl.col("_value").alias("value"),
-        pl.col("_ts").alias("timestamp"),
-        pl.col("session_id"),
-        pl.col("context"),
-        pl.col("properties"),
-    )
-    valid = valid.with_columns(
-        [
-            pl.when(blank(c)).then(None).otherwise(pl.col(c)).alias(c)
-            for c in ("user_id", "anonymous_id", "item_id", "session_id")
-        ]
+    valid = (
+        frame.lazy()
+        .filter(ok)
+        .select(
+            pl.col(ROW),
+            pl.col("event_id"),
+            pl.col("type"),
+            pl.col("_value").alias("value"),
+            pl.col("_ts").alias("timestamp"),
+            pl.col("context"),
+            pl.col("properties"),
+            *[
+                pl.when(blank(c)).then(None).otherwise(pl.col(c)).alias(c)
+                for c in ("user_id", "anonymous_id", "item_id", "session_id")
+            ],
+        )
     )
     keep = [c for c in original if c in frame.columns and not c.startswith("_")]
     rejected = frame.filter(~ok).select(pl.col(ROW), *keep, pl.col("_field"), pl.col("_reason"))
-    return Checked(valid=valid.select(ROW, *EVENT_COLUMNS), rejected=rejected)
+    return Checked(valid=valid.select(ROW, *EVENT_COLUMNS).collect(), rejected=rejected)

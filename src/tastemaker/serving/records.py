@@ -30,20 +30,20 @@ def records_to_frame(records: Any, what: str) -> pl.DataFrame:
         raise ValidationFailedError(
             f"body: expected a JSON list of {what} (or an object with key '{what}')"
         )
-    columns: dict[str, list[str | None]] = {}
+    keys: dict[str, None] = {}
     for index, record in enumerate(records):
-        if not isinstance(record, dict):
+        if type(record) is not dict:
             raise ValidationFailedError(
                 f"{what}[{index}]: expected a JSON object, got {type(record).__name__}"
             )
-        for key in record:
-            if key not in columns:
-                columns[key] = [None] * index
-        for key, col in columns.items():
-            col.append(_cell(record.get(key)))
-    return pl.DataFrame(
-        {k: pl.Series(k, v, dtype=pl.String) for k, v in columns.items()}, height=len(records)
-    )
+        keys.update(dict.fromkeys(record))
+    columns: dict[str, pl.Series] = {}
+    for key in keys:
+        values = [r.get(key) for r in records]
+        if any(v is not None and type(v) is not str for v in values):
+            values = [_cell(v) for v in values]
+        columns[key] = pl.Series(key, values, dtype=pl.String)
+    return pl.DataFrame(columns, height=len(records))
 
 
 def unwrap(body: Any, key: str) -> Any:

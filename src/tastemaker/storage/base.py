@@ -15,7 +15,7 @@ class AppendResult:
 
     inserted: int
     duplicates: int
-    #: event_ids of the rows actually inserted, in input order.
+    #: event_ids of the rows actually inserted (each user's in time order).
     inserted_ids: list[str]
 
 
@@ -33,6 +33,26 @@ class DeadLetter:
     id: int | None = None
     created_at: int | None = None
     replayed_at: int | None = None
+
+
+@dataclass(frozen=True)
+class ProfileRow:
+    """One stored profile: key, JSON state, rules version it was evaluated with, last seen."""
+
+    user_id: str
+    state: str
+    rules_version: int = 0
+    last_seen: int | None = None
+
+
+@dataclass(frozen=True)
+class SegmentVersion:
+    """One stored version of the segment rules file."""
+
+    version: int
+    text: str
+    note: str | None
+    created_at: int
 
 
 class Store(ABC):
@@ -123,3 +143,44 @@ class Store(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release connections."""
+
+    # --- profiles and segment rules (schema version 2) ---------------------------------
+    def save_profiles(self, rows: list[ProfileRow], delete: list[str] | None = None) -> None:
+        """Upsert profile states and delete the keys in ``delete``, in one transaction."""
+        raise NotImplementedError
+
+    def load_profiles(self, user_ids: list[str] | None = None) -> dict[str, ProfileRow]:
+        """Return stored profile rows by key (every profile when ``user_ids`` is None)."""
+        raise NotImplementedError
+
+    def clear_profiles(self) -> int:
+        """Delete every stored profile; return how many were deleted."""
+        raise NotImplementedError
+
+    def add_segment_version(self, text: str, note: str | None = None) -> int:
+        """Store a new segment rules file; return its version number (1, 2, ...)."""
+        raise NotImplementedError
+
+    def segment_versions(self) -> list[SegmentVersion]:
+        """Return every stored segment rules version, oldest first."""
+        raise NotImplementedError
+
+    def get_meta(self, key: str) -> str | None:
+        """Return a small stored setting (e.g. ``segments.active``), or None."""
+        raise NotImplementedError
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a small setting."""
+        raise NotImplementedError
+
+    def items_version(self) -> str:
+        """Return a cheap fingerprint of the catalog that changes whenever items change."""
+        raise NotImplementedError
+
+    def add_segment_stats(self, at_ms: int, rules_version: int, sizes: dict[str, int]) -> None:
+        """Record the size of each segment at a point in time."""
+        raise NotImplementedError
+
+    def segment_stats(self) -> pl.DataFrame:
+        """Return recorded segment sizes: at (Datetime ms UTC), rules_version, segment, members."""
+        raise NotImplementedError

@@ -27,6 +27,11 @@ MIGRATIONS: list[Migration] = [
         "events, items, users, identity links, dead letters",
         creates=(t.events, t.items, t.users, t.identity_links, t.dead_letters),
     ),
+    Migration(
+        2,
+        "profiles, segment rule versions, store meta, segment stats",
+        creates=(t.profiles, t.segment_versions, t.store_meta, t.segment_stats),
+    ),
 ]
 
 

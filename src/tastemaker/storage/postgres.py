@@ -11,6 +11,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from tastemaker.storage.sql import SqlStore
 
+BULK_ROWS = 10_000
+
 _COLUMNS = (
     "event_id, user_id, anonymous_id, type, item_id, value, ts, session_id, context, properties,"
     " received_at"
@@ -56,6 +58,10 @@ class PostgresStore(SqlStore):
         raw = self.engine.raw_connection()
         try:
             cur: Any = raw.cursor()
+            if rows.height >= BULK_ROWS:
+                # A bulk load's durability is the file it came from: skip waiting for the WAL
+                # flush. API batches (<= 1,000 rows) keep full durability.
+                cur.execute("SET LOCAL synchronous_commit = off")
             cur.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS _incoming_events"
                 " (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"

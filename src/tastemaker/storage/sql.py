@@ -25,6 +25,7 @@ from tastemaker.storage.frames import (
     attributes_to_columns,
     rows_to_frame,
 )
+from tastemaker.storage.sql_profiles import SqlProfilesMixin
 
 _EVENT_WRITE_COLUMNS = (
     "event_id",
@@ -49,7 +50,7 @@ def _to_ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
-class SqlStore(Store):
+class SqlStore(SqlProfilesMixin, Store):
     """Store backed by a SQL database through SQLAlchemy Core."""
 
     backend = "sql"
@@ -77,6 +78,9 @@ class SqlStore(Store):
         if frame.height == 0:
             return AppendResult(0, 0, [])
         unique = frame.unique(subset="event_id", keep="first", maintain_order=True)
+        # Sorted by user then time: index pages are touched in order (faster bulk loads), and
+        # each user's events keep their time order in `seq`.
+        unique = unique.sort("user_id", "timestamp", nulls_last=True, maintain_order=True)
         rows = (
             unique.rename({"timestamp": "ts"})
             .with_columns(pl.lit(_now_ms(), dtype=pl.Int64).alias("received_at"))

@@ -11,7 +11,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Float,
-    Index,
     Integer,
     MetaData,
     Table,
@@ -47,8 +46,10 @@ events = Table(
     Column("properties", Text, nullable=True),
     Column("received_at", BigInteger, nullable=False),
 )
-Index("ix_events_user_ts", events.c.user_id, events.c.ts)
-Index("ix_events_ts", events.c.ts)
+# The event log is append-only and read in bulk (training, rebuilds, exports) or by seq
+# (stream consumers): the only index is event_id's, for idempotency. Per-user reads are
+# served by profiles; an index on (user_id, ts) made every batch commit touch hundreds of
+# random index pages and cut ingestion throughput by more than half.
 
 items = Table(
     "items",
@@ -97,4 +98,46 @@ dead_letters = Table(
     Column("fingerprint", Text, nullable=False, unique=True),
     Column("created_at", BigInteger, nullable=False),
     Column("replayed_at", BigInteger, nullable=True),
+)
+
+# --- profiles and segments (schema version 2) ---------------------------------------------
+
+profiles = Table(
+    "profiles",
+    metadata,
+    # Pseudonymized user id, or ``anon:<pseudonym>`` for a visitor not identified yet.
+    Column("user_id", Text, primary_key=True),
+    # Compact JSON state (timeline, counts, affinities, traits, segments).
+    Column("state", Text, nullable=False),
+    Column("rules_version", Integer, nullable=False, default=0),
+    Column("last_seen", BigInteger, nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+segment_versions = Table(
+    "segment_versions",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("text", Text, nullable=False),
+    Column("note", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+#: Small key -> value settings kept in the store (e.g. the active segment rules version).
+store_meta = Table(
+    "store_meta",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+segment_stats = Table(
+    "segment_stats",
+    metadata,
+    Column("id", _SeqType, primary_key=True, autoincrement=True),
+    Column("at", BigInteger, nullable=False, index=True),
+    Column("rules_version", Integer, nullable=False),
+    Column("segment", Text, nullable=False),
+    Column("members", Integer, nullable=False),
 )

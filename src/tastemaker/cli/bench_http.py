@@ -1,0 +1,118 @@
+"""HTTP ingestion load test: one server process, batches over loopback from other processes."""
+
+from __future__ import annotations
+
+import http.client
+import multiprocessing as mp
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+from tastemaker.workspace import Workspace
+
+BATCH = 500
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_ready(port: int, timeout: float = 30.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server on port {port} did not become ready in {timeout} s")
+
+
+def _client(port: int, worker: int, seconds: float, queue: mp.Queue) -> None:  # type: ignore[type-arg]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    sent = errors = batches = 0
+    deadline = time.time() + seconds
+    latencies: list[float] = []
+    while time.time() < deadline and batches < 1_000_000:
+        base = (worker * 1_000_000 + batches) * BATCH
+        body = orjson.dumps(
+            [
+                {
+                    "event_id": f"h{base + i}",
+                    "user_id": f"u{(base + i) % 20000}",
+                    "type": "view",
+                    "item_id": f"i{(base + i) % 5000}",
+                    "value": 12.5,
+                    "timestamp": "2026-01-01T10:00:00Z",
+                    "context": {"device": "mobile", "position": i % 20},
+                }
+                for i in range(BATCH)
+            ]
+        )
+        t0 = time.perf_counter()
+        conn.request("POST", "/v1/events", body, {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        payload = response.read()
+        latencies.append(time.perf_counter() - t0)
+        batches += 1
+        if response.status != 200 or orjson.loads(payload)["accepted"] != BATCH:
+            errors += 1
+        else:
+            sent += BATCH
+    queue.put((sent, errors, latencies))
+
+
+def http_ingest(ws_dir: Path, seconds: float = 30.0, clients: int = 2) -> dict[str, float | int]:
+    """Serve a fresh SQLite workspace and post batches of 500 events for ``seconds``."""
+    Workspace.init(ws_dir).close()
+    port = _free_port()
+    env = dict(os.environ, TASTEMAKER_WORKSPACE=str(ws_dir))
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "tastemaker.serving.main:app_factory",
+            "--factory",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+    )
+    try:
+        _wait_ready(port)
+        queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
+        procs = [mp.Process(target=_client, args=(port, w, seconds, queue)) for w in range(clients)]
+        started = time.perf_counter()
+        for p in procs:
+            p.start()
+        results = [queue.get() for _ in procs]
+        elapsed = time.perf_counter() - started
+        for p in procs:
+            p.join()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    sent = sum(r[0] for r in results)
+    lat = sorted(x for r in results for x in r[2])
+    return {
+        "seconds": round(elapsed, 1),
+        "events": sent,
+        "errors": sum(r[1] for r in results),
+        "events_per_s": round(sent / elapsed),
+        "batch": BATCH,
+        "p50_ms": round(1000 * lat[len(lat) // 2], 1) if lat else 0.0,
+        "p99_ms": round(1000 * lat[int(len(lat) * 0.99)], 1) if lat else 0.0,
+    }

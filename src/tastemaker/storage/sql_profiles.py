@@ -1,0 +1,146 @@
+"""Profile, segment-rule and segment-stats persistence for the SQL stores (schema version 2)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine, func, select
+from sqlalchemy import delete as sa_delete
+
+from tastemaker.storage import tables as t
+from tastemaker.storage.base import ProfileRow, SegmentVersion
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class SqlProfilesMixin:
+    """Methods of `Store` for profiles and segment rules, on SQLAlchemy Core."""
+
+    engine: Engine
+
+    def _dialect_insert(self, table: Any) -> Any:  # provided by the backend
+        raise NotImplementedError
+
+    def save_profiles(self, rows: list[ProfileRow], delete: list[str] | None = None) -> None:
+        """Upsert profile states and delete the keys in ``delete``, in one transaction."""
+        if not rows and not delete:
+            return
+        now = _now_ms()
+        with self.engine.begin() as conn:
+            if delete:
+                conn.execute(sa_delete(t.profiles).where(t.profiles.c.user_id.in_(delete)))
+            if rows:
+                stmt = self._dialect_insert(t.profiles)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["user_id"],
+                    set_={
+                        "state": stmt.excluded.state,
+                        "rules_version": stmt.excluded.rules_version,
+                        "last_seen": stmt.excluded.last_seen,
+                        "updated_at": stmt.excluded.updated_at,
+                    },
+                )
+                conn.execute(
+                    stmt,
+                    [
+                        {
+                            "user_id": r.user_id,
+                            "state": r.state,
+                            "rules_version": r.rules_version,
+                            "last_seen": r.last_seen,
+                            "updated_at": now,
+                        }
+                        for r in rows
+                    ],
+                )
+
+    def load_profiles(self, user_ids: list[str] | None = None) -> dict[str, ProfileRow]:
+        """Return stored profile rows by key (every profile when ``user_ids`` is None)."""
+        p = t.profiles
+        stmt = select(p.c.user_id, p.c.state, p.c.rules_version, p.c.last_seen)
+        if user_ids is not None:
+            if not user_ids:
+                return {}
+            stmt = stmt.where(p.c.user_id.in_(user_ids))
+        with self.engine.connect() as conn:
+            return {
+                u: ProfileRow(u, s, int(v or 0), None if ls is None else int(ls))
+                for u, s, v, ls in conn.execute(stmt)
+            }
+
+    def clear_profiles(self) -> int:
+        """Delete every stored profile; return how many were deleted."""
+        with self.engine.begin() as conn:
+            return int(conn.execute(sa_delete(t.profiles)).rowcount or 0)
+
+    def add_segment_version(self, text: str, note: str | None = None) -> int:
+        """Store a new segment rules file; return its version number (1, 2, ...)."""
+        v = t.segment_versions
+        with self.engine.begin() as conn:
+            last = conn.execute(select(func.max(v.c.version))).scalar()
+            version = int(last or 0) + 1
+            conn.execute(
+                v.insert().values(version=version, text=text, note=note, created_at=_now_ms())
+            )
+        return version
+
+    def segment_versions(self) -> list[SegmentVersion]:
+        """Return every stored segment rules version, oldest first."""
+        v = t.segment_versions
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(v).order_by(v.c.version)).fetchall()
+        return [SegmentVersion(int(r.version), r.text, r.note, int(r.created_at)) for r in rows]
+
+    def get_meta(self, key: str) -> str | None:
+        """Return a small stored setting, or None."""
+        m = t.store_meta
+        with self.engine.connect() as conn:
+            value = conn.execute(select(m.c.value).where(m.c.key == key)).scalar()
+        return None if value is None else str(value)
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a small setting."""
+        stmt = self._dialect_insert(t.store_meta)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["key"],
+            set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt, [{"key": key, "value": value, "updated_at": _now_ms()}])
+
+    def items_version(self) -> str:
+        """Return ``count:max(updated_at)`` of the catalog: changes whenever items change."""
+        i = t.items
+        with self.engine.connect() as conn:
+            n, last = conn.execute(select(func.count(), func.max(i.c.updated_at))).one()
+        return f"{int(n or 0)}:{int(last or 0)}"
+
+    def add_segment_stats(self, at_ms: int, rules_version: int, sizes: dict[str, int]) -> None:
+        """Record the size of each segment at a point in time."""
+        if not sizes:
+            return
+        rows = [
+            {"at": at_ms, "rules_version": rules_version, "segment": s, "members": int(n)}
+            for s, n in sizes.items()
+        ]
+        with self.engine.begin() as conn:
+            conn.execute(t.segment_stats.insert(), rows)
+
+    def segment_stats(self) -> pl.DataFrame:
+        """Return recorded segment sizes, oldest first."""
+        s = t.segment_stats
+        stmt = select(s.c.at, s.c.rules_version, s.c.segment, s.c.members).order_by(s.c.id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).fetchall()
+        schema = {
+            "at": pl.Int64(),
+            "rules_version": pl.Int64(),
+            "segment": pl.String(),
+            "members": pl.Int64(),
+        }
+        frame = pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+        return frame.with_columns(pl.col("at").cast(pl.Datetime("ms", "UTC")))
