@@ -1,0 +1,66 @@
+"""Diversity: maximal marginal relevance (MMR) with a tunable lambda."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from tastemaker.rerank.context import RerankContext
+from tastemaker.retrieval.itemlist import ItemList
+from tastemaker.retrieval.itemtable import ItemTable
+
+
+class MMRConfig(BaseModel):
+    """``lambda = 1`` keeps the relevance order; smaller values favour variety."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    lambda_: float = Field(default=0.8, ge=0, le=1, alias="lambda")
+    pool: int = Field(default=100, ge=1, description="top candidates re-ordered")
+    columns: list[str] = Field(
+        default_factory=lambda: ["category", "brand", "body_type", "fuel_type"],
+        description="attributes compared when items have no vectors",
+    )
+
+
+class MMR:
+    """Greedy MMR: ``lambda x relevance - (1 - lambda) x max similarity to chosen items``."""
+
+    def __init__(self, config: MMRConfig, table: ItemTable) -> None:
+        self.config = config
+        cols = [table.categorical[c].codes for c in config.columns if c in table.categorical]
+        self.codes_ = np.stack(cols, axis=1) if cols else np.zeros((len(table), 0), np.int32)
+
+    def _similarity(self, chosen: int, pool: np.ndarray, ctx: RerankContext) -> np.ndarray:
+        vec = ctx.item_vectors
+        if vec is not None and pool.max(initial=-1) < len(vec):
+            return np.asarray(vec[pool] @ vec[pool[chosen]], np.float32)
+        if self.codes_.shape[1] == 0:
+            return np.zeros(len(pool), np.float32)
+        codes = self.codes_[pool]
+        same = (codes == codes[chosen]) & (codes >= 0)
+        return same.mean(axis=1).astype(np.float32)
+
+    def __call__(self, items: ItemList, ctx: RerankContext) -> ItemList:
+        """The top ``pool`` items re-ordered by MMR (first ``k`` picked), then the rest."""
+        lam = self.config.lambda_
+        n = min(len(items), self.config.pool)
+        if lam >= 1.0 or n <= 1:
+            return items
+        pool = items.index[:n]
+        rel = items.score[:n].astype(np.float32)
+        span = float(rel.max() - rel.min())
+        rel = (rel - rel.min()) / span if span > 0 else np.ones_like(rel)
+        max_sim = np.full(n, -np.inf, np.float32)
+        free = np.ones(n, bool)
+        picked: list[int] = []
+        for _ in range(min(ctx.k, n)):
+            penalty = np.where(np.isfinite(max_sim), max_sim, 0.0)
+            value = np.where(free, lam * rel - (1 - lam) * penalty, -np.inf)
+            best = int(np.argmax(value))
+            picked.append(best)
+            free[best] = False
+            max_sim = np.maximum(max_sim, self._similarity(best, pool, ctx))
+        order = np.concatenate([np.asarray(picked, np.int64), np.flatnonzero(free),
+                                np.arange(n, len(items))])  # fmt: skip
+        return items.take(order)
