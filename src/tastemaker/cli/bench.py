@@ -11,3 +11,6 @@ app.command("ingest")(bench_ingest.bench_ingest)
 from tastemaker.cli import bench_generate  # noqa: E402
 
 app.command("generate")(bench_generate.bench_generate)
+from tastemaker.cli import bench_accuracy  # noqa: E402
+
+app.command("accuracy")(bench_accuracy.bench_accuracy)

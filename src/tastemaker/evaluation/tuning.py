@@ -35,10 +35,10 @@ DEFAULT_GRIDS: dict[str, dict[str, list[Any]]] = {
         "iterations": [15],
     },
     "bpr": {
-        "factors": [32, 64, 128],
-        "learning_rate": [0.01, 0.05],
-        "regularization": [0.001, 0.01],
-        "iterations": [100, 300],
+        "factors": [64, 128],
+        "learning_rate": [0.005, 0.01, 0.02],
+        "regularization": [0.01, 0.03, 0.1],
+        "iterations": [50, 100, 200],
     },
 }
 
