@@ -16,6 +16,8 @@ from tastemaker.config import (
 from tastemaker.errors import ConfigError
 from tastemaker.ingest.pseudonymize import Pseudonymizer, create_key
 from tastemaker.ingest.service import Ingestor
+from tastemaker.profiles.service import ProfileService
+from tastemaker.profiles.wiring import attach_profiles, copy_default_rules
 from tastemaker.storage.base import Store
 from tastemaker.storage.factory import open_store
 
@@ -28,9 +30,11 @@ class Workspace:
     store: Store
     pseudonymizer: Pseudonymizer
     ingestor: Ingestor = field(init=False)
+    profiles: ProfileService = field(init=False)
 
     def __post_init__(self) -> None:
         self.ingestor = Ingestor(self.settings, self.store, self.pseudonymizer)
+        self.profiles = attach_profiles(self.settings, self.store, self.ingestor)
 
     @property
     def root(self) -> Path:
@@ -67,6 +71,7 @@ class Workspace:
         create_key(settings.key_path)
         for sub in (settings.models_dir, settings.reports_dir):
             settings.path(sub).mkdir(parents=True, exist_ok=True)
+        copy_default_rules(settings)
         return cls.open(root)
 
     @classmethod

@@ -1,0 +1,58 @@
+"""Connecting the profile service to a workspace's ingestion (in process or via Redis Streams)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import polars as pl
+
+from tastemaker.config import RedisBusConfig, Settings
+from tastemaker.ingest.service import Ingestor
+from tastemaker.profiles.registry import DEFAULT_RULES_FILE
+from tastemaker.profiles.service import ProfileService
+from tastemaker.storage.base import Store
+from tastemaker.storage.redis_profiles import RedisProfiles
+
+
+def fast_path(settings: Settings) -> RedisProfiles | None:
+    """The Redis fast path when ``cache.redis_url`` is configured."""
+    url = settings.cache.redis_url
+    if not url:
+        return None
+    prefix = f"tastemaker:{settings.workspace.name}:"
+    return RedisProfiles(url, prefix=prefix)
+
+
+def attach_profiles(settings: Settings, store: Store, ingestor: Ingestor) -> ProfileService:
+    """Create the workspace's profile service and connect it to ingestion.
+
+    With ``bus: inprocess`` every accepted batch updates profiles inside the ingesting
+    request; with ``bus: redis`` accepted events are published to Redis Streams and
+    `tastemaker worker` processes apply them (this process only reads profiles).
+    """
+    bus = settings.bus
+    owner = not isinstance(bus, RedisBusConfig)
+    service = ProfileService(settings, store, fast=fast_path(settings), owner=owner)
+    if owner:
+        ingestor.add_listener(service.listener)
+    else:
+        from tastemaker.storage.redis_streams import RedisStreamBus
+
+        assert isinstance(bus, RedisBusConfig)
+        publisher = RedisStreamBus(bus)
+
+        def publish(events: pl.DataFrame) -> None:
+            publisher.publish(events)
+
+        ingestor.add_listener(publish)
+    return service
+
+
+def copy_default_rules(settings: Settings) -> Path:
+    """Write the packaged segment rules into a new workspace (if it has none)."""
+    target = settings.path(settings.profiles.segments_file)
+    if not target.exists():
+        source = Path(__file__).with_name(DEFAULT_RULES_FILE)
+        shutil.copyfile(source, target)
+    return target
