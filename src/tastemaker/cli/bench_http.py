@@ -37,7 +37,7 @@ def _wait_ready(port: int, timeout: float = 30.0) -> None:
     raise RuntimeError(f"server on port {port} did not become ready in {timeout} s")
 
 
-def _client(port: int, worker: int, seconds: float, queue: mp.Queue) -> None:  # type: ignore[type-arg]
+def _client(port: int, worker: int, seconds: float, queue: mp.Queue) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     sent = errors = batches = 0
     deadline = time.time() + seconds
@@ -93,7 +93,7 @@ def http_ingest(ws_dir: Path, seconds: float = 30.0, clients: int = 2) -> dict[s
     )
     try:
         _wait_ready(port)
-        queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
+        queue: mp.Queue = mp.Queue()
         procs = [mp.Process(target=_client, args=(port, w, seconds, queue)) for w in range(clients)]
         started = time.perf_counter()
         for p in procs:

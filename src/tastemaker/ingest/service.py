@@ -87,8 +87,7 @@ class Ingestor:
             & pl.col("user_id").is_not_null()
             & pl.col("anonymous_id").is_not_null()
         )
-        for anon, user, ts in links.select("anonymous_id", "user_id", "timestamp").iter_rows():
-            self.store.link_identity(anon, user, ts)
+        self.store.link_identities(links.select("anonymous_id", "user_id", "timestamp").rows())
 
     # --- catalog ------------------------------------------------------------------------
     def ingest_items(

@@ -115,6 +115,10 @@ class Store(ABC):
         """Record that an anonymous id belongs to a user; False if it was already linked."""
 
     @abstractmethod
+    def link_identities(self, links: list[tuple[str, str, int]]) -> None:
+        """Record many (anonymous id, user id, at ms) links at once; existing links stay."""
+
+    @abstractmethod
     def identity_links(self) -> dict[str, str]:
         """Return every anonymous id -> user id link."""
 

@@ -223,6 +223,17 @@ class SqlStore(SqlProfilesMixin, Store):
         )
         return n > 0
 
+    def link_identities(self, links: list[tuple[str, str, int]]) -> None:
+        """Record many links in one transaction; an anonymous id keeps its first user."""
+        if not links:
+            return
+        records = [{"anonymous_id": a, "user_id": u, "linked_at": ts} for a, u, ts in links]
+        stmt = self._dialect_insert(t.identity_links).on_conflict_do_nothing(
+            index_elements=["anonymous_id"]
+        )
+        with self.engine.begin() as conn:
+            conn.execute(stmt, records)
+
     def identity_links(self) -> dict[str, str]:
         """Return all anonymous id -> user id links."""
         with self.engine.connect() as conn:

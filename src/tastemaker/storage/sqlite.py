@@ -1,20 +1,30 @@
-"""SQLite backend: the embedded default, one file in the workspace folder."""
+"""SQLite backend: the embedded default, one file in the workspace folder.
+
+Events are appended through ADBC (Arrow Database Connectivity): a batch goes to SQLite as an
+Arrow table into a temporary table, then one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``
+moves the new rows into the log. No Python object is made per event.
+"""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
+import adbc_driver_sqlite.dbapi as adbc_sqlite
 import polars as pl
 from sqlalchemy import create_engine, event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tastemaker.storage.sql import SqlStore
 
-_INSERT_EVENTS = (
-    "INSERT INTO events (event_id, user_id, anonymous_id, type, item_id, value, ts, session_id,"
-    " context, properties, received_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
-    " ON CONFLICT(event_id) DO NOTHING"
+_COLUMNS = (
+    "event_id, user_id, anonymous_id, type, item_id, value, ts, session_id, context, properties,"
+    " received_at"
+)
+_MOVE = (
+    f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM _incoming_events WHERE true"
+    " ORDER BY rowid ON CONFLICT(event_id) DO NOTHING RETURNING event_id"
 )
 
 
@@ -38,33 +48,44 @@ class SqliteStore(SqlStore):
         engine = create_engine(f"sqlite:///{self.path}", future=True)
         event.listen(engine, "connect", _pragmas)
         super().__init__(engine)
+        self._writer: Any = None
+        self._writer_lock = threading.Lock()
 
     def _dialect_insert(self, table: Any) -> Any:
         return sqlite_insert(table)
 
-    def _insert_events(self, rows: pl.DataFrame) -> list[str]:
-        raw = self.engine.raw_connection()
-        try:
-            cur = raw.cursor()
-            inserted: list[str] = []
-            batch = 50_000
-            for offset in range(0, rows.height, batch):
-                chunk = rows.slice(offset, batch).rows()
-                inserted_chunk = self._insert_chunk(cur, chunk)
-                inserted.extend(inserted_chunk)
-            raw.commit()
-            return inserted
-        except Exception:
-            raw.rollback()
-            raise
-        finally:
-            raw.close()
+    def _adbc(self) -> Any:
+        if self._writer is None:
+            conn = adbc_sqlite.connect(str(self.path))
+            cur = conn.cursor()
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+            self._writer = conn
+        return self._writer
 
-    @staticmethod
-    def _insert_chunk(cur: Any, chunk: list[tuple[Any, ...]]) -> list[str]:
-        before = cur.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
-        cur.executemany(_INSERT_EVENTS, chunk)
-        if cur.rowcount == len(chunk):
-            return [r[0] for r in chunk]
-        got = cur.execute("SELECT event_id FROM events WHERE seq > ? ORDER BY seq", (before,))
-        return [r[0] for r in got.fetchall()]
+    def _insert_events(self, rows: pl.DataFrame) -> list[str]:
+        with self._writer_lock:
+            conn = self._adbc()
+            cur = conn.cursor()
+            try:
+                cur.adbc_ingest(
+                    "_incoming_events", rows.to_arrow(), mode="create_append", temporary=True
+                )
+                cur.execute(_MOVE)
+                inserted: list[str] = cur.fetch_arrow_table().column(0).to_pylist()
+                cur.execute("DELETE FROM _incoming_events")
+                conn.commit()
+                return inserted
+            except Exception:
+                conn.rollback()
+                raise
+            finally:
+                cur.close()
+
+    def close(self) -> None:
+        """Close the writer connection and the pool."""
+        with self._writer_lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+        super().close()

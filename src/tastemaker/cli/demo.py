@@ -1,0 +1,80 @@
+"""`tastemaker demo`: the main job end to end on the embedded default, in one command."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.panel import Panel
+
+from tastemaker.cli.common import console, fail
+from tastemaker.cli.imports import import_file
+from tastemaker.datasets.marketplace import generate_marketplace, write_marketplace
+from tastemaker.workspace import Workspace
+
+MARKER = ".tastemaker-demo"
+
+
+def _fresh_folder(path: Path) -> None:
+    """Remove a previous demo workspace (only one this command made: it carries a marker)."""
+    if path.exists():
+        if not (path / MARKER).exists():
+            raise fail(f"{path} exists and is not a demo workspace; choose another folder")
+        shutil.rmtree(path)
+
+
+def demo(
+    workspace: Annotated[Path, typer.Argument(help="Folder for the demo workspace.")] = Path(
+        "demo-workspace"
+    ),
+    users: Annotated[int, typer.Option(help="Synthetic users.")] = 5_000,
+    items: Annotated[int, typer.Option(help="Synthetic items.")] = 2_000,
+    days: Annotated[int, typer.Option(help="Days of events.")] = 30,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+) -> None:
+    """Create a workspace, generate the synthetic marketplace, import it, train and evaluate."""
+    _fresh_folder(workspace)
+    began = time.perf_counter()
+    ws = Workspace.init(workspace)
+    (ws.root / MARKER).write_text("made by `tastemaker demo`; safe to delete\n")
+    console.print(f"[bold]1.[/bold] workspace at {ws.root} ({ws.store.backend})")
+
+    t = time.perf_counter()
+    market = generate_marketplace(users, items, days, seed)
+    files = write_marketplace(market, ws.root / "data", "parquet")
+    console.print(
+        f"[bold]2.[/bold] generated {market.events.height:,} events, {market.items.height:,} items,"
+        f" {market.users.height:,} users in {time.perf_counter() - t:.1f} s -> {ws.root / 'data'}"
+    )
+    for kind in ("items", "users", "events"):
+        t = time.perf_counter()
+        summary = import_file(ws, kind, files[kind])
+        console.print(
+            f"[bold]3.[/bold] imported {kind}: {summary.accepted:,} accepted,"
+            f" {summary.duplicates:,} duplicates, {summary.rejected:,} rejected"
+            f" ({time.perf_counter() - t:.1f} s)"
+        )
+    for step in _later_steps():
+        step(ws)
+    ws.close()
+    console.print(
+        Panel.fit(
+            f"Demo ready in {time.perf_counter() - began:.0f} s.\n\n"
+            f"  workspace   {ws.root}\n"
+            f"  data files  {ws.root / 'data'}\n"
+            f"  reports     {ws.settings.path(ws.settings.reports_dir)}\n\n"
+            "Next:\n"
+            f"  tastemaker doctor -w {workspace}\n"
+            f"  tastemaker serve -w {workspace}      # then open http://127.0.0.1:8000/docs\n",
+            title="tastemaker demo",
+        )
+    )
+
+
+def _later_steps() -> list[Callable[[Workspace], None]]:
+    """Stages that run after import: training and evaluation."""
+    return []
