@@ -2,7 +2,7 @@
 
 import typer
 
-from tastemaker.cli import bench, deadletters, export, generate, imports, init, serve
+from tastemaker.cli import bench, deadletters, demo, export, generate, imports, init, serve
 from tastemaker.cli import tune as tune_cli
 
 app = typer.Typer(
@@ -14,6 +14,7 @@ app = typer.Typer(
 # Registrations: one line per command or command group.
 app.command("init")(init.init)
 app.command("doctor")(init.doctor)
+app.command("demo")(demo.demo)
 app.add_typer(imports.app, name="import")
 app.add_typer(deadletters.app, name="deadletters")
 app.add_typer(export.app, name="export")
