@@ -3,7 +3,10 @@
 import typer
 
 from tastemaker.cli import bench, deadletters, demo, export, generate, imports, init, serve
+from tastemaker.cli import profiles as profiles_cli
+from tastemaker.cli import segments as segments_cli
 from tastemaker.cli import tune as tune_cli
+from tastemaker.cli import worker as worker_cli
 
 app = typer.Typer(
     help="tastemaker: recommendation and personalization platform.",
@@ -22,6 +25,9 @@ app.command("serve")(serve.serve)
 app.add_typer(bench.app, name="bench")
 app.command("tune")(tune_cli.tune_command)
 app.add_typer(generate.app, name="generate")
+app.add_typer(profiles_cli.app, name="profiles")
+app.add_typer(segments_cli.app, name="segments")
+app.command("worker")(worker_cli.worker)
 
 
 def main() -> None:
