@@ -45,7 +45,8 @@ class MarketplaceConfig:
         mean_steps: mean steps (slates or revisits) per session.
         slate_size: items per slate.
         impression_share: share of slates whose impressions are logged.
-        position_decay: examination probability at position p is ``p ** -position_decay``.
+        position_decay: position p is examined with probability ``p ** -position_decay``;
+            the user chooses among examined items only (or none).
         zipf_exponent: item appeal is ``rank ** -zipf_exponent``.
         appeal_weight: weight of log appeal in the user's choice utility.
         new_item_share: share of items created during the window.
@@ -60,11 +61,11 @@ class MarketplaceConfig:
         history: items per user remembered for revisits.
     """
 
-    sessions_per_day: float = 0.23
+    sessions_per_day: float = 0.22
     mean_steps: float = 5.0
     slate_size: int = 8
     impression_share: float = 0.2
-    position_decay: float = 1.0
+    position_decay: float = 0.5
     zipf_exponent: float = 0.9
     appeal_weight: float = 0.3
     new_item_share: float = 0.15
@@ -73,9 +74,9 @@ class MarketplaceConfig:
     revisit_rate: float = 0.15
     filter_rate: float = 0.35
     latent_dim: int = 8
-    taste_scale: float = 2.0
+    taste_scale: float = 2.5
     no_click_logit: float = 0.0
-    candidate_popularity: float = 0.3
+    candidate_popularity: float = 0.2
     history: int = 10
 
 
@@ -222,13 +223,14 @@ def _choose(
     size = config.slate_size
     slate = groups.sample(rng, g, size)
     valid = _dedupe(rng, slate, groups.sample(rng, g, size))
-    score = np.where(valid, cat.log_appeal[slate] + rng.gumbel(size=slate.shape), -np.inf)
+    score = np.where(valid, 0.5 * cat.log_appeal[slate] + rng.gumbel(size=slate.shape), -np.inf)
     order = np.argsort(-score, axis=1, kind="stable")  # the platform ranks by popularity
     slate = np.take_along_axis(slate, order, axis=1)
     valid = np.take_along_axis(valid, order, axis=1)
     util = utility(cat, pop, st.user[rows][:, None], slate, day, config)
-    bias = config.position_decay * np.log(np.arange(1, size + 1))
-    logits = np.where(valid, util - bias, -np.inf)
+    examine = np.arange(1, size + 1, dtype=float) ** -config.position_decay
+    seen = valid & (rng.random(slate.shape) < examine)  # examination hypothesis
+    logits = np.where(seen, util, -np.inf)
     logits = np.concatenate([logits, np.full((rows.size, 1), config.no_click_logit)], axis=1)
     choice = np.argmax(logits + rng.gumbel(size=logits.shape), axis=1)
     worst = np.argmin(np.where(valid, util, np.inf), axis=1)

@@ -151,7 +151,7 @@ def build_users(
         frame=frame,
         category_pref=category_pref,
         fuel=fuel,
-        fuel_strength=np.where(fuel >= 0, rng.uniform(1.5, 3.0, n_users), 0.0),
+        fuel_strength=np.where(fuel >= 0, rng.uniform(2.0, 3.5, n_users), 0.0),
         body=body,
         body_strength=np.where(body >= 0, rng.uniform(0.8, 2.4, n_users), 0.0),
         price_sensitivity=rng.lognormal(np.log(0.5), 0.5, n_users),

@@ -221,7 +221,7 @@ def test_position_bias_lowers_clicks_further_down(market: Marketplace) -> None:
         USERS, ITEMS, DAYS, SEED, config=replace(MarketplaceConfig(), position_decay=0.0)
     )
     biased, unbiased = _clicks_top_over_bottom(market), _clicks_top_over_bottom(flat)
-    assert biased > 3.0 * unbiased
+    assert biased > 2.0 * unbiased  # examination 1 at the top, 8 ** -0.5 = 0.35 at the bottom
     impressions = market.events.filter(pl.col("type") == "impression")
     assert impressions["context"].str.contains('"position":1').sum() > 0
 
@@ -229,7 +229,7 @@ def test_position_bias_lowers_clicks_further_down(market: Marketplace) -> None:
 def test_popularity_is_skewed(market: Marketplace) -> None:
     counts = market.events.filter(pl.col("type") == "view")["item_id"].value_counts(sort=True)
     top = counts["count"].head(ITEMS // 10).sum() / counts["count"].sum()
-    assert top > 0.3
+    assert top > 0.2  # twice the uniform share (about 0.3 at the demo size)
     appeal = [v["appeal"] for v in market.ground_truth["items"].values()]
     assert max(appeal) == 1.0 and min(appeal) > 0
 
