@@ -1,7 +1,7 @@
 """Real-time customer profiles, segment rules and the personalized featured listing."""
 
-from tastemaker.profiles.model import Profile
+from tastemaker.profiles.model import Profile, TimelineEvent
 from tastemaker.profiles.rules import SegmentRules, parse_rules
 from tastemaker.profiles.service import ProfileService
 
-__all__ = ["Profile", "ProfileService", "SegmentRules", "parse_rules"]
+__all__ = ["Profile", "ProfileService", "SegmentRules", "TimelineEvent", "parse_rules"]

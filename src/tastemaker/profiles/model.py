@@ -130,6 +130,25 @@ def shares_of(counts: dict[str, int]) -> dict[str, float]:
     return {v: n / total for v, n in sorted(counts.items(), key=lambda kv: -kv[1]) if n > 0}
 
 
+@dataclass(frozen=True, slots=True)
+class TimelineEvent:
+    """One recent item event of a profile."""
+
+    item_id: str
+    type: str
+    timestamp: int
+    value: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "item_id": self.item_id,
+            "type": self.type,
+            "timestamp": self.timestamp,
+            "value": self.value,
+        }
+
+
 @dataclass
 class Profile:
     """The public, read-only view of a user's profile.
@@ -148,7 +167,7 @@ class Profile:
     """
 
     user_id: str
-    timeline: list[dict[str, Any]]
+    timeline: list[TimelineEvent]
     counts: dict[str, dict[str, int]]
     shares: dict[str, dict[str, float]]
     affinities: dict[str, dict[str, float]]
@@ -167,7 +186,7 @@ class Profile:
             "shares": self.shares,
             "counts": self.counts,
             "affinities": self.affinities,
-            "timeline": self.timeline,
+            "timeline": [e.to_dict() for e in self.timeline],
             "merged_ids": self.merged_ids,
         }
 
@@ -210,10 +229,7 @@ def to_profile(
     counts = {a: dict(state.counts[i]) for i, a in enumerate(attributes) if i < len(state.counts)}
     return Profile(
         user_id=state.key,
-        timeline=[
-            {"item_id": e[3], "type": e[2], "timestamp": e[0], "value": e[4]}
-            for e in state.timeline
-        ],
+        timeline=[TimelineEvent(e[3], e[2], e[0], e[4]) for e in state.timeline],
         counts=counts,
         shares={a: shares_of(c) for a, c in counts.items()},
         affinities={

@@ -81,7 +81,7 @@ class Updater:
         self, events: pl.DataFrame, attrs: pl.DataFrame, links: dict[str, str]
     ) -> pl.DataFrame:
         """Key, attributes and order of a batch (identify events first update ``links``)."""
-        frame = _ms(events)
+        frame = _ms(events).filter(pl.col("type") != "impression")
         ident = frame.filter(
             (pl.col("type") == "identify")
             & pl.col("user_id").is_not_null()

@@ -7,7 +7,8 @@ from fastapi.responses import JSONResponse
 
 from tastemaker import __version__
 from tastemaker.errors import TastemakerError
-from tastemaker.serving.routers import health, ingest
+from tastemaker.serving.routers import featured, health, ingest
+from tastemaker.serving.routers import profiles as profiles_router
 from tastemaker.workspace import Workspace
 
 
@@ -27,4 +28,6 @@ def create_app(workspace: Workspace) -> FastAPI:
     app.add_exception_handler(TastemakerError, _error_handler)
     app.include_router(health.router)
     app.include_router(ingest.router)
+    app.include_router(profiles_router.router)
+    app.include_router(featured.router)
     return app

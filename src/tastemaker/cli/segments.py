@@ -1,0 +1,93 @@
+"""`tastemaker segments versions|apply FILE|rollback [VERSION]|stats|quality`."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
+from tastemaker.errors import TastemakerError
+
+app = typer.Typer(help="Segment rules: versions, apply, rollback, stats, quality.",
+                  no_args_is_help=True)  # fmt: skip
+
+
+def _when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@app.command("versions")
+def versions(workspace: WorkspaceOpt = Path(".")) -> None:
+    """List stored rule versions; the active one is marked."""
+    with opened(workspace) as ws:
+        active = ws.profiles.rules.active_version()
+        table = Table(title="segment rule versions")
+        for col in ("version", "active", "created", "segments", "note"):
+            table.add_column(col)
+        for v in ws.store.segment_versions():
+            rules = ws.profiles.rules.parse(v.text, f"v{v.version}")
+            table.add_row(str(v.version), "*" if v.version == active else "", _when(v.created_at),
+                          ", ".join(rules.segments), v.note or "")  # fmt: skip
+        console.print(table)
+
+
+@app.command("apply")
+def apply(
+    path: Annotated[Path, typer.Argument(help="Segment rules YAML file.")],
+    workspace: WorkspaceOpt = Path("."),
+    note: Annotated[str | None, typer.Option(help="Why this change.")] = None,
+) -> None:
+    """Validate a rules file and make it the active version (running processes follow)."""
+    if not path.is_file():
+        raise fail(f"{path} does not exist")
+    with opened(workspace) as ws:
+        try:
+            version = ws.profiles.rules.apply_text(path.read_text(), path.name, note)
+        except TastemakerError as exc:
+            raise fail(f"refused, the active version stays: {exc.message}") from exc
+        sizes = ws.profiles.reevaluate_all()
+        console.print(f"version {version} is active; members: {json.dumps(sizes)}")
+
+
+@app.command("rollback")
+def rollback(
+    version: Annotated[int | None, typer.Argument(help="Version (default: the previous).")] = None,
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Make an earlier version active again."""
+    with opened(workspace) as ws:
+        try:
+            active = ws.profiles.rules.rollback(version)
+        except TastemakerError as exc:
+            raise fail(exc.message) from exc
+        sizes = ws.profiles.reevaluate_all()
+        console.print(f"version {active} is active; members: {json.dumps(sizes)}")
+
+
+@app.command("stats")
+def stats(
+    workspace: WorkspaceOpt = Path("."),
+    record: Annotated[bool, typer.Option(help="Record the current sizes.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Size of each segment now and at every recorded point in time."""
+    with opened(workspace) as ws:
+        sizes = ws.profiles.record_stats() if record else ws.profiles.segment_sizes()
+        history = ws.store.segment_stats()
+        if as_json:
+            rows = history.with_columns(history["at"].dt.to_string("%Y-%m-%dT%H:%M:%SZ"))
+            console.print_json(json.dumps({"current": sizes, "history": rows.to_dicts()}))
+            return
+        wide = history.pivot(on="segment", index="at", values="members", aggregate_function="last")
+        table = Table(title="segment sizes over time")
+        for col in wide.columns:
+            table.add_column(col)
+        for row in wide.iter_rows():
+            table.add_row(*[str(v) if v is not None else "" for v in row])
+        console.print(table)
+        console.print(f"now: {json.dumps(sizes)}")

@@ -1,0 +1,66 @@
+"""`tastemaker worker`: apply events from Redis Streams to profiles (scaled-out mode)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
+from tastemaker.config import RedisBusConfig
+from tastemaker.profiles.service import ProfileService
+from tastemaker.profiles.wiring import fast_path
+from tastemaker.profiles.worker import parse_partitions, run_worker
+from tastemaker.storage.redis_streams import RedisStreamBus
+
+
+def worker(
+    workspace: WorkspaceOpt = Path("."),
+    partitions: Annotated[
+        str | None,
+        typer.Option(help="Partitions to own: '0,1', 'i/n' (every n-th from i); default all."),
+    ] = None,
+    consumer: Annotated[str | None, typer.Option(help="Consumer name in the group.")] = None,
+    batch: Annotated[int, typer.Option(help="Stream entries per read.")] = 100,
+    max_events: Annotated[int | None, typer.Option(hidden=True)] = None,
+    stats_file: Annotated[Path | None, typer.Option(hidden=True)] = None,
+) -> None:
+    """Consume accepted events (bus.type: redis) and keep profiles and segments current.
+
+    Run one worker per set of partitions; each partition must be owned by one worker so a
+    user's events apply in order. Stop with Ctrl-C or SIGTERM; un-acknowledged events are
+    delivered again to the restarted worker and applied idempotently.
+    """
+    with opened(workspace) as ws:
+        bus_cfg = ws.settings.bus
+        if not isinstance(bus_cfg, RedisBusConfig):
+            raise fail("the workspace bus is 'inprocess'; set bus.type: redis in tastemaker.yaml")
+        try:
+            owned = parse_partitions(partitions, bus_cfg.partitions)
+        except ValueError as exc:
+            raise fail(str(exc)) from exc
+        name = consumer or f"worker-{'-'.join(str(p) for p in owned)}"
+        service = ProfileService(ws.settings, ws.store, fast=fast_path(ws.settings), owner=True)
+        bus = RedisStreamBus(bus_cfg, owned)
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        console.print(f"worker {name} (pid {os.getpid()}) owns partitions {owned}")
+        stats = run_worker(
+            service, bus, name, stop=stop, batch=batch, max_events=max_events,
+            keep_latency=stats_file is not None,
+        )  # fmt: skip
+        bus.close()
+        if stats_file is not None:
+            stats_file.write_text(
+                json.dumps(
+                    {"events": stats.events, "applied": stats.applied,
+                     "messages": stats.messages, "latencies_ms": stats.latencies_ms}
+                )
+            )  # fmt: skip
+        console.print(f"stopped: {stats.events:,} events, {stats.applied:,} applied")

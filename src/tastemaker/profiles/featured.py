@@ -1,0 +1,221 @@
+"""The personalized featured listing: one item for the top of a search page.
+
+Explicit filters are hard constraints: the candidate set is always a subset of the items
+that satisfy them (and are in stock). Among candidates, each of the user's segments that
+some candidate matches adds its score to the items it matches; the best total wins, ties go
+to the configured secondary order (freshness, sponsored, price) and then to the first item
+id. A configured eligible pool (e.g. ``sponsored:true``) restricts candidates further unless
+it leaves nothing. Without segments, for an unknown user or when the profile store cannot be
+read, a random candidate is featured (never an error). The result names the rule.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from tastemaker.errors import TastemakerError
+from tastemaker.models.vocab import Vocabulary
+from tastemaker.profiles.catalog import CatalogCache
+from tastemaker.profiles.rules import Composite, Leaf, Node, Ref, SegmentRules
+from tastemaker.profiles.service import ProfileService
+from tastemaker.rerank.filters import Filters, parse_filters
+from tastemaker.retrieval.itemtable import ItemTable
+
+log = logging.getLogger(__name__)
+_EPS = 1e-9
+
+
+@dataclass
+class FeaturedResult:
+    """The featured item (None when no item satisfies the filters) and why it was chosen."""
+
+    item: dict[str, Any] | None
+    rule: str
+    reason: str
+    personalized: bool
+    segments: dict[str, float] = field(default_factory=dict)
+    candidates: int = 0
+    filters: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the API response body)."""
+        return {
+            "item": self.item,
+            "rule": self.rule,
+            "reason": self.reason,
+            "personalized": self.personalized,
+            "segments": self.segments,
+            "candidates": self.candidates,
+            "filters": self.filters,
+        }
+
+
+class _Index:
+    """Catalog arrays for one catalog generation, plus cached segment masks."""
+
+    def __init__(self, items: pl.DataFrame) -> None:
+        self.items = items
+        self.table = ItemTable.build(items, Vocabulary())
+        self.masks: dict[tuple[str, frozenset[str]], np.ndarray] = {}
+        self.base = self.table.in_catalog & self.table.in_stock
+        n = len(self.table)
+        created = self.table.created_ms.astype(np.float64)
+        price = self.table.numeric.get("price", np.full(n, np.nan))
+        sponsored = np.nan_to_num(self.table.numeric.get("sponsored", np.zeros(n)), nan=0.0)
+        sponsored_cat = self.table.categorical.get("sponsored")
+        if sponsored_cat is not None:
+            sponsored = np.isin(sponsored_cat.codes, [sponsored_cat.code_of("true")]).astype(float)
+        self.order = {
+            "freshness": created,
+            "sponsored": sponsored * 1e15 + created,
+            "price_low": -np.nan_to_num(price, nan=np.inf),
+            "price_high": np.nan_to_num(price, nan=-np.inf),
+        }
+
+    def leaf_mask(self, leaf: Leaf) -> np.ndarray:
+        key = (leaf.attribute, leaf.values)
+        got = self.masks.get(key)
+        if got is None:
+            cat = self.table.categorical.get(leaf.attribute)
+            if cat is None:
+                got = np.zeros(len(self.table), bool)
+            else:
+                codes = [cat.code_of(v) for v in leaf.values]
+                got = np.isin(cat.codes, [c for c in codes if c >= 0])
+            self.masks[key] = got
+        return got
+
+    def node_mask(self, node: Node, rules: SegmentRules) -> np.ndarray:
+        if isinstance(node, Leaf):
+            return self.leaf_mask(node)
+        if isinstance(node, Ref):
+            return self.node_mask(rules.segments[node.name], rules)
+        assert isinstance(node, Composite)
+        masks = [self.node_mask(c, rules) for c in node.children]
+        out = masks[0].copy()
+        for m in masks[1:]:
+            out = (out & m) if node.op == "all" else (out | m)
+        return out
+
+    def item(self, index: int) -> dict[str, Any]:
+        row = self.items.row(index, named=True)
+        return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+
+
+class FeaturedService:
+    """Chooses the featured listing for a user and a set of explicit filters.
+
+    Args:
+        profiles: the workspace's profile service (segments and rules).
+        catalog: catalog cache (shared with the profile service by default).
+        seed: seed of the random fallback.
+    """
+
+    def __init__(
+        self, profiles: ProfileService, catalog: CatalogCache | None = None, seed: int = 0
+    ) -> None:
+        self.profiles = profiles
+        self.catalog = catalog or profiles.catalog
+        self._rng = np.random.default_rng(seed)
+        self._index: _Index | None = None
+        self._generation = -1
+        self._lock = threading.Lock()
+
+    def index(self) -> _Index:
+        """Catalog arrays, rebuilt when the catalog changed."""
+        items = self.catalog.items()
+        if self._index is None or self._generation != self.catalog.generation:
+            with self._lock:
+                self._index = _Index(items)
+                self._generation = self.catalog.generation
+        return self._index
+
+    def choose(self, user_id: str | None, filters: Filters | str | None = None) -> FeaturedResult:
+        """The featured item for a pseudonymized user id (None: anonymous) and filters.
+
+        Raises:
+            ValidationFailedError: malformed filters or an unknown filter field.
+        """
+        flt = filters if isinstance(filters, Filters) else parse_filters(filters)
+        idx = self.index()
+        eligible = idx.base & flt.mask(idx.table)
+        rules = self._rules()
+        eligible, pool_note = self._pool(idx, eligible, rules)
+        n = int(eligible.sum())
+        if n == 0:
+            return FeaturedResult(None, "none", "no item satisfies the filters", False,
+                                  filters=flt.key())  # fmt: skip
+        segments, why = self._segments(user_id)
+        if segments and rules is not None:
+            picked = self._personalized(idx, eligible, segments, rules)
+            if picked is not None:
+                index, used = picked
+                return FeaturedResult(
+                    idx.item(index), "segments:" + "+".join(used), "best match" + pool_note,
+                    True, used, n, flt.key(),
+                )  # fmt: skip
+            why = "no candidate matches the user's segments"
+        choice = int(self._rng.choice(np.flatnonzero(eligible)))
+        return FeaturedResult(idx.item(choice), "fallback:random", why + pool_note, False,
+                              candidates=n, filters=flt.key())  # fmt: skip
+
+    def _rules(self) -> SegmentRules | None:
+        try:
+            return self.profiles.rules.current()
+        except Exception as exc:
+            log.warning("segment rules unavailable: %s", exc)
+            return None
+
+    def _pool(
+        self, idx: _Index, eligible: np.ndarray, rules: SegmentRules | None
+    ) -> tuple[np.ndarray, str]:
+        if rules is None or not rules.featured.pool:
+            return eligible, ""
+        pooled = eligible & parse_filters(rules.featured.pool).mask(idx.table)
+        if pooled.any():
+            return pooled, ""
+        return eligible, " (eligible pool has no matching item)"
+
+    def _segments(self, user_id: str | None) -> tuple[dict[str, float], str]:
+        if not user_id:
+            return {}, "anonymous request"
+        try:
+            profile = self.profiles.get(user_id)
+        except (TastemakerError, OSError, RuntimeError) as exc:
+            log.warning("profile unavailable for featured listing: %s", exc)
+            return {}, "profile store unavailable"
+        if profile is None:
+            return {}, "unknown user"
+        if not profile.segments:
+            return {}, "user has no segment"
+        return profile.segments, ""
+
+    def _personalized(
+        self, idx: _Index, eligible: np.ndarray, segments: dict[str, float], rules: SegmentRules
+    ) -> tuple[int, dict[str, float]] | None:
+        score = np.zeros(len(idx.table))
+        applicable: list[tuple[str, float, np.ndarray]] = []
+        for name, s in sorted(segments.items(), key=lambda kv: (-kv[1], kv[0])):
+            node = rules.segments.get(name)
+            if node is None:
+                continue
+            mask = idx.node_mask(node, rules)
+            if (mask & eligible).any():
+                score += s * mask
+                applicable.append((name, s, mask))
+        if not applicable:
+            return None
+        best = score[eligible].max()
+        if best <= 0:
+            return None
+        tied = np.flatnonzero(eligible & (score >= best - _EPS))
+        order = idx.order.get(rules.featured.tie_break, idx.order["freshness"])
+        index = int(tied[np.argmax(order[tied])])  # argmax keeps the first (lowest id) on ties
+        used = {name: s for name, s, mask in applicable if mask[index]}
+        return index, used

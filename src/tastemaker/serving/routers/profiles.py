@@ -1,0 +1,37 @@
+"""Profile endpoints: GET /v1/users/{id}/profile and GET /v1/users/{id}/segments.
+
+``{id}`` is the raw user id as the shop knows it; it is pseudonymized before lookup.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from tastemaker.errors import NotFoundError
+from tastemaker.serving.deps import WorkspaceDep, require_api_key
+
+router = APIRouter(prefix="/v1/users", tags=["profiles"], dependencies=[Depends(require_api_key)])
+
+
+@router.get("/{user_id}/profile")
+def get_profile(user_id: str, ws: WorkspaceDep) -> dict[str, Any]:
+    """The user's real-time profile: segments, traits, shares, affinities and timeline."""
+    profile = ws.profiles.get(ws.pseudonymizer.one(user_id))
+    if profile is None:
+        raise NotFoundError(f"user '{user_id}' has no profile yet", user_id=user_id)
+    return profile.to_dict()
+
+
+@router.get("/{user_id}/segments")
+def get_segments(user_id: str, ws: WorkspaceDep) -> dict[str, Any]:
+    """The segments the user belongs to, with scores, and the rules version that decided."""
+    profile = ws.profiles.get(ws.pseudonymizer.one(user_id))
+    if profile is None:
+        raise NotFoundError(f"user '{user_id}' has no profile yet", user_id=user_id)
+    return {
+        "segments": profile.segments,
+        "rules_version": profile.rules_version,
+        "last_seen": profile.traits.get("last_seen"),
+    }
