@@ -78,3 +78,13 @@ def test_bench_generate_prints_json() -> None:
         figures["events"] / figures["seconds"], rel=0.01
     )
     assert figures["peak_rss_mb"] > 0
+
+
+def test_bench_generate_signal_reports_segments_and_model_lift() -> None:
+    args = ["bench", "generate", "--users", "600", "--items", "300", "--days", "10", "--signal"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    electric = figures["segments"]["electric"]
+    assert electric["users"] > 0 and electric["precision"] > 0.7
+    assert figures["models"]["ndcg10_ease"] > figures["models"]["ndcg10_popularity"]
