@@ -5,6 +5,7 @@ from tastemaker.datasets.marketplace import (
     Marketplace,
     MarketplaceConfig,
     generate_marketplace,
+    regenerate_marketplace,
     write_marketplace,
 )
 
@@ -13,5 +14,6 @@ __all__ = [
     "Marketplace",
     "MarketplaceConfig",
     "generate_marketplace",
+    "regenerate_marketplace",
     "write_marketplace",
 ]

@@ -43,6 +43,7 @@ FileFormat = Literal["parquet", "csv", "jsonl"]
 FILE_FORMATS: tuple[str, ...] = ("parquet", "csv", "jsonl")
 DEFAULT_START = date(2026, 1, 1)
 _ISO = "%Y-%m-%dT%H:%M:%S%.3fZ"
+_TRUTH_FORMAT = "tastemaker.marketplace.ground_truth"
 
 
 @dataclass
@@ -224,7 +225,7 @@ def _ground_truth(
               "fuel_affinity": _name(FUEL_TYPES, int(cat.fuel_affinity[i]))}
         for i, iid in enumerate(item_ids)
     }  # fmt: skip
-    return {"format": "tastemaker.marketplace.ground_truth", "version": 1, "params": params,
+    return {"format": _TRUTH_FORMAT, "version": 1, "params": params,
             "users": users, "items": items}  # fmt: skip
 
 
@@ -287,6 +288,30 @@ def generate_marketplace(
         _catalog=cat,
         _population=pop,
     )
+
+
+def regenerate_marketplace(ground_truth: dict[str, Any] | str | Path) -> Marketplace:
+    """Rebuild a marketplace, hidden state included, from its ``ground_truth.json``.
+
+    Generation is deterministic, so the result equals the original data; simulators use
+    it to get :meth:`Marketplace.utility` for data that was written to files earlier.
+
+    Args:
+        ground_truth: the ground-truth dict, or the path of ``ground_truth.json``.
+
+    Raises:
+        ValidationFailedError: the file is not a marketplace ground truth.
+    """
+    truth = ground_truth
+    if not isinstance(truth, dict):
+        truth = json.loads(Path(truth).read_text(encoding="utf-8"))
+    if not isinstance(truth, dict) or truth.get("format") != _TRUTH_FORMAT:
+        raise ValidationFailedError(f"'{ground_truth}' is not a marketplace ground truth")
+    p = truth["params"]
+    return generate_marketplace(
+        p["users"], p["items"], p["days"], p["seed"], start=p["start"],
+        config=MarketplaceConfig(**p["config"]),
+    )  # fmt: skip
 
 
 def _for_text(frame: pl.DataFrame) -> pl.DataFrame:

@@ -148,6 +148,7 @@ class Catalog:
     body: np.ndarray  # index into BODY_TYPES, -1 for goods
     fuel_affinity: np.ndarray  # goods that serve one fuel type (hidden), else -1
     price: np.ndarray
+    in_stock: np.ndarray  # out-of-stock items are viewed but never carted or bought
     price_z: np.ndarray  # log price standardised within category
     created_s: np.ndarray  # creation time, epoch seconds
     log_appeal: np.ndarray  # Zipf-like popularity, log scale (max 0)
@@ -343,6 +344,7 @@ def build_catalog(
     ).astype(np.int64)
     ranks = rng.permutation(n_items) + 1
     texts = _text_frame(cols, rng, n_items)
+    in_stock = rng.random(n_items) < 0.95
     width = max(6, len(str(n_items - 1)))
     frame = pl.DataFrame(
         {
@@ -352,7 +354,7 @@ def build_catalog(
             "price": price,
             "title": texts["title"],
             "text": texts["text"],
-            "in_stock": rng.random(n_items) < 0.95,
+            "in_stock": in_stock,
             "created_at": pl.Series(created * 1000).cast(pl.Datetime("ms", "UTC")),
             "fuel_type": np.array((*FUEL_TYPES, None), dtype=object)[cols["fuel"]].tolist(),
             "body_type": np.array((*BODY_TYPES, None), dtype=object)[cols["body"]].tolist(),
@@ -369,6 +371,7 @@ def build_catalog(
         body=cols["body"],
         fuel_affinity=cols["affinity"],
         price=price,
+        in_stock=in_stock,
         price_z=_price_z(cols["log_price"], cols["category"]),
         created_s=created,
         log_appeal=-zipf_exponent * np.log(ranks),

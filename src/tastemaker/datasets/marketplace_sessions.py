@@ -334,11 +334,11 @@ def _funnel_events(
               position=position[slate], page=st.page[rows][slate])  # fmt: skip
     parts.add(s, n, "view", item=items, value=dwell, position=position, page=_P["item"])
     u = rng.random((4, rows.size))
-    cart = u[0] < 1 / (1 + np.exp(3.4 - 0.5 * util - 1.2 * ~vehicle))
+    cart = cat.in_stock[items] & (u[0] < 1 / (1 + np.exp(3.4 - 0.5 * util - 1.2 * ~vehicle)))
     removed = cart & (u[1] < 0.25)
     bought = cart & ~removed & (u[2] < 1 / (1 + np.exp(0.3 - 0.3 * util + 1.8 * vehicle)))
     rated = bought & (u[3] < 0.5)
-    stars = np.clip(np.round(3.0 + 0.7 * util + 0.8 * noise[1]), 1, 5)
+    stars = np.clip(np.round(1.9 + 0.5 * util + 0.9 * noise[1]), 1, 5)
     for mask, type_, page, value in (
         (cart, "add_to_cart", _P["item"], np.nan),
         (removed, "remove_from_cart", _P["cart"], np.nan),

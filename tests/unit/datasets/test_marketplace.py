@@ -14,6 +14,7 @@ from tastemaker.datasets import (
     Marketplace,
     MarketplaceConfig,
     generate_marketplace,
+    regenerate_marketplace,
     write_marketplace,
 )
 from tastemaker.errors import ValidationFailedError
@@ -267,3 +268,22 @@ def test_bad_arguments_are_refused(market: Marketplace, tmp_path: Path) -> None:
         generate_marketplace(0, 10, 1, 1)
     with pytest.raises(ValidationFailedError, match="format 'xlsx'"):
         write_marketplace(market, tmp_path, "xlsx")  # type: ignore[arg-type]
+
+
+def test_ground_truth_file_rebuilds_the_same_marketplace(tmp_path: Path) -> None:
+    original = generate_marketplace(90, 70, 3, 11, start="2026-02-01")
+    paths = write_marketplace(original, tmp_path, "parquet")
+    again = regenerate_marketplace(paths["ground_truth"])
+    assert again.events.equals(original.events)
+    assert again.ground_truth == original.ground_truth
+    pair = (["u000001"], [original.items["item_id"][0]])
+    assert again.utility(*pair, day=1) == pytest.approx(original.utility(*pair, day=1))
+    with pytest.raises(ValidationFailedError, match="not a marketplace ground truth"):
+        regenerate_marketplace({"format": "something else"})
+
+
+def test_out_of_stock_items_are_never_bought(market: Marketplace) -> None:
+    sold_out = market.items.filter(~pl.col("in_stock"))["item_id"].implode()
+    carted = market.events.filter(pl.col("type").is_in(["add_to_cart", "purchase"]))
+    assert carted.height > 0
+    assert not carted["item_id"].is_in(sold_out).any()
