@@ -12,7 +12,7 @@ from rich.progress import Progress
 
 from tastemaker.cli.common import console, fail, opened
 from tastemaker.errors import TastemakerError
-from tastemaker.evaluation.protocols import ml100k_interactions
+from tastemaker.evaluation.protocols import marketplace_interactions, ml100k_interactions
 from tastemaker.evaluation.splits import make_split
 from tastemaker.evaluation.tuning import DEFAULT_GRIDS, tune
 from tastemaker.models.interactions import Interactions
@@ -37,15 +37,20 @@ def tune_command(
     """Tune a model's hyperparameters on validation carved from the training part only."""
     try:
         grid_dict = json.loads(grid) if grid else DEFAULT_GRIDS.get(model)
+        items = None
         if workspace is not None:
             with opened(workspace) as ws:
                 inter = Interactions.from_events(ws.store.events(), ws.settings.event_weights)
+                items = ws.store.items()
                 reports = ws.settings.path(ws.settings.reports_dir)
             kind = split or "temporal"
         elif dataset == "ml-100k":
             inter, reports, kind = ml100k_interactions(data), Path("reports"), split or "random"
+        elif dataset == "marketplace":
+            inter, items = marketplace_interactions()
+            reports, kind = Path("reports"), split or "temporal"
         else:
-            raise fail("pass --workspace or --dataset ml-100k")
+            raise fail("pass --workspace or --dataset ml-100k|marketplace")
         outer = make_split(inter, kind, seed=seed)
         with Progress(console=console, transient=True) as bar:
             task = bar.add_task(f"tuning {model}", total=None)
@@ -57,6 +62,7 @@ def tune_command(
                 k=k,
                 split="temporal" if kind == "temporal" else "random",
                 seed=seed,
+                items=items,
                 progress=lambda d, t: bar.update(task, completed=d, total=t),
             )
     except TastemakerError as exc:

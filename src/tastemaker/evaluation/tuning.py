@@ -69,6 +69,17 @@ class TuneResult:
         return path
 
 
+TUNING_RUNS = Path(__file__).parent / "tuning_runs"
+
+
+def tuned_params(dataset: str, model: str, folder: Path = TUNING_RUNS) -> dict[str, Any]:
+    """Best parameters of the recorded run ``<folder>/<dataset>-<model>.json`` ({} if none)."""
+    path = folder / f"{dataset}-{model}.json"
+    if not path.is_file():
+        return {}
+    return dict(json.loads(path.read_text())["best_params"])
+
+
 def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     """Cartesian product of a grid ``{param: [values]}``."""
     keys = list(grid)
