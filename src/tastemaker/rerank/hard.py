@@ -17,7 +17,7 @@ class HardFilterConfig(BaseModel):
     out_of_stock: bool = True
     purchased: bool = True
     not_interested: bool = True
-    seen: bool = False
+    seen: bool = True
 
 
 def blocked_mask(config: HardFilterConfig, ctx: RerankContext) -> np.ndarray:

@@ -7,7 +7,8 @@ from fastapi.responses import JSONResponse
 
 from tastemaker import __version__
 from tastemaker.errors import TastemakerError
-from tastemaker.serving.routers import featured, health, ingest
+from tastemaker.serving import metrics
+from tastemaker.serving.routers import featured, feedback, health, ingest, items, recommendations
 from tastemaker.serving.routers import profiles as profiles_router
 from tastemaker.workspace import Workspace
 
@@ -30,4 +31,9 @@ def create_app(workspace: Workspace) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(profiles_router.router)
     app.include_router(featured.router)
+    metrics.install_metrics(app)
+    app.include_router(metrics.router)
+    app.include_router(recommendations.router)
+    app.include_router(items.router)
+    app.include_router(feedback.router)
     return app

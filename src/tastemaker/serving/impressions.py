@@ -1,0 +1,114 @@
+"""Logging served lists as ``impression`` events through the Ingestor, off the hot path.
+
+Requests put their list on a queue; one background thread turns batches into events
+(one per item: request id, position, model version and variant in ``context``) and
+ingests them, so the response never waits for the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+import polars as pl
+
+from tastemaker.ingest.service import Ingestor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Served:
+    """One served list."""
+
+    request_id: str
+    user_id: str
+    item_ids: list[str]
+    model_version: str
+    variant: str
+    page: str | None
+    at_ms: int
+
+
+def impression_frame(batch: list[Served]) -> pl.DataFrame:
+    """Raw event rows (the ingestion file layout) for served lists."""
+    rows: dict[str, list[str | None]] = {
+        c: [] for c in ("event_id", "user_id", "type", "item_id", "timestamp", "context")
+    }
+    for s in batch:
+        ts = datetime.fromtimestamp(s.at_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        for pos, item in enumerate(s.item_ids):
+            ctx = {
+                "request_id": s.request_id,
+                "position": pos + 1,
+                "page": s.page,
+                "model_version": s.model_version,
+                "variant": s.variant,
+            }
+            rows["event_id"].append(f"imp-{s.request_id}-{pos + 1}")
+            rows["user_id"].append(s.user_id)
+            rows["type"].append("impression")
+            rows["item_id"].append(item)
+            rows["timestamp"].append(ts)
+            rows["context"].append(orjson.dumps(ctx).decode())
+    return pl.DataFrame(rows, schema=dict.fromkeys(rows, pl.String))
+
+
+class ImpressionLogger:
+    """Queues served lists and ingests them in batches from a daemon thread.
+
+    Args:
+        ingestor: the workspace's ingestor (validation, pseudonymization, listeners).
+        max_queue: lists kept waiting; beyond it lists are dropped and counted.
+        flush_seconds: longest wait before a partial batch is written.
+    """
+
+    def __init__(self, ingestor: Ingestor, max_queue: int = 10_000, flush_seconds: float = 0.5):
+        self.ingestor = ingestor
+        self.flush_seconds = flush_seconds
+        self.logged = 0
+        self.dropped = 0
+        self._queue: queue.Queue[Served] = queue.Queue(max_queue)
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread = threading.Thread(target=self._run, name="tm-impressions", daemon=True)
+        self._thread.start()
+
+    def log(self, served: Served) -> None:
+        """Queue a served list (never blocks)."""
+        try:
+            self._idle.clear()
+            self._queue.put_nowait(served)
+        except queue.Full:
+            self.dropped += 1
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until every queued list is stored."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._queue.empty() and self._idle.is_set():
+                return
+            time.sleep(0.01)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            batch = [first]
+            deadline = time.monotonic() + self.flush_seconds
+            while len(batch) < 500 and time.monotonic() < deadline:
+                try:
+                    batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+                except queue.Empty:
+                    break
+            try:
+                self.ingestor.ingest_events(impression_frame(batch), "serving")
+                self.logged += sum(len(b.item_ids) for b in batch)
+            except Exception:  # a logging failure must never break serving
+                log.exception("could not store %d served lists as impressions", len(batch))
+            if self._queue.empty():
+                self._idle.set()

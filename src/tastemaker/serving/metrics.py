@@ -1,0 +1,139 @@
+"""Prometheus metrics of the API: requests, latency per endpoint, stages, model, cache.
+
+``install_metrics(app)`` adds a light ASGI middleware and keeps the metrics on
+``app.state.metrics``; ``GET /metrics`` renders them in the text format.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+_BUCKETS = (0.001, 0.002, 0.004, 0.006, 0.008, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 1.0)
+
+
+class ServingMetrics:
+    """The API's metrics in their own registry (one per app)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "tastemaker_requests", "HTTP requests", ["endpoint", "method", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "tastemaker_request_seconds",
+            "Request latency per endpoint",
+            ["endpoint"],
+            buckets=_BUCKETS,
+            registry=r,
+        )
+        self.stages = Histogram(
+            "tastemaker_stage_seconds",
+            "Time per pipeline stage",
+            ["stage"],
+            buckets=_BUCKETS,
+            registry=r,
+        )
+        self.model = Gauge(
+            "tastemaker_model_version_info",
+            "Loaded model versions (1 = serving)",
+            ["version", "role"],
+            registry=r,
+        )
+        self.cache = Counter(
+            "tastemaker_cache_lookups", "Result cache lookups", ["result"], registry=r
+        )
+        self.cache_hit_rate = Gauge(
+            "tastemaker_cache_hit_rate", "Result cache hit rate", registry=r
+        )
+        self.impressions = Counter(
+            "tastemaker_impressions_queued",
+            "Served lists queued for impression logging",
+            registry=r,
+        )
+        self._stage_children: dict[str, Any] = {}
+
+    def stage(self, name: str, seconds: float) -> None:
+        """Record the time of one pipeline stage."""
+        child = self._stage_children.get(name)
+        if child is None:
+            child = self._stage_children[name] = self.stages.labels(name)
+        child.observe(seconds)
+
+    def set_models(self, roles: dict[str, str]) -> None:
+        """Show which version plays which role (active, canary, shadow)."""
+        self.model.clear()
+        for role, version in roles.items():
+            self.model.labels(version, role).set(1)
+
+    def cache_lookup(self, hit: bool, rate: float) -> None:
+        """Count a cache lookup and publish the running hit rate."""
+        self.cache.labels("hit" if hit else "miss").inc()
+        self.cache_hit_rate.set(rate)
+
+
+class _MetricsMiddleware:
+    """Pure ASGI middleware: counts and times every HTTP request by route template."""
+
+    def __init__(self, app: Any, metrics: ServingMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = [500]
+
+        async def send_wrapper(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            endpoint = getattr(route, "path", None) or "unmatched"
+            m = self.metrics
+            m.latency.labels(endpoint).observe(time.perf_counter() - start)
+            m.requests.labels(endpoint, scope.get("method", ""), str(status[0])).inc()
+
+
+def install_metrics(app: FastAPI) -> ServingMetrics:
+    """Attach the metrics middleware and registry to ``app``."""
+    metrics = ServingMetrics()
+    app.state.metrics = metrics
+    app.add_middleware(_MetricsMiddleware, metrics=metrics)
+    return metrics
+
+
+def get_metrics(request: Request) -> ServingMetrics:
+    """The app's metrics (a private set when the app was built without them)."""
+    state = request.app.state
+    if not hasattr(state, "metrics"):
+        state.metrics = ServingMetrics()
+    metrics: ServingMetrics = state.metrics
+    return metrics
+
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/metrics", response_class=Response)
+def metrics_endpoint(request: Request) -> Response:
+    """Prometheus text format: request counts, latency histograms, model version, cache."""
+    return Response(generate_latest(get_metrics(request).registry), media_type=CONTENT_TYPE_LATEST)

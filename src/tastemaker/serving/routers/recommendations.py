@@ -1,0 +1,43 @@
+"""GET /v1/recommendations/{user_id}: the personalized list."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+
+from tastemaker.rerank.filters import parse_filters
+from tastemaker.serving.deps import require_api_key
+from tastemaker.serving.responses import RecommendationResponse
+from tastemaker.serving.runtime import get_runtime
+
+router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=[Depends(require_api_key)])
+
+UserId = Annotated[str, Path(min_length=1, max_length=256, description="The shop's user id.")]
+K = Annotated[int | None, Query(ge=1, le=500, description="List length (default from config).")]
+FiltersQ = Annotated[
+    str | None,
+    Query(max_length=2000, description="e.g. fuel_type:electric,body_type:suv|mpv,price<30000"),
+]
+ContextQ = Annotated[str | None, Query(max_length=256, description="Page or placement.")]
+
+
+@router.get(
+    "/recommendations/{user_id}",
+    response_model=RecommendationResponse,
+    responses={422: {"description": "k outside 1..500 or a malformed filter"}},
+)
+def recommendations(
+    request: Request,
+    user_id: UserId,
+    k: K = None,
+    filters: FiltersQ = None,
+    context: ContextQ = None,
+) -> Response:
+    """A personalized list; an unknown user gets the cold-start list (``cold_start: true``)."""
+    runtime = get_runtime(request)
+    parsed = parse_filters(filters)
+    size = k if k is not None else runtime.ws.settings.serving.default_k
+    result = runtime.recommend(user_id, size, parsed, context)
+    return Response(result.model_dump_json(), media_type="application/json")

@@ -1,0 +1,305 @@
+"""The serving runtime of one API process: loaded versions, registry watch, cache, logging.
+
+Created on first use (``get_runtime``); it loads the active version (and canary / shadow),
+polls the registry's pointer file once a second and swaps versions without a restart,
+keeps the per-user result cache (dropped for a user as soon as the user sends an event),
+and hands served lists to the impression logger.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+import weakref
+from typing import Any
+
+import numpy as np
+import polars as pl
+from fastapi import Request
+
+from tastemaker.errors import UnknownItemError
+from tastemaker.registry.registry import ModelRegistry, RegistryState, in_canary
+from tastemaker.rerank.filters import Filters
+from tastemaker.retrieval.itemlist import ItemList, Source
+from tastemaker.serving.impressions import ImpressionLogger, Served
+from tastemaker.serving.metrics import ServingMetrics, get_metrics
+from tastemaker.serving.pipeline import RecommendationPipeline
+from tastemaker.serving.pipeline import Request as PipelineRequest
+from tastemaker.serving.responses import RecommendationResponse, RecommendedItem
+from tastemaker.serving.settings import PipelineConfig, load_pipeline_config
+from tastemaker.serving.version import LoadedVersion, load_version
+from tastemaker.workspace import Workspace
+
+log = logging.getLogger(__name__)
+_LOCK = threading.Lock()
+
+
+class ServingRuntime:
+    """Everything one API process keeps in memory to answer recommendation requests.
+
+    Args:
+        ws: the opened workspace.
+        metrics: where to report (a private registry if None).
+        config: pipeline settings (read from ``recommendations.yaml`` if None).
+        watch: poll the registry in a background thread.
+    """
+
+    def __init__(
+        self,
+        ws: Workspace,
+        metrics: ServingMetrics | None = None,
+        config: PipelineConfig | None = None,
+        *,
+        watch: bool = True,
+    ) -> None:
+        self.ws = ws
+        self.config = config or load_pipeline_config(ws.root)
+        self.metrics = metrics or ServingMetrics()
+        self.registry = ModelRegistry(ws.settings.path(ws.settings.models_dir))
+        self.pipeline = RecommendationPipeline(ws, self.config, self.metrics.stage)
+        from tastemaker.serving.cache import ResultCache
+
+        self.cache = ResultCache(ws.settings.cache.result_ttl_seconds)
+        self.impressions = ImpressionLogger(ws.ingestor) if self.config.log_impressions else None
+        self.state = RegistryState()
+        self.versions: dict[str, LoadedVersion] = {}
+        self._token: tuple[int, int] | None = None
+        self._catalog_at = 0.0
+        self._reload_lock = threading.Lock()
+        self.refresh(force=True)
+        ws.ingestor.add_listener(_weak_listener(self))
+        if watch:
+            threading.Thread(target=_watch, args=(weakref.ref(self),), daemon=True).start()
+
+    # --- versions ---------------------------------------------------------------------
+    def refresh(self, force: bool = False) -> bool:
+        """Reload versions if the registry pointers (or the catalog period) changed."""
+        token = self.registry.state_token()
+        stale = time.monotonic() - self._catalog_at > self.config.catalog_refresh_seconds
+        if not force and token == self._token and not stale:
+            return False
+        with self._reload_lock:
+            state = self.registry.state()
+            items = self.ws.store.items()
+            wanted = {state.active, state.shadow, state.canary.version if state.canary else None}
+            loaded: dict[str, LoadedVersion] = {}
+            for name in sorted(n for n in wanted if n):
+                keep = self.versions.get(name)
+                if keep is not None and not stale:
+                    loaded[name] = keep
+                    continue
+                try:
+                    loaded[name] = load_version(
+                        self.registry.path(name), self.registry.manifest(name), items, self.config
+                    )
+                except Exception:
+                    log.exception("could not load model version %s; keeping the previous", name)
+                    if keep is not None:
+                        loaded[name] = keep
+            if "none" not in self.versions or stale or not state.active:
+                loaded["none"] = load_version(None, None, items, self.config)
+            else:
+                loaded["none"] = self.versions["none"]
+            self.versions, self.state, self._token = loaded, state, token
+            if stale:
+                self._catalog_at = time.monotonic()
+            self.cache.clear()
+            roles = {"active": state.active or "none"}
+            if state.canary:
+                roles["canary"] = state.canary.version
+            if state.shadow:
+                roles["shadow"] = state.shadow
+            self.metrics.set_models(roles)
+        return True
+
+    def route(self, user_key: str) -> tuple[LoadedVersion, str]:
+        """The version and variant that serve ``user_key`` (canary by stable hash)."""
+        state = self.state
+        canary = state.canary
+        if canary and canary.version in self.versions and in_canary(user_key, canary):
+            return self.versions[canary.version], "canary"
+        if state.active and state.active in self.versions:
+            return self.versions[state.active], "control"
+        return self.versions["none"], "fallback"
+
+    @property
+    def active(self) -> LoadedVersion:
+        """The version serving most users (the fallback when none is promoted)."""
+        return self.versions.get(self.state.active or "none") or self.versions["none"]
+
+    # --- requests ---------------------------------------------------------------------
+    def recommend(
+        self, user_id: str, k: int, filters: Filters, context: str | None
+    ) -> RecommendationResponse:
+        """A personalized list for raw ``user_id`` (cached per user until they act)."""
+        key = self.ws.pseudonymizer.one(user_id)
+        version, variant = self.route(key)
+        cache_key = (version.name, k, filters.key(), context)
+        cached = self.cache.get(key, cache_key)
+        self.metrics.cache_lookup(cached is not None, self.cache.hit_rate)
+        request_id = uuid.uuid4().hex
+        if cached is not None:
+            response: RecommendationResponse = cached.model_copy(update={"request_id": request_id})
+        else:
+            req = PipelineRequest(user_id, key, k, filters, context, request_id)
+            response = self.pipeline.run(version, req, variant)
+            self.cache.put(key, cache_key, response)
+            self._shadow(req)
+        self._log(response, context)
+        return response
+
+    def related(self, item_id: str, k: int, kind: str) -> tuple[str, list[RecommendedItem]]:
+        """Similar or bought-together items of ``item_id`` from the active version.
+
+        Raises:
+            UnknownItemError: the item is not in the catalog.
+        """
+        v = self.active
+        idx = v.table.vocab.index_of(item_id)
+        if idx < 0 or not v.table.in_catalog[idx]:
+            raise UnknownItemError(item_id)
+        blocked = ~(v.table.in_catalog & v.table.in_stock)
+        blocked[idx] = True
+        cand = self._related_candidates(v, idx, k, kind)
+        cand = cand.take(~blocked[cand.index]).head(k)
+        ids = v.table.vocab.decode(cand.index)
+        title = v.table.titles[idx]
+        reason = f"similar to {title}" if kind == "similar" else f"often bought with {title}"
+        items = [
+            RecommendedItem(item_id=str(i), score=round(float(s), 6), reason=reason, source=kind)
+            for i, s in zip(ids, cand.score, strict=True)
+        ]
+        return v.name, items
+
+    def _related_candidates(self, v: LoadedVersion, idx: int, k: int, kind: str) -> ItemList:
+        art = v.artifacts
+        wide = 3 * k + 20
+        if art is None or idx >= v.table.n_model:
+            return _same_attributes(v, idx, wide)
+        if kind == "bought_together":
+            fbt = getattr(art.model, "models_", None)
+            model = next((m for m in fbt or [] if m.name == "fbt"), None)
+            if model is None and art.model.name == "fbt":
+                model = art.model
+            if model is not None:
+                found, scores = model.similar_items(np.asarray([idx]), wide)
+                keep = found[0] >= 0
+                return ItemList.of(found[0][keep], scores[0][keep], Source.RECENT_NEIGHBORS)
+            row = art.neighbors[idx]
+            order = np.argsort(-row.data, kind="stable")[:wide]
+            return ItemList.of(row.indices[order], row.data[order], Source.RECENT_NEIGHBORS)
+        found, scores = art.model.similar_items(np.asarray([idx]), wide)
+        keep = found[0] >= 0
+        return ItemList.of(found[0][keep], scores[0][keep], Source.RECENT_NEIGHBORS)
+
+    def _shadow(self, req: PipelineRequest) -> None:
+        name = self.state.shadow
+        if not name or name not in self.versions:
+            return
+        try:
+            shadow = self.pipeline.run(self.versions[name], req, "shadow")
+        except Exception:
+            log.exception("shadow version %s failed", name)
+            return
+        if self.impressions is not None:
+            self.metrics.stage("shadow", 0.0)
+            log.info(
+                "shadow %s request %s: %s", name, req.request_id, [i.item_id for i in shadow.items]
+            )
+
+    def _log(self, response: RecommendationResponse, context: str | None) -> None:
+        if self.impressions is None or not response.items:
+            return
+        self.impressions.log(
+            Served(
+                response.request_id,
+                response.user_id,
+                [i.item_id for i in response.items],
+                response.model_version,
+                response.variant,
+                context,
+                int(time.time() * 1000),
+            )
+        )
+        self.metrics.impressions.inc()
+
+    def on_events(self, frame: pl.DataFrame) -> None:
+        """Ingestor listener: drop cached lists of users who acted; count exposure."""
+        acted = frame.filter(pl.col("type") != "impression")
+        users = acted["user_id"].drop_nulls().unique().to_list()
+        anons = acted["anonymous_id"].drop_nulls().unique().to_list()
+        if users or anons:
+            self.cache.invalidate([*users, *anons])
+        for kind, clicks in (("impression", False), ("click", True)):
+            ids = frame.filter(pl.col("type") == kind)["item_id"].drop_nulls()
+            if len(ids):
+                for v in list(self.versions.values()):
+                    v.add_exposure(v.table.vocab.index(ids), clicks)
+
+
+def _same_attributes(v: LoadedVersion, idx: int, n: int) -> ItemList:
+    """Without a model: catalog items sharing the most attributes, popular first."""
+    score = np.zeros(len(v.table), np.float32)
+    for cat in v.table.categorical.values():
+        if cat.codes[idx] >= 0:
+            score += (cat.codes == cat.codes[idx]).astype(np.float32)
+    score += 0.1 * v.retrieval.popularity
+    top = np.argsort(-score, kind="stable")[:n]
+    return ItemList.of(top, score[top], Source.POPULAR)
+
+
+def _weak_listener(rt: ServingRuntime) -> Any:
+    ref = weakref.ref(rt)
+
+    def listener(frame: pl.DataFrame) -> None:
+        target = ref()
+        if target is not None:
+            target.on_events(frame)
+
+    return listener
+
+
+def _watch(ref: weakref.ReferenceType[ServingRuntime]) -> None:
+    while True:
+        rt = ref()
+        if rt is None:
+            return
+        interval = rt.config.watch_seconds
+        try:
+            rt.refresh()
+        except Exception:
+            log.exception("registry refresh failed")
+        del rt
+        time.sleep(interval)
+
+
+def get_runtime(request: Request) -> ServingRuntime:
+    """The app's runtime, created (and the model loaded) on first use."""
+    state = request.app.state
+    rt = getattr(state, "runtime", None)
+    if rt is None:
+        with _LOCK:
+            rt = getattr(state, "runtime", None)
+            if rt is None:
+                rt = state.runtime = ServingRuntime(state.workspace, get_metrics(request))
+    return rt
+
+
+def model_status(request: Request) -> dict[str, Any]:
+    """Readiness of the model side: loads the runtime; ``status`` is ``ok`` once loaded.
+
+    With no promoted version the popularity fallback serves and ``model_version`` is
+    ``none``.
+    """
+    try:
+        rt = get_runtime(request)
+    except Exception as exc:  # a broken artifact means "not ready", with the reason
+        return {"status": f"not loaded: {type(exc).__name__}: {exc}", "model_version": None}
+    out: dict[str, Any] = {"status": "ok", "model_version": rt.state.active or "none"}
+    if rt.state.canary:
+        out["canary"] = rt.state.canary.model_dump()
+    if rt.state.shadow:
+        out["shadow"] = rt.state.shadow
+    return out

@@ -1,0 +1,75 @@
+"""Settings of the recommendation pipeline: ``recommendations.yaml`` in the workspace.
+
+Every section is optional; an absent file means the defaults. Example::
+
+    candidates: {ann: {n: 200}, neighbors: {recent: 5}, limit: 500}
+    rerank:
+      diversity: {lambda: 0.7}
+      exploration: {share: 0.1}
+      caps: {max_per: {brand: 3}}
+      pins: {pins: [{item_id: i000042, position: 1}]}
+      scores: {boost: [{filter: "fuel_type:electric", factor: 1.2}]}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tastemaker.errors import ConfigError
+from tastemaker.rerank.chain import RerankConfig
+from tastemaker.retrieval.sources import (
+    AnnSourceConfig,
+    NeighborSourceConfig,
+    NewItemSourceConfig,
+    PopularSourceConfig,
+    SegmentSourceConfig,
+)
+
+PIPELINE_FILE = "recommendations.yaml"
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CandidatesConfig(_Config):
+    """The candidate sources and the size of the merged list."""
+
+    ann: AnnSourceConfig = Field(default_factory=AnnSourceConfig)
+    neighbors: NeighborSourceConfig = Field(default_factory=NeighborSourceConfig)
+    segments: SegmentSourceConfig = Field(default_factory=SegmentSourceConfig)
+    new_items: NewItemSourceConfig = Field(default_factory=NewItemSourceConfig)
+    popular: PopularSourceConfig = Field(default_factory=PopularSourceConfig)
+    limit: int = Field(default=500, ge=1)
+
+
+class PipelineConfig(_Config):
+    """Everything the recommendation pipeline reads from configuration."""
+
+    candidates: CandidatesConfig = Field(default_factory=CandidatesConfig)
+    rerank: RerankConfig = Field(default_factory=RerankConfig)
+    recent_boost: float = Field(default=3.0, ge=0, description="weight of fresh events")
+    recent_days: float = Field(default=10.0, gt=0, description="fresh events looked up")
+    segment_min_share: float = Field(default=0.3, ge=0, le=1)
+    log_impressions: bool = True
+    watch_seconds: float = Field(default=1.0, gt=0, description="registry poll interval")
+    catalog_refresh_seconds: float = Field(default=60.0, gt=0)
+    seed: int | None = Field(default=None, description="fix exploration draws (tests)")
+
+
+def load_pipeline_config(workspace: Path) -> PipelineConfig:
+    """Read ``recommendations.yaml`` from the workspace (defaults when absent).
+
+    Raises:
+        ConfigError: invalid YAML or settings.
+    """
+    path = Path(workspace) / PIPELINE_FILE
+    if not path.is_file():
+        return PipelineConfig()
+    try:
+        return PipelineConfig.model_validate(yaml.safe_load(path.read_text()) or {})
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise ConfigError(f"{path}: invalid recommendation settings: {exc}") from exc

@@ -1,0 +1,116 @@
+"""A model version loaded for serving: artifacts plus catalog arrays and compiled stages."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from tastemaker.models.als import ALSRecommender
+from tastemaker.registry.artifacts import ServingArtifacts, find_component
+from tastemaker.registry.manifest import Manifest
+from tastemaker.rerank.chain import Stage, build_stages
+from tastemaker.rerank.context import Exposure
+from tastemaker.retrieval.itemtable import ItemTable
+from tastemaker.retrieval.sources import RetrievalState
+from tastemaker.serving.scoring import ALSFoldIn, CandidateScorer
+from tastemaker.serving.settings import PipelineConfig
+
+#: Attributes used as user segments (popularity within them, "popular in electric").
+SEGMENT_COLUMNS = ("fuel_type", "body_type", "category", "brand")
+
+
+@dataclass
+class LoadedVersion:
+    """One servable version: model, retrieval state, item table, re-ranking stages.
+
+    Attributes:
+        name: version name (``v0003``) or ``"none"`` for the popularity fallback.
+        manifest: its manifest (None for the fallback).
+        artifacts: model and arrays (None for the fallback).
+        table: catalog arrays aligned to the item indices.
+        retrieval: state of the candidate sources.
+        stages: re-ranking stages compiled against ``table``.
+        unit_vectors: unit-norm item factors (diversity).
+        exposure: impressions / clicks per item (updated as impressions are logged).
+        scorer: scores candidates with the model (None for the fallback).
+        fold_in: ALS user step for the ANN query vector (None for the fallback).
+    """
+
+    name: str
+    manifest: Manifest | None
+    artifacts: ServingArtifacts | None
+    table: ItemTable
+    retrieval: RetrievalState
+    stages: list[tuple[str, Stage]]
+    unit_vectors: np.ndarray | None
+    exposure: Exposure
+    scorer: CandidateScorer | None = None
+    fold_in: ALSFoldIn | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def data_end_ms(self) -> int:
+        """End of the training data (events after it are read as fresh)."""
+        return self.manifest.data.end_ms if self.manifest else 0
+
+    def add_exposure(self, items: np.ndarray, clicks: bool = False) -> None:
+        """Count impressions (or clicks) of item indices."""
+        target = self.exposure.clicks if clicks else self.exposure.impressions
+        with self.lock:
+            np.add.at(target, items[(items >= 0) & (items < len(target))], 1.0)
+
+
+def load_version(
+    folder: Path | None, manifest: Manifest | None, items: pl.DataFrame, config: PipelineConfig
+) -> LoadedVersion:
+    """Load a version folder (or build the popularity-only fallback when ``folder`` is None)."""
+    from tastemaker.models.vocab import Vocabulary
+
+    art = ServingArtifacts.load(folder) if folder is not None else None
+    vocab = art.model.items_ if art is not None else Vocabulary()
+    table = ItemTable.build(items, vocab)
+    n = len(table)
+    popularity = np.zeros(n, np.float32)
+    exposure = Exposure.zeros(n)
+    unit = None
+    if art is not None:
+        popularity[: len(art.popularity)] = art.popularity
+        exposure.impressions[: len(art.impressions)] = art.impressions
+        exposure.clicks[: len(art.clicks)] = art.clicks
+        norms = np.linalg.norm(art.item_factors, axis=1, keepdims=True)
+        unit = (art.item_factors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+    else:
+        popularity[:] = _catalog_recency(table)
+    retrieval = RetrievalState.build(
+        table,
+        popularity,
+        ann=art.ann if art else None,
+        item_factors=art.item_factors if art else None,
+        neighbors=art.neighbors if art else None,
+        segment_columns=SEGMENT_COLUMNS,
+        new_item_days=config.rerank.new_items.days,
+    )
+    stages = build_stages(config.rerank, table)
+    name = manifest.version if manifest else "none"
+    fold_in = scorer = None
+    if art is not None:
+        als = find_component(art.model, ALSRecommender) or art.retrieval_als
+        fold_in = ALSFoldIn(als) if als is not None else None
+        scorer = CandidateScorer(art.model, fold_in)
+    return LoadedVersion(
+        name, manifest, art, table, retrieval, stages, unit, exposure, scorer, fold_in
+    )
+
+
+def _catalog_recency(table: ItemTable) -> np.ndarray:
+    """Without a model: newer items rank first (a score in [0, 1])."""
+    created = table.created_ms.astype(np.float64)
+    if len(created) == 0 or created.max() <= 0:
+        return np.zeros(len(created), np.float32)
+    lo = created[created >= 0].min()
+    span = max(created.max() - lo, 1.0)
+    return np.clip((created - lo) / span, 0, 1).astype(np.float32)
