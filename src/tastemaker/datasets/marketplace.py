@@ -33,6 +33,7 @@ from tastemaker.datasets.marketplace_sessions import (
     TYPES,
     History,
     MarketplaceConfig,
+    click_choice,
     simulate_day,
     utility,
 )
@@ -80,6 +81,37 @@ class Marketplace:
         users = _index_of(self.users["user_id"], user_ids, "user_id")
         items = _index_of(self.items["item_id"], item_ids, "item_id")
         return utility(self._catalog, self._population, users, items, day, self.config)
+
+    def respond(
+        self, user_ids: list[str], slates: list[list[str]], day: int, seed: int = 0
+    ) -> np.ndarray:
+        """Simulate each user's click on a ranked list, with the generator's user model.
+
+        Args:
+            user_ids: one user per list.
+            slates: ranked item ids, one list per user, all of the same length.
+            day: day of the window (0-based), which decides drifted tastes.
+            seed: random seed of the simulated clicks.
+
+        Returns:
+            The clicked 0-based position per user, -1 where the user clicked nothing.
+
+        Raises:
+            ValidationFailedError: lists of different lengths, or unknown ids.
+        """
+        if len(slates) != len(user_ids) or len({len(s) for s in slates}) > 1:
+            raise ValidationFailedError("respond needs one list per user, all of one length")
+        if self._catalog is None or self._population is None or not slates:
+            raise ValidationFailedError("respond needs a generated marketplace and lists")
+        size = len(slates[0])
+        users = np.repeat(_index_of(self.users["user_id"], user_ids, "user_id"), size)
+        flat = [item for s in slates for item in s]
+        items = _index_of(self.items["item_id"], flat, "item_id")
+        util = utility(self._catalog, self._population, users, items, day, self.config)
+        util = util.reshape(len(slates), size)
+        rng = np.random.default_rng(seed)
+        choice = click_choice(rng, util, np.ones_like(util, dtype=bool), self.config)
+        return np.where(choice < size, choice, -1)
 
 
 def _index_of(ids: pl.Series, wanted: list[str], name: str) -> np.ndarray:

@@ -214,6 +214,22 @@ def _steps(
     return _Steps(session, number, user, page, category, np.where(filt, fuel, -1))
 
 
+def click_choice(
+    rng: np.random.Generator, util: np.ndarray, valid: np.ndarray, config: MarketplaceConfig
+) -> np.ndarray:
+    """The user model on a ranked list: the clicked column per row, or ``n_columns`` if none.
+
+    Position p (1-based) is examined with probability ``p ** -position_decay``; among the
+    examined items the user picks one by a logit choice on ``util`` against leaving
+    (utility ``no_click_logit``).
+    """
+    examine = np.arange(1, util.shape[1] + 1, dtype=float) ** -config.position_decay
+    seen = valid & (rng.random(util.shape) < examine)
+    logits = np.where(seen, util, -np.inf)
+    logits = np.concatenate([logits, np.full((util.shape[0], 1), config.no_click_logit)], axis=1)
+    return np.argmax(logits + rng.gumbel(size=logits.shape), axis=1)
+
+
 def _choose(
     rng: np.random.Generator, cat: Catalog, pop: Population, groups: _Groups, st: _Steps,
     rows: np.ndarray, day: int, config: MarketplaceConfig,
@@ -228,11 +244,7 @@ def _choose(
     slate = np.take_along_axis(slate, order, axis=1)
     valid = np.take_along_axis(valid, order, axis=1)
     util = utility(cat, pop, st.user[rows][:, None], slate, day, config)
-    examine = np.arange(1, size + 1, dtype=float) ** -config.position_decay
-    seen = valid & (rng.random(slate.shape) < examine)  # examination hypothesis
-    logits = np.where(seen, util, -np.inf)
-    logits = np.concatenate([logits, np.full((rows.size, 1), config.no_click_logit)], axis=1)
-    choice = np.argmax(logits + rng.gumbel(size=logits.shape), axis=1)
+    choice = click_choice(rng, util, valid, config)
     worst = np.argmin(np.where(valid, util, np.inf), axis=1)
     return {"slate": slate, "valid": valid, "choice": choice, "worst": worst}
 

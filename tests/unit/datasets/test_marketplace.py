@@ -287,3 +287,20 @@ def test_out_of_stock_items_are_never_bought(market: Marketplace) -> None:
     carted = market.events.filter(pl.col("type").is_in(["add_to_cart", "purchase"]))
     assert carted.height > 0
     assert not carted["item_id"].is_in(sold_out).any()
+
+
+def test_respond_simulates_clicks_with_preference_and_position_bias(market: Marketplace) -> None:
+    truth = market.ground_truth["users"]
+    fans = [u for u, t in truth.items() if t["fuel_type"] == "electric" and not t["drift"]]
+    cars = market.items.filter(pl.col("category") == "car")
+    electric = cars.filter(pl.col("fuel_type") == "electric")["item_id"][0]
+    diesel = cars.filter(pl.col("fuel_type") == "diesel")["item_id"][0]
+    first = market.respond(fans, [[electric, diesel]] * len(fans), day=0, seed=1)
+    second = market.respond(fans, [[diesel, electric]] * len(fans), day=0, seed=2)
+    electric_clicks = (first == 0).sum() + (second == 1).sum()
+    diesel_clicks = (first == 1).sum() + (second == 0).sum()
+    assert electric_clicks > 2 * diesel_clicks
+    top_clicks = (first == 0).sum() + (second == 0).sum()
+    assert top_clicks > (first == 1).sum() + (second == 1).sum()
+    with pytest.raises(ValidationFailedError, match="one list per user"):
+        market.respond(fans[:2], [[electric], [electric, diesel]], day=0)
