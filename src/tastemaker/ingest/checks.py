@@ -52,6 +52,21 @@ def id_checks(name: str, max_length: int, *, required: bool) -> list[Check]:
     return checks
 
 
+def text_columns(schema: pl.Schema, names: tuple[str, ...]) -> list[pl.Expr]:
+    """Expressions making ``names`` text columns: missing ones as nulls, numbers as text."""
+    exprs = []
+    for n in names:
+        dtype = schema.get(n)
+        if dtype is None:
+            exprs.append(pl.lit(None, dtype=pl.String).alias(n))
+        elif dtype.is_float():
+            # 17850.0 -> "17850": ids exported from spreadsheets often carry a spurious ".0".
+            exprs.append(pl.col(n).cast(pl.String).str.replace(r"\.0$", "").alias(n))
+        elif dtype != pl.String:
+            exprs.append(pl.col(n).cast(pl.String).alias(n))
+    return exprs
+
+
 def ensure_columns(frame: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
     """Add missing columns as nulls so checks can report them as missing."""
     missing = [pl.lit(None, dtype=pl.String).alias(n) for n in names if n not in frame.columns]
@@ -60,46 +75,31 @@ def ensure_columns(frame: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
 
 def as_text(frame: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
     """Cast identifier-like columns to text (CSV readers may have inferred numbers)."""
-    casts = []
-    for n in names:
-        dtype = frame.schema[n]
-        if dtype == pl.String:
-            continue
-        if dtype.is_float():
-            # 17850.0 -> "17850": ids exported from spreadsheets often carry a spurious ".0".
-            casts.append(pl.col(n).cast(pl.String).str.replace(r"\.0$", "").alias(n))
-        else:
-            casts.append(pl.col(n).cast(pl.String).alias(n))
-    return frame.with_columns(casts) if casts else frame
+    exprs = text_columns(frame.schema, names)
+    return frame.with_columns(exprs) if exprs else frame
 
 
-def json_objects(frame: pl.DataFrame, name: str) -> pl.DataFrame:
-    """Normalize a context/properties column to JSON-object text; adds ``_bad_<name>`` flags."""
-    if name not in frame.columns:
-        return frame.with_columns(pl.lit("{}").alias(name), pl.lit(False).alias(f"_bad_{name}"))
-    dtype = frame.schema[name]
+def json_object_columns(frame: pl.DataFrame, name: str) -> list[pl.Expr]:
+    """Expressions making ``name`` JSON-object text and flagging bad rows in ``_bad_<name>``."""
+    ok = pl.lit(False).alias(f"_bad_{name}")
+    dtype = frame.schema.get(name)
+    if dtype is None or dtype == pl.Null:
+        return [pl.lit("{}").alias(name), ok]
     if isinstance(dtype, pl.Struct):
         text = pl.col(name).struct.json_encode()
-        return frame.with_columns(
-            pl.when(pl.col(name).is_null()).then(pl.lit("{}")).otherwise(text).alias(name),
-            pl.lit(False).alias(f"_bad_{name}"),
-        )
-    if dtype == pl.Null:
-        return frame.with_columns(pl.lit("{}").alias(name), pl.lit(False).alias(f"_bad_{name}"))
+        return [pl.when(pl.col(name).is_null()).then(pl.lit("{}")).otherwise(text).alias(name), ok]
+    series = frame[name].cast(pl.String, strict=False)
+    bad = [u for u in series.unique().to_list() if not _is_json_object(u)]
     col = pl.col(name).cast(pl.String, strict=False)
-    frame = frame.with_columns(
-        pl.when(col.is_null() | (col.str.strip_chars() == ""))
-        .then(pl.lit("{}"))
-        .otherwise(col)
-        .alias(name)
-    )
-    uniques = frame[name].unique().to_list()
-    bad = [u for u in uniques if not _is_json_object(u)]
-    return frame.with_columns(pl.col(name).is_in(bad).alias(f"_bad_{name}"))
+    empty = col.is_null() | (col.str.strip_chars() == "")
+    return [
+        pl.when(empty).then(pl.lit("{}")).otherwise(col).alias(name),
+        (col.is_in(bad) & ~empty).alias(f"_bad_{name}"),
+    ]
 
 
 def _is_json_object(text: str | None) -> bool:
-    if text is None:
+    if text is None or text.strip() == "":
         return True
     try:
         return isinstance(orjson.loads(text), dict)

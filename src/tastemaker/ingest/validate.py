@@ -10,12 +10,11 @@ import polars as pl
 from tastemaker.config import IngestConfig
 from tastemaker.ingest.checks import (
     Check,
-    as_text,
     blank,
-    ensure_columns,
     first_failure,
     id_checks,
-    json_objects,
+    json_object_columns,
+    text_columns,
 )
 from tastemaker.ingest.timestamps import to_epoch_ms
 from tastemaker.schema import EVENT_COLUMNS, EVENT_TYPES, ITEM_EVENT_TYPES
@@ -112,17 +111,18 @@ def _event_checks(cfg: IngestConfig, now_ms: int, raw_ts: pl.Expr) -> list[Check
 
 
 def _prepare(frame: pl.DataFrame) -> pl.LazyFrame:
-    frame = ensure_columns(
-        frame, ("event_id", "user_id", "anonymous_id", "type", "item_id", "session_id", "timestamp")
-    )
-    frame = as_text(frame, _ID_COLUMNS)
-    frame = json_objects(json_objects(frame, "context"), "properties")
+    schema = frame.schema
+    ts_type = schema.get("timestamp", pl.String())
+    text = (*_ID_COLUMNS, *(() if "timestamp" in schema else ("timestamp",)))
     lazy = frame.lazy().with_columns(
-        to_epoch_ms("timestamp", frame.schema["timestamp"]).alias("_ts")
+        *text_columns(schema, text),
+        *json_object_columns(frame, "context"),
+        *json_object_columns(frame, "properties"),
     )
-    if "value" not in frame.columns:
+    lazy = lazy.with_columns(to_epoch_ms("timestamp", ts_type).alias("_ts"))
+    if "value" not in schema:
         value_raw = pl.lit(None, dtype=pl.Float64)
-    elif frame.schema["value"] == pl.String:
+    elif schema["value"] == pl.String:
         value_raw = pl.when(blank("value")).then(None).otherwise(pl.col("value"))
     else:
         value_raw = pl.col("value")
