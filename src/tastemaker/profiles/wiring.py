@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -20,7 +21,8 @@ def fast_path(settings: Settings) -> RedisProfiles | None:
     url = settings.cache.redis_url
     if not url:
         return None
-    prefix = f"tastemaker:{settings.workspace.name}:"
+    digest = hashlib.sha1(str(settings.workspace.resolve()).encode()).hexdigest()[:10]
+    prefix = f"tastemaker:{digest}:"
     return RedisProfiles(url, prefix=prefix)
 
 

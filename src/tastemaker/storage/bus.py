@@ -71,7 +71,9 @@ def partition_of(keys: pl.Series, partitions: int) -> pl.Series:
 
 def split_by_partition(events: pl.DataFrame, partitions: int) -> dict[int, pl.DataFrame]:
     """Events per partition, routed by user id (or the anonymous id of a visitor)."""
-    frame = events.select(EVENT_COLUMNS)
+    missing = [pl.lit(None, dtype=EVENT_SCHEMA[c]).alias(c) for c in EVENT_COLUMNS
+               if c not in events.columns]  # fmt: skip
+    frame = events.with_columns(missing).select(EVENT_COLUMNS)
     keys = frame.select(pl.coalesce("user_id", "anonymous_id").fill_null("")).to_series()
     parts = partition_of(keys, partitions)
     out: dict[int, pl.DataFrame] = {}
@@ -81,7 +83,9 @@ def split_by_partition(events: pl.DataFrame, partitions: int) -> dict[int, pl.Da
 
 
 def encode_events(frame: pl.DataFrame) -> bytes:
-    """Events as compact JSON columns."""
+    """Events as compact JSON columns (timestamps as epoch ms)."""
+    if isinstance(frame.schema["timestamp"], pl.Datetime):
+        frame = frame.with_columns(pl.col("timestamp").dt.epoch("ms"))
     frame = frame.select(EVENT_COLUMNS).with_columns(pl.col("timestamp").cast(pl.Int64))
     return orjson.dumps(frame.to_dict(as_series=False))
 

@@ -75,10 +75,9 @@ class RedisStreamBus:
         for p in self.owned:
             start = "0-0"
             while True:
-                got = self.client.xautoclaim(
-                    self.stream(p), self.cfg.group, consumer, 0, start_id=start, count=1000,
-                    justid=True,
-                )  # fmt: skip
+                got: Any = self.client.xautoclaim(
+                    self.stream(p), self.cfg.group, consumer, 0, start_id=start, count=1000
+                )
                 start = got[0].decode() if isinstance(got[0], bytes) else str(got[0])
                 if start == "0-0" or not got[1]:
                     break
