@@ -139,9 +139,11 @@ class _Groups:
 
     def sample(self, rng: np.random.Generator, groups: np.ndarray, k: int) -> np.ndarray:
         """Draw ``k`` items per row (with replacement) from each row's group."""
-        u = rng.random((groups.size, k))
-        pos = np.searchsorted(self.key, groups[:, None] + u, side="left")
-        return self.items[np.minimum(pos, self.items.size - 1)]
+        query = (groups[:, None] + rng.random((groups.size, k))).ravel()
+        order = np.argsort(query)  # sorted queries make the search cache-friendly
+        pos = np.empty_like(order)
+        pos[order] = np.searchsorted(self.key, query[order], side="left")
+        return self.items[np.minimum(pos, self.items.size - 1)].reshape(groups.size, k)
 
 
 def _dedupe(rng: np.random.Generator, slate: np.ndarray, redraw: np.ndarray) -> np.ndarray:
