@@ -52,7 +52,6 @@ class Workspace:
             database_url: a PostgreSQL URL; SQLite in the folder when omitted.
             postgres_schema: PostgreSQL schema (namespace) to keep the tables in.
 
-
         Raises:
             ConfigError: a workspace already exists there.
         """
@@ -62,7 +61,7 @@ class Workspace:
         root.mkdir(parents=True, exist_ok=True)
         if database_url:
             store_cfg: SqliteStoreConfig | PostgresStoreConfig = PostgresStoreConfig(
-                url=database_url
+                url=database_url, schema_name=postgres_schema
             )
         else:
             store_cfg = SqliteStoreConfig()
