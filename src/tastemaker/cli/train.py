@@ -1,0 +1,56 @@
+"""`tastemaker train`: train a model on the workspace's events and write a registry version."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
+from tastemaker.errors import TastemakerError
+
+
+def _params(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise fail(f"--params is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise fail("--params must be a JSON object, e.g. '{\"factors\": 64}'")
+    return value
+
+
+def train(
+    workspace: WorkspaceOpt = Path("."),
+    model: Annotated[str, typer.Option(help="Model name (hybrid, als, itemknn, ...).")] = "hybrid",
+    params: Annotated[
+        str | None, typer.Option(help="Hyperparameters as JSON, e.g. '{\"factors\": 64}'.")
+    ] = None,
+    holdout: Annotated[
+        float, typer.Option(help="Share of newest events held out for offline metrics (0: skip).")
+    ] = 0.2,
+    promote: Annotated[bool, typer.Option(help="Promote the new version at once.")] = False,
+) -> None:
+    """Train on every event, evaluate on a temporal holdout, write a new model version."""
+    from tastemaker.registry.training import registry_of, train_version
+
+    with opened(workspace) as ws:
+        try:
+            manifest = train_version(ws, model, _params(params), holdout=holdout)
+            if promote:
+                registry_of(ws).promote(manifest.version)
+        except TastemakerError as exc:
+            raise fail(exc.message) from exc
+    console.print(f"wrote model version [bold]{manifest.version}[/bold] ({manifest.model})")
+    for name in ("ndcg@10", "recall@10", "hit_rate@10", "coverage@10"):
+        if name in manifest.metrics:
+            console.print(f"  {name}: {manifest.metrics[name]:.4f}")
+    console.print(f"  ANN: {manifest.retrieval}")
+    if promote:
+        console.print(f"promoted {manifest.version}")
+    else:
+        console.print(f"promote it with `tastemaker models promote {manifest.version}`")
