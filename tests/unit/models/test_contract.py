@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from tests.unit.models.toydata import N_ITEMS, N_USERS, TEST_PARAMS, Toy
 
 from tastemaker.errors import NotFittedError, ValidationFailedError
 from tastemaker.models import MODELS, Recommender, make_model
-from tests.unit.models.toydata import N_ITEMS, N_USERS, TEST_PARAMS, Toy
 
 ALL = sorted(MODELS)
 # models whose recommendations follow the taste clusters on the toy data

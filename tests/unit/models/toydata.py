@@ -48,7 +48,7 @@ def build_toy() -> Toy:
     for u in range(N_USERS):
         cluster = u // 20
         # item 0 (or 10) always seen first: the popular head of the cluster
-        picks = [0] + list(rng.choice(np.arange(1, PER_CLUSTER), 5, replace=False))
+        picks = [0, *rng.choice(np.arange(1, PER_CLUSTER), 5, replace=False).tolist()]
         for pos, it in enumerate(picks):
             users.append(u)
             items.append(cluster * PER_CLUSTER + it)

@@ -1,0 +1,109 @@
+"""`tastemaker evaluate`: compare models offline on a workspace's events (or ML-100k)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tastemaker.cli.common import console, fail, opened
+from tastemaker.errors import TastemakerError
+from tastemaker.evaluation.report import write_report
+from tastemaker.evaluation.runner import EvaluationResult, evaluate_models
+from tastemaker.evaluation.table import render_table
+from tastemaker.models.catalog import MODELS
+from tastemaker.models.interactions import Interactions
+
+DEFAULT_MODELS = "popularity,itemknn,als,ease"
+
+
+def _parse_list(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def evaluate(
+    workspace: Annotated[
+        Path | None,
+        typer.Option("--workspace", "-w", envvar="TASTEMAKER_WORKSPACE", help="Workspace folder."),
+    ] = None,
+    models: Annotated[
+        str, typer.Option(help=f"Comma-separated models ('all' = {','.join(MODELS)}).")
+    ] = DEFAULT_MODELS,
+    split: Annotated[str, typer.Option(help="temporal, random or leave-last.")] = "temporal",
+    k: Annotated[str, typer.Option("--k", help="Comma-separated cut-offs.")] = "10",
+    report: Annotated[Path | None, typer.Option(help="HTML report path.")] = None,
+    segment_by: Annotated[
+        str | None, typer.Option(help="User attribute for the per-segment (fairness) view.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Split and bootstrap seed.")] = 0,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
+    dataset: Annotated[
+        str | None, typer.Option(help="Evaluate a public data set instead: ml-100k.")
+    ] = None,
+    data: Annotated[Path | None, typer.Option(help="Folder of --dataset.")] = None,
+) -> None:
+    """Split, train every model, print the metric table and write an HTML report."""
+    names = list(MODELS) if models == "all" else _parse_list(models)
+    ks = [int(x) for x in _parse_list(k)]
+    try:
+        inter, items, users, reports = _load(workspace, dataset, data)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("evaluating", total=len(names))
+            result = evaluate_models(
+                inter,
+                names,
+                split,
+                ks,
+                seed=seed,
+                items=items,
+                user_segments=users,
+                segment_column=segment_by,
+                n_bootstrap=bootstrap,
+                progress=lambda name, done, total: bar.update(
+                    task, completed=done, description=f"fitting {name}"
+                ),
+            )
+    except TastemakerError as exc:
+        raise fail(exc.message) from exc
+    console.print(render_table(result))
+    _write(result, report, reports)
+
+
+def _load(
+    workspace: Path | None, dataset: str | None, data: Path | None
+) -> tuple[Interactions, pl.DataFrame | None, pl.DataFrame | None, Path]:
+    if dataset == "ml-100k":
+        from tastemaker.datasets.movielens import load_movielens
+        from tastemaker.evaluation.protocols import dataset_path
+
+        loaded = load_movielens(dataset_path("ml-100k", data))
+        inter = Interactions.from_events(loaded.events, item_ids=loaded.items["item_id"])
+        return inter, loaded.items, loaded.users, Path("reports")
+    if workspace is None:
+        raise fail("pass --workspace (or --dataset ml-100k)")
+    with opened(workspace) as ws:
+        items = ws.store.items()
+        inter = Interactions.from_events(
+            ws.store.events(), ws.settings.event_weights, item_ids=items["item_id"]
+        )
+        return inter, items, ws.store.users(), ws.settings.path(ws.settings.reports_dir)
+
+
+def _write(result: EvaluationResult, report: Path | None, reports: Path) -> None:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    html = report or reports / f"evaluation-{stamp}.html"
+    write_report(result, html)
+    html.with_suffix(".json").write_text(json.dumps(result.to_dict(), indent=2, default=str))
+    console.print(f"report: {html}  (json: {html.with_suffix('.json')})")
