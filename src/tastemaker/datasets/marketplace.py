@@ -182,10 +182,15 @@ def _context_values(slate_size: int) -> list[str]:
 def _property_values() -> list[str]:
     """JSON properties: code 0 "{}", 1 a purchase, 2+ one search query per code."""
     out = ["{}", '{"currency":"EUR","quantity":1}']
+    options = [
+        None,
+        *(("fuel_type", f) for f in FUEL_TYPES),
+        *(("body_type", b) for b in BODY_TYPES),
+    ]
     for category in CATEGORY_NAMES:
-        for fuel in (None, *FUEL_TYPES):
-            filters = {"category": category} | ({"fuel_type": fuel} if fuel else {})
-            query = f"{fuel} {category}" if fuel else category
+        for option in options:
+            filters = {"category": category} | (dict([option]) if option else {})
+            query = f"{option[1]} {category}" if option else category
             out.append(json.dumps({"query": query, "filters": filters}, separators=(",", ":")))
     return out
 

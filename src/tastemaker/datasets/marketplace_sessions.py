@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tastemaker.datasets.marketplace_catalog import CATEGORIES, FUEL_TYPES, Catalog
+from tastemaker.datasets.marketplace_catalog import BODY_TYPES, CATEGORIES, FUEL_TYPES, Catalog
 from tastemaker.datasets.marketplace_users import Population
 
 #: Event type codes; the order is the order of events inside one step.
@@ -34,6 +34,11 @@ _DOW = np.array([0.95, 0.95, 0.95, 1.0, 1.0, 1.05, 1.1])  # Monday .. Sunday
 #: Seconds spent after each event type before the next event (view uses its dwell).
 _PAUSE = np.array([8.0, 3.0, 0.03, 2.0, 1.0, 0.0, 5.0, 4.0, 30.0, 12.0])
 _VEHICLE = np.array([c.vehicle for c in CATEGORIES])
+_BODY_CATEGORY = np.array(
+    [next(i for i, c in enumerate(CATEGORIES) if b in c.bodies) for b in BODY_TYPES]
+)
+#: Search filters: -1 none, 0..F-1 a fuel type, F..F+B-1 a body type.
+N_FILTERS = len(FUEL_TYPES) + len(BODY_TYPES)
 
 
 @dataclass(frozen=True)
@@ -94,35 +99,39 @@ def utility(
     fuel_i = cat.fuel[items]
     fuel_hit = (fuel_u >= 0) & (fuel_i == fuel_u)
     goods_hit = (fuel_u >= 0) & (cat.fuel_affinity[items] == fuel_u)
+    body_hit = (body_u >= 0) & (cat.body[items] == body_u)
+    body_near = (body_u >= 0) & (_BODY_CATEGORY[np.maximum(body_u, 0)] == cat.category[items])
     taste = np.einsum("...k,...k->...", pop.latent[users], cat.latent[items])
     return (
         config.appeal_weight * cat.log_appeal[items]
         + np.log(pop.category_pref[users, cat.category[items]] + 0.01)
         + pop.fuel_strength[users] * (fuel_hit + 0.5 * goods_hit)
         - 0.5 * pop.fuel_strength[users] * ((fuel_u >= 0) & (fuel_i >= 0) & ~fuel_hit)
-        + pop.body_strength[users] * ((body_u >= 0) & (cat.body[items] == body_u))
+        + pop.body_strength[users] * (body_hit - 0.5 * (body_near & ~body_hit))
         - pop.price_sensitivity[users] * cat.price_z[items]
         + config.taste_scale * taste / np.sqrt(cat.latent.shape[1])
     )
 
 
 class _Groups:
-    """Popularity samplers over item groups: all, per category, per vehicle category x fuel."""
+    """Popularity samplers over item groups: all, category, category x fuel, body type."""
 
     def __init__(self, cat: Catalog, available: np.ndarray, temperature: float) -> None:
         n_c, n_f = len(CATEGORIES), len(FUEL_TYPES)
         items = np.flatnonzero(available)
         fuel = cat.fuel[items]
+        body = cat.body[items]
         gid = np.concatenate(
             [np.zeros(items.size, np.int64), 1 + cat.category[items],
-             np.where(fuel >= 0, 1 + n_c + cat.category[items] * n_f + fuel, -1)]
+             np.where(fuel >= 0, 1 + n_c + cat.category[items] * n_f + fuel, -1),
+             np.where(body >= 0, 1 + n_c + n_c * n_f + body, -1)]
         )  # fmt: skip
-        member = np.concatenate([items, items, items])
+        member = np.concatenate([items, items, items, items])
         keep = gid >= 0
         order = np.argsort(gid[keep], kind="stable")
         self.gid, self.items = gid[keep][order], member[keep][order]
         w = np.exp(temperature * cat.log_appeal[self.items])
-        self.size = np.bincount(self.gid, minlength=1 + n_c + n_c * n_f)
+        self.size = np.bincount(self.gid, minlength=1 + n_c + n_c * n_f + len(BODY_TYPES))
         total = np.bincount(self.gid, weights=w, minlength=self.size.size)
         start = np.concatenate([[0], np.cumsum(self.size)[:-1]])
         csum = np.cumsum(w)
@@ -130,10 +139,15 @@ class _Groups:
         self.key = self.gid + (csum - before[self.gid]) / total[self.gid]
         self.n_c, self.n_f = n_c, n_f
 
-    def group(self, category: np.ndarray, fuel: np.ndarray, home: np.ndarray) -> np.ndarray:
+    def group(self, category: np.ndarray, filt: np.ndarray, home: np.ndarray) -> np.ndarray:
         """Group id for each slate, falling back to wider groups when one is empty."""
-        g_fuel = 1 + self.n_c + category * self.n_f + np.maximum(fuel, 0)
-        g = np.where((fuel >= 0) & (self.size[g_fuel] > 0), g_fuel, 1 + category)
+        fuel = (filt >= 0) & (filt < self.n_f)
+        g_filter = np.where(
+            fuel,
+            1 + self.n_c + category * self.n_f + np.clip(filt, 0, self.n_f - 1),
+            1 + self.n_c + self.n_c * self.n_f + np.maximum(filt - self.n_f, 0),
+        )
+        g = np.where((filt >= 0) & (self.size[g_filter] > 0), g_filter, 1 + category)
         g = np.where(self.size[g] > 0, g, 0)
         return np.where(home, 0, g)
 
@@ -174,7 +188,7 @@ class _Steps:
     user: np.ndarray
     page: np.ndarray
     category: np.ndarray
-    fuel_filter: np.ndarray
+    search_filter: np.ndarray  # see N_FILTERS
 
 
 def _sessions(
@@ -210,10 +224,22 @@ def _steps(
     page = _pick(rng, np.broadcast_to(_SLATE_PAGE_P, (session.size, 4)))
     revisit = (rng.random(session.size) < config.revisit_rate) & (hist_len[user] > 0)
     page = np.where(revisit, _P["item"], page)
-    fuel = pop.fuel_on(day)[user]
-    filt = (page == _P["search"]) & _VEHICLE[category] & (fuel >= 0)
-    filt &= rng.random(session.size) < config.filter_rate
-    return _Steps(session, number, user, page, category, np.where(filt, fuel, -1))
+    return _Steps(session, number, user, page, category, _filters(rng, pop, category, user,
+                  page, day, config))  # fmt: skip
+
+
+def _filters(
+    rng: np.random.Generator, pop: Population, category: np.ndarray, user: np.ndarray,
+    page: np.ndarray, day: int, config: MarketplaceConfig,
+) -> np.ndarray:  # fmt: skip
+    """Vehicle searches filtered on the user's preferred fuel or (same category) body type."""
+    fuel, body = pop.fuel_on(day)[user], pop.body_on(day)[user]
+    body_ok = (body >= 0) & (_BODY_CATEGORY[np.maximum(body, 0)] == category)
+    search = (page == _P["search"]) & _VEHICLE[category]
+    search &= rng.random(user.size) < config.filter_rate
+    use_body = body_ok & ((fuel < 0) | (rng.random(user.size) < 0.4))
+    filt = np.where(use_body, len(FUEL_TYPES) + body, fuel)
+    return np.where(search & (filt >= 0), filt, -1)
 
 
 def click_choice(
@@ -237,7 +263,7 @@ def _choose(
     rows: np.ndarray, day: int, config: MarketplaceConfig,
 ) -> dict[str, np.ndarray]:  # fmt: skip
     """Build the slates of ``rows`` and let each user click at most one item."""
-    g = groups.group(st.category[rows], st.fuel_filter[rows], st.page[rows] == _P["home"])
+    g = groups.group(st.category[rows], st.search_filter[rows], st.page[rows] == _P["home"])
     size = config.slate_size
     slate = groups.sample(rng, g, size)
     valid = _dedupe(rng, slate, groups.sample(rng, g, size))
@@ -320,7 +346,7 @@ def _slate_events(
     """Emit search, impression and not-interested events of the slates in ``rows``."""
     s, n, page = st.session[rows], st.number[rows], st.page[rows]
     search = page == _P["search"]
-    query = st.category[rows] * (len(FUEL_TYPES) + 1) + st.fuel_filter[rows] + 1
+    query = st.category[rows] * (N_FILTERS + 1) + st.search_filter[rows] + 1
     parts.add(s[search], n[search], "search", page=_P["search"], query=query[search])
     logged = rng.random(rows.size) < config.impression_share
     r, p = np.nonzero(ch["valid"] & logged[:, None])

@@ -153,7 +153,7 @@ def build_users(
         fuel=fuel,
         fuel_strength=np.where(fuel >= 0, rng.uniform(2.0, 3.5, n_users), 0.0),
         body=body,
-        body_strength=np.where(body >= 0, rng.uniform(0.8, 2.4, n_users), 0.0),
+        body_strength=np.where(body >= 0, rng.uniform(1.5, 3.0, n_users), 0.0),
         price_sensitivity=rng.lognormal(np.log(0.5), 0.5, n_users),
         latent=rng.standard_normal((n_users, latent_dim)),
         activity=sessions_per_day * rng.lognormal(-0.32, 0.8, n_users),

@@ -304,3 +304,17 @@ def test_respond_simulates_clicks_with_preference_and_position_bias(market: Mark
     assert top_clicks > (first == 1).sum() + (second == 1).sum()
     with pytest.raises(ValidationFailedError, match="one list per user"):
         market.respond(fans[:2], [[electric], [electric, diesel]], day=0)
+
+
+def test_preferred_body_type_drives_views(market: Marketplace) -> None:
+    truth = market.ground_truth["users"]
+    suv_fans = [u for u, t in truth.items() if t["body_type"] == "suv" and not t["drift"]]
+    cars = (
+        market.events.filter((pl.col("type") == "view") & pl.col("user_id").is_not_null())
+        .join(market.items.filter(pl.col("category") == "car"), on="item_id")
+        .with_columns(pl.col("user_id").is_in(suv_fans).alias("fan"))
+    )
+    base = (cars.filter(~pl.col("fan"))["body_type"] == "suv").mean()
+    share = (cars.filter(pl.col("fan"))["body_type"] == "suv").mean()
+    assert share is not None and base is not None
+    assert share > 0.5 and share > 2 * base
