@@ -85,6 +85,7 @@ def test_bench_generate_signal_reports_segments_and_model_lift() -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     figures = json.loads(result.output)
-    electric = figures["segments"]["electric"]
+    electric = figures["segments"]["fuel_type"]["electric"]
+    assert set(figures["segments"]["body_type"]) >= {"suv", "hatchback"}
     assert electric["users"] > 0 and electric["precision"] > 0.7
     assert figures["models"]["ndcg10_ease"] > figures["models"]["ndcg10_popularity"]

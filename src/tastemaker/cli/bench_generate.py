@@ -1,9 +1,9 @@
 """`tastemaker bench generate`: speed and memory of the synthetic marketplace generator.
 
 With ``--signal`` it also measures how much learnable signal the data carries: how well
-the segment rule "share of a user's vehicle views with fuel_type=F >= 0.5" recovers the
-hidden preferred fuel type, and NDCG@10 of EASE and ALS against popularity on a temporal
-split (the evaluation runner's protocol).
+the segment rule "share of a user's vehicle views with fuel_type=F >= 0.5" (and the same
+for body_type) recovers the hidden preference, and NDCG@10 of EASE and ALS against
+popularity on a temporal split (the evaluation runner's protocol).
 """
 
 from __future__ import annotations
@@ -24,37 +24,41 @@ from tastemaker.datasets.marketplace_catalog import FUEL_TYPES
 
 
 def segment_recovery(
-    m: Marketplace, threshold: float = 0.5, min_views: int = 5
+    m: Marketplace, attribute: str = "fuel_type", threshold: float = 0.5, min_views: int = 5
 ) -> dict[str, dict[str, float]]:
-    """Precision and recall of fuel-type segments against the hidden preference.
+    """Precision and recall of attribute segments against the hidden preference.
 
-    Users whose tastes drift are left out; a user enters segment F when at least
-    ``threshold`` of their (at least ``min_views``) logged-in vehicle views are fuel F.
+    Users whose tastes drift are left out; a user enters segment V when at least
+    ``threshold`` of their (at least ``min_views``) logged-in vehicle views have
+    ``attribute`` = V. ``attribute`` is ``fuel_type`` or ``body_type``.
     """
     truth = m.ground_truth["users"]
     prefs = pl.DataFrame(
         {
             "user_id": list(truth),
-            "pref": [t["fuel_type"] for t in truth.values()],
+            "pref": [t[attribute] for t in truth.values()],
             "drifts": [t["drift"] is not None for t in truth.values()],
         },
         schema_overrides={"pref": pl.String},
     )
     views = (
         m.events.filter((pl.col("type") == "view") & pl.col("user_id").is_not_null())
-        .join(m.items.select("item_id", "fuel_type").drop_nulls(), on="item_id")
+        .join(
+            m.items.select("item_id", pl.col(attribute).alias("value")).drop_nulls(), on="item_id"
+        )
         .join(prefs.filter(~pl.col("drifts")), on="user_id")
     )
+    values = FUEL_TYPES if attribute == "fuel_type" else ("suv", "hatchback", "sedan", "van")
     out: dict[str, dict[str, float]] = {}
-    for fuel in FUEL_TYPES:
+    for value in values:
         per_user = (
             views.group_by("user_id")
-            .agg((pl.col("fuel_type") == fuel).mean().alias("p"), pl.len(), pl.first("pref"))
+            .agg((pl.col("value") == value).mean().alias("p"), pl.len(), pl.first("pref"))
             .filter(pl.col("len") >= min_views)
         )
-        seg, true = per_user["p"] >= threshold, per_user["pref"] == fuel
+        seg, true = per_user["p"] >= threshold, per_user["pref"] == value
         hits = int((seg & true).sum())
-        out[fuel] = {
+        out[value] = {
             "precision": round(hits / max(int(seg.sum()), 1), 3),
             "recall": round(hits / max(int(true.sum()), 1), 3),
             "users": int(true.sum()),
@@ -118,6 +122,6 @@ def bench_generate(
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }
     if signal:
-        result["segments"] = segment_recovery(m)
+        result["segments"] = {a: segment_recovery(m, a) for a in ("fuel_type", "body_type")}
         result["models"] = model_lift(m)
     typer.echo(json.dumps(result, indent=2))
