@@ -43,9 +43,7 @@ def segment_recovery(
     )
     views = (
         m.events.filter((pl.col("type") == "view") & pl.col("user_id").is_not_null())
-        .join(
-            m.items.select("item_id", pl.col(attribute).alias("value")).drop_nulls(), on="item_id"
-        )
+        .join(m.items.select("item_id", pl.col(attribute).alias("attr")).drop_nulls(), on="item_id")
         .join(prefs.filter(~pl.col("drifts")), on="user_id")
     )
     values = FUEL_TYPES if attribute == "fuel_type" else ("suv", "hatchback", "sedan", "van")
@@ -53,7 +51,7 @@ def segment_recovery(
     for value in values:
         per_user = (
             views.group_by("user_id")
-            .agg((pl.col("value") == value).mean().alias("p"), pl.len(), pl.first("pref"))
+            .agg((pl.col("attr") == value).mean().alias("p"), pl.len(), pl.first("pref"))
             .filter(pl.col("len") >= min_views)
         )
         seg, true = per_user["p"] >= threshold, per_user["pref"] == value
