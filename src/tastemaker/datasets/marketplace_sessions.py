@@ -58,7 +58,7 @@ class MarketplaceConfig:
         drift_share: share of users (with a fuel preference) whose tastes drift.
         anonymous_share: share of sessions starting logged out (then ``identify``).
         revisit_rate: share of steps that revisit an item seen on an earlier day.
-        filter_rate: share of vehicle searches filtered on the user's preferred fuel type.
+        filter_rate: share of vehicle searches filtered on the preferred fuel or body type.
         latent_dim: dimension of hidden taste factors.
         taste_scale: weight of the latent taste term in utility.
         no_click_logit: utility of leaving a slate without a click.
