@@ -57,6 +57,10 @@ class Marketplace:
         users: user_id, consent, age_band, gender, region, device.
         ground_truth: hidden preferences per user, appeal per item, generation parameters
             (the content of ``ground_truth.json``).
+        config: the behaviour hyperparameters the data was generated with.
+
+    The hidden state behind the data stays attached, so :meth:`utility` and
+    :meth:`respond` answer like the simulated users did.
     """
 
     events: pl.DataFrame
