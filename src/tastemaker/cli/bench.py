@@ -14,3 +14,6 @@ app.command("generate")(bench_generate.bench_generate)
 from tastemaker.cli import bench_accuracy  # noqa: E402
 
 app.command("accuracy")(bench_accuracy.bench_accuracy)
+from tastemaker.cli import bench_train  # noqa: E402
+
+app.command("train")(bench_train.bench_train)

@@ -80,6 +80,16 @@ def accuracy_at_k(recs: np.ndarray, relevant: sp.csr_matrix, k: int) -> dict[str
     }
 
 
+def average_precision_over_relevant(
+    recs: np.ndarray, relevant: sp.csr_matrix, k: int
+) -> np.ndarray:
+    """AP@k divided by all of a user's relevant items (Microsoft Recommenders' ``map_at_k``)."""
+    h = hits(recs, relevant, k).astype(np.float64)
+    prec_at_i = np.cumsum(h, axis=1) / np.arange(1, h.shape[1] + 1)
+    n_rel = n_relevant(relevant)
+    return (prec_at_i * h).sum(axis=1) / np.where(n_rel > 0, n_rel, 1.0)
+
+
 def catalog_coverage(recs: np.ndarray, n_items: int) -> float:
     """Share of the catalog recommended to at least one user."""
     r = np.asarray(recs).ravel()

@@ -14,8 +14,10 @@ from scipy import stats
 
 from tastemaker.datasets.movielens import load_movielens
 from tastemaker.errors import ValidationFailedError
-from tastemaker.evaluation.runner import score_model
-from tastemaker.evaluation.splits import random_split
+from tastemaker.evaluation.metrics import average_precision_over_relevant
+from tastemaker.evaluation.runner import evaluation_users, relevant_matrix, score_model
+from tastemaker.evaluation.splits import Split, random_split
+from tastemaker.models.base import Recommender
 from tastemaker.models.catalog import make_model
 from tastemaker.models.interactions import Interactions
 
@@ -59,6 +61,14 @@ def seed_interval(values: Sequence[float], confidence: float = 0.95) -> dict[str
     return {"mean": mean, "low": mean - half, "high": mean + half}
 
 
+def _ms_map(model: Recommender, split: Split, k: int) -> float:
+    """MAP as Microsoft Recommenders' table reports it (AP over all relevant items)."""
+    rel = relevant_matrix(split)
+    users = evaluation_users(split, rel)
+    recs, _ = model.recommend(users, k, exclude=split.train.seen()[users])
+    return float(average_precision_over_relevant(recs, rel[users], k).mean())
+
+
 def ml100k_benchmark(
     models: Sequence[str] = ML100K_MODELS,
     seeds: Sequence[int] = (0, 1, 2, 3, 4),
@@ -84,19 +94,20 @@ def ml100k_benchmark(
             model = make_model(name, **(params or {}).get(name, {}))
             fitted = model.fit(split.train)
             metrics, _, rec_s, _ = score_model(fitted, split, [k], n_bootstrap=1)
-            per_seed[name].append(
-                {m: metrics[m][k].mean for m in ("ndcg", "precision", "recall", "map")}
-            )
+            row = {m: metrics[m][k].mean for m in ("ndcg", "precision", "recall", "map")}
+            row["map_ms"] = _ms_map(fitted, split, k)
+            per_seed[name].append(row)
             timing[name].append(rec_s)
     table = {
         name: {
             metric: seed_interval([row[metric] for row in rows])
-            for metric in ("ndcg", "precision", "recall", "map")
+            for metric in ("ndcg", "precision", "recall", "map", "map_ms")
         }
         for name, rows in per_seed.items()
     }
     best = max(table, key=lambda n: table[n]["ndcg"]["mean"])
     beats = {m: table[best][m]["mean"] > BIVAE_ML100K[m] for m in ("ndcg", "precision", "recall")}
+    beats["map_ms"] = table[best]["map_ms"]["mean"] > BIVAE_ML100K["map"]
     return {
         "dataset": "ml-100k",
         "protocol": "Microsoft Recommenders: all ratings implicit, per-user random 75/25, "
@@ -111,7 +122,9 @@ def ml100k_benchmark(
         "best_model": best,
         "bivae": BIVAE_ML100K,
         "best_beats_bivae": beats,
-        "bar_met": all(beats.values()),
+        "bar_met": all(beats[m] for m in ("ndcg", "precision", "recall")),
+        "note": "map = AP normalized by min(|relevant|, k); map_ms = AP normalized by "
+        "|relevant|, as in Microsoft Recommenders' table",
     }
 
 

@@ -20,23 +20,26 @@ class Vocabulary:
         ids: the ids in index order (must be unique).
     """
 
-    def __init__(self, ids: Iterable[str] = ()) -> None:
-        arr = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=object)
-        self._ids = arr.astype(str).astype(object) if len(arr) else np.empty(0, dtype=object)
-        self._series = pl.Series("id", list(self._ids), dtype=pl.String)
-        if self._series.n_unique() != len(self._series):
-            raise ValueError("vocabulary ids must be unique")
+    def __init__(self, ids: Iterable[str] | pl.Series | np.ndarray = ()) -> None:
+        if isinstance(ids, pl.Series):
+            series = ids.cast(pl.String).rename("id")
+        else:
+            values = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
+            series = pl.Series("id", [str(x) for x in values], dtype=pl.String)
+        if series.null_count() or series.n_unique() != len(series):
+            raise ValueError("vocabulary ids must be unique and not null")
+        self._series = series
+        self._ids_cache: np.ndarray | None = None
         self._lookup: dict[str, int] | None = None
 
     @classmethod
     def from_values(cls, values: pl.Series | Iterable[str]) -> Vocabulary:
         """Build a vocabulary from values in first-seen order (duplicates and nulls dropped)."""
         s = values if isinstance(values, pl.Series) else pl.Series(list(values), dtype=pl.String)
-        s = s.cast(pl.String).drop_nulls().unique(maintain_order=True)
-        return cls(np.asarray(s.to_list(), dtype=object))
+        return cls(s.cast(pl.String).drop_nulls().unique(maintain_order=True))
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._series)
 
     def __contains__(self, item_id: object) -> bool:
         return str(item_id) in self._dict()
@@ -50,11 +53,18 @@ class Vocabulary:
     @property
     def ids(self) -> np.ndarray:
         """All ids in index order (object array of str)."""
-        return self._ids
+        if self._ids_cache is None:
+            self._ids_cache = np.asarray(self._series.to_list(), dtype=object)
+        return self._ids_cache
+
+    @property
+    def series(self) -> pl.Series:
+        """All ids in index order as a polars String series."""
+        return self._series
 
     def _dict(self) -> dict[str, int]:
         if self._lookup is None:
-            self._lookup = {k: i for i, k in enumerate(self._ids)}
+            self._lookup = {k: i for i, k in enumerate(self._series.to_list())}
         return self._lookup
 
     def index(self, ids: Iterable[str] | pl.Series | np.ndarray) -> np.ndarray:
@@ -62,10 +72,10 @@ class Vocabulary:
         s = ids if isinstance(ids, pl.Series) else pl.Series(list(ids), dtype=pl.String)
         if len(self) == 0:
             return np.full(len(s), -1, dtype=np.int64)
-        mapped = s.cast(pl.String).replace_strict(
-            self._series, pl.int_range(len(self), eager=True), default=-1, return_dtype=pl.Int64
-        )
-        return mapped.fill_null(-1).to_numpy().astype(np.int64, copy=False)
+        table = pl.DataFrame({"id": self._series, "idx": pl.int_range(len(self), eager=True)})
+        probe = pl.DataFrame({"id": s.cast(pl.String)})
+        joined = probe.join(table, on="id", how="left", maintain_order="left")
+        return joined["idx"].fill_null(-1).to_numpy().astype(np.int64, copy=False)
 
     def index_of(self, item_id: str) -> int:
         """Return the index of one id, or -1 when it is unknown."""
@@ -76,28 +86,28 @@ class Vocabulary:
         idx = np.asarray(indices, dtype=np.int64)
         out = np.empty(idx.shape, dtype=object)
         valid = idx >= 0
-        out[valid] = self._ids[idx[valid]]
+        out[valid] = self.ids[idx[valid]]
         out[~valid] = None
         return out
 
     def extend(self, ids: Iterable[str]) -> Vocabulary:
         """Return a new vocabulary with the unseen ``ids`` appended (existing indices kept)."""
-        known = self._dict()
-        extra = [i for i in dict.fromkeys(str(x) for x in ids) if i not in known]
-        return Vocabulary(np.concatenate([self._ids, np.asarray(extra, dtype=object)]))
+        new = pl.Series("id", [str(x) for x in ids], dtype=pl.String).unique(maintain_order=True)
+        extra = new.filter(~new.is_in(self._series.implode()))
+        return Vocabulary(pl.concat([self._series, extra]))
 
     def to_array(self) -> np.ndarray:
         """Return the ids as a unicode numpy array (savable in ``.npz`` without pickle)."""
-        return np.asarray(self._ids, dtype=str) if len(self) else np.empty(0, dtype="<U1")
+        return self._series.to_numpy().astype(str) if len(self) else np.empty(0, dtype="<U1")
 
     @classmethod
     def from_array(cls, arr: np.ndarray) -> Vocabulary:
         """Inverse of :meth:`to_array`."""
-        return cls(np.asarray(arr, dtype=object))
+        return cls(pl.Series("id", np.asarray(arr, dtype=str), dtype=pl.String))
 
     def save(self, path: Path) -> None:
         """Write the ids to ``path`` as a JSON list."""
-        Path(path).write_text(json.dumps([str(x) for x in self._ids]))
+        Path(path).write_text(json.dumps(self._series.to_list()))
 
     @classmethod
     def load(cls, path: Path) -> Vocabulary:
