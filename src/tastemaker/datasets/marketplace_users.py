@@ -130,7 +130,7 @@ def build_users(
     device = _pick(rng, np.broadcast_to(np.log(_DEVICE_P), (n_users, _DEVICE_P.size)))
     base = np.array([c.share for c in CATEGORIES])
     young = (age <= 1)[:, None] * np.array([0, 0.6, 0, 0, 0, 0, 0.5])  # motorbikes, gadgets
-    category_pref = rng.dirichlet(base * 1.6 + 0.05, size=n_users) * np.exp(young)
+    category_pref = rng.dirichlet(base * 1.0 + 0.03, size=n_users) * np.exp(young)
     category_pref /= category_pref.sum(axis=1, keepdims=True)
     fuel_logits = _FUEL_BASE + _FUEL_BY_AGE[age] + _FUEL_BY_REGION[region]
     fuel = np.where(rng.random(n_users) < 0.85, _pick(rng, fuel_logits), -1)
