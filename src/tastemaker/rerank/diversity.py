@@ -31,14 +31,19 @@ class MMR:
         cols = [table.categorical[c].codes for c in config.columns if c in table.categorical]
         self.codes_ = np.stack(cols, axis=1) if cols else np.zeros((len(table), 0), np.int32)
 
-    def _similarity(self, chosen: int, pool: np.ndarray, ctx: RerankContext) -> np.ndarray:
+    def _features(self, pool: np.ndarray, ctx: RerankContext) -> tuple[np.ndarray, bool]:
         vec = ctx.item_vectors
         if vec is not None and pool.max(initial=-1) < len(vec):
-            return np.asarray(vec[pool] @ vec[pool[chosen]], np.float32)
-        if self.codes_.shape[1] == 0:
-            return np.zeros(len(pool), np.float32)
-        codes = self.codes_[pool]
-        same = (codes == codes[chosen]) & (codes >= 0)
+            return vec[pool], True
+        return self.codes_[pool], False
+
+    @staticmethod
+    def _similarity(chosen: int, feats: np.ndarray, dense: bool) -> np.ndarray:
+        if dense:
+            return np.asarray(feats @ feats[chosen], np.float32)
+        if feats.shape[1] == 0:
+            return np.zeros(len(feats), np.float32)
+        same = (feats == feats[chosen]) & (feats >= 0)
         return same.mean(axis=1).astype(np.float32)
 
     def __call__(self, items: ItemList, ctx: RerankContext) -> ItemList:
@@ -51,6 +56,7 @@ class MMR:
         rel = items.score[:n].astype(np.float32)
         span = float(rel.max() - rel.min())
         rel = (rel - rel.min()) / span if span > 0 else np.ones_like(rel)
+        feats, dense = self._features(pool, ctx)
         max_sim = np.full(n, -np.inf, np.float32)
         free = np.ones(n, bool)
         picked: list[int] = []
@@ -60,7 +66,7 @@ class MMR:
             best = int(np.argmax(value))
             picked.append(best)
             free[best] = False
-            max_sim = np.maximum(max_sim, self._similarity(best, pool, ctx))
+            max_sim = np.maximum(max_sim, self._similarity(best, feats, dense))
         order = np.concatenate([np.asarray(picked, np.int64), np.flatnonzero(free),
                                 np.arange(n, len(items))])  # fmt: skip
         return items.take(order)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
+from tastemaker.registry.artifacts import ServingArtifacts
 from tastemaker.rerank.context import RerankContext
 from tastemaker.rerank.filters import Filters
 from tastemaker.retrieval.itemlist import ItemList, Source
@@ -114,27 +115,17 @@ class RecommendationPipeline:
         w = np.asarray([weights.get(t, 0.0) for t in sig.types], np.float32)
         art = v.artifacts
         row = art.model.users_.index_of(user_key) if art is not None else -1
-        if row >= 0 and art is not None:
-            base = art.history[row]
-            purchased = [art.purchased[row].indices]
-            negative = [art.negative[row].indices]
-        else:
-            base = sp.csr_matrix((1, n_model), dtype=np.float32)
-            purchased, negative = [], []
+        cols, vals, purchased, negative = _training_rows(art, row)
         use = fresh & (idx >= 0) & (idx < n_model) & (w != 0)
-        add = sp.csr_matrix(
-            (w[use] * np.float32(self.config.recent_boost), (np.zeros(int(use.sum())), idx[use])),
-            shape=(1, n_model),
-        )
-        history = sp.csr_matrix(base + add)
-        history.data = np.maximum(history.data, 0)
-        history.eliminate_zeros()
+        cols = np.concatenate([cols, idx[use]])
+        vals = np.concatenate([vals, w[use] * np.float32(self.config.recent_boost)])
+        history = _row_matrix(cols, vals, n_model)
         positive = np.isin(types, _POSITIVE) & (idx >= 0)
         recent = _unique_newest(idx[positive])
         if len(recent) == 0 and history.nnz:
             recent = history.indices[np.argsort(-history.data, kind="stable")][:5]
-        purchased.append(idx[(types == "purchase") & (idx >= 0)])
-        negative.append(idx[(types == "not_interested") & (idx >= 0)])
+        purchased = np.concatenate([purchased, idx[(types == "purchase") & (idx >= 0)]])
+        negative = np.concatenate([negative, idx[(types == "not_interested") & (idx >= 0)]])
         seen = np.union1d(history.indices, idx[positive]).astype(np.int64)
         segments = self._segments(v, sig.shares, history, recent)
         vector = None
@@ -143,15 +134,7 @@ class RecommendationPipeline:
         query = CandidateQuery(vector, recent.astype(np.int64), segments)
         cold = history.nnz == 0 and len(recent) == 0
         self.timer("profile", time.perf_counter() - t0)
-        return UserState(
-            history,
-            recent,
-            np.concatenate(purchased).astype(np.int64),
-            np.concatenate(negative).astype(np.int64),
-            seen,
-            query,
-            cold,
-        )
+        return UserState(history, recent, purchased, negative, seen, query, cold)
 
     def _segments(
         self,
@@ -285,6 +268,31 @@ def _reason(v: LoadedVersion, src: int, anchor: int, segs: list[Segment]) -> str
         Source.PINNED: "featured",
         Source.ANN: "picked for you",
     }.get(Source(src), "popular right now")
+
+
+def _training_rows(
+    art: ServingArtifacts | None, row: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """History (columns, weights), purchases and not-interested items at training time."""
+    empty = np.empty(0, np.int64)
+    if art is None or row < 0:
+        return empty, np.empty(0, np.float32), empty, empty
+
+    def cols(m: sp.csr_matrix) -> np.ndarray:
+        return np.asarray(m.indices[m.indptr[row] : m.indptr[row + 1]], np.int64)
+
+    h = art.history
+    vals = np.asarray(h.data[h.indptr[row] : h.indptr[row + 1]], np.float32)
+    return cols(h), vals, cols(art.purchased), cols(art.negative)
+
+
+def _row_matrix(cols: np.ndarray, vals: np.ndarray, n: int) -> sp.csr_matrix:
+    """One CSR row with duplicate columns summed and non-positive entries dropped."""
+    uniq, inv = np.unique(cols, return_inverse=True)
+    data = np.bincount(inv, weights=vals, minlength=len(uniq)).astype(np.float32)
+    keep = data > 0
+    uniq, data = uniq[keep], data[keep]
+    return sp.csr_matrix((data, uniq.astype(np.int32), np.asarray([0, len(uniq)])), shape=(1, n))
 
 
 def _unique_newest(idx: np.ndarray) -> np.ndarray:

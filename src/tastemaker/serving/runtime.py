@@ -98,10 +98,11 @@ class ServingRuntime:
                     log.exception("could not load model version %s; keeping the previous", name)
                     if keep is not None:
                         loaded[name] = keep
-            if "none" not in self.versions or stale or not state.active:
-                loaded["none"] = load_version(None, None, items, self.config)
-            else:
-                loaded["none"] = self.versions["none"]
+            if not state.active or not loaded:
+                previous = self.versions.get("none")
+                if previous is None or stale:
+                    previous = load_version(None, None, items, self.config)
+                loaded["none"] = previous
             self.versions, self.state, self._token = loaded, state, token
             if stale:
                 self._catalog_at = time.monotonic()
@@ -122,12 +123,13 @@ class ServingRuntime:
             return self.versions[canary.version], "canary"
         if state.active and state.active in self.versions:
             return self.versions[state.active], "control"
-        return self.versions["none"], "fallback"
+        return self.active, "fallback"
 
     @property
     def active(self) -> LoadedVersion:
         """The version serving most users (the fallback when none is promoted)."""
-        return self.versions.get(self.state.active or "none") or self.versions["none"]
+        found = self.versions.get(self.state.active or "none") or self.versions.get("none")
+        return found if found is not None else next(iter(self.versions.values()))
 
     # --- requests ---------------------------------------------------------------------
     def recommend(

@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import faiss
 import numpy as np
 import polars as pl
 
@@ -70,6 +71,7 @@ def load_version(
     """Load a version folder (or build the popularity-only fallback when ``folder`` is None)."""
     from tastemaker.models.vocab import Vocabulary
 
+    faiss.omp_set_num_threads(1)  # one request, one core: no OpenMP spin under load
     art = ServingArtifacts.load(folder) if folder is not None else None
     vocab = art.model.items_ if art is not None else Vocabulary()
     table = ItemTable.build(items, vocab)
