@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable
 
 import polars as pl
 
@@ -91,14 +92,19 @@ class ProfileService:
         rules = self.rules.current()
         links = self.links()
         frame = self.updater.prepare(events, self.catalog.attribute_table(), links)
-        result = self.updater.apply(frame, self._load_states, links)
-        self._evaluate(result.touched.values(), rules)
+        window, inter = self.settings.profiles.window_days, self.updater.interactions
+
+        def on_change(state: ProfileState) -> None:
+            state.segments = evaluate(state, rules, window, inter)
+            state.rules_version = rules.version
+
+        result = self.updater.apply(frame, self._load_states, links, on_change)
         return result.applied, result.touched, result.deleted
 
-    def _evaluate(self, states: object, rules: SegmentRules) -> None:
+    def _evaluate(self, states: Iterable[ProfileState], rules: SegmentRules) -> None:
         window = self.settings.profiles.window_days
         inter = self.updater.interactions
-        for state in states:  # type: ignore[attr-defined]
+        for state in states:
             state.segments = evaluate(state, rules, window, inter)
             state.rules_version = rules.version
 
@@ -201,7 +207,7 @@ class ProfileService:
         """Recompute every profile from the event log; return the number of profiles."""
         with self._lock:
             self._cache.clear()
-            self._links = None
+            self._links = {}  # learned in sequence, exactly as the online path does
             self.catalog.invalidate()
             self.store.clear_profiles()
             if self.fast is not None:
@@ -221,6 +227,7 @@ class ProfileService:
                     states.pop(key, None)
                     deleted.add(key)
             self._cache = {}
+            self._links = None
             self._persist(states, sorted(deleted))
             self._remember(states, [])
             return len(states)
@@ -259,10 +266,10 @@ class ProfileService:
         return sizes
 
 
-def sizes_of(states: object) -> dict[str, int]:
+def sizes_of(states: Iterable[ProfileState]) -> dict[str, int]:
     """Members per segment over states."""
     counts: dict[str, int] = {}
-    for state in states:  # type: ignore[attr-defined]
+    for state in states:
         for name in state.segments:
             counts[name] = counts.get(name, 0) + 1
     return counts

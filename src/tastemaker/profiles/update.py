@@ -20,6 +20,8 @@ _MAX_EXPONENT = 600.0
 _NOT_ACTIVITY = frozenset({"impression"})
 
 StateLoader = Callable[[list[str]], dict[str, ProfileState]]
+#: Called after every event that changed a state (segments are evaluated there).
+OnChange = Callable[[ProfileState], None]
 
 
 @dataclass
@@ -33,18 +35,44 @@ class BatchResult:
 
 
 def profile_keys(frame: pl.DataFrame, links: dict[str, str]) -> pl.Series:
-    """The profile key of each event: user id, else the linked user, else ``anon:<id>``."""
-    anon = frame["anonymous_id"]
+    """The profile key of each event, in sequence.
+
+    The user id; else the user the anonymous id was linked to before this batch, or by an
+    ``identify`` earlier in this batch; else ``anon:<anonymous id>``. ``frame`` needs an
+    ``_order`` column (position in the batch).
+    """
     if frame["user_id"].null_count() == 0:
         return frame["user_id"].alias("key")
+    anon = frame["anonymous_id"]
     known = {a: links[a] for a in anon.drop_nulls().unique().to_list() if a in links}
-    linked = anon.replace_strict(known, default=None, return_dtype=pl.String) if known else None
+    prior = (
+        anon.replace_strict(known, default=None, return_dtype=pl.String)
+        if known
+        else pl.Series("prior", [None] * frame.height, dtype=pl.String)
+    )
+    ident = (
+        frame.filter(_identify())
+        .sort("_order")
+        .group_by("anonymous_id", maintain_order=True)
+        .agg(pl.col("user_id").first().alias("_linked"), pl.col("_order").first().alias("_at"))
+    )
+    keyed = frame.select("user_id", "anonymous_id", "_order").with_columns(prior.alias("_prior"))
+    keyed = keyed.join(ident, on="anonymous_id", how="left")
     key = pl.coalesce(
         pl.col("user_id"),
-        pl.lit(linked) if linked is not None else pl.lit(None, dtype=pl.String),
+        pl.col("_prior"),
+        pl.when(pl.col("_order") > pl.col("_at")).then(pl.col("_linked")),
         pl.lit(ANON_PREFIX) + pl.col("anonymous_id"),
     )
-    return frame.select(key.alias("key")).to_series()
+    return keyed.sort("_order").select(key.alias("key")).to_series()
+
+
+def _identify() -> pl.Expr:
+    return (
+        (pl.col("type") == "identify")
+        & pl.col("user_id").is_not_null()
+        & pl.col("anonymous_id").is_not_null()
+    )
 
 
 def _ms(frame: pl.DataFrame) -> pl.DataFrame:
@@ -80,25 +108,34 @@ class Updater:
     def prepare(
         self, events: pl.DataFrame, attrs: pl.DataFrame, links: dict[str, str]
     ) -> pl.DataFrame:
-        """Key, attributes and order of a batch (identify events first update ``links``)."""
-        frame = _ms(events).filter(pl.col("type") != "impression")
-        ident = frame.filter(
-            (pl.col("type") == "identify")
-            & pl.col("user_id").is_not_null()
-            & pl.col("anonymous_id").is_not_null()
-        )
+        """Key, attributes and order of a batch (its identify events then update ``links``)."""
+        frame = _ms(events).filter(pl.col("type") != "impression").with_row_index("_order")
+        frame = frame.with_columns(profile_keys(frame, links))
+        ident = frame.filter(_identify()).sort("_order")
         for anon, user in ident.select("anonymous_id", "user_id").iter_rows():
             links.setdefault(anon, user)
-        frame = frame.with_columns(profile_keys(frame, links)).with_row_index("_order")
         if attrs.height:
             frame = frame.join(attrs, on="item_id", how="left")
         for a in self.attributes:
             if a not in frame.columns:
                 frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(a))
-        return frame.sort("key", "timestamp", "_order")
+        # anonymous profiles first: an identify later in the batch then merges them whole
+        user_first = pl.col("key").str.starts_with(ANON_PREFIX).not_().alias("_user")
+        return frame.with_columns(user_first).sort("_user", "key", "timestamp", "_order")
 
-    def apply(self, frame: pl.DataFrame, load: StateLoader, links: dict[str, str]) -> BatchResult:
-        """Apply a prepared batch; ``load`` returns existing states for keys (missing = new)."""
+    def apply(
+        self,
+        frame: pl.DataFrame,
+        load: StateLoader,
+        links: dict[str, str],
+        on_change: OnChange | None = None,
+    ) -> BatchResult:
+        """Apply a prepared batch; ``load`` returns existing states for keys (missing = new).
+
+        After each event that changes a state, the window is pruned and ``on_change`` runs,
+        so segment membership (with its hysteresis) depends only on the user's event
+        sequence, not on how events were batched.
+        """
         result = BatchResult()
         if frame.height == 0:
             return result
@@ -122,8 +159,6 @@ class Updater:
         current: ProfileState | None = None
         for i, (key, eid, etype, item, value, ts, sid) in enumerate(zip(*cols, strict=True)):
             if current is None or current.key != key:
-                if current is not None:
-                    self.finish(current)
                 current = states.get(key) or self.new_state(key)
                 states[key] = current
                 result.touched[key] = current
@@ -132,10 +167,13 @@ class Updater:
             entry = (ts, eid, etype, item, value, attr_rows[i])
             if self.add(current, entry, sid):
                 result.applied += 1
+                self.finish(current)
+                if on_change is not None:
+                    on_change(current)
             else:
                 result.skipped += 1
-        if current is not None:
-            self.finish(current)
+        for state in result.touched.values():
+            self.settle(state)
         return result
 
     def new_state(self, key: str) -> ProfileState:
@@ -187,6 +225,17 @@ class Updater:
         for table, v in zip(state.affinities, attrs, strict=False):
             if v is not None:
                 table[v] = table.get(v, 0.0) + contribution
+
+    def settle(self, state: ProfileState) -> None:
+        """Re-anchor affinities at the last activity (stored numbers then do not depend on
+        the order or batching in which events arrived)."""
+        if state.last_seen is None or not state.aff_ts or state.aff_ts == state.last_seen:
+            return
+        factor = 2.0 ** (-(state.last_seen - state.aff_ts) / self.half_life_ms)
+        for table in state.affinities:
+            for name in table:
+                table[name] *= factor
+        state.aff_ts = state.last_seen
 
     def finish(self, state: ProfileState) -> None:
         """Drop timeline entries and sessions that left the window."""
