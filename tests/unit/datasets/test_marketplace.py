@@ -9,6 +9,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tastemaker.datasets import (
     Marketplace,
@@ -318,3 +320,26 @@ def test_preferred_body_type_drives_views(market: Marketplace) -> None:
     share = (cars.filter(pl.col("fan"))["body_type"] == "suv").mean()
     assert share is not None and base is not None
     assert share > 0.5 and share > 2 * base
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    users=st.integers(1, 40),
+    items=st.integers(1, 40),
+    days=st.integers(1, 4),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_invariants_hold_for_any_small_marketplace(
+    users: int, items: int, days: int, seed: int
+) -> None:
+    m = generate_marketplace(users, items, days, seed)
+    ev = m.events
+    assert ev.columns == list(EVENT_COLUMNS)
+    assert ev["event_id"].n_unique() == ev.height
+    assert ev.filter(pl.col("user_id").is_null() & pl.col("anonymous_id").is_null()).is_empty()
+    assert ev["item_id"].drop_nulls().is_in(m.items["item_id"].implode()).all()
+    assert ev["user_id"].drop_nulls().is_in(m.users["user_id"].implode()).all()
+    gaps = ev.group_by("session_id").agg(pl.col("timestamp").diff().drop_nulls().min())
+    min_gap = gaps["timestamp"].drop_nulls().dt.total_milliseconds().min()
+    assert min_gap is None or min_gap > 0  # None: no session has two events
+    assert len(m.ground_truth["users"]) == users and len(m.ground_truth["items"]) == items
