@@ -79,10 +79,15 @@ class AnnIndex:
             kind = "flat" if x.shape[0] < cfg.exact_below else "ivf"
         self.kind_ = kind
         self.n_items_ = x.shape[0]
+        self.quantized_ = kind == "ivf" and cfg.quantize == "sq8"
         self.index_ = self._build(kind, x)
         self.recall_ = 1.0
         if kind != "flat":
             self.recall_ = self._calibrate(x, queries)
+            if self.quantized_ and self.recall_ < cfg.target_recall:
+                self.quantized_ = False  # 8-bit codes too coarse here: keep float32 lists
+                self.index_ = self._build(kind, x)
+                self.recall_ = self._calibrate(x, queries)
         return self
 
     def _build(self, kind: str, x: np.ndarray) -> Any:
@@ -96,7 +101,7 @@ class AnnIndex:
         else:
             nlist = self.config.nlist or max(1, min(n // 39, int(4 * math.sqrt(n))))
             quantizer = faiss.IndexFlatIP(d)
-            if self.config.quantize == "sq8":
+            if self.quantized_:
                 qtype = faiss.ScalarQuantizer.QT_8bit
                 index = faiss.IndexIVFScalarQuantizer(
                     quantizer, d, nlist, qtype, faiss.METRIC_INNER_PRODUCT
