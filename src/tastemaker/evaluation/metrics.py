@@ -180,7 +180,12 @@ def bootstrap_global(
     point = fn(recs, n_items)
     if len(recs) == 0:
         return Estimate(point, point, point)
-    stats = [fn(recs[rng.integers(0, len(recs), len(recs))], n_items) for _ in range(n_resamples)]
+    stats = np.array(
+        [fn(recs[rng.integers(0, len(recs), len(recs))], n_items) for _ in range(n_resamples)]
+    )
     tail = (1.0 - confidence) / 2.0
-    low, high = np.quantile(stats, [tail, 1.0 - tail])
-    return Estimate(point, float(low), float(high))
+    # resampling users biases catalog-level statistics (duplicates shrink coverage), so the
+    # percentile band is re-centred on the point estimate
+    shift = point - float(stats.mean())
+    low, high = np.quantile(stats, [tail, 1.0 - tail]) + shift
+    return Estimate(point, float(min(low, point)), float(max(high, point)))

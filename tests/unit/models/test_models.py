@@ -1,0 +1,112 @@
+"""Known answers of individual models beyond the shared contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+import scipy.sparse as sp
+
+from tastemaker.errors import ValidationFailedError
+from tastemaker.models import Interactions, make_model
+from tastemaker.models.hybrid import simplex_grid, standardize
+from tests.unit.models.toydata import Toy
+
+DAY = 86_400_000
+
+
+def test_popularity_time_decay_prefers_recent_engagement() -> None:
+    # item 0: 3 users 100 days ago; item 1: 2 users today
+    users = np.array([0, 1, 2, 3, 4])
+    items = np.array([0, 0, 0, 1, 1])
+    ts = np.array([0, 0, 0, 100 * DAY, 100 * DAY])
+    inter = Interactions.from_arrays(users, items, timestamps=ts)
+    plain = make_model("popularity").fit(inter)
+    decayed = make_model("popularity", half_life_days=10.0).fit(inter)
+    assert plain.recommend(np.array([0]), 1)[0][0, 0] == 0
+    assert decayed.recommend(np.array([0]), 1)[0][0, 0] == 1
+
+
+def test_popularity_by_category_lifts_the_users_category(toy: Toy) -> None:
+    model = make_model("popularity", by="category").fit(toy.interactions, toy.items)
+    history = sp.csr_matrix(([1.0], ([0], [12])), shape=(1, toy.interactions.n_items))
+    idx, _ = model.recommend_from_history(history, 1, exclude=history)
+    assert idx[0, 0] == 10  # the most popular "beta" item
+    with pytest.raises(ValidationFailedError):
+        make_model("popularity", by="category").fit(toy.interactions, None)
+
+
+def test_fbt_confidence_and_lift() -> None:
+    # baskets: {0,1}, {0,1}, {0,2}, {3}; confidence(0->1) = 2/3, lift(0,1) = 2*4/(3*2)
+    sessions = np.array(["a", "a", "b", "b", "c", "c", "d"])
+    inter = Interactions.from_arrays(
+        np.zeros(7, int), np.array([0, 1, 0, 1, 0, 2, 3]), sessions=sessions
+    )
+    conf = make_model("fbt", min_support=1).fit(inter)
+    lift = make_model("fbt", min_support=1, measure="lift").fit(inter)
+    assert conf.associations_[0, 1] == pytest.approx(2 / 3)  # type: ignore[attr-defined]
+    assert lift.associations_[0, 1] == pytest.approx(8 / 6)  # type: ignore[attr-defined]
+    strict = make_model("fbt", min_support=2).fit(inter)
+    assert strict.associations_[0, 2] == 0  # type: ignore[attr-defined]
+    basket = sp.csr_matrix(([1.0], ([0], [0])), shape=(1, 4))
+    assert conf.recommend_from_history(basket, 1, exclude=basket)[0][0, 0] == 1
+
+
+def test_session_model_follows_transitions() -> None:
+    # every session goes 0 -> 1 -> 2; a visitor who just saw 1 should get 2 next
+    users = np.repeat(np.arange(10), 3)
+    items = np.tile([0, 1, 2], 10)
+    ts = np.tile([0, 60_000, 120_000], 10) + np.repeat(np.arange(10) * DAY, 3)
+    inter = Interactions.from_arrays(users, items, timestamps=ts, n_items=4)
+    model = make_model("session", window=1).fit(inter)
+    current = sp.csr_matrix(([1.0], ([0], [1])), shape=(1, 4))
+    assert model.recommend_from_history(current, 1, exclude=current)[0][0, 0] == 2
+
+
+def test_als_fold_in_reproduces_a_known_user(toy: Toy) -> None:
+    model = make_model("als", factors=4, regularization=0.1, iterations=30, num_threads=1)
+    model.fit(toy.interactions)
+    known = model.recommend(np.arange(5), 5, exclude=toy.interactions.matrix[:5])[0]
+    folded = model.recommend_from_history(
+        toy.interactions.matrix[:5], 5, exclude=toy.interactions.matrix[:5]
+    )[0]
+    assert (known[:, :3] == folded[:, :3]).mean() >= 0.8
+
+
+def test_hybrid_search_picks_weights_on_the_simplex(toy: Toy) -> None:
+    model = make_model(
+        "hybrid",
+        components=["popularity", "ease"],
+        params={"ease": {"l2": 5.0}},
+        grid_step=0.25,
+        max_validation_users=40,
+    ).fit(toy.interactions)
+    weights = model.weights_  # type: ignore[attr-defined]
+    assert weights.sum() == pytest.approx(1.0) and len(weights) == 2
+    assert weights[1] >= 0.5  # the cluster-aware component dominates on cluster data
+    assert len(simplex_grid(3, 0.1)) == 66
+    z = standardize(np.array([[1.0, 2.0, 3.0], [5.0, 5.0, 5.0]]))
+    np.testing.assert_allclose(z[0], [-1.2247449, 0.0, 1.2247449], rtol=1e-5)
+    assert (z[1] == 0).all()
+
+
+def test_content_needs_a_catalog(toy: Toy) -> None:
+    with pytest.raises(ValidationFailedError):
+        make_model("content").fit(toy.interactions, None)
+    with pytest.raises(ValidationFailedError):
+        make_model("content", encoder="/nonexistent").fit(
+            toy.interactions, toy.items.with_columns(pl.lit("x").alias("text"))
+        )
+
+
+def test_unknown_model_and_parameter() -> None:
+    with pytest.raises(ValidationFailedError, match="unknown model"):
+        make_model("svd")
+    with pytest.raises(ValidationFailedError):
+        make_model("ease", lambda_=3)
+
+
+def test_ease_refuses_a_catalog_too_large() -> None:
+    inter = Interactions.from_arrays(np.array([0]), np.array([0]), n_items=50)
+    with pytest.raises(ValidationFailedError, match="max_items"):
+        make_model("ease", max_items=10).fit(inter)
