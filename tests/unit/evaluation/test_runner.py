@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 from rich.console import Console
+from tests.unit.models.toydata import N_USERS, build_toy
 
 from tastemaker.evaluation.runner import evaluate_models, relevant_matrix
 from tastemaker.evaluation.splits import random_split
 from tastemaker.evaluation.table import render_table
 from tastemaker.evaluation.tuning import tune
 from tastemaker.models.interactions import Interactions
-from tests.unit.models.toydata import N_USERS, build_toy
 
 TOY = build_toy()
 SEGMENTS = pl.DataFrame(

@@ -6,11 +6,11 @@ import numpy as np
 import polars as pl
 import pytest
 import scipy.sparse as sp
+from tests.unit.models.toydata import Toy
 
 from tastemaker.errors import ValidationFailedError
 from tastemaker.models import Interactions, make_model
 from tastemaker.models.hybrid import simplex_grid, standardize
-from tests.unit.models.toydata import Toy
 
 DAY = 86_400_000
 
