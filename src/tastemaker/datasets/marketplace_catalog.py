@@ -138,6 +138,12 @@ _BODY_SENTENCES = {
 }
 
 
+_TEXT_INPUTS = (
+    "cat", "brand", "product", "model", "fuel", "body", "fuel_txt", "body_txt", "aff_txt",
+    "colour", "f1", "f2", "f3",
+)  # fmt: skip
+
+
 @dataclass
 class Catalog:
     """Hidden and visible item state; arrays are aligned with ``frame`` rows."""
@@ -259,7 +265,8 @@ def _text_frame(cols: dict[str, np.ndarray], rng: np.random.Generator, n: int) -
             "f3": feats[:, 2].tolist(),
             "km": (rng.gamma(2.0, 9_000.0, n) * (cols["age"] + 0.3)).astype(np.int64).tolist(),
         },
-        schema_overrides={"year": pl.Int64},
+        schema_overrides={"year": pl.Int64, "km": pl.Int64}
+        | {k: pl.String for k in _TEXT_INPUTS},  # all-null columns stay strings
     )
     c = pl.col
     vehicle = c("fuel").is_not_null()
