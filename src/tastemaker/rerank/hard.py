@@ -45,9 +45,9 @@ class HardFilter:
         self.config = config or HardFilterConfig()
 
     def __call__(self, items: ItemList, ctx: RerankContext) -> ItemList:
-        """The candidates that are allowed, in the same order."""
+        """The candidates that are allowed, in the same order, each once."""
         blocked = blocked_mask(self.config, ctx)
         ctx.blocked = blocked
         ok = (items.index >= 0) & (items.index < len(blocked))
         ok[ok] = ~blocked[items.index[ok]]
-        return items.take(ok)
+        return items.take(ok).unique()

@@ -135,8 +135,11 @@ class Pins:
     def __init__(self, config: PinsConfig, table: ItemTable) -> None:
         self.config = config
         idx = table.vocab.index([p.item_id for p in config.pins])
-        self.items_ = idx[idx >= 0]
-        self.positions_ = np.asarray([p.position - 1 for p in config.pins], np.int64)[idx >= 0]
+        positions = np.asarray([p.position - 1 for p in config.pins], np.int64)
+        _, first = np.unique(idx, return_index=True)  # an item pinned twice: first rule wins
+        keep = np.sort(first)
+        keep = keep[idx[keep] >= 0]
+        self.items_, self.positions_ = idx[keep], positions[keep]
 
     def __call__(self, items: ItemList, ctx: RerankContext) -> ItemList:
         """The list with allowed pinned items inserted (or moved) to their positions."""

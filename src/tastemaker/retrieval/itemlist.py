@@ -87,6 +87,13 @@ class ItemList:
         """Ordered by score, best first (ties: lower item index first)."""
         return self.take(np.lexsort((self.index, -self.score)))
 
+    def unique(self) -> ItemList:
+        """The list without repeated items (the first occurrence stays)."""
+        _, first = np.unique(self.index, return_index=True)
+        if len(first) == len(self):
+            return self
+        return self.take(np.sort(first))
+
     def head(self, k: int) -> ItemList:
         """The first ``k`` items."""
         return self.take(np.arange(min(k, len(self))))
@@ -94,12 +101,14 @@ class ItemList:
     def move_to(self, positions: np.ndarray, targets: np.ndarray) -> ItemList:
         """Move the items at ``positions`` so they land at ``targets`` (order otherwise kept).
 
-        ``targets`` are clipped to the list; the other items keep their relative order.
+        ``targets`` are clipped to the list; the other items keep their relative order. A
+        position given twice moves once (to its first target).
         """
         n = len(self)
-        pos = np.asarray(positions, np.int64)
-        if len(pos) == 0:
+        pos, first = np.unique(np.asarray(positions, np.int64), return_index=True)
+        if len(pos) == 0 or n == 0:
             return self
+        targets = np.asarray(targets, np.int64)[first]
         tgt = np.clip(np.asarray(targets, np.int64), 0, n - 1)
         rest = np.setdiff1d(np.arange(n), pos, assume_unique=True)
         order = np.full(n, -1, np.int64)
