@@ -34,6 +34,8 @@ class ProfileState:
     applied: set[str] = field(default_factory=set)
     #: attribute index -> value -> number of interactions in the window.
     counts: list[dict[str, int]] = field(default_factory=list)
+    #: attribute index -> interactions in the window with a value for the attribute.
+    totals: list[int] = field(default_factory=list)
     #: attribute index -> value -> decayed weight as of ``aff_ts``.
     affinities: list[dict[str, float]] = field(default_factory=list)
     aff_ts: int = 0
@@ -43,11 +45,15 @@ class ProfileState:
     segments: dict[str, float] = field(default_factory=dict)
     rules_version: int = 0
     merged: list[str] = field(default_factory=list)
+    #: counts changed since segments were last evaluated.
+    dirty: bool = False
 
     def ensure_attributes(self, n: int) -> None:
         """Make sure there is one counts and one affinity table per attribute."""
         while len(self.counts) < n:
             self.counts.append({})
+        while len(self.totals) < n:
+            self.totals.append(0)
         while len(self.affinities) < n:
             self.affinities.append({})
 
@@ -105,6 +111,7 @@ def loads_state(
     )
     state.ensure_attributes(n_attributes)
     state.counts = recount(timeline, n_attributes, interactions)
+    state.totals = [sum(c.values()) for c in state.counts]
     return state
 
 

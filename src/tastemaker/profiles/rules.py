@@ -83,6 +83,8 @@ class SegmentRules:
     descriptions: dict[str, str] = field(default_factory=dict)
     version: int = 0
     text: str = ""
+    #: evaluation plan, built on first use (see `tastemaker.profiles.evaluate`).
+    compiled: Any = field(default=None, repr=False, compare=False)
 
     def leaves(self) -> list[Leaf]:
         """Every leaf rule, for windows and reports."""

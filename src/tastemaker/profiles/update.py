@@ -168,8 +168,9 @@ class Updater:
             if self.add(current, entry, sid):
                 result.applied += 1
                 self.finish(current)
-                if on_change is not None:
+                if current.dirty and on_change is not None:
                     on_change(current)
+                current.dirty = False
             else:
                 result.skipped += 1
         for state in result.touched.values():
@@ -201,9 +202,12 @@ class Updater:
         state.insert(entry)
         attrs = entry[5]
         if etype in self.interactions:
-            for counts, v in zip(state.counts, attrs, strict=False):
+            totals = state.totals
+            for i, (counts, v) in enumerate(zip(state.counts, attrs, strict=False)):
                 if v is not None:
                     counts[v] = counts.get(v, 0) + 1
+                    totals[i] += 1
+                    state.dirty = True
         weight = self.weights.get(etype, 0.0)
         if weight:
             self._affinity(state, ts, weight, attrs)
@@ -248,8 +252,10 @@ class Updater:
             _ts, eid, etype, _item, _value, attrs = tl[n]
             state.applied.discard(eid)
             if etype in self.interactions:
-                for counts, v in zip(state.counts, attrs, strict=False):
+                for i, (counts, v) in enumerate(zip(state.counts, attrs, strict=False)):
                     if v is not None:
+                        state.totals[i] -= 1
+                        state.dirty = True
                         left = counts.get(v, 0) - 1
                         if left > 0:
                             counts[v] = left
