@@ -1,0 +1,101 @@
+"""The registry life cycle: train, promote, canary, shadow, rollback, refused promote."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tastemaker.errors import ConflictError, NotFoundError, ValidationFailedError
+from tastemaker.registry.artifacts import ServingArtifacts
+from tastemaker.registry.manifest import feature_schema_hash
+from tastemaker.registry.registry import Canary, ModelRegistry, in_canary
+from tastemaker.registry.training import registry_of, train_version
+from tastemaker.workspace import Workspace
+
+
+def test_train_writes_a_versioned_folder_with_a_full_manifest(
+    market_ws: Workspace, hybrid: dict[str, object]
+) -> None:
+    manifest = train_version(market_ws, "hybrid", hybrid, holdout=0.2)
+    reg = registry_of(market_ws)
+    assert manifest.version == "v0001" and reg.versions() == ["v0001"]
+    folder = reg.path("v0001")
+    for part in ("manifest.json", "model/manifest.json", "retrieval/ann.faiss", "serving.npz"):
+        assert (folder / part).is_file(), part
+    stored = json.loads((folder / "manifest.json").read_text())
+    assert stored["feature_schema_hash"] == feature_schema_hash()
+    assert stored["data"]["events"] == market_ws.store.count_events()
+    assert stored["data"]["start"] < stored["data"]["end"]
+    assert 0 <= stored["metrics"]["ndcg@10"] <= 1 and stored["params"]["weights"] == [0.5, 0.5]
+    assert stored["code_version"] and stored["created_at"].endswith("Z")
+    art = ServingArtifacts.load(folder)
+    assert art.item_factors.shape == (stored["data"]["items"], 16)
+    assert art.ann.recall_ >= 0.95
+    second = train_version(market_ws, "itemknn", {}, holdout=0)
+    assert second.version == "v0002" and second.metrics == {}
+
+
+def test_promote_canary_shadow_and_rollback(
+    market_ws: Workspace, hybrid: dict[str, object]
+) -> None:
+    v1 = train_version(market_ws, "hybrid", hybrid, holdout=0).version
+    v2 = train_version(market_ws, "hybrid", hybrid, holdout=0).version
+    reg = registry_of(market_ws)
+    before = reg.state_token()
+    assert reg.promote(v1).active == v1
+    assert reg.state_token() != before
+    state = reg.set_canary(v2, 25)
+    assert state.canary == Canary(version=v2, share=25) and state.active == v1
+    assert reg.set_shadow(v2).shadow == v2 and reg.set_shadow(None).shadow is None
+    state = reg.promote(v2)
+    assert (state.active, state.history, state.canary) == (v2, [v1], None)
+    assert reg.rollback().active == v1
+    with pytest.raises(ConflictError, match="nothing to roll back"):
+        reg.rollback()
+    assert reg.set_canary(v2, 0).canary is None
+
+
+def test_canary_assignment_is_stable_and_close_to_its_share() -> None:
+    canary = Canary(version="v0002", share=10)
+    users = [f"user-{i}" for i in range(20_000)]
+    first = np.array([in_canary(u, canary) for u in users])
+    again = np.array([in_canary(u, canary) for u in users])
+    assert (first == again).all()
+    assert 0.09 < first.mean() < 0.11
+    assert not any(in_canary(u, None) for u in users[:10])
+    assert all(in_canary(u, Canary(version="x", share=100)) for u in users[:10])
+
+
+def test_a_version_built_for_another_feature_schema_is_refused(market_ws: Workspace) -> None:
+    v1 = train_version(market_ws, "itemknn", {}, holdout=0).version
+    reg = registry_of(market_ws)
+    path = reg.path(v1) / "manifest.json"
+    data = json.loads(path.read_text())
+    data["feature_schema_hash"] = "0123456789abcdef"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConflictError) as err:
+        reg.promote(v1)
+    assert "feature schema 0123456789abcdef" in err.value.message
+    assert "retrain" in err.value.message and err.value.status_code == 409
+    with pytest.raises(ConflictError):
+        reg.set_canary(v1, 10)
+    assert reg.state().active is None
+
+
+def test_unknown_version_and_bad_share(tmp_path: Path) -> None:
+    reg = ModelRegistry(tmp_path / "models")
+    with pytest.raises(NotFoundError, match="v0009"):
+        reg.promote("v0009")
+    with pytest.raises(ValidationFailedError):
+        reg.set_canary("v0001", 150)
+    assert reg.versions() == [] and reg.state().active is None
+
+
+def test_training_without_events_says_what_to_do(sqlite_workspace: Workspace) -> None:
+    with pytest.raises(ValidationFailedError, match="import events first"):
+        train_version(sqlite_workspace, "itemknn")
+    with pytest.raises(ValidationFailedError, match="unknown model"):
+        train_version(sqlite_workspace, "nope")
