@@ -40,12 +40,12 @@ def powerlaw_events(n: int, users: int, items: int, seed: int = 0) -> pl.DataFra
     )
 
 
-def marketplace_events(n: int, seed: int = 0) -> pl.DataFrame:
+def marketplace_events(n: int, items: int = 5_000, seed: int = 0) -> pl.DataFrame:
     """Events of the synthetic marketplace generator, at least ``n`` with a nonzero weight."""
     from tastemaker.datasets.marketplace import generate_marketplace
 
     users = max(1000, n // 30)
-    market = generate_marketplace(users=users, items=max(2000, users // 2), days=30, seed=seed)
+    market = generate_marketplace(users=users, items=items, days=30, seed=seed)
     weighted = market.events.filter(~pl.col("type").is_in(["impression", "search", "identify"]))
     return weighted.head(n)
 
@@ -122,14 +122,15 @@ def evaluate_speed() -> dict[str, Any]:
 
 def bench_train(
     interactions: Annotated[int, typer.Option(help="Synthetic interactions for ALS.")] = 1_000_000,
-    source: Annotated[str, typer.Option(help="powerlaw or marketplace.")] = "powerlaw",
+    source: Annotated[str, typer.Option(help="marketplace or powerlaw.")] = "marketplace",
+    items: Annotated[int, typer.Option(help="Catalog size of the synthetic data.")] = 5_000,
     skip_evaluate: Annotated[bool, typer.Option(help="Skip the ML-100k evaluate timing.")] = False,
 ) -> None:
     """Speed bars: ALS vs implicit, top-10 for 10k users, EASE on 3k items, evaluate ML-100k."""
     if source == "marketplace":
-        events = marketplace_events(interactions)
+        events = marketplace_events(interactions, items)
     else:
-        events = powerlaw_events(interactions, max(1000, interactions // 20), 50_000)
+        events = powerlaw_events(interactions, max(1000, interactions // 20), items)
     result: dict[str, Any] = {"source": source, "als": als_side_by_side(events)}
     result["ease_3000_items"] = ease_speed()
     if not skip_evaluate:

@@ -167,13 +167,17 @@ class Recommender(ABC):
             ``(item_indices int64 [n, k], scores float32 [n, k])``, padded with -1 / -inf.
         """
         self._check()
+        users = self._valid_users(user_ids)
+        return self._batched(users, k, exclude, candidates, self._score_users)
+
+    def _valid_users(self, user_ids: np.ndarray) -> np.ndarray:
         users = np.asarray(user_ids, dtype=np.int64).ravel()
         if len(users) and (users.min() < 0 or users.max() >= self.n_users):
             raise ValidationFailedError(
                 f"user index out of range [0, {self.n_users}) in recommend()",
                 field="user_ids",
             )
-        return self._batched(users, k, exclude, candidates, self._score_users)
+        return users
 
     def recommend_from_history(
         self,
@@ -255,7 +259,9 @@ class Recommender(ABC):
         step = max(1, _SCORE_BUDGET // max(m, 1))
         for start in range(0, n, step):
             sl = slice(start, min(n, start + step))
-            scores = np.array(score(rows[sl]), dtype=np.float32, copy=True)
+            scores = np.asarray(score(rows[sl]), dtype=np.float32)
+            if not scores.flags.owndata or not scores.flags.writeable:
+                scores = scores.copy()  # never mutate a model's own arrays
             scores[np.isnan(scores)] = -np.inf
             if cand_mask is not None:
                 scores[:, cand_mask] = -np.inf

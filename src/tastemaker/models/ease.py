@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
+from scipy.linalg import lapack
 
 from tastemaker.errors import ValidationFailedError
 from tastemaker.models._sparse import binarize, dense
@@ -17,6 +18,21 @@ from tastemaker.models.interactions import Interactions
 # from the training part of seed 0; the run is recorded in
 # src/tastemaker/evaluation/tuning_runs/ml-100k-ease.json.
 DEFAULT_L2 = 700.0
+
+
+def _spd_inverse(matrix: np.ndarray) -> np.ndarray:
+    """Inverse of a symmetric positive definite float32 matrix via Cholesky (LAPACK potrf/potri).
+
+    About twice as fast as a general inverse; the ridge term keeps the system well conditioned.
+    """
+    chol, info = lapack.spotrf(matrix, lower=False, clean=False, overwrite_a=True)
+    if info != 0:
+        return np.linalg.inv(matrix.astype(np.float64)).astype(np.float32)
+    inv, info = lapack.spotri(chol, lower=False, overwrite_c=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"EASE: potri failed with info={info}")
+    upper = np.triu(inv)
+    return upper + np.triu(upper, 1).T
 
 
 class EASERecommender(Recommender):
@@ -49,12 +65,12 @@ class EASERecommender(Recommender):
                 field="max_items",
             )
         x = binarize(interactions.matrix) if self.binary else interactions.matrix
-        gram = (x.T @ x).toarray().astype(np.float64)
+        gram = (x.T @ x).toarray().astype(np.float32)
         gram[np.diag_indices(n)] += self.l2
-        precision = np.linalg.inv(gram)
-        b = -precision / np.diag(precision)[None, :]
+        precision = _spd_inverse(gram)
+        b = precision / (-np.diag(precision))[None, :]
         b[np.diag_indices(n)] = 0.0
-        self.weights_ = b.astype(np.float32)
+        self.weights_ = b.astype(np.float32, copy=False)
         self.train_ = x
 
     def _score_history(self, history: sp.csr_matrix) -> np.ndarray:

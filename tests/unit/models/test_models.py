@@ -110,3 +110,16 @@ def test_ease_refuses_a_catalog_too_large() -> None:
     inter = Interactions.from_arrays(np.array([0]), np.array([0]), n_items=50)
     with pytest.raises(ValidationFailedError, match="max_items"):
         make_model("ease", max_items=10).fit(inter)
+
+
+def test_factor_fast_path_matches_dense_scoring(toy: Toy) -> None:
+    from tastemaker.models.base import Recommender
+
+    model = make_model("als", factors=4, iterations=5, num_threads=1).fit(toy.interactions)
+    exclude = toy.interactions.matrix
+    fast = model.recommend(np.arange(40), 6, exclude=exclude, candidates=np.arange(15))
+    dense = Recommender._batched(
+        model, np.arange(40), 6, exclude, np.arange(15), model._score_users
+    )
+    np.testing.assert_allclose(fast[1], dense[1], rtol=1e-5)
+    assert ((fast[0] == -1) == (dense[0] == -1)).all()
