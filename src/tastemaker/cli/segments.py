@@ -91,3 +91,48 @@ def stats(
             table.add_row(*[str(v) if v is not None else "" for v in row])
         console.print(table)
         console.print(f"now: {json.dumps(sizes)}")
+
+
+@app.command("quality")
+def quality(
+    workspace: WorkspaceOpt = Path("."),
+    split: Annotated[
+        str | None, typer.Option(help="Membership as of this ISO time (default: see --days).")
+    ] = None,
+    days: Annotated[float, typer.Option(help="Length of the following period.")] = 7.0,
+    truth: Annotated[
+        Path | None, typer.Option(help="ground_truth.json of `tastemaker generate marketplace`.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Precision and recall of each segment on the period after the split (and vs truth)."""
+    from tastemaker.profiles.quality import segment_quality
+
+    with opened(workspace) as ws:
+        at = datetime.fromisoformat(split.replace("Z", "+00:00")) if split else None
+        if at is not None and at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        gt = json.loads(truth.read_text()) if truth is not None else None
+        try:
+            used, report = segment_quality(ws, at, days, gt)
+        except ValueError as exc:
+            raise fail(str(exc)) from exc
+        rows = [q.to_dict() for q in report]
+        out = ws.settings.path(ws.settings.reports_dir) / "segment_quality.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        doc = {"split": used.isoformat(), "horizon_days": days, "segments": rows}
+        out.write_text(json.dumps(doc, indent=1))
+        if as_json:
+            console.print_json(json.dumps(doc))
+            return
+        table = Table(
+            title=f"segment quality: membership at {used:%Y-%m-%d %H:%M}, next {days:g} days"
+        )
+        for col in ("segment", "members", "views", "precision", "recall", "truth P", "truth R"):
+            table.add_column(col)
+        fmt = lambda v: "" if v is None else f"{v:.3f}"  # noqa: E731
+        for q in report:
+            table.add_row(q.segment, str(q.members), str(q.views_by_members), fmt(q.precision),
+                          fmt(q.recall), fmt(q.truth_precision), fmt(q.truth_recall))  # fmt: skip
+        console.print(table)
+        console.print(f"written to {out}")

@@ -56,8 +56,8 @@ class FeaturedResult:
         }
 
 
-class _Index:
-    """Catalog arrays for one catalog generation, plus cached segment masks."""
+class CatalogIndex:
+    """Catalog arrays (`ItemTable`) for one catalog generation, plus cached segment masks."""
 
     def __init__(self, items: pl.DataFrame) -> None:
         self.items = items
@@ -123,16 +123,16 @@ class FeaturedService:
         self.profiles = profiles
         self.catalog = catalog or profiles.catalog
         self._rng = np.random.default_rng(seed)
-        self._index: _Index | None = None
+        self._index: CatalogIndex | None = None
         self._generation = -1
         self._lock = threading.Lock()
 
-    def index(self) -> _Index:
+    def index(self) -> CatalogIndex:
         """Catalog arrays, rebuilt when the catalog changed."""
         items = self.catalog.items()
         if self._index is None or self._generation != self.catalog.generation:
             with self._lock:
-                self._index = _Index(items)
+                self._index = CatalogIndex(items)
                 self._generation = self.catalog.generation
         return self._index
 
@@ -173,7 +173,7 @@ class FeaturedService:
             return None
 
     def _pool(
-        self, idx: _Index, eligible: np.ndarray, rules: SegmentRules | None
+        self, idx: CatalogIndex, eligible: np.ndarray, rules: SegmentRules | None
     ) -> tuple[np.ndarray, str]:
         if rules is None or not rules.featured.pool:
             return eligible, ""
@@ -197,7 +197,11 @@ class FeaturedService:
         return profile.segments, ""
 
     def _personalized(
-        self, idx: _Index, eligible: np.ndarray, segments: dict[str, float], rules: SegmentRules
+        self,
+        idx: CatalogIndex,
+        eligible: np.ndarray,
+        segments: dict[str, float],
+        rules: SegmentRules,
     ) -> tuple[int, dict[str, float]] | None:
         score = np.zeros(len(idx.table))
         applicable: list[tuple[str, float, np.ndarray]] = []

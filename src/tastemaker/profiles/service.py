@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from datetime import datetime
 
 import polars as pl
 
@@ -170,7 +171,11 @@ class ProfileService:
             text = None if row is None else row.state
         if text is None:
             return None
-        return loads_state(user_id, text, len(self.attributes), self.updater.interactions)
+        state = loads_state(user_id, text, len(self.attributes), self.updater.interactions)
+        if self.owner:
+            with self._lock:
+                self._cache.setdefault(user_id, state)
+        return state
 
     def get(self, user_id: str) -> Profile | None:
         """The profile of a (pseudonymized) user id, or None when the user is unknown.
@@ -207,30 +212,44 @@ class ProfileService:
         """Recompute every profile from the event log; return the number of profiles."""
         with self._lock:
             self._cache.clear()
-            self._links = {}  # learned in sequence, exactly as the online path does
+            self._links = None
             self.catalog.invalidate()
             self.store.clear_profiles()
             if self.fast is not None:
                 self.fast.clear()
-            states: dict[str, ProfileState] = {}
-            deleted: set[str] = set()
-            after = 0
-            while True:
-                chunk = self.store.events(after_seq=after, limit=REBUILD_CHUNK)
-                if chunk.height == 0:
-                    break
-                after = int(chunk["seq"].max())  # type: ignore[arg-type]
-                self._cache = states
-                _, touched, gone = self._apply(chunk.drop("seq"))
-                states.update(touched)
-                for key in gone:
-                    states.pop(key, None)
-                    deleted.add(key)
-            self._cache = {}
-            self._links = None
+            states, deleted = self.simulate()
             self._persist(states, sorted(deleted))
             self._remember(states, [])
             return len(states)
+
+    def simulate(self, end: datetime | None = None) -> tuple[dict[str, ProfileState], set[str]]:
+        """Replay the event log (up to ``end``) in memory; return states and merged-away keys.
+
+        Nothing is written: `rebuild` persists the result, quality reports read it.
+        """
+        with self._lock:
+            saved_cache, saved_links = self._cache, self._links
+            self._links = {}  # learned in sequence, exactly as the online path does
+            states: dict[str, ProfileState] = {}
+            deleted: set[str] = set()
+            after = 0
+            try:
+                while True:
+                    chunk = self.store.events(after_seq=after, limit=REBUILD_CHUNK)
+                    if chunk.height == 0:
+                        break
+                    after = int(chunk["seq"].max())  # type: ignore[arg-type]
+                    if end is not None:
+                        chunk = chunk.filter(pl.col("timestamp") < end)
+                    self._cache = states
+                    _, touched, gone = self._apply(chunk.drop("seq"))
+                    states.update(touched)
+                    for key in gone:
+                        states.pop(key, None)
+                        deleted.add(key)
+            finally:
+                self._cache, self._links = saved_cache, saved_links
+            return states, deleted
 
     def reevaluate_all(self) -> dict[str, int]:
         """Re-evaluate every stored profile with the active rules; return segment sizes."""
