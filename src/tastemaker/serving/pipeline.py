@@ -69,6 +69,7 @@ class UserState:
     seen: np.ndarray
     query: CandidateQuery
     cold: bool
+    affinity: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
 
 class RecommendationPipeline:
@@ -128,13 +129,14 @@ class RecommendationPipeline:
         negative = np.concatenate([negative, idx[(types == "not_interested") & (idx >= 0)]])
         seen = np.union1d(history.indices, idx[positive]).astype(np.int64)
         segments = self._segments(v, sig.shares, history, recent)
+        affinity = _affinity(v, sig.shares)
         vector = None
         if history.nnz and v.fold_in is not None:
             vector = v.fold_in.vector(history).astype(np.float32)
         query = CandidateQuery(vector, recent.astype(np.int64), segments)
         cold = history.nnz == 0 and len(recent) == 0
         self.timer("profile", time.perf_counter() - t0)
-        return UserState(history, recent, purchased, negative, seen, query, cold)
+        return UserState(history, recent, purchased, negative, seen, query, cold, affinity)
 
     def _segments(
         self,
@@ -191,6 +193,9 @@ class RecommendationPipeline:
             span = hi - lo if hi > lo else 1.0
             score[known] = 0.05 + 0.95 * (raw[known] - lo) / span
         score[~in_model] = 0.05 + 0.5 * items.score[~in_model]
+        if user.affinity and self.config.intent_weight > 0:
+            match = np.mean([share[codes[idx]] for codes, share in user.affinity], axis=0)
+            score *= np.exp(self.config.intent_weight * (match - 1.0)).astype(np.float32)
         self.timer("score", time.perf_counter() - t0)
         return items.with_score(score).sorted()
 
@@ -293,6 +298,25 @@ def _row_matrix(cols: np.ndarray, vals: np.ndarray, n: int) -> sp.csr_matrix:
     keep = data > 0
     uniq, data = uniq[keep], data[keep]
     return sp.csr_matrix((data, uniq.astype(np.int32), np.asarray([0, len(uniq)])), shape=(1, n))
+
+
+def _affinity(
+    v: LoadedVersion, shares: dict[str, dict[str, float]]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per attribute: item codes and the user's recent share of each code (0 for none)."""
+    out = []
+    for column in SEGMENT_COLUMNS:
+        cat = v.table.categorical.get(column)
+        col_shares = shares.get(column)
+        if cat is None or not col_shares:
+            continue
+        by_code = np.zeros(len(cat.labels) + 1, np.float32)  # last slot: items without a value
+        for label, share in col_shares.items():
+            code = cat.code_of(label)
+            if code >= 0:
+                by_code[code] = share
+        out.append((np.where(cat.codes >= 0, cat.codes, len(cat.labels)), by_code))
+    return out
 
 
 def _unique_newest(idx: np.ndarray) -> np.ndarray:

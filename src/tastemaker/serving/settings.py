@@ -54,6 +54,9 @@ class PipelineConfig(_Config):
     recent_boost: float = Field(default=3.0, ge=0, description="weight of fresh events")
     recent_days: float = Field(default=10.0, gt=0, description="fresh events looked up")
     segment_min_share: float = Field(default=0.3, ge=0, le=1)
+    intent_weight: float = Field(
+        default=3.0, ge=0, description="pull toward the attribute shares of recent activity"
+    )
     log_impressions: bool = True
     watch_seconds: float = Field(default=1.0, gt=0, description="registry poll interval")
     catalog_refresh_seconds: float = Field(default=60.0, gt=0)
