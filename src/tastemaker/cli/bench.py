@@ -17,3 +17,6 @@ app.command("accuracy")(bench_accuracy.bench_accuracy)
 from tastemaker.cli import bench_train  # noqa: E402
 
 app.command("train")(bench_train.bench_train)
+from tastemaker.cli import bench_profiles  # noqa: E402
+
+app.command("profiles")(bench_profiles.bench_profiles)

@@ -7,27 +7,34 @@ from rich.table import Table
 from tastemaker.evaluation.runner import EvaluationResult
 
 DEFAULT_COLUMNS = ("ndcg", "precision", "recall", "map", "mrr", "hit_rate", "coverage", "novelty")
+SHORT = {"precision": "prec", "hit_rate": "hit", "coverage": "cov", "novelty": "nov"}
 
 
 def render_table(
     result: EvaluationResult, columns: tuple[str, ...] = DEFAULT_COLUMNS, ci: bool = True
 ) -> Table:
-    """One row per model and K; each cell ``mean`` plus ``[low, high]`` when ``ci``."""
+    """One row per model and K; the first metric also shows its 95% interval half-width.
+
+    The best value of each column is green. Full intervals are in the report and JSON.
+    """
     table = Table(title=f"Offline evaluation ({result.split}; {result.n_users} users)")
-    table.add_column("model", style="bold")
-    table.add_column("K", justify="right")
+    width = max([len(m.name) for m in result.models] + [5])
+    table.add_column("model", style="bold", no_wrap=True, min_width=width)
+    table.add_column("K", justify="right", no_wrap=True)
     for c in columns:
-        table.add_column(c, justify="right")
-    table.add_column("fit s", justify="right")
+        table.add_column(SHORT.get(c, c), justify="right", no_wrap=True)
+    table.add_column("fit s", justify="right", no_wrap=True)
     best = {(c, k): max(m.value(c, k) for m in result.models) for c in columns for k in result.ks}
     for m in result.models:
         for k in result.ks:
             cells = []
-            for c in columns:
+            for n, c in enumerate(columns):
                 e = m.metrics[c][k]
-                text = f"{e.mean:.4f}" + (f" [{e.low:.3f}, {e.high:.3f}]" if ci else "")
+                text = f"{e.mean:.3f}"
+                if ci and n == 0:
+                    text += f"±{(e.high - e.low) / 2:.3f}"
                 if e.mean == best[(c, k)] and len(result.models) > 1:
                     text = f"[green]{text}[/green]"
                 cells.append(text)
-            table.add_row(m.name, str(k), *cells, f"{m.fit_seconds:.2f}")
+            table.add_row(m.name, str(k), *cells, f"{m.fit_seconds:.1f}")
     return table
