@@ -1,0 +1,58 @@
+"""Fuzz the whole OpenAPI schema with schemathesis: no request may get a 5xx answer.
+
+schemathesis is not among the pinned dependencies; install it (``pip install
+schemathesis==4.32.5``) to run this test, otherwise it is skipped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+schemathesis = pytest.importorskip(
+    "schemathesis", reason="schemathesis is not installed: pip install schemathesis==4.32.5"
+)
+
+from tastemaker.datasets.marketplace import generate_marketplace  # noqa: E402
+from tastemaker.registry.training import registry_of, train_version  # noqa: E402
+from tastemaker.serving import create_app  # noqa: E402
+from tastemaker.workspace import Workspace  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def api_schema(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """The schema of an app over a small trained workspace."""
+    ws = Workspace.init(Path(tmp_path_factory.mktemp("fuzz")) / "ws")
+    m = generate_marketplace(users=60, items=120, days=5, seed=4)
+    ws.ingestor.ingest_items(m.items, "test")
+    ws.ingestor.ingest_events(m.events, "test")
+    params = {"components": ["itemknn", "als"], "weights": [0.5, 0.5]}
+    registry_of(ws).promote(train_version(ws, "hybrid", params, holdout=0).version)
+    return schemathesis.openapi.from_asgi("/openapi.json", create_app(ws))
+
+
+def test_no_server_errors(api_schema: object) -> None:
+    """Every operation, 25 generated requests each (schemathesis strategies via hypothesis)."""
+    failures: list[str] = []
+    calls: list[int] = []
+    operations = 0
+    for result in api_schema.get_all_operations():  # type: ignore[attr-defined]
+        operation = result.ok()
+        operations += 1
+        label = operation.label
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
+        def run(case: object, label: str = label) -> None:
+            response = case.call()  # type: ignore[attr-defined]
+            calls.append(response.status_code)
+            if response.status_code >= 500:
+                failures.append(f"{label}: {response.status_code} {response.text[:200]}")
+
+        run()
+    assert operations >= 8 and len(calls) >= 8 * 5
+    assert not failures, "\n".join(failures[:10])
