@@ -14,6 +14,7 @@ from tastemaker.models.base import Recommender, State, top_k
 from tastemaker.models.interactions import Interactions
 
 DEFAULT_COMPONENTS = ("ease", "itemknn", "als")
+_SEARCH_BUDGET = 1 << 24  # floats per component score matrix during the weight search
 
 
 def standardize(scores: np.ndarray) -> np.ndarray:
@@ -105,9 +106,11 @@ class HybridRecommender(Recommender):
         rel = inner.test.binary()
         rel = sp.csr_matrix(rel - rel.multiply(inner.train.binary()))
         users = np.flatnonzero((np.diff(rel.indptr) > 0) & (np.diff(inner.train.matrix.indptr) > 0))
-        if len(users) > self.max_validation_users:
+        # dense validation scores per component: bound them to ~64 MiB each
+        cap = max(50, min(self.max_validation_users, _SEARCH_BUDGET // max(rel.shape[1], 1)))
+        if len(users) > cap:
             rng = np.random.default_rng(self.seed)
-            users = np.sort(rng.choice(users, self.max_validation_users, replace=False))
+            users = np.sort(rng.choice(users, cap, replace=False))
         seen = inner.train.seen()[users].tocoo()
         all_items = np.arange(rel.shape[1])
         parts = [
