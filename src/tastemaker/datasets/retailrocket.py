@@ -53,8 +53,10 @@ def load_retailrocket(path: str | Path) -> LoadedDataset:
         )
     )
     items = _items(folder, events)
-    users = events.select("user_id").unique(maintain_order=True).with_columns(
-        pl.lit(True).alias("consent")
+    users = (
+        events.select("user_id")
+        .unique(maintain_order=True)
+        .with_columns(pl.lit(True).alias("consent"))
     )
     return LoadedDataset("retailrocket", events, items, users)
 
