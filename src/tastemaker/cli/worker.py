@@ -60,7 +60,8 @@ def worker(
             stats_file.write_text(
                 json.dumps(
                     {"events": stats.events, "applied": stats.applied,
-                     "messages": stats.messages, "latencies_ms": stats.latencies_ms}
+                     "messages": stats.messages, "latencies_ms": stats.latencies_ms,
+                     "published_ms": stats.published_ms}
                 )
             )  # fmt: skip
         console.print(f"stopped: {stats.events:,} events, {stats.applied:,} applied")

@@ -79,6 +79,8 @@ class CatalogCache:
         self._items = pl.DataFrame()
         self._attrs = pl.DataFrame(schema={"item_id": pl.String})
         self.generation = 0
+        self._map: dict[str, tuple[str | None, ...]] = {}
+        self._map_generation = -1
 
     def _refresh(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -106,6 +108,17 @@ class CatalogCache:
         """``item_id`` plus one text column per configured attribute."""
         self._refresh()
         return self._attrs
+
+    def attribute_map(self) -> dict[str, tuple[str | None, ...]]:
+        """item_id -> attribute values (in ``attributes`` order), built once per catalog."""
+        self._refresh()
+        if self._map_generation != self.generation:
+            table = self._attrs
+            ids = table["item_id"].to_list()
+            values = zip(*(table[a].to_list() for a in self.attributes), strict=True)
+            self._map = dict(zip(ids, values, strict=True))
+            self._map_generation = self.generation
+        return self._map
 
     def invalidate(self) -> None:
         """Force a reload on next use (after an item upsert in this process)."""

@@ -203,22 +203,24 @@ class FeaturedService:
         segments: dict[str, float],
         rules: SegmentRules,
     ) -> tuple[int, dict[str, float]] | None:
-        score = np.zeros(len(idx.table))
+        cand = np.flatnonzero(eligible)  # scores only over the items the filters allow
+        score = np.zeros(len(cand))
         applicable: list[tuple[str, float, np.ndarray]] = []
         for name, s in sorted(segments.items(), key=lambda kv: (-kv[1], kv[0])):
             node = rules.segments.get(name)
             if node is None:
                 continue
             mask = idx.node_mask(node, rules)
-            if (mask & eligible).any():
-                score += s * mask
+            hit = mask[cand]
+            if hit.any():
+                score += s * hit
                 applicable.append((name, s, mask))
         if not applicable:
             return None
-        best = score[eligible].max()
+        best = score.max()
         if best <= 0:
             return None
-        tied = np.flatnonzero(eligible & (score >= best - _EPS))
+        tied = cand[score >= best - _EPS]
         order = idx.order.get(rules.featured.tie_break, idx.order["freshness"])
         index = int(tied[np.argmax(order[tied])])  # argmax keeps the first (lowest id) on ties
         used = {name: s for name, s, mask in applicable if mask[index]}

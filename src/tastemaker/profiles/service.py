@@ -24,7 +24,7 @@ from tastemaker.profiles.evaluate import evaluate
 from tastemaker.profiles.model import Profile, ProfileState, dumps_state, loads_state, to_profile
 from tastemaker.profiles.registry import RulesRegistry
 from tastemaker.profiles.rules import SegmentRules
-from tastemaker.profiles.update import Updater, decayed_affinities
+from tastemaker.profiles.update import Columns, Updater, decayed_affinities, to_columns
 from tastemaker.storage.base import ProfileRow, Store
 from tastemaker.storage.redis_profiles import RedisProfiles
 
@@ -76,8 +76,14 @@ class ProfileService:
         changed a profile (redelivered or too-late events change nothing)."""
         if events.height == 0:
             return 0
+        return self.apply_columns(to_columns(events))
+
+    def apply_columns(self, cols: Columns) -> int:
+        """`apply` for events given as columns (name -> list; timestamps in epoch ms)."""
+        if not cols.get("event_id"):
+            return 0
         with self._lock:
-            applied, states, deleted = self._apply(events)
+            applied, states, deleted = self._apply(cols)
             self._persist(states, deleted)
             self._remember(states, deleted)
             return applied
@@ -89,17 +95,17 @@ class ProfileService:
         except Exception:
             log.exception("profile update failed for %d events", events.height)
 
-    def _apply(self, events: pl.DataFrame) -> tuple[int, dict[str, ProfileState], list[str]]:
+    def _apply(self, cols: Columns) -> tuple[int, dict[str, ProfileState], list[str]]:
         rules = self.rules.current()
         links = self.links()
-        frame = self.updater.prepare(events, self.catalog.attribute_table(), links)
+        attrs = self.catalog.attribute_map()
         window, inter = self.settings.profiles.window_days, self.updater.interactions
 
         def on_change(state: ProfileState) -> None:
             state.segments = evaluate(state, rules, window, inter)
             state.rules_version = rules.version
 
-        result = self.updater.apply(frame, self._load_states, links, on_change)
+        result = self.updater.apply(cols, self._load_states, links, attrs, on_change)
         return result.applied, result.touched, result.deleted
 
     def _evaluate(self, states: Iterable[ProfileState], rules: SegmentRules) -> None:
@@ -242,7 +248,7 @@ class ProfileService:
                     if end is not None:
                         chunk = chunk.filter(pl.col("timestamp") < end)
                     self._cache = states
-                    _, touched, gone = self._apply(chunk.drop("seq"))
+                    _, touched, gone = self._apply(to_columns(chunk))
                     states.update(touched)
                     for key in gone:
                         states.pop(key, None)

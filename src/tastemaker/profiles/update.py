@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
@@ -34,45 +35,19 @@ class BatchResult:
     skipped: int = 0
 
 
-def profile_keys(frame: pl.DataFrame, links: dict[str, str]) -> pl.Series:
-    """The profile key of each event, in sequence.
-
-    The user id; else the user the anonymous id was linked to before this batch, or by an
-    ``identify`` earlier in this batch; else ``anon:<anonymous id>``. ``frame`` needs an
-    ``_order`` column (position in the batch).
-    """
-    if frame["user_id"].null_count() == 0:
-        return frame["user_id"].alias("key")
-    anon = frame["anonymous_id"]
-    known = {a: links[a] for a in anon.drop_nulls().unique().to_list() if a in links}
-    prior = (
-        anon.replace_strict(known, default=None, return_dtype=pl.String)
-        if known
-        else pl.Series("prior", [None] * frame.height, dtype=pl.String)
-    )
-    ident = (
-        frame.filter(_identify())
-        .sort("_order")
-        .group_by("anonymous_id", maintain_order=True)
-        .agg(pl.col("user_id").first().alias("_linked"), pl.col("_order").first().alias("_at"))
-    )
-    keyed = frame.select("user_id", "anonymous_id", "_order").with_columns(prior.alias("_prior"))
-    keyed = keyed.join(ident, on="anonymous_id", how="left")
-    key = pl.coalesce(
-        pl.col("user_id"),
-        pl.col("_prior"),
-        pl.when(pl.col("_order") > pl.col("_at")).then(pl.col("_linked")),
-        pl.lit(ANON_PREFIX) + pl.col("anonymous_id"),
-    )
-    return keyed.sort("_order").select(key.alias("key")).to_series()
+#: Events as columns: name -> list of values (timestamps as epoch ms).
+Columns = dict[str, list[Any]]
+_NEEDED = ("event_id", "user_id", "anonymous_id", "type", "item_id", "value", "timestamp",
+           "session_id")  # fmt: skip
 
 
-def _identify() -> pl.Expr:
-    return (
-        (pl.col("type") == "identify")
-        & pl.col("user_id").is_not_null()
-        & pl.col("anonymous_id").is_not_null()
-    )
+def to_columns(events: pl.DataFrame) -> Columns:
+    """The columns `Updater.apply` reads, from an event frame (timestamps to epoch ms)."""
+    frame = _ms(events)
+    for name in _NEEDED:
+        if name not in frame.columns:
+            frame = frame.with_columns(pl.lit(None).alias(name))
+    return frame.select(_NEEDED).to_dict(as_series=False)
 
 
 def _ms(frame: pl.DataFrame) -> pl.DataFrame:
@@ -105,67 +80,73 @@ class Updater:
         self.half_life_ms = half_life_days * DAY_MS
         self.interactions = frozenset(t for t, w in weights.items() if w > 0)
 
-    def prepare(
-        self, events: pl.DataFrame, attrs: pl.DataFrame, links: dict[str, str]
-    ) -> pl.DataFrame:
-        """Key, attributes and order of a batch (its identify events then update ``links``)."""
-        frame = _ms(events).filter(pl.col("type") != "impression").with_row_index("_order")
-        frame = frame.with_columns(profile_keys(frame, links))
-        ident = frame.filter(_identify()).sort("_order")
-        for anon, user in ident.select("anonymous_id", "user_id").iter_rows():
+    def prepare(self, cols: Columns, links: dict[str, str]) -> list[tuple[bool, str, int, int]]:
+        """The order to apply a batch in: (is a user, profile key, timestamp, row) per event.
+
+        The key of an event is its user id; else the user its anonymous id was linked to
+        before, or by an ``identify`` earlier in this batch; else ``anon:<anonymous id>``.
+        Anonymous profiles come first, so an identify later in the batch merges them whole.
+        The batch's identify events then update ``links``. Impressions change no profile.
+        """
+        types, users, anons, stamps = (cols["type"], cols["user_id"], cols["anonymous_id"],
+                                       cols["timestamp"])  # fmt: skip
+        learned: dict[str, str] = {}
+        rows: list[tuple[bool, str, int, int]] = []
+        for i, etype in enumerate(types):
+            if etype == "impression":
+                continue
+            user, anon = users[i], anons[i]
+            if user is not None:
+                key = user
+                if etype == "identify" and anon is not None:
+                    learned.setdefault(anon, user)
+            elif anon is not None:
+                key = links.get(anon) or learned.get(anon) or ANON_PREFIX + anon
+            else:
+                continue
+            rows.append((not key.startswith(ANON_PREFIX), key, int(stamps[i]), i))
+        for anon, user in learned.items():
             links.setdefault(anon, user)
-        if attrs.height:
-            frame = frame.join(attrs, on="item_id", how="left")
-        for a in self.attributes:
-            if a not in frame.columns:
-                frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(a))
-        # anonymous profiles first: an identify later in the batch then merges them whole
-        user_first = pl.col("key").str.starts_with(ANON_PREFIX).not_().alias("_user")
-        return frame.with_columns(user_first).sort("_user", "key", "timestamp", "_order")
+        rows.sort()
+        return rows
 
     def apply(
         self,
-        frame: pl.DataFrame,
+        cols: Columns,
         load: StateLoader,
         links: dict[str, str],
+        attrs: dict[str, tuple[str | None, ...]],
         on_change: OnChange | None = None,
     ) -> BatchResult:
-        """Apply a prepared batch; ``load`` returns existing states for keys (missing = new).
+        """Apply a batch of events given as columns (`tastemaker.schema.EVENT_COLUMNS`).
 
-        After each event that changes a state, the window is pruned and ``on_change`` runs,
-        so segment membership (with its hysteresis) depends only on the user's event
-        sequence, not on how events were batched.
+        ``load`` returns existing states for keys (missing = new) and ``attrs`` maps item
+        ids to their attribute values. After each event that changes a state, the window is
+        pruned and ``on_change`` runs, so segment membership (with its hysteresis) depends
+        only on the user's event sequence, not on how events were batched.
         """
         result = BatchResult()
-        if frame.height == 0:
+        order = self.prepare(cols, links)
+        if not order:
             return result
-        merges = (
-            frame.filter((pl.col("type") == "identify") & pl.col("anonymous_id").is_not_null())[
-                "anonymous_id"
-            ]
-            .unique()
-            .to_list()
-        )
-        keys = frame["key"].unique().to_list()
-        wanted = keys + [ANON_PREFIX + a for a in merges]
+        types, anons = cols["type"], cols["anonymous_id"]
+        merges = {anons[i] for _, _, _, i in order if types[i] == "identify" and anons[i]}
+        wanted = list({key: None for _, key, _, _ in order}) + [ANON_PREFIX + a for a in merges]
         states = load(wanted)
-        cols = [
-            frame[c].to_list()
-            for c in ("key", "event_id", "type", "item_id", "value", "timestamp", "session_id")
-        ]
-        attr_cols = [frame[a].to_list() for a in self.attributes]
-        anon_col = frame["anonymous_id"].to_list()
-        attr_rows = list(zip(*attr_cols, strict=True)) if attr_cols else [()] * frame.height
+        eids, items, values, sessions = (cols["event_id"], cols["item_id"], cols["value"],
+                                         cols["session_id"])  # fmt: skip
+        unknown: tuple[str | None, ...] = (None,) * len(self.attributes)
         current: ProfileState | None = None
-        for i, (key, eid, etype, item, value, ts, sid) in enumerate(zip(*cols, strict=True)):
+        for is_user, key, ts, i in order:
             if current is None or current.key != key:
                 current = states.get(key) or self.new_state(key)
                 states[key] = current
                 result.touched[key] = current
-            if etype == "identify" and anon_col[i] is not None and not key.startswith(ANON_PREFIX):
-                self._merge(current, anon_col[i], states, result)
-            entry = (ts, eid, etype, item, value, attr_rows[i])
-            if self.add(current, entry, sid):
+            etype, item = types[i], items[i]
+            if etype == "identify" and is_user and anons[i] is not None:
+                self._merge(current, anons[i], states, result)
+            entry = (ts, eids[i], etype, item, values[i], attrs.get(item, unknown))
+            if self.add(current, entry, sessions[i]):
                 result.applied += 1
                 self.finish(current)
                 if current.dirty and on_change is not None:

@@ -11,8 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import polars as pl
+from typing import Any
 
 from tastemaker.profiles.service import ProfileService
 from tastemaker.storage.bus import EventBus, Message
@@ -22,12 +21,14 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class WorkerStats:
-    """What a worker did: messages, events applied, and event-to-visible latencies (ms)."""
+    """What a worker did: messages, events, applied, and per event the publish time and the
+    publish-to-visible latency (ms, measured once the profiles are written)."""
 
     messages: int = 0
     events: int = 0
     applied: int = 0
     latencies_ms: list[float] = field(default_factory=list)
+    published_ms: list[int] = field(default_factory=list)
 
 
 def parse_partitions(spec: str | None, partitions: int) -> list[int]:
@@ -53,15 +54,19 @@ def parse_partitions(spec: str | None, partitions: int) -> list[int]:
 def process(service: ProfileService, bus: EventBus, messages: list[Message], stats: WorkerStats,
             keep_latency: bool = False) -> None:  # fmt: skip
     """Apply one delivery of messages, then acknowledge them."""
-    frame = pl.concat([m.events for m in messages], how="vertical_relaxed")
-    stats.applied += service.apply(frame)
+    columns: dict[str, list[Any]] = {}
+    for m in messages:
+        for name, values in m.columns.items():
+            columns.setdefault(name, []).extend(values)
+    stats.applied += service.apply_columns(columns)
     bus.ack(messages)
     stats.messages += len(messages)
-    stats.events += frame.height
+    stats.events += len(columns.get("event_id", ()))
     if keep_latency:
         now = time.time() * 1000
         for m in messages:
-            stats.latencies_ms.extend([now - m.published_ms] * m.events.height)
+            stats.latencies_ms.extend([now - m.published_ms] * m.size)
+            stats.published_ms.extend([m.published_ms] * m.size)
 
 
 def run_worker(

@@ -17,7 +17,7 @@ import redis
 
 from tastemaker.config import RedisBusConfig
 from tastemaker.errors import StoreUnavailableError
-from tastemaker.storage.bus import Message, decode_events, encode_events, split_by_partition
+from tastemaker.storage.bus import Message, decode_columns, encode_events, split_by_partition
 
 MAXLEN = 1_000_000
 
@@ -110,7 +110,7 @@ class RedisStreamBus:
                 if not fields:  # deleted by trimming
                     continue
                 mid = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-                out.append(Message(partition, mid, decode_events(fields[b"e"]), int(fields[b"t"])))
+                out.append(Message(partition, mid, decode_columns(fields[b"e"]), int(fields[b"t"])))
         return out
 
     def ack(self, messages: list[Message]) -> None:

@@ -31,6 +31,11 @@ class SqlProfilesMixin:
             return
         now = _now_ms()
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # profiles are derived data (rebuilt from the event log): do not wait for the
+                # WAL flush; a committed write is still visible at once and survives a
+                # crash of this process, only a crash of the database server may lose it
+                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
             if delete:
                 conn.execute(sa_delete(t.profiles).where(t.profiles.c.user_id.in_(delete)))
             if rows:

@@ -88,7 +88,7 @@ def test_unacknowledged_entries_are_delivered_again(ws: Workspace) -> None:
     )
     first.publish(stored)
     got = first.consume("crashy", count=10, block_ms=10)
-    assert sum(m.events.height for m in got) == 2  # delivered, never acknowledged
+    assert sum(m.size for m in got) == 2  # delivered, never acknowledged
     second = RedisStreamBus(bus_cfg)  # a restarted worker claims what was pending
     again = second.consume("fresh", count=10, block_ms=10)
     assert sorted(e for m in again for e in m.events["event_id"].to_list()) == ["a0", "a1"]

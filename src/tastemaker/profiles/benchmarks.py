@@ -1,0 +1,302 @@
+"""Benchmarks of profiles and the featured listing (`tastemaker bench profiles`).
+
+- ``inprocess``: `ProfileService.apply` throughput on one core (SQLite store).
+- ``streams``: Redis Streams with two `tastemaker worker` processes: drain throughput, then
+  event-to-segment-visible latency at a paced 2,000 events/s.
+- ``featured``: ``GET /v1/featured`` latency at a paced 200 requests/s over loopback, from a
+  client process separate from the server, with a 100,000-item catalog.
+
+Every loop is bounded (event and request counts, timeouts); everything runs on loopback.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from tastemaker.config import (
+    CacheConfig,
+    PostgresStoreConfig,
+    RedisBusConfig,
+    Settings,
+    write_settings,
+)
+from tastemaker.datasets.marketplace import generate_marketplace
+from tastemaker.ingest.pseudonymize import create_key
+from tastemaker.profiles.service import ProfileService
+from tastemaker.workspace import Workspace
+
+CLI = [sys.executable, "-c", "from tastemaker.cli.app import main; main()"]
+
+
+def _percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p90": None, "p99": None, "max": None}
+    arr = np.asarray(values)
+    return {k: round(float(np.percentile(arr, q)), 3) for k, q in
+            (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))}  # fmt: skip
+
+
+def _stored_events(ws: Workspace, users: int, items: int, days: int, seed: int) -> pl.DataFrame:
+    """Generate a marketplace, store it (no listeners) and return events as listeners get them."""
+    market = generate_marketplace(users=users, items=items, days=days, seed=seed)
+    listeners, ws.ingestor.listeners = ws.ingestor.listeners, []
+    try:
+        ws.ingestor.ingest_items(market.items, "bench")
+        events = market.events.filter(pl.col("type") != "impression")
+        for start in range(0, events.height, 100_000):
+            ws.ingestor.ingest_events(events.slice(start, 100_000), "bench")
+    finally:
+        ws.ingestor.listeners = listeners
+    stored = ws.store.events().drop("seq")
+    return stored.with_columns(pl.col("timestamp").dt.epoch("ms"))
+
+
+def bench_inprocess(
+    users: int = 6000, items: int = 5000, days: int = 14, seed: int = 1,
+    batches: tuple[int, ...] = (1_000, 10_000),
+) -> dict[str, Any]:  # fmt: skip
+    """Profile updates per second in this process, pinned to one core."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = Workspace.init(Path(tmp) / "ws")
+        try:
+            events = _stored_events(ws, users, items, days, seed)
+            cpus = os.sched_getaffinity(0)
+            os.sched_setaffinity(0, {min(cpus)})
+            runs = []
+            try:
+                for batch in batches:
+                    ws.store.clear_profiles()
+                    service = ProfileService(ws.settings, ws.store)
+                    service.rules.current()
+                    service.catalog.attribute_map()
+                    started = time.perf_counter()
+                    for start in range(0, events.height, batch):
+                        service.apply(events.slice(start, batch))
+                    seconds = time.perf_counter() - started
+                    runs.append({"batch": batch, "seconds": round(seconds, 3),
+                                 "events_per_s": round(events.height / seconds)})  # fmt: skip
+            finally:
+                os.sched_setaffinity(0, cpus)
+            profiles = ws.store.table_counts()["profiles"]
+        finally:
+            ws.close()
+    return {"events": events.height, "profiles": profiles, "cores": 1,
+            "store": "sqlite", "runs": runs,
+            "events_per_s": max(r["events_per_s"] for r in runs)}  # fmt: skip
+
+
+def _wait(predicate: Callable[[], bool], timeout: float, step: float = 0.01) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+def _streams_workspace(root: Path, redis_url: str, database: str | None) -> tuple[Workspace, str]:
+    schema = f"tm_bench_{uuid.uuid4().hex[:10]}"
+    settings = Settings(
+        workspace=root,
+        bus=RedisBusConfig(url=redis_url, stream=f"tmbench:{schema}:events", partitions=4),
+        cache=CacheConfig(redis_url=redis_url),
+    )
+    if database:
+        settings.store = PostgresStoreConfig(url=database, schema_name=schema)
+    root.mkdir(parents=True, exist_ok=True)
+    write_settings(settings)
+    create_key(settings.key_path)
+    return Workspace.open(root), schema
+
+
+def _drop_schema(ws: Workspace, schema: str) -> None:
+    from sqlalchemy import text
+
+    engine = ws.store.engine  # type: ignore[attr-defined]
+    with engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+def bench_streams(
+    users: int = 8000, items: int = 5000, days: int = 14, seed: int = 2,
+    redis_url: str = "redis://127.0.0.1:6379/15",
+    database: str | None = "postgresql://postgres@127.0.0.1:5432/test",
+    rate: int = 2_000, latency_seconds: float = 8.0,
+) -> dict[str, Any]:  # fmt: skip
+    """Two workers on Redis Streams: drain throughput, then latency at ``rate`` events/s."""
+    from tastemaker.storage.redis_streams import RedisStreamBus
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ws, schema = _streams_workspace(Path(tmp) / "ws", redis_url, database)
+        cfg = ws.settings.bus
+        assert isinstance(cfg, RedisBusConfig)
+        bus = RedisStreamBus(cfg)
+        workers: list[subprocess.Popen[bytes]] = []
+        try:
+            events = _stored_events(ws, users, items, days, seed)
+            cut = int(events.height * 0.8)
+            bulk, paced = events.slice(0, cut), events.slice(cut)
+            stats = [Path(tmp) / f"w{i}.json" for i in range(2)]
+            for i in range(2):
+                workers.append(subprocess.Popen(
+                    [*CLI, "worker", "-w", str(ws.root), "--partitions", f"{i}/2",
+                     "--batch", "20", "--stats-file", str(stats[i])],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                ))  # fmt: skip
+            bus.ensure_groups()
+            if not _wait(lambda: _consumers(bus) >= cfg.partitions, 120, 0.05):
+                raise RuntimeError("stream workers did not start")
+            t0 = time.perf_counter()
+            for start in range(0, bulk.height, 1_000):
+                bus.publish(bulk.slice(start, 1_000))
+            drained = _wait(lambda: bus.lag() == 0 and bus.pending() == 0, 600, 0.005)
+            bulk_s = time.perf_counter() - t0
+            paced_start = int(time.time() * 1000)
+            step = max(1, rate // 100)
+            t1 = time.perf_counter()
+            sent = 0
+            for n, start in enumerate(
+                range(0, min(paced.height, int(rate * latency_seconds)), step)
+            ):
+                delay = t1 + n * step / rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                bus.publish(paced.slice(start, step))
+                sent += min(step, paced.height - start)
+            achieved = sent / (time.perf_counter() - t1)
+            _wait(lambda: bus.lag() == 0 and bus.pending() == 0, 120, 0.005)
+        finally:
+            for w in workers:
+                w.send_signal(signal.SIGTERM)
+            for w in workers:
+                w.wait(60)
+            bus.delete_streams()
+            if ws.profiles.fast is not None:
+                ws.profiles.fast.clear()
+            bus.close()
+        lat: list[float] = []
+        for path in stats:
+            data = json.loads(path.read_text()) if path.exists() else {}
+            pub = data.get("published_ms", [])
+            lat += [v for p, v in zip(pub, data.get("latencies_ms", []), strict=False)
+                    if p >= paced_start]  # fmt: skip
+        profiles = ws.store.table_counts()["profiles"]
+        if database:
+            _drop_schema(ws, schema)
+        ws.close()
+    return {
+        "workers": 2, "partitions": 4, "store": "postgres" if database else "sqlite",
+        "bulk": {"events": bulk.height, "seconds": round(bulk_s, 3), "drained": drained,
+                 "events_per_s": round(bulk.height / bulk_s)},
+        "paced": {"target_events_per_s": rate, "achieved_events_per_s": round(achieved),
+                  "events": sent, "latency_ms": _percentiles(lat), "samples": len(lat)},
+        "profiles": profiles,
+    }  # fmt: skip
+
+
+def _consumers(bus: Any) -> int:
+    """Partitions that have a registered consumer (workers are up and reading)."""
+    n = 0
+    for p in range(bus.partitions):
+        groups = bus.client.xinfo_groups(bus.stream(p))
+        n += any(int(g.get("consumers", 0)) > 0 for g in groups)
+    return n
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(conn: http.client.HTTPConnection, path: str) -> tuple[int, bytes]:
+    conn.request("GET", path)
+    resp = conn.getresponse()
+    return resp.status, resp.read()
+
+
+FILTERS = ("", "fuel_type:electric", "body_type:suv,price<30000", "price<15000",
+           "fuel_type:diesel|petrol", "body_type:hatchback", "fuel_type:electric,body_type:suv",
+           "category:car,price>=20000")  # fmt: skip
+
+
+def bench_featured(
+    users: int = 2000, items: int = 100_000, days: int = 7, seed: int = 3,
+    rate: int = 200, requests: int = 3_000,
+) -> dict[str, Any]:  # fmt: skip
+    """``GET /v1/featured`` latency at ``rate`` requests/s from this (client) process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = Workspace.init(Path(tmp) / "ws")
+        market = generate_marketplace(users=users, items=items, days=days, seed=seed)
+        ws.ingestor.ingest_items(market.items, "bench")
+        events = market.events.filter(pl.col("type") != "impression")
+        ws.ingestor.ingest_events(events, "bench")
+        raw = market.users["user_id"].to_list()
+        with_segments = [u for u in raw if (p := ws.profiles.get(ws.pseudonymizer.one(u)))
+                         and p.segments]  # fmt: skip
+        ws.close()
+        port = _free_port()
+        server = subprocess.Popen(
+            [*CLI, "serve", "-w", str(Path(tmp) / "ws"), "--port", str(port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            if not _wait(lambda: _ready(port), 60, 0.1):
+                raise RuntimeError("server did not start")
+            rng = np.random.default_rng(seed)
+            pool = with_segments + [f"stranger-{i}" for i in range(50)]
+            paths = [
+                "/v1/featured?" + urllib.parse.urlencode(
+                    {"user_id": pool[int(rng.integers(len(pool)))],
+                     "filters": FILTERS[int(rng.integers(len(FILTERS)))]})
+                for _ in range(requests + 200)
+            ]  # fmt: skip
+            for path in paths[:200]:  # warm-up
+                _get(conn, path)
+            lat: list[float] = []
+            statuses: dict[int, int] = {}
+            personalized = 0
+            t0 = time.perf_counter()
+            for n, path in enumerate(paths[200:]):
+                delay = t0 + n / rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                started = time.perf_counter()
+                status, body = _get(conn, path)
+                lat.append((time.perf_counter() - started) * 1000)
+                statuses[status] = statuses.get(status, 0) + 1
+                personalized += b'"personalized":true' in body
+            achieved = requests / (time.perf_counter() - t0)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(30)
+    return {"items": items, "users_with_segments": len(with_segments),
+            "target_rps": rate, "achieved_rps": round(achieved, 1), "requests": requests,
+            "statuses": {str(k): v for k, v in statuses.items()},
+            "personalized_share": round(personalized / requests, 3),
+            "latency_ms": _percentiles(lat)}  # fmt: skip
+
+
+def _ready(port: int) -> bool:
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+        return _get(conn, "/healthz")[0] == 200
+    except OSError:
+        return False
