@@ -25,18 +25,23 @@ def bench_accuracy(
     seeds: Annotated[int, typer.Option(help="Number of split seeds (ml-100k).")] = 5,
     k: Annotated[int, typer.Option(help="Cut-off.")] = 10,
     out: Annotated[Path | None, typer.Option(help="Also write the JSON here.")] = None,
+    nested: Annotated[
+        str, typer.Option(help="ml-100k: models to re-tune per seed on its training part.")
+    ] = "",
 ) -> None:
     """Accuracy against published figures: ML-100k (MS Recommenders), Online Retail, marketplace."""
     names = [m.strip() for m in models.split(",") if m.strip()]
     try:
         if dataset == "ml-100k":
             with Progress(console=err_console, transient=True) as bar:
-                task = bar.add_task("ml-100k", total=seeds * len(names))
+                nested_names = [m.strip() for m in nested.split(",") if m.strip()]
+                task = bar.add_task("ml-100k", total=seeds * (len(names) + len(nested_names)))
                 result = ml100k_benchmark(
                     names,
                     tuple(range(seeds)),
                     path=data,
                     k=k,
+                    nested=nested_names,
                     progress=lambda name, seed: bar.update(
                         task, advance=1, description=f"seed {seed}: {name}"
                     ),
