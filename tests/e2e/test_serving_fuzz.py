@@ -1,4 +1,7 @@
-"""Fuzz the whole OpenAPI schema with schemathesis: no request may get a 5xx answer.
+"""Fuzz the serving endpoints' OpenAPI schema with schemathesis: no request may get a 5xx.
+
+The operations fuzzed are those of the recommendation side (recommendations, items,
+feedback, health, metrics); widen ``PREFIXES`` to fuzz more of the schema.
 
 schemathesis is not among the pinned dependencies; install it (``pip install
 schemathesis==4.32.5``) to run this test, otherwise it is skipped.
@@ -20,6 +23,8 @@ from tastemaker.registry.training import registry_of, train_version  # noqa: E40
 from tastemaker.serving import create_app  # noqa: E402
 from tastemaker.workspace import Workspace  # noqa: E402
 
+PREFIXES = ("/v1/recommendations", "/v1/items", "/v1/feedback", "/healthz", "/readyz", "/metrics")
+
 
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory: pytest.TempPathFactory) -> object:
@@ -40,19 +45,20 @@ def test_no_server_errors(api_schema: object) -> None:
     operations = 0
     for result in api_schema.get_all_operations():  # type: ignore[attr-defined]
         operation = result.ok()
+        if not operation.path.startswith(PREFIXES):
+            continue
         operations += 1
-        label = operation.label
 
         @given(case=operation.as_strategy())
         @settings(
             max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck)
         )
-        def run(case: object, label: str = label) -> None:
+        def run(case: object) -> None:
             response = case.call()  # type: ignore[attr-defined]
             calls.append(response.status_code)
             if response.status_code >= 500:
-                failures.append(f"{label}: {response.status_code} {response.text[:200]}")
+                failures.append(f"{response.status_code} {response.text[:200]} for {case}")
 
         run()
-    assert operations >= 8 and len(calls) >= 8 * 5
+    assert operations >= 7 and len(calls) >= 7 * 5
     assert not failures, "\n".join(failures[:10])
