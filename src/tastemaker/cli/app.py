@@ -1,41 +1,38 @@
-"""Root of the `tastemaker` command line: wires the command groups, one module each."""
+"""Root of the `tastemaker` command line: wires the command groups, one module each.
 
-import typer
+Each command's module is imported only when that command runs (see `cli/lazy.py`), so
+`tastemaker import ...` does not pay for loading faiss or scikit-learn.
+"""
 
-from tastemaker.cli import bench, deadletters, demo, export, generate, imports, init, serve
-from tastemaker.cli import models as models_cli
-from tastemaker.cli import profiles as profiles_cli
-from tastemaker.cli import segments as segments_cli
-from tastemaker.cli import train as train_cli
-from tastemaker.cli import dataset as dataset_cli
-from tastemaker.cli import evaluate as evaluate_cli
-from tastemaker.cli import tune as tune_cli
-from tastemaker.cli import worker as worker_cli
+from tastemaker.cli.lazy import lazy_typer
 
-app = typer.Typer(
+# Registrations: one line per command ("module:function") or group ("module:app").
+COMMANDS = {
+    "init": "tastemaker.cli.init:init",
+    "doctor": "tastemaker.cli.init:doctor",
+    "demo": "tastemaker.cli.demo:demo",
+    "import": "tastemaker.cli.imports:app",
+    "deadletters": "tastemaker.cli.deadletters:app",
+    "export": "tastemaker.cli.export:app",
+    "generate": "tastemaker.cli.generate:app",
+    "dataset": "tastemaker.cli.dataset:app",
+    "profiles": "tastemaker.cli.profiles:app",
+    "segments": "tastemaker.cli.segments:app",
+    "worker": "tastemaker.cli.worker:worker",
+    "train": "tastemaker.cli.train:train",
+    "tune": "tastemaker.cli.tune:tune_command",
+    "evaluate": "tastemaker.cli.evaluate:evaluate",
+    "models": "tastemaker.cli.models:app",
+    "serve": "tastemaker.cli.serve:serve",
+    "bench": "tastemaker.cli.bench:app",
+}
+
+app = lazy_typer(
+    COMMANDS,
     help="tastemaker: recommendation and personalization platform.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-
-# Registrations: one line per command or command group.
-app.command("init")(init.init)
-app.command("doctor")(init.doctor)
-app.command("demo")(demo.demo)
-app.add_typer(imports.app, name="import")
-app.add_typer(deadletters.app, name="deadletters")
-app.add_typer(export.app, name="export")
-app.command("serve")(serve.serve)
-app.add_typer(bench.app, name="bench")
-app.command("tune")(tune_cli.tune_command)
-app.command("evaluate")(evaluate_cli.evaluate)
-app.add_typer(dataset_cli.app, name="dataset")
-app.add_typer(generate.app, name="generate")
-app.add_typer(profiles_cli.app, name="profiles")
-app.add_typer(segments_cli.app, name="segments")
-app.command("worker")(worker_cli.worker)
-app.command("train")(train_cli.train)
-app.add_typer(models_cli.app, name="models")
 
 
 def main() -> None:

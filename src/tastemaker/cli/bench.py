@@ -1,22 +1,15 @@
 """`tastemaker bench ...`: benchmarks that print JSON. Each benchmark lives in its own module."""
 
-import typer
+from tastemaker.cli.lazy import lazy_typer
 
-app = typer.Typer(help="Benchmarks: each prints one JSON document.", no_args_is_help=True)
+# Registrations: one line per benchmark, "module:function" imported when it runs.
+BENCHMARKS = {
+    "ingest": "tastemaker.cli.bench_ingest:bench_ingest",
+    "generate": "tastemaker.cli.bench_generate:bench_generate",
+    "accuracy": "tastemaker.cli.bench_accuracy:bench_accuracy",
+    "train": "tastemaker.cli.bench_train:bench_train",
+    "profiles": "tastemaker.cli.bench_profiles:bench_profiles",
+    "serve": "tastemaker.cli.bench_serve:bench_serve",
+}
 
-# Registrations: one line per benchmark module.
-from tastemaker.cli import bench_ingest  # noqa: E402
-
-app.command("ingest")(bench_ingest.bench_ingest)
-from tastemaker.cli import bench_generate  # noqa: E402
-
-app.command("generate")(bench_generate.bench_generate)
-from tastemaker.cli import bench_accuracy  # noqa: E402
-
-app.command("accuracy")(bench_accuracy.bench_accuracy)
-from tastemaker.cli import bench_train  # noqa: E402
-
-app.command("train")(bench_train.bench_train)
-from tastemaker.cli import bench_profiles  # noqa: E402
-
-app.command("profiles")(bench_profiles.bench_profiles)
+app = lazy_typer(BENCHMARKS, help="Benchmarks, each printing one JSON document.", no_args_is_help=True)
