@@ -12,4 +12,4 @@ BENCHMARKS = {
     "serve": "tastemaker.cli.bench_serve:bench_serve",
 }
 
-app = lazy_typer(BENCHMARKS, help="Benchmarks, each printing one JSON document.", no_args_is_help=True)
+app = lazy_typer(BENCHMARKS, help="Benchmarks printing JSON.", no_args_is_help=True)
