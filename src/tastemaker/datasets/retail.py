@@ -80,7 +80,7 @@ def load_online_retail(path: str | Path) -> LoadedDataset:
         sold.group_by("item_id")
         .agg(
             pl.col("description").drop_nulls().mode().first().alias("title"),
-            pl.col("unit_price").median().alias("price"),
+            pl.col("unit_price").filter(pl.col("unit_price") >= 0).median().alias("price"),
         )
         .with_columns(pl.col("title").alias("text"))
         .sort("item_id")

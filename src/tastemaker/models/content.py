@@ -69,7 +69,16 @@ class ContentRecommender(Recommender):
         blocks = [self._text_block(frame), self._categorical_block(frame)]
         if self.encoder:
             blocks.append(sp.csr_matrix(self._embed(frame)))
-        self.features_ = row_normalize(sp.hstack([b for b in blocks if b is not None]))
+        # each block is unit-normalized per item; the concatenation is not re-normalized, so an
+        # item missing a block (no text) scores lower instead of being inflated by the others
+        kept = [b for b in blocks if b is not None]
+        if not kept:
+            raise ValidationFailedError(
+                "the item catalog has no text or categorical columns to build features from",
+                field="items",
+            )
+        scale = np.float32(1.0 / np.sqrt(1.0 + self.categorical_weight**2))
+        self.features_ = sp.csr_matrix(sp.hstack(kept), dtype=np.float32) * scale
         self.train_ = interactions.matrix
 
     def _text_block(self, frame: pl.DataFrame) -> sp.csr_matrix | None:
@@ -93,7 +102,7 @@ class ContentRecommender(Recommender):
                 if c not in _SKIP
                 and c not in self.text_columns
                 and t in (pl.String, pl.Categorical, pl.Boolean)
-                and frame[c].n_unique() <= self.max_categories
+                and 1 < frame[c].n_unique() <= self.max_categories
             ]
         cols = [c for c in cols if c in frame.columns]
         if not cols:
