@@ -1,0 +1,30 @@
+"""The per-user result cache: TTL, invalidation per user, bounded size."""
+
+from __future__ import annotations
+
+import time
+
+from tastemaker.serving.cache import ResultCache
+
+
+def test_hit_miss_invalidate_and_ttl() -> None:
+    cache = ResultCache(ttl_seconds=0.2)
+    assert cache.get("u1", "k") is None
+    cache.put("u1", "k", [1, 2])
+    cache.put("u2", "k", [3])
+    assert cache.get("u1", "k") == [1, 2] and cache.get("u1", "other") is None
+    cache.invalidate(["u1"])
+    assert cache.get("u1", "k") is None and cache.get("u2", "k") == [3]
+    assert (cache.hits, cache.misses) == (2, 3) and cache.hit_rate == 0.4
+    time.sleep(0.25)
+    assert cache.get("u2", "k") is None
+
+
+def test_disabled_and_bounded() -> None:
+    off = ResultCache(ttl_seconds=0)
+    off.put("u", "k", 1)
+    assert off.get("u", "k") is None
+    small = ResultCache(ttl_seconds=60, max_users=2)
+    for user in ("a", "b", "c"):
+        small.put(user, "k", user)
+    assert small.get("a", "k") is None and small.get("c", "k") == "c"
