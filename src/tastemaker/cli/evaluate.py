@@ -15,7 +15,7 @@ from tastemaker.cli.common import console, fail, opened
 from tastemaker.errors import TastemakerError
 from tastemaker.evaluation.report import write_report
 from tastemaker.evaluation.runner import EvaluationResult, evaluate_models
-from tastemaker.evaluation.table import render_table
+from tastemaker.evaluation.table import COMPACT_COLUMNS, DEFAULT_COLUMNS, render_table
 from tastemaker.models.catalog import MODELS
 from tastemaker.models.interactions import Interactions
 
@@ -77,7 +77,8 @@ def evaluate(
             )
     except TastemakerError as exc:
         raise fail(exc.message) from exc
-    console.print(render_table(result))
+    narrow = console.width < 110  # keep the table readable in an 80-column terminal
+    console.print(render_table(result, COMPACT_COLUMNS if narrow else DEFAULT_COLUMNS))
     _write(result, report, reports)
 
 

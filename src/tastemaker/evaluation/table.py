@@ -7,6 +7,7 @@ from rich.table import Table
 from tastemaker.evaluation.runner import EvaluationResult
 
 DEFAULT_COLUMNS = ("ndcg", "precision", "recall", "map", "mrr", "hit_rate", "coverage", "novelty")
+COMPACT_COLUMNS = ("ndcg", "precision", "recall", "hit_rate", "coverage")
 SHORT = {"precision": "prec", "hit_rate": "hit", "coverage": "cov", "novelty": "nov"}
 
 
