@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -210,3 +211,19 @@ def test_promotion_canary_and_rollback_without_restart(shop: tuple[Workspace, Te
     reg.rollback()
     assert version_served("v0001", "control")
 
+
+
+def test_shadow_version_scores_without_being_served(shop: tuple[Workspace, TestClient]) -> None:
+    ws, client = shop
+    reg = registry_of(ws)
+    v2 = train_version(ws, "itemknn", {}, holdout=0).version
+    reg.set_shadow(v2)
+    log = ws.root / "reports" / f"shadow-{v2}.jsonl"
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline and not log.exists():
+        body = client.get(f"/v1/recommendations/{ACTIVE[5]}", params={"k": 5}).json()
+        assert body["model_version"] == "v0001"  # the shadow is never served
+        time.sleep(0.3)
+    row = json.loads(log.read_text().splitlines()[0])
+    assert row["served_version"] == "v0001" and row["shadow_version"] == v2
+    assert len(row["shadow"]) == 5 and 0 <= row["overlap"] <= 1

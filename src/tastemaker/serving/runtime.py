@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 import weakref
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ from tastemaker.serving.pipeline import RecommendationPipeline
 from tastemaker.serving.pipeline import Request as PipelineRequest
 from tastemaker.serving.responses import RecommendationResponse, RecommendedItem
 from tastemaker.serving.settings import PipelineConfig, load_pipeline_config
+from tastemaker.serving.shadow import ShadowLogger
 from tastemaker.serving.version import LoadedVersion, load_version
 from tastemaker.workspace import Workspace
 
@@ -63,6 +65,7 @@ class ServingRuntime:
 
         self.cache = ResultCache(ws.settings.cache.result_ttl_seconds)
         self.impressions = ImpressionLogger(ws.ingestor) if self.config.log_impressions else None
+        self.shadow: ShadowLogger | None = None
         self.state = RegistryState()
         self.versions: dict[str, LoadedVersion] = {}
         self._token: tuple[int, int] | None = None
@@ -148,7 +151,7 @@ class ServingRuntime:
             req = PipelineRequest(user_id, key, k, filters, context, request_id)
             response = self.pipeline.run(version, req, variant)
             self.cache.put(key, cache_key, response)
-            self._shadow(req)
+            self._shadow(req, response)
         self._log(response, context)
         return response
 
@@ -196,20 +199,16 @@ class ServingRuntime:
         keep = found[0] >= 0
         return ItemList.of(found[0][keep], scores[0][keep], Source.RECENT_NEIGHBORS)
 
-    def _shadow(self, req: PipelineRequest) -> None:
+    def _shadow(self, req: PipelineRequest, served: RecommendationResponse) -> None:
         name = self.state.shadow
-        if not name or name not in self.versions:
+        version = self.versions.get(name) if name else None
+        if version is None or name is None:
             return
-        try:
-            shadow = self.pipeline.run(self.versions[name], req, "shadow")
-        except Exception:
-            log.exception("shadow version %s failed", name)
-            return
-        if self.impressions is not None:
-            self.metrics.stage("shadow", 0.0)
-            log.info(
-                "shadow %s request %s: %s", name, req.request_id, [i.item_id for i in shadow.items]
-            )
+        if self.shadow is None:
+            reports = self.ws.settings.path(self.ws.settings.reports_dir)
+            self.shadow = ShadowLogger(reports)
+        shadow_req = replace(req)
+        self.shadow.submit(name, lambda: self.pipeline.run(version, shadow_req, "shadow"), served)
 
     def _log(self, response: RecommendationResponse, context: str | None) -> None:
         if self.impressions is None or not response.items:

@@ -1,0 +1,72 @@
+"""Shadow scoring: a candidate version scores the same requests off the hot path.
+
+Its lists are never served; each is written as one JSON line to
+``reports/shadow-<version>.jsonl`` next to the served list, with their overlap, so the
+candidate can be compared before a canary or promotion.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+
+from tastemaker.serving.responses import RecommendationResponse
+
+log = logging.getLogger(__name__)
+Job = tuple[str, Callable[[], RecommendationResponse], RecommendationResponse]
+
+
+class ShadowLogger:
+    """Runs shadow jobs in a daemon thread; a full queue drops jobs (counted).
+
+    Args:
+        folder: where the JSON Lines files go.
+        max_queue: jobs kept waiting.
+    """
+
+    def __init__(self, folder: Path, max_queue: int = 1000) -> None:
+        self.folder = Path(folder)
+        self.done = 0
+        self.dropped = 0
+        self._queue: queue.Queue[Job] = queue.Queue(max_queue)
+        threading.Thread(target=self._run, name="tm-shadow", daemon=True).start()
+
+    def submit(
+        self,
+        version: str,
+        run: Callable[[], RecommendationResponse],
+        served: RecommendationResponse,
+    ) -> None:
+        """Queue a shadow scoring of a request whose ``served`` list went out."""
+        try:
+            self._queue.put_nowait((version, run, served))
+        except queue.Full:
+            self.dropped += 1
+
+    def _run(self) -> None:
+        while True:
+            version, run, served = self._queue.get()
+            try:
+                shadow = run()
+                ours = [i.item_id for i in served.items]
+                theirs = [i.item_id for i in shadow.items]
+                row = {
+                    "request_id": served.request_id,
+                    "user_id": served.user_id,
+                    "served_version": served.model_version,
+                    "shadow_version": version,
+                    "served": ours,
+                    "shadow": theirs,
+                    "overlap": len(set(ours) & set(theirs)) / max(len(ours), 1),
+                }
+                self.folder.mkdir(parents=True, exist_ok=True)
+                with open(self.folder / f"shadow-{version}.jsonl", "ab") as handle:
+                    handle.write(orjson.dumps(row) + b"\n")
+                self.done += 1
+            except Exception:  # the shadow must never disturb serving
+                log.exception("shadow scoring with %s failed", version)
