@@ -52,12 +52,18 @@ class Pseudonymizer:
 
     def column(self, frame: pl.DataFrame, name: str) -> pl.DataFrame:
         """Replace the ids in text column ``name`` by their pseudonyms (nulls stay null)."""
-        if name not in frame.columns or frame.height == 0:
-            return frame
-        uniques = frame[name].drop_nulls().unique().to_list()
-        if not uniques:
-            return frame
-        mapping = {u: self.one(u) for u in uniques}
-        return frame.with_columns(
-            pl.col(name).replace_strict(mapping, default=None, return_dtype=pl.String)
-        )
+        return self.columns(frame, (name,))
+
+    def columns(self, frame: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
+        """Replace the ids in the text columns ``names`` by their pseudonyms, in one pass."""
+        exprs = []
+        for name in names:
+            if name not in frame.columns or frame.schema[name] != pl.String:
+                continue
+            uniques = frame[name].drop_nulls().unique().to_list()
+            if uniques:
+                mapping = {u: self.one(u) for u in uniques}
+                exprs.append(
+                    pl.col(name).replace_strict(mapping, default=None, return_dtype=pl.String)
+                )
+        return frame.with_columns(exprs) if exprs else frame

@@ -13,7 +13,7 @@ from tastemaker.config import Settings
 from tastemaker.ingest.catalog import validate_items, validate_users
 from tastemaker.ingest.pseudonymize import Pseudonymizer
 from tastemaker.ingest.validate import ROW, Checked, validate_events
-from tastemaker.schema import EVENT_COLUMNS, IngestSummary, Rejection
+from tastemaker.schema import IngestSummary, Rejection
 from tastemaker.storage.base import DeadLetter, Store
 
 #: Called with the events that were newly stored (pseudonymized; timestamp in epoch ms).
@@ -62,9 +62,8 @@ class Ingestor:
         checked = validate_events(frame, self.settings.ingest, first_row=first_row)
         valid = checked.valid
         if not ids_pseudonymized:
-            for name in _ID_FIELDS:
-                valid = self.pseudonymizer.column(valid, name)
-        result = self.store.append_events(valid.select(EVENT_COLUMNS))
+            valid = self.pseudonymizer.columns(valid, _ID_FIELDS)
+        result = self.store.append_events(valid.drop(ROW))
         new = valid
         if result.duplicates:
             new = valid.filter(pl.col("event_id").is_in(result.inserted_ids)).unique(
@@ -72,7 +71,7 @@ class Ingestor:
             )
         self._link_identities(new)
         if self.listeners and new.height:
-            stored = new.select(EVENT_COLUMNS)
+            stored = new.drop(ROW)
             for listener in self.listeners:
                 listener(stored)
         summary = self._dead_letter(checked, "event", source, ids_pseudonymized)
@@ -82,6 +81,8 @@ class Ingestor:
         return summary
 
     def _link_identities(self, new: pl.DataFrame) -> None:
+        if not (new["type"] == "identify").any():
+            return
         links = new.filter(
             (pl.col("type") == "identify")
             & pl.col("user_id").is_not_null()
@@ -126,9 +127,7 @@ class Ingestor:
         if rejected.height == 0:
             return IngestSummary()
         if not ids_pseudonymized:
-            for name in _ID_FIELDS:
-                if name in rejected.columns and rejected.schema[name] == pl.String:
-                    rejected = self.pseudonymizer.column(rejected, name)
+            rejected = self.pseudonymizer.columns(rejected, _ID_FIELDS)
         letters: list[DeadLetter] = []
         rejections: list[Rejection] = []
         for row in rejected.iter_rows(named=True):

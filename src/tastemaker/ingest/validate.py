@@ -147,10 +147,14 @@ def validate_events(
     """
     now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
     original = list(frame.columns)
-    frame = frame.with_row_index(ROW, offset=first_row).with_columns(pl.col(ROW).cast(pl.Int64))
+    frame = frame.with_row_index(ROW, offset=first_row)
     raw_ts = pl.col("timestamp")
     field, reason = first_failure(_event_checks(cfg, now_ms, raw_ts))
-    frame = _prepare(frame).with_columns(field.alias("_field"), reason.alias("_reason")).collect()
+    frame = (
+        _prepare(frame)
+        .with_columns(pl.col(ROW).cast(pl.Int64), field.alias("_field"), reason.alias("_reason"))
+        .collect()
+    )
     ok = pl.col("_reason").is_null()
     valid = (
         frame.lazy()
@@ -170,5 +174,14 @@ def validate_events(
         )
     )
     keep = [c for c in original if c in frame.columns and not c.startswith("_")]
-    rejected = frame.filter(~ok).select(pl.col(ROW), *keep, pl.col("_field"), pl.col("_reason"))
+    rejected_columns = (
+        pl.col(ROW),
+        *[pl.col(c) for c in keep],
+        pl.col("_field"),
+        pl.col("_reason"),
+    )
+    if frame["_reason"].null_count() == frame.height:
+        rejected = frame.clear().select(rejected_columns)
+    else:
+        rejected = frame.filter(~ok).select(rejected_columns)
     return Checked(valid=valid.select(ROW, *EVENT_COLUMNS).collect(), rejected=rejected)

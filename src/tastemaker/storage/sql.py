@@ -77,14 +77,16 @@ class SqlStore(SqlProfilesMixin, Store):
         """Store new events; skip event_ids already stored (within the frame too)."""
         if frame.height == 0:
             return AppendResult(0, 0, [])
-        unique = frame.unique(subset="event_id", keep="first", maintain_order=True)
-        # Sorted by user then time: index pages are touched in order (faster bulk loads), and
-        # each user's events keep their time order in `seq`.
-        unique = unique.sort("user_id", "timestamp", nulls_last=True, maintain_order=True)
         rows = (
-            unique.rename({"timestamp": "ts"})
+            frame.lazy()
+            .unique(subset="event_id", keep="first", maintain_order=True)
+            # Sorted by user then time: index pages are touched in order (faster bulk loads),
+            # and each user's events keep their time order in `seq`.
+            .sort("user_id", "timestamp", nulls_last=True, maintain_order=True)
+            .rename({"timestamp": "ts"})
             .with_columns(pl.lit(_now_ms(), dtype=pl.Int64).alias("received_at"))
             .select(_EVENT_WRITE_COLUMNS)
+            .collect()
         )
         inserted_ids = self._insert_events(rows)
         return AppendResult(len(inserted_ids), frame.height - len(inserted_ids), inserted_ids)
