@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -51,6 +52,10 @@ def worker(
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
         console.print(f"worker {name} (pid {os.getpid()}) owns partitions {owned}")
+        # many long-lived small objects (profile states): keep full collections rare
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 100)
         stats = run_worker(
             service, bus, name, stop=stop, batch=batch, max_events=max_events,
             keep_latency=stats_file is not None,

@@ -67,6 +67,8 @@ class ProfileService:
             self.attributes, settings.event_weights, cfg.window_days, cfg.half_life_days
         )
         self._cache: dict[str, ProfileState] = {}
+        self._absent: set[str] = set()
+        self._replaying = False
         self._links: dict[str, str] | None = None
         self._lock = threading.RLock()
 
@@ -136,11 +138,15 @@ class ProfileService:
 
     def _load_states(self, keys: list[str]) -> dict[str, ProfileState]:
         found = {k: self._cache[k] for k in keys if k in self._cache}
-        missing = [k for k in keys if k not in found]
-        if missing:
+        missing = [k for k in keys if k not in found and k not in self._absent]
+        if missing and not self._replaying:
             n, inter = len(self.attributes), self.updater.interactions
             for key, row in self.store.load_profiles(missing).items():
                 found[key] = loads_state(key, row.state, n, inter)
+            if len(self._absent) > self.max_cached:
+                self._absent.clear()
+            # the owner is the only writer: a key absent now stays absent until it writes it
+            self._absent.update(k for k in missing if k not in found)
         return found
 
     def links(self) -> dict[str, str]:
@@ -218,6 +224,7 @@ class ProfileService:
         """Recompute every profile from the event log; return the number of profiles."""
         with self._lock:
             self._cache.clear()
+            self._absent.clear()
             self._links = None
             self.catalog.invalidate()
             self.store.clear_profiles()
@@ -236,6 +243,7 @@ class ProfileService:
         with self._lock:
             saved_cache, saved_links = self._cache, self._links
             self._links = {}  # learned in sequence, exactly as the online path does
+            self._replaying = True  # states come from the replay only, never the store
             states: dict[str, ProfileState] = {}
             deleted: set[str] = set()
             after = 0
@@ -255,6 +263,7 @@ class ProfileService:
                         deleted.add(key)
             finally:
                 self._cache, self._links = saved_cache, saved_links
+                self._replaying = False
             return states, deleted
 
     def reevaluate_all(self) -> dict[str, int]:

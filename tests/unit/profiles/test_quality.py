@@ -20,6 +20,8 @@ def test_precision_and_recall_on_the_following_period(sqlite_workspace: Workspac
         views("ben", ["d_sedan"], prefix="b"),  # active, not a member
         views("ann", ["ev_suv1", "ev_hatch", "d_sedan"], start=later, prefix="c"),
         views("ben", ["ev_suv2", "p_hatch"], start=later, prefix="d"),
+        views("cyd", ["d_sedan"], prefix="e"),  # joins electric only after the split
+        views("cyd", ["ev_suv1", "ev_suv2", "ev_hatch"], start=later, prefix="f"),
     ]
     for frame in batches:
         ws.ingestor.ingest_events(frame, "t")
@@ -30,12 +32,14 @@ def test_precision_and_recall_on_the_following_period(sqlite_workspace: Workspac
     used, report = segment_quality(ws, split, horizon_days=7, truth=truth)
     assert used == split
     electric = next(q for q in report if q.segment == "electric")
-    # after the split: ann (member) views 2 electric of 3; ben views 1 electric
+    # membership as of the split: only ann (cyd's electric views come later)
+    # after the split: ann views 2 electric of 3; ben 1 electric, cyd 3 electric
     assert (electric.members, electric.views_by_members) == (1, 3)
     assert electric.precision == round(2 / 3, 4)
-    assert electric.recall == round(2 / 3, 4)
-    # truth: ann and ben prefer electric (cyd never came): ann found, ben missed
-    assert (electric.truth_precision, electric.truth_recall) == (1.0, 0.5)
+    assert electric.recall == round(2 / 6, 4)
+    # truth: ann, ben and cyd prefer electric and were active: ann found, two missed
+    assert (electric.truth_precision, electric.truth_recall) == (1.0, round(1 / 3, 4))
+    assert "electric" in ws.profiles.get(ws.pseudonymizer.one("cyd")).segments  # type: ignore[union-attr]
     diesel = next(q for q in report if q.segment == "diesel")
     assert diesel.members == 0 and diesel.precision is None and diesel.recall == 0.0
     assert pl.DataFrame([q.to_dict() for q in report]).height == len(report)
