@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 from jinja2 import Environment, select_autoescape
 
 from tastemaker.evaluation.metrics import ACCURACY_METRICS
-from tastemaker.evaluation.runner import EvaluationResult
+from tastemaker.evaluation.runner import EvaluationResult, ModelEvaluation
 
 BAR_METRICS = ("ndcg", "precision", "recall", "map", "mrr", "hit_rate")
 TABLE_METRICS = (*ACCURACY_METRICS, "coverage", "novelty", "diversity", "gini")
@@ -51,11 +51,16 @@ th:first-child,td:first-child{text-align:left} .best{background:#e3f6e3;font-wei
 <img alt="{{ title }}" src="data:image/png;base64,{{ img }}">
 {% endfor %}
 {% if segments %}<h2>Per segment ({{ result.segment_column }}): NDCG@{{ result.ks[0] }}</h2>
+<p>Fairness check: the gap is the best minus the worst segment mean; a gap whose segment
+intervals do not overlap is marked <b>!</b>.</p>
 <table><tr><th>segment</th>{% for row in result.models %}<th>{{ row.name }}</th>{% endfor %}</tr>
 {% for seg in segments %}<tr><td>{{ seg }}</td>{% for row in result.models %}
 {% set e = row.segments[seg]['ndcg'][result.ks[0]] %}<td>{{ "%.4f"|format(e.mean) }}
 <div class="ci">[{{ "%.3f"|format(e.low) }}, {{ "%.3f"|format(e.high) }}]</div></td>
-{% endfor %}</tr>{% endfor %}</table>{% endif %}
+{% endfor %}</tr>{% endfor %}
+<tr><td><b>gap</b></td>{% for row in result.models %}{% set g = gaps[row.name] %}
+<td>{{ "%.4f"|format(g[0]) }}{% if g[1] %} <b>!</b>{% endif %}</td>{% endfor %}</tr>
+</table>{% endif %}
 <h2>Definitions</h2><p>Relevance is binary (a user's test items not already in training).
 Precision = hits/K; recall = hits/|relevant|; NDCG with 1/log2(rank+1) gains; MAP =
 average precision normalized by min(|relevant|, K); MRR = 1/rank of the first hit;
@@ -135,6 +140,16 @@ def _segments(result: EvaluationResult, segments: list[str]) -> str:
     return _png(fig)
 
 
+def segment_gap(model: ModelEvaluation, k: int, metric: str = "ndcg") -> tuple[float, bool]:
+    """Best minus worst segment mean, and whether their intervals are disjoint."""
+    est = [seg[metric][k] for seg in model.segments.values()]
+    if len(est) < 2:
+        return 0.0, False
+    hi = max(est, key=lambda e: e.mean)
+    lo = min(est, key=lambda e: e.mean)
+    return hi.mean - lo.mean, lo.high < hi.low
+
+
 def render_report(result: EvaluationResult, title: str = "tastemaker evaluation") -> str:
     """Return the report as one self-contained HTML string."""
     segments = sorted({s for m in result.models for s in m.segments})
@@ -150,6 +165,7 @@ def render_report(result: EvaluationResult, title: str = "tastemaker evaluation"
         for m in TABLE_METRICS
         for k in result.ks
     }
+    gaps = {m.name: segment_gap(m, result.ks[0]) for m in result.models} if segments else {}
     env = Environment(autoescape=select_autoescape(default=True))
     return env.from_string(_TEMPLATE).render(
         title=title,
@@ -160,6 +176,7 @@ def render_report(result: EvaluationResult, title: str = "tastemaker evaluation"
         best=result.best("ndcg").name if result.models else "-",
         figures=figures,
         segments=segments,
+        gaps=gaps,
     )
 
 

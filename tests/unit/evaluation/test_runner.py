@@ -82,3 +82,18 @@ def test_tune_only_sees_the_training_part(tmp_path: Path) -> None:
     assert "carved from training only" in result.validation
     saved = json.loads(result.save(tmp_path / "t.json").read_text())
     assert saved["best_params"] == result.best_params
+
+
+def test_segment_gap_flags_disjoint_intervals() -> None:
+    from tastemaker.evaluation.metrics import Estimate
+    from tastemaker.evaluation.report import segment_gap
+    from tastemaker.evaluation.runner import ModelEvaluation
+
+    def model(a: Estimate, b: Estimate) -> ModelEvaluation:
+        segs = {"a": {"ndcg": {10: a}}, "b": {"ndcg": {10: b}}}
+        return ModelEvaluation("m", {}, 0.0, 0.0, {}, segs)
+
+    gap, flagged = segment_gap(model(Estimate(0.5, 0.45, 0.55), Estimate(0.3, 0.25, 0.35)), 10)
+    assert gap == 0.2 and flagged
+    gap, flagged = segment_gap(model(Estimate(0.5, 0.3, 0.7), Estimate(0.4, 0.2, 0.6)), 10)
+    assert abs(gap - 0.1) < 1e-12 and not flagged
