@@ -32,6 +32,8 @@ class ALSRecommender(FactorModel):
         alpha: confidence scale.
         iterations: ALS sweeps.
         binary: train on 0/1 instead of confidence weights.
+        confidence: ``log`` compresses large weights (``1 + ln w`` above 1; 0/1 data is
+            unchanged), ``linear`` uses the summed event weights as they are.
         random_state: seed of the initialization.
         num_threads: implicit's worker threads (0 = all cores).
     """
@@ -45,6 +47,7 @@ class ALSRecommender(FactorModel):
         alpha: float = 5.0,
         iterations: int = 15,
         binary: bool = False,
+        confidence: str = "log",
         random_state: int = 0,
         num_threads: int = 0,
     ) -> None:
@@ -53,11 +56,12 @@ class ALSRecommender(FactorModel):
         self.alpha = alpha
         self.iterations = iterations
         self.binary = binary
+        self.confidence = confidence
         self.random_state = random_state
         self.num_threads = num_threads
 
     def _fit(self, interactions: Interactions, items: pl.DataFrame | None) -> None:
-        x = binarize(interactions.matrix) if self.binary else interactions.matrix
+        x = self._confidence(interactions.matrix)
         with threadpool_limits(1, "blas"):
             model = AlternatingLeastSquares(
                 factors=self.factors,
@@ -71,9 +75,18 @@ class ALSRecommender(FactorModel):
         self.user_factors_ = np.ascontiguousarray(model.user_factors, dtype=np.float32)
         self.item_factors_ = np.ascontiguousarray(model.item_factors, dtype=np.float32)
 
+    def _confidence(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
+        """Weights -> confidence: 1, the raw weight, or ``1 + ln(w)`` above 1 (log)."""
+        if self.binary:
+            return binarize(matrix)
+        out = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
+        if self.confidence == "log":
+            out.data = np.where(out.data > 1.0, 1.0 + np.log(np.maximum(out.data, 1.0)), out.data)
+        return out
+
     def fold_in(self, history: sp.csr_matrix) -> np.ndarray:
         """Solve each row's ALS user step against the item factors."""
-        hist = binarize(history) if self.binary else sp.csr_matrix(history, dtype=np.float32)
+        hist = self._confidence(history)
         y = self.item_factors_.astype(np.float64)
         base = y.T @ y + self.regularization * np.eye(y.shape[1])
         out = np.zeros((hist.shape[0], y.shape[1]), np.float32)
