@@ -1,8 +1,8 @@
-"""Popularity: the most engaged-with items, time decayed, optionally per category."""
+"""Popularity: the most engaged-with items, time decayed, optionally per category or segment."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import polars as pl
@@ -60,7 +60,8 @@ class PopularityRecommender(Recommender):
             ok = (idx >= 0) & codes.is_not_null().to_numpy()
             self.groups_[idx[ok]] = codes.to_numpy()[ok]
 
-    def _popularity(self, inter: Interactions) -> np.ndarray:
+    def _pair_scores(self, inter: Interactions) -> pl.DataFrame:
+        """One row per engaged (user, item) pair with its decayed weight ``s``."""
         log = inter.log
         pairs = log.group_by("user", "item").agg(
             pl.col("timestamp").max(), pl.col("weight").sum().alias("w")
@@ -71,11 +72,54 @@ class PopularityRecommender(Recommender):
             newest = pairs["timestamp"].max()
             age_days = (pl.lit(newest) - pl.col("timestamp")).dt.total_milliseconds() / 86_400_000
             weight = weight * (0.5 ** (age_days / self.half_life_days)).fill_null(0.0)
-        scored = pairs.select("item", weight.alias("s"))
-        pop = np.zeros(inter.n_items, np.float64)
-        np.add.at(pop, scored["item"].to_numpy(), scored["s"].to_numpy())
-        top = pop.max(initial=0.0)
-        return (pop / top if top > 0 else pop).astype(np.float32)
+        return pairs.select("user", "item", weight.alias("s"))
+
+    def _popularity(self, inter: Interactions) -> np.ndarray:
+        return _normalized(self._pair_scores(inter), inter.n_items)
+
+    def fit_segments(self, interactions: Interactions, users: pl.DataFrame, column: str) -> Self:
+        """Also learn one popularity ranking per user segment (``users[column]``).
+
+        Call after ``fit`` with the same interactions; ``users`` has ``user_id`` and
+        ``column``. Serving then asks :meth:`recommend_segment` for a visitor's segment.
+        """
+        self._check()
+        labels = users.select(pl.col("user_id").cast(pl.String), pl.col(column).cast(pl.String))
+        labels = labels.drop_nulls()
+        idx = interactions.users.index(labels["user_id"])
+        seg = labels.with_columns(pl.Series("user", idx, dtype=pl.Int32)).filter(
+            pl.col("user") >= 0
+        )
+        names = sorted(seg[column].unique().to_list())
+        code = {n: i for i, n in enumerate(names)}
+        seg = seg.with_columns(
+            pl.col(column).replace_strict(code, return_dtype=pl.Int32).alias("g")
+        )
+        scored = self._pair_scores(interactions).join(seg.select("user", "g"), on="user")
+        table = np.zeros((len(names), interactions.n_items), np.float32)
+        for g in range(len(names)):
+            table[g] = _normalized(scored.filter(pl.col("g") == g), interactions.n_items)
+        self.segment_labels_ = np.asarray(names, dtype=str)
+        self.segment_popularity_ = table
+        return self
+
+    def recommend_segment(
+        self,
+        segment: str,
+        k: int,
+        *,
+        exclude: sp.csr_matrix | None = None,
+        candidates: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` of one segment's ranking (the global ranking for unknown segments).
+
+        Returns arrays of shape ``[1, k]`` like :meth:`recommend`; ``exclude`` has one row.
+        """
+        self._check()
+        labels = getattr(self, "segment_labels_", np.empty(0, dtype=str))
+        hit = np.flatnonzero(labels == segment)
+        row = self.segment_popularity_[hit[0]] if len(hit) else self.popularity_
+        return self._batched(np.zeros(1, np.int64), k, exclude, candidates, lambda r: row[None, :])
 
     def _score_history(self, history: sp.csr_matrix) -> np.ndarray:
         base = np.broadcast_to(self.popularity_, (history.shape[0], self.n_items)).copy()
@@ -104,9 +148,28 @@ class PopularityRecommender(Recommender):
         return base
 
     def _state(self) -> State:
-        return {"popularity": self.popularity_, "groups": self.groups_, "train": self.train_}
+        state: State = {
+            "popularity": self.popularity_,
+            "groups": self.groups_,
+            "train": self.train_,
+        }
+        if hasattr(self, "segment_labels_"):
+            state["segment_labels"] = self.segment_labels_
+            state["segment_popularity"] = self.segment_popularity_
+        return state
 
     def _set_state(self, state: dict[str, Any]) -> None:
         self.popularity_ = state["popularity"]
         self.groups_ = state["groups"]
         self.train_ = state["train"]
+        if "segment_labels" in state:
+            self.segment_labels_ = state["segment_labels"]
+            self.segment_popularity_ = state["segment_popularity"]
+
+
+def _normalized(scored: pl.DataFrame, n_items: int) -> np.ndarray:
+    """Sum ``s`` per item and scale the best item to 1."""
+    pop = np.zeros(n_items, np.float64)
+    np.add.at(pop, scored["item"].to_numpy(), scored["s"].to_numpy())
+    top = pop.max(initial=0.0)
+    return (pop / top if top > 0 else pop).astype(np.float32)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pytest
@@ -123,3 +125,33 @@ def test_factor_fast_path_matches_dense_scoring(toy: Toy) -> None:
     )
     np.testing.assert_allclose(fast[1], dense[1], rtol=1e-5)
     assert ((fast[0] == -1) == (dense[0] == -1)).all()
+
+
+def test_popularity_per_user_segment(toy: Toy, tmp_path: Path) -> None:
+    from tastemaker.models.base import Recommender
+
+    users = pl.DataFrame(
+        {"user_id": [str(u) for u in range(40)], "segment": ["x"] * 20 + ["y"] * 20}
+    )
+    model = make_model("popularity").fit(toy.interactions)
+    model.fit_segments(toy.interactions, users, "segment")  # type: ignore[attr-defined]
+    x = model.recommend_segment("x", 1)[0][0, 0]  # type: ignore[attr-defined]
+    y = model.recommend_segment("y", 1)[0][0, 0]  # type: ignore[attr-defined]
+    assert (x, y) == (0, 10)  # each segment's head item
+    model.save(tmp_path / "p")
+    loaded = Recommender.load(tmp_path / "p")
+    assert loaded.recommend_segment("y", 1)[0][0, 0] == 10  # type: ignore[attr-defined]
+    unknown = loaded.recommend_segment("zz", 2)[0][0]  # type: ignore[attr-defined]
+    assert set(unknown.tolist()) == {0, 10}
+
+
+def test_als_log_confidence_keeps_binary_data() -> None:
+    m = sp.csr_matrix(np.array([[1.0, 8.0, 0.5]], dtype=np.float32))
+    als = make_model("als")
+    np.testing.assert_allclose(
+        als._confidence(m).toarray(),  # type: ignore[attr-defined]
+        [[1.0, 1.0 + np.log(8.0), 0.5]],
+        rtol=1e-6,
+    )
+    linear = make_model("als", confidence="linear")
+    np.testing.assert_allclose(linear._confidence(m).toarray(), m.toarray())  # type: ignore[attr-defined]
