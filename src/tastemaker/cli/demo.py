@@ -69,12 +69,48 @@ def demo(
             f"  reports     {ws.settings.path(ws.settings.reports_dir)}\n\n"
             "Next:\n"
             f"  tastemaker doctor -w {workspace}\n"
-            f"  tastemaker serve -w {workspace}      # then open http://127.0.0.1:8000/docs\n",
+            f"  tastemaker serve -w {workspace}      # then open http://127.0.0.1:8000/docs\n"
+            "  curl 'http://127.0.0.1:8000/v1/recommendations/u000001?k=5'\n"
+            "  curl 'http://127.0.0.1:8000/v1/featured?user_id=u000001&filters=fuel_type:electric'\n",
             title="tastemaker demo",
         )
     )
 
 
+def _evaluate(ws: Workspace) -> None:
+    """Compare the main models on a temporal split; print the table, write the HTML report."""
+    from tastemaker.cli.evaluate import evaluate
+
+    console.print(
+        "[bold]4.[/bold] evaluating models on a temporal split (train before, test after)"
+    )
+    evaluate(
+        workspace=ws.root,
+        models="popularity,itemknn,als,ease,hybrid",
+        split="temporal",
+        k="10,20",
+        report=ws.settings.path(ws.settings.reports_dir) / "demo-evaluation.html",
+        segment_by="age_band",
+        seed=0,
+        bootstrap=200,
+        dataset=None,
+        data=None,
+    )
+
+
+def _train(ws: Workspace) -> None:
+    """Train the serving model on every event, register it and promote it."""
+    from tastemaker.registry.training import registry_of, train_version
+
+    t = time.perf_counter()
+    manifest = train_version(ws, "hybrid", {}, holdout=0.2)
+    registry_of(ws).promote(manifest.version)
+    console.print(
+        f"[bold]5.[/bold] trained and promoted model version {manifest.version}"
+        f" ({manifest.model}, {time.perf_counter() - t:.1f} s)"
+    )
+
+
 def _later_steps() -> list[Callable[[Workspace], None]]:
-    """Stages that run after import: training and evaluation."""
-    return []
+    """Stages that run after import: evaluation, then training the served model."""
+    return [_evaluate, _train]
