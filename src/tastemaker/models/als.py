@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
@@ -10,6 +12,7 @@ from threadpoolctl import threadpool_limits
 
 from tastemaker.models._factors import FactorModel
 from tastemaker.models._sparse import binarize
+from tastemaker.models.base import State
 from tastemaker.models.interactions import Interactions
 
 # Defaults chosen by `tastemaker tune --dataset ml-100k --model als` on a validation split
@@ -61,6 +64,10 @@ class ALSRecommender(FactorModel):
         self.num_threads = num_threads
 
     def _fit(self, interactions: Interactions, items: pl.DataFrame | None) -> None:
+        data = interactions.matrix.data
+        # weights are relative to the typical pair, so alpha means the same whatever the scale
+        # of Settings.event_weights (0/1 data keeps scale 1)
+        self.scale_ = np.asarray([float(np.median(data)) if len(data) else 1.0], np.float32)
         x = self._confidence(interactions.matrix)
         with threadpool_limits(1, "blas"):
             model = AlternatingLeastSquares(
@@ -76,10 +83,13 @@ class ALSRecommender(FactorModel):
         self.item_factors_ = np.ascontiguousarray(model.item_factors, dtype=np.float32)
 
     def _confidence(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
-        """Weights -> confidence: 1, the raw weight, or ``1 + ln(w)`` above 1 (log)."""
+        """Weights / median weight -> 1 (binary), as is (linear) or ``1 + ln(w)`` above 1 (log)."""
         if self.binary:
             return binarize(matrix)
         out = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
+        scale = float(getattr(self, "scale_", np.ones(1))[0])
+        if scale > 0:
+            out.data /= np.float32(scale)
         if self.confidence == "log":
             out.data = np.where(out.data > 1.0, 1.0 + np.log(np.maximum(out.data, 1.0)), out.data)
         return out
@@ -99,3 +109,10 @@ class ALSRecommender(FactorModel):
             a = base + (yi.T * (conf - 1.0)) @ yi
             out[r] = np.linalg.solve(a, yi.T @ conf)
         return out
+
+    def _state(self) -> State:
+        return {**super()._state(), "scale": self.scale_}
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        super()._set_state(state)
+        self.scale_ = np.asarray(state.get("scale", np.ones(1)), np.float32)

@@ -155,3 +155,12 @@ def test_als_log_confidence_keeps_binary_data() -> None:
     )
     linear = make_model("als", confidence="linear")
     np.testing.assert_allclose(linear._confidence(m).toarray(), m.toarray())  # type: ignore[attr-defined]
+
+
+def test_als_is_invariant_to_the_scale_of_event_weights(toy: Toy) -> None:
+    log = toy.interactions.log
+    tripled = toy.interactions.with_log(log.with_columns(pl.col("weight") * 3.0))
+    params = {"factors": 4, "iterations": 5, "num_threads": 1}
+    a = make_model("als", **params).fit(toy.interactions)
+    b = make_model("als", **params).fit(tripled)
+    np.testing.assert_allclose(a.item_factors_, b.item_factors_, rtol=1e-4, atol=1e-5)  # type: ignore[attr-defined]
