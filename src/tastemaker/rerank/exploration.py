@@ -19,6 +19,7 @@ class ExplorationConfig(BaseModel):
     max_impressions: float = Field(default=100, ge=0, description="below this: explorable")
     prior_clicks: float = Field(default=1.0, gt=0)
     prior_misses: float = Field(default=1.0, gt=0)
+    pool: int = Field(default=200, ge=1, description="candidates after the exploited slots")
 
 
 class Exploration:
@@ -42,7 +43,7 @@ class Exploration:
         if n == 0 or ctx.exposure is None or len(items) <= ctx.k - n:
             return items
         start = ctx.k - n
-        rest = np.arange(start, len(items))
+        rest = np.arange(start, min(len(items), start + self.config.pool))
         imp = ctx.exposure.impressions[items.index[rest]]
         clk = np.minimum(ctx.exposure.clicks[items.index[rest]], imp)
         low = imp < self.config.max_impressions

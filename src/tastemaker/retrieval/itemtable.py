@@ -98,6 +98,12 @@ class ItemTable:
         return cls(vocab, len(model_items), in_catalog, in_stock, created, titles,
                    categorical, numeric)  # fmt: skip
 
+    def lookup(self, item_ids: list[str]) -> np.ndarray:
+        """Indices of a few ids (-1 unknown) by hash lookup; for bulk use ``vocab.index``."""
+        return np.fromiter(
+            (self.vocab.index_of(i) for i in item_ids), dtype=np.int64, count=len(item_ids)
+        )
+
     def is_new(self, days: float) -> np.ndarray:
         """Items created within ``days`` of the newest item's creation time."""
         known = self.created_ms >= 0

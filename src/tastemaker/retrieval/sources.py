@@ -58,6 +58,7 @@ class RetrievalState:
         neighbors: CSR item x item similarity (top neighbours per row) over model items.
         by_segment: per categorical column, per code, item indices by popularity.
         new_items: indices of new items, newest first.
+        new_codes: segment-column codes of ``new_items`` (same order).
     """
 
     table: ItemTable
@@ -67,6 +68,7 @@ class RetrievalState:
     neighbors: sp.csr_matrix | None = None
     by_segment: dict[str, list[np.ndarray]] = field(default_factory=dict)
     new_items: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    new_codes: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -96,7 +98,8 @@ class RetrievalState:
             by_segment[column] = [order[codes == c][:per_segment] for c in range(len(cat.labels))]
         new = np.flatnonzero(table.is_new(new_item_days) & ok)
         new = new[np.argsort(-table.created_ms[new], kind="stable")]
-        return cls(table, pop, ann, item_factors, neighbors, by_segment, new)
+        new_codes = {c: table.categorical[c].codes[new] for c in by_segment}
+        return cls(table, pop, ann, item_factors, neighbors, by_segment, new, new_codes)
 
 
 class AnnSourceConfig(_Config):
@@ -180,7 +183,7 @@ class NewItemSourceConfig(_Config):
     """New items ranked by how well their attributes match the user's segments."""
 
     n: int = Field(default=50, ge=0)
-    scan: int = Field(default=5000, ge=1, description="newest items considered")
+    scan: int = Field(default=2000, ge=1, description="newest items considered")
 
 
 class NewItemSource:
@@ -196,9 +199,9 @@ class NewItemSource:
             return ItemList.empty()
         score = np.linspace(0.1, 0.0, len(pool), dtype=np.float32)
         for seg in query.segments:
-            cat = state.table.categorical.get(seg.column)
-            if cat is not None:
-                score += (cat.codes[pool] == seg.code).astype(np.float32) * np.float32(seg.weight)
+            codes = state.new_codes.get(seg.column)
+            if codes is not None:
+                score += (codes[: len(pool)] == seg.code) * np.float32(seg.weight)
         top = np.argsort(-score, kind="stable")[: self.config.n]
         return ItemList.of(pool[top], score[top], Source.NEW_CONTENT)
 

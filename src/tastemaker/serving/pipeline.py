@@ -109,7 +109,7 @@ class RecommendationPipeline:
         n_model, table = v.table.n_model, v.table
         since = int(time.time() * 1000 - self.config.recent_days * 86_400_000)
         sig = user_signals(self.ws, user_key, since)
-        idx = table.vocab.index(sig.item_ids) if len(sig) else np.empty(0, np.int64)
+        idx = table.lookup(sig.item_ids)
         types = np.asarray(sig.types, dtype=object)
         fresh = sig.timestamps > v.data_end_ms
         weights = self.ws.settings.event_weights
@@ -315,7 +315,7 @@ def _affinity(
             code = cat.code_of(label)
             if code >= 0:
                 by_code[code] = share
-        out.append((np.where(cat.codes >= 0, cat.codes, len(cat.labels)), by_code))
+        out.append((v.filled_codes(column), by_code))
     return out
 
 

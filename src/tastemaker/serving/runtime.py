@@ -237,7 +237,7 @@ class ServingRuntime:
             ids = frame.filter(pl.col("type") == kind)["item_id"].drop_nulls()
             if len(ids):
                 for v in list(self.versions.values()):
-                    v.add_exposure(v.table.vocab.index(ids), clicks)
+                    v.add_exposure(v.table.lookup(ids.to_list()), clicks)
 
 
 def _same_attributes(v: LoadedVersion, idx: int, n: int) -> ItemList:

@@ -49,11 +49,15 @@ class ALSFoldIn:
         return u
 
     def _solve(self, history: sp.csr_matrix) -> np.ndarray:
-        row = sp.csr_matrix(history[0])
-        if row.nnz == 0:
+        if history.indptr[1] == history.indptr[0]:
             return np.zeros(self.y.shape[1])
-        data = np.ones(row.nnz) if self.als.binary else row.data.astype(np.float64)
-        yi = self.y[row.indices]
+        # the model's own weight -> confidence mapping (binary, linear or log), if it has one
+        transform = getattr(self.als, "_confidence", None)
+        hist = transform(history) if transform is not None else history
+        lo, hi = hist.indptr[0], hist.indptr[1]
+        cols = hist.indices[lo:hi]
+        data = np.ones(hi - lo) if self.als.binary else hist.data[lo:hi].astype(np.float64)
+        yi = self.y[cols]
         conf = self.als.alpha * data
         a = self.gram + (yi.T * (conf - 1.0)) @ yi
         return np.asarray(np.linalg.solve(a, yi.T @ conf))
@@ -75,8 +79,7 @@ class KNNRow:
 
     def raw(self, history: sp.csr_matrix, cand: np.ndarray) -> tuple[np.ndarray, float, float]:
         """Scores of the candidates and the mean / std of the full row."""
-        row = sp.csr_matrix(history[0] @ self.weights)
-        row.sum_duplicates()
+        row = sp.csr_matrix(history @ self.weights)
         dense = np.zeros(self.n, np.float64)
         dense[row.indices] = row.data
         mean = float(row.data.sum()) / self.n
@@ -120,7 +123,10 @@ class CandidateScorer:
         return bool(self.parts)
 
     def score(self, history: sp.csr_matrix, candidates: np.ndarray) -> np.ndarray:
-        """Float32 scores of ``candidates`` (item indices of the model) for one history row."""
+        """Float32 scores of ``candidates`` (item indices of the model) for one history row.
+
+        ``history`` must be a single CSR row (``[1, n_items]``).
+        """
         cand = np.asarray(candidates, np.int64)
         if not self.parts:
             return self.model.score_items(history, cand)[0]

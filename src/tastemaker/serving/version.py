@@ -52,11 +52,21 @@ class LoadedVersion:
     scorer: CandidateScorer | None = None
     fold_in: ALSFoldIn | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _filled: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def data_end_ms(self) -> int:
         """End of the training data (events after it are read as fresh)."""
         return self.manifest.data.end_ms if self.manifest else 0
+
+    def filled_codes(self, column: str) -> np.ndarray:
+        """Codes of a categorical column with missing values as one extra code (cached)."""
+        cached = self._filled.get(column)
+        if cached is None:
+            cat = self.table.categorical[column]
+            cached = np.where(cat.codes >= 0, cat.codes, len(cat.labels))
+            self._filled[column] = cached
+        return cached
 
     def add_exposure(self, items: np.ndarray, clicks: bool = False) -> None:
         """Count impressions (or clicks) of item indices."""
