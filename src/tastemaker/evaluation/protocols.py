@@ -71,6 +71,32 @@ def _ms_map(model: Recommender, split: Split, k: int) -> float:
     return float(average_precision_over_relevant(recs, rel[users], k).mean())
 
 
+def _seed_params(
+    split: Split,
+    models: Sequence[str],
+    params: dict[str, dict[str, Any]] | None,
+    nested: Sequence[str],
+    k: int,
+    seed: int,
+    chosen: dict[str, list[dict[str, Any]]],
+    progress: Callable[[str, int], None] | None,
+) -> dict[str, dict[str, Any]]:
+    """Parameters for one seed: given ones, re-tuned on this seed's training part if nested."""
+    seed_params = {m: dict(p) for m, p in (params or {}).items()}
+    for name in nested:
+        if progress:
+            progress(f"tuning {name}", seed)
+        tuned = tune(split.train, name, seed=seed, k=k).best_params
+        seed_params[name] = tuned
+        chosen[name].append(tuned)
+    if nested and "hybrid" in models:
+        comps = seed_params.get("hybrid", {}).get("components", DEFAULT_COMPONENTS)
+        seed_params.setdefault("hybrid", {})["params"] = {
+            c: seed_params[c] for c in comps if c in seed_params
+        }
+    return seed_params
+
+
 def ml100k_benchmark(
     models: Sequence[str] = ML100K_MODELS,
     seeds: Sequence[int] = (0, 1, 2, 3, 4),
@@ -91,32 +117,18 @@ def ml100k_benchmark(
     """
     inter = ml100k_interactions(path)
     per_seed: dict[str, list[dict[str, float]]] = {m: [] for m in models}
-    timing: dict[str, list[float]] = {m: [] for m in models}
     chosen: dict[str, list[dict[str, Any]]] = {m: [] for m in nested}
     for seed in seeds:
         split = random_split(inter, (0.75, 0.25), seed=seed)
-        seed_params = {m: dict(p) for m, p in (params or {}).items()}
-        for name in nested:
-            if progress:
-                progress(f"tuning {name}", seed)
-            tuned = tune(split.train, name, seed=seed, k=k).best_params
-            seed_params[name] = tuned
-            chosen[name].append(tuned)
-        if nested and "hybrid" in models:
-            comps = seed_params.get("hybrid", {}).get("components", DEFAULT_COMPONENTS)
-            seed_params.setdefault("hybrid", {})["params"] = {
-                c: seed_params[c] for c in comps if c in seed_params
-            }
+        seed_params = _seed_params(split, models, params, nested, k, seed, chosen, progress)
         for name in models:
             if progress:
                 progress(name, seed)
-            model = make_model(name, **seed_params.get(name, {}))
-            fitted = model.fit(split.train)
-            metrics, _, rec_s, _ = score_model(fitted, split, [k], n_bootstrap=1)
+            fitted = make_model(name, **seed_params.get(name, {})).fit(split.train)
+            metrics, _, _, _ = score_model(fitted, split, [k], n_bootstrap=1)
             row = {m: metrics[m][k].mean for m in ("ndcg", "precision", "recall", "map")}
             row["map_ms"] = _ms_map(fitted, split, k)
             per_seed[name].append(row)
-            timing[name].append(rec_s)
     table = {
         name: {
             metric: seed_interval([row[metric] for row in rows])
@@ -148,6 +160,20 @@ def ml100k_benchmark(
     }
 
 
+def _basket_completion(split: Split, k: int, seed: int) -> dict[str, Any]:
+    """fbt vs popularity on completing the held-out baskets of a temporal split."""
+    from tastemaker.evaluation.basket import basket_completion, baskets_of
+
+    test_baskets = baskets_of(split.test)
+    known = split.train.item_popularity() > 0
+    out: dict[str, Any] = {}
+    for name in ("fbt", "popularity"):
+        model = make_model(name).fit(split.train)
+        res = basket_completion(model, test_baskets, k, seed=seed, known_items=known)
+        out[name] = {key: (v.to_dict() if hasattr(v, "to_dict") else v) for key, v in res.items()}
+    return out
+
+
 def retail_benchmark(
     path: Path | None = None,
     *,
@@ -165,7 +191,6 @@ def retail_benchmark(
        recommend ``k`` new items; relevant = items bought in the held-out month.
     """
     from tastemaker.datasets.retail import load_online_retail
-    from tastemaker.evaluation.basket import basket_completion, baskets_of
     from tastemaker.evaluation.splits import assert_no_leakage, temporal_split
 
     folder = dataset_path("online-retail", path)
@@ -178,15 +203,7 @@ def retail_benchmark(
     inter = Interactions.from_events(all_events, weights)
     split = temporal_split(inter, cutoff)
     assert_no_leakage(split.train, cutoff)
-    test_baskets = baskets_of(split.test)
-    known = split.train.item_popularity() > 0
-    basket: dict[str, Any] = {}
-    for name in ("fbt", "popularity"):
-        model = make_model(name).fit(split.train)
-        res = basket_completion(model, test_baskets, k, seed=seed, known_items=known)
-        basket[name] = {
-            key: (v.to_dict() if hasattr(v, "to_dict") else v) for key, v in res.items()
-        }
+    basket = _basket_completion(split, k, seed)
     ratio = basket["fbt"]["hit_rate"]["mean"] / max(basket["popularity"]["hit_rate"]["mean"], 1e-12)
     customers = Interactions.from_events(data.events, weights)
     cust_split = temporal_split(customers, cutoff)

@@ -165,21 +165,35 @@ def score_model(
         n_glob = min(n_bootstrap, 200)
         out["coverage"][k] = bootstrap_global(r, "coverage", n_items, n_resamples=n_glob, seed=seed)
         out["gini"][k] = bootstrap_global(r, "gini", n_items, n_resamples=n_glob, seed=seed)
-    seg_out: dict[str, dict[str, dict[int, Estimate]]] = {}
-    if segments is not None:
-        labels = np.asarray(segments)[users]
-        for label in sorted({str(x) for x in labels if x is not None}):
-            mask = labels.astype(str) == label
-            seg_out[label] = {
-                m: {
-                    k: bootstrap_ci(per_user[(m, k)][mask], n_resamples=n_bootstrap, seed=seed)
-                    for k in ks
-                }
-                for m in ACCURACY_METRICS
-            }
+    seg_out = (
+        _per_segment(per_user, np.asarray(segments)[users], ks, n_bootstrap, seed)
+        if segments is not None
+        else {}
+    )
     valid = recs[recs >= 0]
     mean_pop = float(pop[valid].mean() / max(split.train.n_users, 1)) if len(valid) else 0.0
     return out, seg_out, rec_seconds, mean_pop
+
+
+def _per_segment(
+    per_user: dict[tuple[str, int], np.ndarray],
+    labels: np.ndarray,
+    ks: Sequence[int],
+    n_bootstrap: int,
+    seed: int,
+) -> dict[str, dict[str, dict[int, Estimate]]]:
+    """Accuracy metrics with intervals for each segment label (the fairness view)."""
+    out: dict[str, dict[str, dict[int, Estimate]]] = {}
+    for label in sorted({str(x) for x in labels if x is not None}):
+        mask = labels.astype(str) == label
+        out[label] = {
+            m: {
+                k: bootstrap_ci(per_user[(m, k)][mask], n_resamples=n_bootstrap, seed=seed)
+                for k in ks
+            }
+            for m in ACCURACY_METRICS
+        }
+    return out
 
 
 def _segment_labels(
@@ -244,27 +258,17 @@ def evaluate_models(
         t0 = time.perf_counter()
         model.fit(sp_.train, items)
         fit_s = time.perf_counter() - t0
-        metrics, segs, rec_s, mean_pop = score_model(
-            model,
-            sp_,
-            ks_sorted,
-            users=users,
-            relevant=rel,
-            n_bootstrap=n_bootstrap,
-            segments=labels,
-            seed=seed,
-        )
+        scored = score_model(
+            model, sp_, ks_sorted, users=users, relevant=rel, n_bootstrap=n_bootstrap,
+            segments=labels, seed=seed,
+        )  # fmt: skip
+        metrics, segs, rec_s, mean_pop = scored
         results.append(
             ModelEvaluation(model.name, model.get_params(), fit_s, rec_s, metrics, segs, mean_pop)
         )
     if progress:
         progress("done", len(specs), len(specs))
+    wall = time.perf_counter() - started
     return EvaluationResult(
-        sp_.describe(),
-        ks_sorted,
-        len(users),
-        inter.n_items,
-        results,
-        segment_column,
-        time.perf_counter() - started,
+        sp_.describe(), ks_sorted, len(users), inter.n_items, results, segment_column, wall
     )
