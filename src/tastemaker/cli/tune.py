@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
 from rich.progress import Progress
 
@@ -37,20 +38,7 @@ def tune_command(
     """Tune a model's hyperparameters on validation carved from the training part only."""
     try:
         grid_dict = json.loads(grid) if grid else DEFAULT_GRIDS.get(model)
-        items = None
-        if workspace is not None:
-            with opened(workspace) as ws:
-                inter = Interactions.from_events(ws.store.events(), ws.settings.event_weights)
-                items = ws.store.items()
-                reports = ws.settings.path(ws.settings.reports_dir)
-            kind = split or "temporal"
-        elif dataset == "ml-100k":
-            inter, reports, kind = ml100k_interactions(data), Path("reports"), split or "random"
-        elif dataset == "marketplace":
-            inter, items = marketplace_interactions()
-            reports, kind = Path("reports"), split or "temporal"
-        else:
-            raise fail("pass --workspace or --dataset ml-100k|marketplace")
+        inter, items, reports, kind = _source(workspace, dataset, data, split)
         outer = make_split(inter, kind, seed=seed)
         with Progress(console=console, transient=True) as bar:
             task = bar.add_task(f"tuning {model}", total=None)
@@ -70,13 +58,22 @@ def tune_command(
     result.context = {"dataset": dataset or str(workspace), "outer_split": outer.describe()}
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     path = result.save(out or reports / "tuning" / f"{model}-{stamp}.json")
-    console.print_json(
-        json.dumps(
-            {
-                "best_params": result.best_params,
-                "best_value": result.best_value,
-                "trials": len(result.trials),
-                "record": str(path),
-            }
-        )
-    )
+    summary = {"best_params": result.best_params, "best_value": result.best_value}
+    console.print_json(json.dumps({**summary, "trials": len(result.trials), "record": str(path)}))
+
+
+def _source(
+    workspace: Path | None, dataset: str | None, data: Path | None, split: str
+) -> tuple[Interactions, pl.DataFrame | None, Path, str]:
+    """Interactions, catalog, reports folder and default outer split of the chosen source."""
+    if workspace is not None:
+        with opened(workspace) as ws:
+            inter = Interactions.from_events(ws.store.events(), ws.settings.event_weights)
+            items = ws.store.items()
+            return inter, items, ws.settings.path(ws.settings.reports_dir), split or "temporal"
+    if dataset == "ml-100k":
+        return ml100k_interactions(data), None, Path("reports"), split or "random"
+    if dataset == "marketplace":
+        inter, items = marketplace_interactions()
+        return inter, items, Path("reports"), split or "temporal"
+    raise fail("pass --workspace or --dataset ml-100k|marketplace")
