@@ -123,8 +123,9 @@ def test_five_electric_suv_views_shift_the_next_list(shop: tuple[Workspace, Test
     assert after["cold_start"] is False and before["cold_start"] is True
     assert share_after >= 0.3 and share_after > share_before
     assert not set(got) & {v["item_id"] for v in views}  # already seen
-    electric = items.filter(pl.col("item_id").is_in(got))["fuel_type"].to_list()
-    assert electric.count("electric") >= 5
+    shown = items.filter(pl.col("item_id").is_in(got))
+    assert shown["body_type"].to_list().count("suv") >= 5
+    assert shown["fuel_type"].to_list().count("electric") >= 3
     assert any(i["reason"].startswith("because you viewed") for i in after["items"])
 
 
