@@ -55,20 +55,31 @@ async def _run(port: int, paths: list[str], rate: float, connections: int) -> Lo
     latencies: list[float] = []
     errors = 0
 
+    async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        try:
+            return await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            return None
+
     async def worker() -> None:
         nonlocal errors
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        conn = await connect()
         while (item := await queue.get()) is not None:
             scheduled, path = item
+            if conn is None:
+                errors += 1
+                conn = await connect()
+                continue
             try:
-                status = await asyncio.wait_for(_request(reader, writer, path), 5.0)
+                status = await asyncio.wait_for(_request(*conn, path), 5.0)
                 latencies.append(time.perf_counter() - scheduled)
                 errors += status != 200
             except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
                 errors += 1
-                writer.close()
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.close()
+                conn[1].close()
+                conn = await connect()
+        if conn is not None:
+            conn[1].close()
 
     workers = [asyncio.create_task(worker()) for _ in range(connections)]
     await asyncio.sleep(0.2)
