@@ -213,7 +213,6 @@ def test_promotion_canary_and_rollback_without_restart(shop: tuple[Workspace, Te
     assert version_served("v0001", "control")
 
 
-
 def test_shadow_version_scores_without_being_served(shop: tuple[Workspace, TestClient]) -> None:
     ws, client = shop
     reg = registry_of(ws)
