@@ -46,6 +46,10 @@ def evaluate(
         str | None, typer.Option(help="Evaluate a public data set instead: ml-100k.")
     ] = None,
     data: Annotated[Path | None, typer.Option(help="Folder of --dataset.")] = None,
+    params: Annotated[
+        str | None,
+        typer.Option(help='Hyperparameters per model as JSON, e.g. {"ease": {"l2": 300}}.'),
+    ] = None,
 ) -> None:
     """Split, train every model, print the metric table and write an HTML report."""
     names = list(MODELS) if models == "all" else _parse_list(models)
@@ -70,6 +74,7 @@ def evaluate(
                 items=items,
                 user_segments=users,
                 segment_column=segment_by,
+                params=json.loads(params) if params else None,
                 n_bootstrap=bootstrap,
                 progress=lambda name, done, total: bar.update(
                     task, completed=done, description=f"fitting {name}"
