@@ -150,14 +150,16 @@ def bench_streams(
         workers: list[subprocess.Popen[bytes]] = []
         try:
             events = _stored_events(ws, users, items, days, seed)
+            ws.profiles.rules.current()  # version 1 exists before the workers start
             cut = int(events.height * 0.8)
             bulk, paced = events.slice(0, cut), events.slice(cut)
             stats = [Path(tmp) / f"w{i}.json" for i in range(2)]
+            logs = [(Path(tmp) / f"w{i}.log").open("wb") for i in range(2)]
             for i in range(2):
                 workers.append(subprocess.Popen(
                     [*CLI, "worker", "-w", str(ws.root), "--partitions", f"{i}/2",
                      "--batch", "20", "--stats-file", str(stats[i])],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                    stdout=logs[i], stderr=subprocess.STDOUT,
                 ))  # fmt: skip
             bus.ensure_groups()
             if not _wait(lambda: _consumers(bus) >= cfg.partitions, 120, 0.05):
@@ -186,6 +188,9 @@ def bench_streams(
                 w.send_signal(signal.SIGTERM)
             for w in workers:
                 w.wait(60)
+            errors = [(Path(tmp) / f"w{i}.log").read_text()[-2000:] for i in range(len(workers))]
+            if os.environ.get("TASTEMAKER_BENCH_DEBUG"):
+                print(errors, file=sys.stderr)
             bus.delete_streams()
             if ws.profiles.fast is not None:
                 ws.profiles.fast.clear()

@@ -88,7 +88,13 @@ class RulesRegistry:
         path = Path(self.settings.path(self.settings.profiles.segments_file))
         text = path.read_text() if path.is_file() else default_rules_text()
         self.parse(text, path.name)
-        version = self.store.add_segment_version(text, note=f"initial ({path.name})")
+        try:
+            version = self.store.add_segment_version(text, note=f"initial ({path.name})")
+        except Exception:  # another process bootstrapped at the same moment
+            active = self.store.get_meta(ACTIVE_KEY)
+            if active is None:
+                raise
+            return int(active)
         self.store.set_meta(ACTIVE_KEY, str(version))
         return version
 

@@ -79,25 +79,43 @@ def partition_of(keys: pl.Series, partitions: int) -> pl.Series:
     return keys.replace_strict(mapping, return_dtype=pl.Int64)
 
 
-def split_by_partition(events: pl.DataFrame, partitions: int) -> dict[int, pl.DataFrame]:
-    """Events per partition, routed by user id (or the anonymous id of a visitor)."""
+def event_columns(events: pl.DataFrame) -> dict[str, list[Any]]:
+    """Events as plain columns (every `EVENT_COLUMNS` name; timestamps as epoch ms)."""
     missing = [pl.lit(None, dtype=EVENT_SCHEMA[c]).alias(c) for c in EVENT_COLUMNS
                if c not in events.columns]  # fmt: skip
-    frame = events.with_columns(missing).select(EVENT_COLUMNS)
-    keys = frame.select(pl.coalesce("user_id", "anonymous_id").fill_null("")).to_series()
-    parts = partition_of(keys, partitions)
-    out: dict[int, pl.DataFrame] = {}
-    for (p,), group in frame.with_columns(parts.alias("_p")).group_by("_p", maintain_order=True):
-        out[int(p)] = group.drop("_p")
-    return out
+    frame = events.with_columns(missing)
+    ts = frame.schema["timestamp"]
+    stamp = (
+        pl.col("timestamp").dt.epoch("ms")
+        if isinstance(ts, pl.Datetime)
+        else pl.col("timestamp").cast(pl.Int64)
+    )
+    columns: dict[str, list[Any]] = frame.select(
+        *[stamp if c == "timestamp" else pl.col(c) for c in EVENT_COLUMNS]
+    ).to_dict(as_series=False)
+    return columns
 
 
-def encode_events(frame: pl.DataFrame) -> bytes:
-    """Events as compact JSON columns (timestamps as epoch ms)."""
-    if isinstance(frame.schema["timestamp"], pl.Datetime):
-        frame = frame.with_columns(pl.col("timestamp").dt.epoch("ms"))
-    frame = frame.select(EVENT_COLUMNS).with_columns(pl.col("timestamp").cast(pl.Int64))
-    return orjson.dumps(frame.to_dict(as_series=False))
+def split_by_partition(events: pl.DataFrame, partitions: int) -> dict[int, dict[str, list[Any]]]:
+    """Events per partition as columns, routed by user id (or a visitor's anonymous id)."""
+    cols = event_columns(events)
+    crc: dict[str, int] = {}
+    rows: dict[int, list[int]] = {}
+    for i, (user, anon) in enumerate(zip(cols["user_id"], cols["anonymous_id"], strict=True)):
+        key = user if user is not None else (anon or "")
+        p = crc.get(key)
+        if p is None:
+            p = crc[key] = zlib.crc32(key.encode()) % partitions
+        rows.setdefault(p, []).append(i)
+    if len(rows) == 1:
+        return {next(iter(rows)): cols}
+    return {p: {name: [values[i] for i in idx] for name, values in cols.items()}
+            for p, idx in rows.items()}  # fmt: skip
+
+
+def encode_events(columns: dict[str, list[Any]]) -> bytes:
+    """Event columns as compact JSON."""
+    return orjson.dumps(columns)
 
 
 def decode_columns(data: bytes) -> dict[str, list[Any]]:
@@ -125,9 +143,8 @@ class InProcessBus:
         now = int(time.time() * 1000)
         with self._lock:
             parts = split_by_partition(events, self.partitions)
-            for p, frame in parts.items():
+            for p, columns in parts.items():
                 self._seq += 1
-                columns = orjson.loads(encode_events(frame))
                 self._queues[p].append(Message(p, f"{now}-{self._seq}", columns, now))
             return len(parts)
 

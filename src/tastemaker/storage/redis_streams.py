@@ -50,8 +50,8 @@ class RedisStreamBus:
         now = str(int(time.time() * 1000))
         try:
             pipe = self.client.pipeline(transaction=False)
-            for p, frame in parts.items():
-                fields: dict[Any, Any] = {"e": encode_events(frame), "t": now}
+            for p, columns in parts.items():
+                fields: dict[Any, Any] = {"e": encode_events(columns), "t": now}
                 pipe.xadd(self.stream(p), fields, maxlen=MAXLEN, approximate=True)
             pipe.execute()
         except redis.RedisError as exc:
