@@ -18,8 +18,15 @@ _SEARCH_BUDGET = 1 << 24  # floats per component score matrix during the weight 
 
 
 def standardize(scores: np.ndarray) -> np.ndarray:
-    """Per row: subtract the mean and divide by the standard deviation (constant rows -> 0)."""
+    """Per row: subtract the mean and divide by the standard deviation (constant rows -> 0).
+
+    Non-finite scores are first replaced by the row's lowest finite score.
+    """
     s = np.asarray(scores, dtype=np.float32)
+    finite = np.isfinite(s)
+    if not finite.all():  # "not a candidate" (-inf) counts as the row's lowest score
+        low = np.where(finite, s, np.inf).min(axis=1, keepdims=True)
+        s = np.where(finite, s, np.where(np.isfinite(low), low, 0.0)).astype(np.float32)
     mean = s.mean(axis=1, keepdims=True)
     std = s.std(axis=1, keepdims=True)
     return (s - mean) / np.where(std > 0, std, 1.0)

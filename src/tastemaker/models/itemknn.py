@@ -51,17 +51,23 @@ class ItemKNNRecommender(Recommender):
         self.similarity_ = prune_rows(sim, self.neighbors).astype(np.float32)
         self.weights_ = sp.csr_matrix(self.similarity_.T)
         self.train_ = x
+        pop = interactions.item_popularity()
+        self.prior_ = (pop / max(float(pop.max(initial=0.0)), 1.0)).astype(np.float32)
 
     def _score_history(self, history: sp.csr_matrix) -> np.ndarray:
-        return dense(history @ self.weights_)
+        # a tiny popularity prior orders the items no neighbour points at
+        return dense(history @ self.weights_) + 1e-6 * self.prior_
 
     def _similar_scores(self, item_ids: np.ndarray) -> np.ndarray:
-        return dense(self.similarity_[item_ids])
+        scores = dense(self.similarity_[item_ids])
+        scores[scores == 0] = -np.inf  # only true neighbours are similar
+        return scores
 
     def _state(self) -> State:
-        return {"similarity": self.similarity_, "train": self.train_}
+        return {"similarity": self.similarity_, "train": self.train_, "prior": self.prior_}
 
     def _set_state(self, state: dict[str, Any]) -> None:
         self.similarity_ = state["similarity"]
         self.weights_ = sp.csr_matrix(self.similarity_.T)
         self.train_ = state["train"]
+        self.prior_ = state["prior"]

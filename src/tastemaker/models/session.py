@@ -105,7 +105,9 @@ class SessionRecommender(Recommender):
         return scores + 1e-6 * self.item_counts_ / max(float(self.item_counts_.max()), 1.0)
 
     def _similar_scores(self, item_ids: np.ndarray) -> np.ndarray:
-        return dense(self.transitions_[item_ids])
+        scores = dense(self.transitions_[item_ids])
+        scores[scores == 0] = -np.inf  # only observed next items are returned
+        return scores
 
     def _state(self) -> State:
         return {

@@ -164,3 +164,16 @@ def test_als_is_invariant_to_the_scale_of_event_weights(toy: Toy) -> None:
     a = make_model("als", **params).fit(toy.interactions)
     b = make_model("als", **params).fit(tripled)
     np.testing.assert_allclose(a.item_factors_, b.item_factors_, rtol=1e-4, atol=1e-5)  # type: ignore[attr-defined]
+
+
+def test_standardize_treats_minus_inf_as_the_lowest_score() -> None:
+    z = standardize(np.array([[1.0, -np.inf, 3.0]]))
+    assert np.isfinite(z).all()
+    assert z[0, 1] == z[0, 0] < z[0, 2]
+
+
+def test_itemknn_similar_items_are_only_true_neighbours(toy: Toy) -> None:
+    model = make_model("itemknn", neighbors=3).fit(toy.interactions)
+    idx, scores = model.similar_items(np.array([0]), 10)
+    assert (idx[0, :3] >= 0).all() and (idx[0, 3:] == -1).all()
+    assert np.isneginf(scores[0, 3:]).all()
