@@ -93,3 +93,10 @@ def test_leave_last_n_out_takes_the_latest_items() -> None:
     first_test = split.test.log.group_by("user").agg(pl.col("timestamp").min().alias("f"))
     joined = last_train.join(first_test, on="user")
     assert (joined["t"] <= joined["f"]).all()
+
+
+def test_temporal_split_with_validation_is_guarded_too() -> None:
+    split = temporal_split(sample(), test_fraction=0.2, validation_fraction=0.25)
+    assert split.validation is not None and split.cutoff is not None
+    assert split.train.log["timestamp"].max() < split.validation.log["timestamp"].min()  # type: ignore[operator]
+    assert split.validation.log["timestamp"].max() < split.cutoff  # type: ignore[operator]
