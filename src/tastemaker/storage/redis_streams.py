@@ -37,6 +37,7 @@ class RedisStreamBus:
         self.client = redis.Redis.from_url(cfg.url, socket_connect_timeout=1.0)
         self._groups_ready = False
         self._claimed = False
+        self._pending_done = False
 
     def stream(self, partition: int) -> str:
         """Name of a partition's stream."""
@@ -88,8 +89,11 @@ class RedisStreamBus:
         self.ensure_groups()
         if not self._claimed:
             self._claim(consumer)
-        streams = {self.stream(p): "0" for p in self.owned}
-        out = self._read(consumer, streams, count, None)
+        out: list[Message] = []
+        if not self._pending_done:  # entries delivered to us before a restart come first
+            streams = {self.stream(p): "0" for p in self.owned}
+            out = self._read(consumer, streams, count, None)
+            self._pending_done = not out
         if not out:
             streams = {self.stream(p): ">" for p in self.owned}
             out = self._read(consumer, streams, count, block_ms)
