@@ -70,4 +70,5 @@ class ItemKNNRecommender(Recommender):
         self.similarity_ = state["similarity"]
         self.weights_ = sp.csr_matrix(self.similarity_.T)
         self.train_ = state["train"]
-        self.prior_ = state["prior"]
+        # artifacts written before the prior existed load without it
+        self.prior_ = state.get("prior", np.zeros(self.similarity_.shape[0], np.float32))
