@@ -227,3 +227,26 @@ def test_shadow_version_scores_without_being_served(shop: tuple[Workspace, TestC
     row = json.loads(log.read_text().splitlines()[0])
     assert row["served_version"] == "v0001" and row["shadow_version"] == v2
     assert len(row["shadow"]) == 5 and 0 <= row["overlap"] <= 1
+
+
+def test_per_list_impressions_and_api_key(shop: tuple[Workspace, TestClient]) -> None:
+    ws, _ = shop
+    (ws.root / "recommendations.yaml").write_text("seed: 3\nimpressions: per_list\n")
+    ws.settings.serving.api_key = "s3cret"
+    with TestClient(create_app(ws)) as client:
+        denied = client.get(f"/v1/recommendations/{ACTIVE[6]}")
+        assert denied.status_code == 401 and "X-API-Key" in denied.json()["message"]
+        body = client.get(
+            f"/v1/recommendations/{ACTIVE[6]}", params={"k": 3}, headers={"X-API-Key": "s3cret"}
+        ).json()
+        rt = _runtime(client)
+        assert rt.impressions is not None
+        rt.impressions.flush()
+    rows = ws.store.events(types=["impression"]).filter(
+        pl.col("event_id") == f"imp-{body['request_id']}"
+    )
+    assert rows.height == 1
+    assert json.loads(rows["properties"][0]) == {
+        "items": [i["item_id"] for i in body["items"]],
+        "positions": [1, 2, 3],
+    }

@@ -35,13 +35,37 @@ class Served:
     at_ms: int
 
 
-def impression_frame(batch: list[Served]) -> pl.DataFrame:
-    """Raw event rows (the ingestion file layout) for served lists."""
+def impression_frame(batch: list[Served], per_list: bool = False) -> pl.DataFrame:
+    """Raw event rows (the ingestion file layout) for served lists.
+
+    One event per item (``context.position``), or with ``per_list`` one event per list
+    whose ``properties`` hold ``items`` and ``positions``.
+    """
     rows: dict[str, list[str | None]] = {
-        c: [] for c in ("event_id", "user_id", "type", "item_id", "timestamp", "context")
+        c: []
+        for c in ("event_id", "user_id", "type", "item_id", "timestamp", "context", "properties")
     }
     for s in batch:
         ts = datetime.fromtimestamp(s.at_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        if per_list:
+            list_ctx = {
+                "request_id": s.request_id,
+                "page": s.page,
+                "model_version": s.model_version,
+                "variant": s.variant,
+            }
+            props = {"items": s.item_ids, "positions": list(range(1, len(s.item_ids) + 1))}
+            for key, value in (
+                ("event_id", f"imp-{s.request_id}"),
+                ("user_id", s.user_id),
+                ("type", "impression"),
+                ("item_id", None),
+                ("timestamp", ts),
+                ("context", orjson.dumps(list_ctx).decode()),
+                ("properties", orjson.dumps(props).decode()),
+            ):
+                rows[key].append(value)
+            continue
         for pos, item in enumerate(s.item_ids):
             ctx = {
                 "request_id": s.request_id,
@@ -56,6 +80,7 @@ def impression_frame(batch: list[Served]) -> pl.DataFrame:
             rows["item_id"].append(item)
             rows["timestamp"].append(ts)
             rows["context"].append(orjson.dumps(ctx).decode())
+            rows["properties"].append(None)
     return pl.DataFrame(rows, schema=dict.fromkeys(rows, pl.String))
 
 
@@ -64,12 +89,20 @@ class ImpressionLogger:
 
     Args:
         ingestor: the workspace's ingestor (validation, pseudonymization, listeners).
+        per_list: one event per served list instead of one per item.
         max_queue: lists kept waiting; beyond it lists are dropped and counted.
         flush_seconds: longest wait before a partial batch is written.
     """
 
-    def __init__(self, ingestor: Ingestor, max_queue: int = 10_000, flush_seconds: float = 0.5):
+    def __init__(
+        self,
+        ingestor: Ingestor,
+        max_queue: int = 10_000,
+        flush_seconds: float = 0.5,
+        per_list: bool = False,
+    ) -> None:
         self.ingestor = ingestor
+        self.per_list = per_list
         self.flush_seconds = flush_seconds
         self.logged = 0
         self.dropped = 0
@@ -106,7 +139,8 @@ class ImpressionLogger:
                 except queue.Empty:
                     break
             try:
-                self.ingestor.ingest_events(impression_frame(batch), "serving")
+                frame = impression_frame(batch, self.per_list)
+                self.ingestor.ingest_events(frame, "serving")
                 self.logged += sum(len(b.item_ids) for b in batch)
             except Exception:  # a logging failure must never break serving
                 log.exception("could not store %d served lists as impressions", len(batch))

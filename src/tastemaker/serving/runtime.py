@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 from fastapi import Request
 
-from tastemaker.errors import UnknownItemError
+from tastemaker.errors import AuthError, UnknownItemError
 from tastemaker.registry.registry import ModelRegistry, RegistryState, in_canary
 from tastemaker.rerank.filters import Filters
 from tastemaker.retrieval.itemlist import ItemList, Source
@@ -64,7 +64,10 @@ class ServingRuntime:
         from tastemaker.serving.cache import ResultCache
 
         self.cache = ResultCache(ws.settings.cache.result_ttl_seconds)
-        self.impressions = ImpressionLogger(ws.ingestor) if self.config.log_impressions else None
+        mode = self.config.impressions
+        self.impressions = (
+            ImpressionLogger(ws.ingestor, per_list=mode == "per_list") if mode != "off" else None
+        )
         self.shadow: ShadowLogger | None = None
         self.state = RegistryState()
         self.versions: dict[str, LoadedVersion] = {}
@@ -225,6 +228,10 @@ class ServingRuntime:
             )
         )
         self.metrics.impressions.inc()
+        if self.impressions.per_list:  # per-item events count exposure in on_events
+            v = self.versions.get(response.model_version)
+            if v is not None:
+                v.add_exposure(v.table.lookup([i.item_id for i in response.items]))
 
     def on_events(self, frame: pl.DataFrame) -> None:
         """Ingestor listener: drop cached lists of users who acted; count exposure."""
@@ -274,6 +281,17 @@ def _watch(ref: weakref.ReferenceType[ServingRuntime]) -> None:
             log.exception("registry refresh failed")
         del rt
         time.sleep(interval)
+
+
+def check_api_key(request: Request) -> None:
+    """Refuse a request without the configured ``X-API-Key`` (inline: no threadpool hop).
+
+    Raises:
+        AuthError: a key is configured and the header does not carry it.
+    """
+    expected = request.app.state.workspace.settings.serving.api_key
+    if expected and request.headers.get("x-api-key") != expected:
+        raise AuthError("missing or wrong X-API-Key header")
 
 
 def get_runtime(request: Request) -> ServingRuntime:

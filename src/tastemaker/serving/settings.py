@@ -14,6 +14,7 @@ Every section is optional; an absent file means the defaults. Example::
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -57,7 +58,9 @@ class PipelineConfig(_Config):
     intent_weight: float = Field(
         default=3.0, ge=0, description="pull toward the attribute shares of recent activity"
     )
-    log_impressions: bool = True
+    impressions: Literal["per_item", "per_list", "off"] = Field(
+        default="per_item", description="served lists as impression events: per item or per list"
+    )
     watch_seconds: float = Field(default=1.0, gt=0, description="registry poll interval")
     catalog_refresh_seconds: float = Field(default=60.0, gt=0)
     seed: int | None = Field(default=None, description="fix exploration draws (tests)")

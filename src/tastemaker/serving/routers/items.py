@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
-from tastemaker.serving.deps import require_api_key
 from tastemaker.serving.responses import SimilarResponse
-from tastemaker.serving.runtime import get_runtime
+from tastemaker.serving.runtime import check_api_key, get_runtime
 
-router = APIRouter(prefix="/v1/items", tags=["items"], dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/v1/items", tags=["items"])
 
 ItemId = Annotated[str, Path(min_length=1, max_length=256, description="A catalog item id.")]
 K = Annotated[int, Query(ge=1, le=500, description="List length.")]
@@ -22,6 +21,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def _related(request: Request, item_id: str, k: int, kind: str) -> Response:
+    check_api_key(request)
     version, items = get_runtime(request).related(item_id, k, kind)
     body = SimilarResponse(item_id=item_id, model_version=version, kind=kind, items=items)
     return Response(body.model_dump_json(), media_type="application/json")

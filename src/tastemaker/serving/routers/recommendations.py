@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from tastemaker.rerank.filters import parse_filters
-from tastemaker.serving.deps import require_api_key
 from tastemaker.serving.responses import RecommendationResponse
-from tastemaker.serving.runtime import get_runtime
+from tastemaker.serving.runtime import check_api_key, get_runtime
 
-router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/v1", tags=["recommendations"])
 
 UserId = Annotated[str, Path(min_length=1, max_length=256, description="The shop's user id.")]
 K = Annotated[int | None, Query(ge=1, le=500, description="List length (default from config).")]
@@ -36,6 +35,7 @@ def recommendations(
     context: ContextQ = None,
 ) -> Response:
     """A personalized list; an unknown user gets the cold-start list (``cold_start: true``)."""
+    check_api_key(request)
     runtime = get_runtime(request)
     parsed = parse_filters(filters)
     size = k if k is not None else runtime.ws.settings.serving.default_k
