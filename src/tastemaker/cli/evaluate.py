@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import polars as pl
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tastemaker.cli.common import console, fail, opened
 from tastemaker.errors import TastemakerError
-from tastemaker.evaluation.report import write_report
 from tastemaker.evaluation.runner import EvaluationResult, evaluate_models
 from tastemaker.evaluation.table import COMPACT_COLUMNS, DEFAULT_COLUMNS, render_table
+from tastemaker.evaluation.workspace_eval import evaluate_workspace, save_result
 from tastemaker.models.catalog import MODELS
 from tastemaker.models.interactions import Interactions
 
@@ -53,63 +52,50 @@ def evaluate(
 ) -> None:
     """Split, train every model, print the metric table and write an HTML report."""
     names = list(MODELS) if models == "all" else _parse_list(models)
+    options: dict[str, Any] = {
+        "seed": seed,
+        "segment_column": segment_by,
+        "params": json.loads(params) if params else None,
+        "n_bootstrap": bootstrap,
+    }
     ks = [int(x) for x in _parse_list(k)]
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     try:
-        inter, items, users, reports = _load(workspace, dataset, data)
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
+        with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
             task = bar.add_task("evaluating", total=len(names))
-            result = evaluate_models(
-                inter,
-                names,
-                split,
-                ks,
-                seed=seed,
-                items=items,
-                user_segments=users,
-                segment_column=segment_by,
-                params=json.loads(params) if params else None,
-                n_bootstrap=bootstrap,
-                progress=lambda name, done, total: bar.update(
-                    task, completed=done, description=f"fitting {name}"
-                ),
+            options["progress"] = lambda name, done, total: bar.update(
+                task, completed=done, description=f"fitting {name}"
             )
+            if dataset == "ml-100k":
+                result, html = _evaluate_ml100k(data, names, split, ks, report, options)
+            elif workspace is not None:
+                with opened(workspace) as ws:
+                    result, html = evaluate_workspace(ws, names, split, ks, report=report,
+                                                      **options)  # fmt: skip
+            else:
+                raise fail("pass --workspace (or --dataset ml-100k)")
     except TastemakerError as exc:
         raise fail(exc.message) from exc
     narrow = console.width < 110  # keep the table readable in an 80-column terminal
     console.print(render_table(result, COMPACT_COLUMNS if narrow else DEFAULT_COLUMNS))
-    _write(result, report, reports)
-
-
-def _load(
-    workspace: Path | None, dataset: str | None, data: Path | None
-) -> tuple[Interactions, pl.DataFrame | None, pl.DataFrame | None, Path]:
-    if dataset == "ml-100k":
-        from tastemaker.datasets.movielens import load_movielens
-        from tastemaker.evaluation.protocols import dataset_path
-
-        loaded = load_movielens(dataset_path("ml-100k", data))
-        inter = Interactions.from_events(loaded.events, item_ids=loaded.items["item_id"])
-        return inter, loaded.items, loaded.users, Path("reports")
-    if workspace is None:
-        raise fail("pass --workspace (or --dataset ml-100k)")
-    with opened(workspace) as ws:
-        items = ws.store.items()
-        inter = Interactions.from_events(
-            ws.store.events(), ws.settings.event_weights, item_ids=items["item_id"]
-        )
-        return inter, items, ws.store.users(), ws.settings.path(ws.settings.reports_dir)
-
-
-def _write(result: EvaluationResult, report: Path | None, reports: Path) -> None:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    html = report or reports / f"evaluation-{stamp}.html"
-    write_report(result, html)
-    html.with_suffix(".json").write_text(json.dumps(result.to_dict(), indent=2, default=str))
     console.print(f"report: {html}  (json: {html.with_suffix('.json')})")
+
+
+def _evaluate_ml100k(
+    data: Path | None,
+    names: list[str],
+    split: str,
+    ks: list[int],
+    report: Path | None,
+    options: dict[str, Any],
+) -> tuple[EvaluationResult, Path]:
+    from tastemaker.datasets.movielens import load_movielens
+    from tastemaker.evaluation.protocols import dataset_path
+
+    loaded = load_movielens(dataset_path("ml-100k", data))
+    inter = Interactions.from_events(loaded.events, item_ids=loaded.items["item_id"])
+    result = evaluate_models(
+        inter, names, split, ks, items=loaded.items, user_segments=loaded.users, **options
+    )
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return result, save_result(result, report or Path("reports") / f"evaluation-{stamp}.html")

@@ -17,6 +17,7 @@ from tastemaker.evaluation.splits import (
 )
 from tastemaker.evaluation.table import render_table
 from tastemaker.evaluation.tuning import TuneResult, tune
+from tastemaker.evaluation.workspace_eval import evaluate_workspace
 
 __all__ = [
     "Estimate",
@@ -28,6 +29,7 @@ __all__ = [
     "assert_no_leakage",
     "bootstrap_ci",
     "evaluate_models",
+    "evaluate_workspace",
     "leave_last_n_out",
     "make_split",
     "random_split",
