@@ -25,7 +25,7 @@ from tastemaker.evaluation.metrics import (
     intra_list_diversity,
     novelty,
 )
-from tastemaker.evaluation.splits import Split, make_split
+from tastemaker.evaluation.splits import Split, assert_no_leakage, make_split
 from tastemaker.models.base import Recommender
 from tastemaker.models.catalog import make_model
 from tastemaker.models.interactions import Interactions
@@ -245,6 +245,8 @@ def evaluate_models(
         data if isinstance(data, Interactions) else Interactions.from_events(data, event_weights)
     )
     sp_ = split if isinstance(split, Split) else make_split(inter, split, seed=seed)
+    if sp_.cutoff is not None:  # a hand-made temporal split gets the same guard
+        assert_no_leakage(sp_.train, sp_.cutoff)
     rel = relevant_matrix(sp_)
     users = evaluation_users(sp_, rel)
     labels = _segment_labels(inter, user_segments, segment_column)

@@ -97,3 +97,15 @@ def test_segment_gap_flags_disjoint_intervals() -> None:
     assert gap == 0.2 and flagged
     gap, flagged = segment_gap(model(Estimate(0.5, 0.3, 0.7), Estimate(0.4, 0.2, 0.6)), 10)
     assert abs(gap - 0.1) < 1e-12 and not flagged
+
+
+def test_runner_refuses_a_leaky_temporal_split() -> None:
+    import pytest
+
+    from tastemaker.errors import DataLeakageError
+    from tastemaker.evaluation.splits import temporal_split
+
+    split = temporal_split(TOY.interactions, test_fraction=0.3)
+    split.train = split.train.with_log(pl.concat([split.train.log, split.test.log.head(1)]))
+    with pytest.raises(DataLeakageError):
+        evaluate_models(TOY.interactions, ["popularity"], split, [3], n_bootstrap=5)
