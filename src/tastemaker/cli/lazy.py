@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 from typing import Any, ClassVar
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -20,12 +19,12 @@ class LazyGroup(TyperGroup):
 
     lazy_commands: ClassVar[dict[str, str]] = {}
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:
         """Eager commands first, then the lazy ones, in registration order."""
         eager = super().list_commands(ctx)
         return eager + [n for n in self.lazy_commands if n not in eager]
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         """Import the module behind ``cmd_name`` when it is asked for."""
         target = self.lazy_commands.get(cmd_name)
         if target is None:
@@ -33,10 +32,11 @@ class LazyGroup(TyperGroup):
         return load_command(cmd_name, target)
 
 
-def load_command(name: str, target: str) -> click.Command:
+def load_command(name: str, target: str) -> Any:
     """Turn ``"module:attribute"`` into a click command named ``name``."""
     module_name, _, attribute = target.partition(":")
     obj: Any = getattr(importlib.import_module(module_name), attribute)
+    command: Any
     if isinstance(obj, typer.Typer):
         command = typer.main.get_group(obj)
     else:
