@@ -32,7 +32,16 @@ MIGRATIONS: list[Migration] = [
         "profiles, segment rule versions, store meta, segment stats",
         creates=(t.profiles, t.segment_versions, t.store_meta, t.segment_stats),
     ),
+    Migration(
+        3,
+        "index on items.updated_at (cheap catalog change check)",
+        run=lambda conn: _create_index(conn, "ix_items_updated_at", "items", "updated_at"),
+    ),
 ]
+
+
+def _create_index(conn: Connection, name: str, table: str, column: str) -> None:
+    conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({column})")
 
 
 def latest_version() -> int:

@@ -37,7 +37,7 @@ def _ids(ws: Workspace, user_id: str | None, anonymous_id: str | None) -> tuple[
 
 
 @router.get("/featured")
-def get_featured(
+async def get_featured(
     ws: WorkspaceDep,
     parts: Annotated[tuple[FeaturedService, ImpressionLogger], Depends(featured_parts)],
     user_id: Annotated[str | None, Query(description="Raw user id (pseudonymized here).")] = None,
