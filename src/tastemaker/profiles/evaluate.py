@@ -7,6 +7,7 @@ because evaluation runs after every event that changes a profile's counts.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from tastemaker.profiles.model import DAY_MS, ProfileState, recount
 from tastemaker.profiles.rules import Composite, Leaf, Node, Ref, SegmentRules
@@ -73,31 +74,48 @@ def _compile(node: Node, window_days: float, interactions: frozenset[str]) -> _F
     return combo
 
 
-#: A top-level single-window leaf, evaluated inline: (i, single value, values, entry, exit,
-#: min events).
-_Inline = tuple[int, str | None, tuple[str, ...], float, float, int]
+#: Top-level single-window leaves of one attribute: (attribute index, smallest min_events,
+#: [(name, single value or None, values, entry, exit, min_events), ...]).
+_Group = tuple[int, int, list[tuple[str, str | None, tuple[str, ...], float, float, int]]]
+#: Everything else, in dependency order: (name, ("all"|"any", ref names...) or None, fn).
+_Rest = tuple[str, tuple[str, ...] | None, _Fn]
 
 
-def compile_rules(
-    rules: SegmentRules, window_days: float, interactions: frozenset[str]
-) -> list[tuple[str, _Inline | tuple[str, ...] | None, _Fn]]:
-    """The evaluation plan of ``rules`` (cached on the rules object)."""
+@dataclass
+class Plan:
+    """Compiled rules: inline leaves grouped by attribute, then composites in order."""
+
+    groups: list[_Group]
+    rest: list[_Rest]
+
+
+def compile_rules(rules: SegmentRules, window_days: float, interactions: frozenset[str]) -> Plan:
+    """The evaluation plan of ``rules`` (cached on the rules object).
+
+    Plain leaves depend on nothing, so they run first, grouped by attribute (one total
+    check skips a whole group); composites and other rules follow in dependency order.
+    """
     key = (window_days, interactions)
     cached = rules.compiled
     if cached is not None and cached[0] == key:
-        plan: list[tuple[str, _Inline | tuple[str, ...] | None, _Fn]] = cached[1]
+        plan: Plan = cached[1]
         return plan
-    plan = []
+    by_attr: dict[int, list[tuple[str, str | None, tuple[str, ...], float, float, int]]] = {}
+    rest: list[_Rest] = []
     for name, node in rules.segments.items():
-        inline: _Inline | tuple[str, ...] | None = None
-        if isinstance(node, Composite) and all(isinstance(c, Ref) for c in node.children):
-            inline = (node.op, *[c.name for c in node.children if isinstance(c, Ref)])
-        elif isinstance(node, Leaf) and node.window_days >= window_days:
-            values = tuple(node.values)
+        if isinstance(node, Leaf) and node.window_days >= window_days:
+            values = tuple(sorted(node.values))
             single = values[0] if len(values) == 1 else None
-            inline = (node.attr_index, single, values, node.min_share, node.exit_share,
-                      node.min_events)  # fmt: skip
-        plan.append((name, inline, _compile(node, window_days, interactions)))
+            by_attr.setdefault(node.attr_index, []).append(
+                (name, single, values, node.min_share, node.exit_share, node.min_events)
+            )
+        elif isinstance(node, Composite) and all(isinstance(c, Ref) for c in node.children):
+            refs = (node.op, *[c.name for c in node.children if isinstance(c, Ref)])
+            rest.append((name, refs, _compile(node, window_days, interactions)))
+        else:
+            rest.append((name, None, _compile(node, window_days, interactions)))
+    groups = [(i, min(leaf[5] for leaf in leaves), leaves) for i, leaves in by_attr.items()]
+    plan = Plan(groups, rest)
     rules.compiled = (key, plan)
     return plan
 
@@ -112,25 +130,27 @@ def evaluate(
     """
     previous = state.segments
     members: dict[str, float] = {}
-    cache: dict[float, list[dict[str, int]]] = {}
     counts, totals = state.counts, state.totals
-    for name, inline, fn in compile_rules(rules, window_days, interactions):
-        if inline is not None and isinstance(inline[0], str):  # AND / OR of other segments
-            got = [members[r] for r in inline[1:] if r in members]
-            if inline[0] == "all" and len(got) == len(inline) - 1:
-                members[name] = min(got)
-            elif inline[0] == "any" and got:
-                members[name] = max(got)
+    plan = compile_rules(rules, window_days, interactions)
+    for i, floor, leaves in plan.groups:
+        total = totals[i]
+        if total < floor:
             continue
-        if inline is not None:
-            i, single, values, entry, leave, min_n = inline
-            total = totals[i]
+        c = counts[i]
+        for name, single, values, entry, leave, min_n in leaves:
             if total < min_n:
                 continue
-            c = counts[i]
             hits = c.get(single, 0) if single is not None else sum(c.get(v, 0) for v in values)
             if hits >= total * (leave if name in previous else entry):
                 members[name] = round(hits / total, 6)
+    cache: dict[float, list[dict[str, int]]] = {}
+    for name, refs, fn in plan.rest:
+        if refs is not None:  # AND / OR of other segments
+            got = [members[r] for r in refs[1:] if r in members]
+            if refs[0] == "all" and len(got) == len(refs) - 1:
+                members[name] = min(got)
+            elif refs[0] == "any" and got:
+                members[name] = max(got)
             continue
         ok, score = fn(state, name in previous, members, cache)
         if ok:
