@@ -63,6 +63,10 @@ class CatalogIndex:
         self.items = items
         self.table = ItemTable.build(items, Vocabulary())
         self.masks: dict[tuple[str, frozenset[str]], np.ndarray] = {}
+        # memoized per catalog generation (this object): candidates per filter, and the
+        # personalized choice per (segments, filter, rules version)
+        self.eligible: dict[Any, tuple[np.ndarray, str, int]] = {}
+        self.choices: dict[Any, tuple[int, dict[str, float]] | None] = {}
         self.base = self.table.in_catalog & self.table.in_stock
         n = len(self.table)
         created = self.table.created_ms.astype(np.float64)
@@ -77,6 +81,13 @@ class CatalogIndex:
             "price_low": -np.nan_to_num(price, nan=np.inf),
             "price_high": np.nan_to_num(price, nan=-np.inf),
         }
+
+    @staticmethod
+    def remember(memo: dict[Any, Any], key: Any, value: Any, limit: int = 4096) -> None:
+        """Store ``value`` in a bounded memo (cleared when full)."""
+        if len(memo) >= limit:
+            memo.clear()
+        memo[key] = value
 
     def leaf_mask(self, leaf: Leaf) -> np.ndarray:
         key = (leaf.attribute, leaf.values)
@@ -144,16 +155,18 @@ class FeaturedService:
         """
         flt = filters if isinstance(filters, Filters) else parse_filters(filters)
         idx = self.index()
-        eligible = idx.base & flt.mask(idx.table)
         rules = self._rules()
-        eligible, pool_note = self._pool(idx, eligible, rules)
-        n = int(eligible.sum())
+        eligible, pool_note, n = self._eligible(idx, flt, rules)
         if n == 0:
             return FeaturedResult(None, "none", "no item satisfies the filters", False,
                                   filters=flt.key())  # fmt: skip
         segments, why = self._segments(user_id)
         if segments and rules is not None:
-            picked = self._personalized(idx, eligible, segments, rules)
+            memo = (tuple(sorted(segments.items())), flt.key(), rules.version, rules.featured)
+            picked = idx.choices.get(memo)
+            if picked is None:
+                picked = self._personalized(idx, eligible, segments, rules)
+                idx.remember(idx.choices, memo, picked)
             if picked is not None:
                 index, used = picked
                 return FeaturedResult(
@@ -171,6 +184,19 @@ class FeaturedService:
         except Exception as exc:
             log.warning("segment rules unavailable: %s", exc)
             return None
+
+    def _eligible(
+        self, idx: CatalogIndex, flt: Filters, rules: SegmentRules | None
+    ) -> tuple[np.ndarray, str, int]:
+        """Candidates for a filter (memoized per filter, pool and catalog generation)."""
+        pool = rules.featured.pool if rules is not None else None
+        key = (flt.key(), pool)
+        got = idx.eligible.get(key)
+        if got is None:
+            eligible, note = self._pool(idx, idx.base & flt.mask(idx.table), rules)
+            got = (eligible, note, int(eligible.sum()))
+            idx.remember(idx.eligible, key, got)
+        return got
 
     def _pool(
         self, idx: CatalogIndex, eligible: np.ndarray, rules: SegmentRules | None
