@@ -132,6 +132,12 @@ def _paths(n: int, users: int, seed: int, k: int = 20) -> list[str]:
     ]
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _histogram_sums(port: int) -> dict[str, float]:
     text = _get(port, "/metrics")[1].decode()
     out: dict[str, float] = {}
@@ -146,9 +152,9 @@ def _fixed_rate(workspace: Path, rate: float, seconds: float, users: int) -> dic
     proc, port, cold = _start(workspace, 1)
     try:
         run_load(port, _paths(500, users, 1), 200)  # warm-up
-        before = _histogram_sums(port)
+        before, cpu0 = _histogram_sums(port), _cpu_seconds(proc.pid)
         result = run_load(port, _paths(int(rate * seconds), users, 2), rate).summary()
-        after = _histogram_sums(port)
+        after, cpu1 = _histogram_sums(port), _cpu_seconds(proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -164,6 +170,7 @@ def _fixed_rate(workspace: Path, rate: float, seconds: float, users: int) -> dic
         "cold_start_seconds": round(cold, 2),
         "fixed_rate": {"target_rps": rate, "seconds": seconds, **result},
         "server_ms_per_request": round(total / max(result["requests"], 1) * 1000, 3),
+        "server_cpu_ms_per_request": round((cpu1 - cpu0) / max(result["requests"], 1) * 1000, 3),
         "stage_ms_per_request": stages,
         "share_outside_ann_and_ranker": round(1 - core / total, 3) if total else None,
     }
@@ -199,7 +206,7 @@ def bench_serve(
     seconds: Annotated[float, typer.Option(help="Length of the fixed-rate run.")] = 60.0,
     step_seconds: Annotated[float, typer.Option(help="Length of each throughput step.")] = 15.0,
     rates: Annotated[str, typer.Option(help="Throughput steps (req/s), comma-separated.")] = (
-        "400,600,800,1000,1200"
+        "100,200,300,400,600,800"
     ),
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 7,
 ) -> None:

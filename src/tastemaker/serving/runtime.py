@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 from fastapi import Request
+from threadpoolctl import threadpool_limits
 
 from tastemaker.errors import AuthError, UnknownItemError
 from tastemaker.registry.registry import ModelRegistry, RegistryState, in_canary
@@ -58,6 +59,9 @@ class ServingRuntime:
     ) -> None:
         self.ws = ws
         self.config = config or load_pipeline_config(ws.root)
+        if self.config.blas_threads:
+            # requests are small: BLAS thread teams only add spinning under load
+            threadpool_limits(self.config.blas_threads, "blas")
         self.metrics = metrics or ServingMetrics()
         self.registry = ModelRegistry(ws.settings.path(ws.settings.models_dir))
         self.pipeline = RecommendationPipeline(ws, self.config, self.metrics.stage)
@@ -98,7 +102,11 @@ class ServingRuntime:
                     continue
                 try:
                     loaded[name] = load_version(
-                        self.registry.path(name), self.registry.manifest(name), items, self.config
+                        self.registry.path(name),
+                        self.registry.manifest(name),
+                        items,
+                        self.config,
+                        keep.artifacts if keep is not None else None,
                     )
                 except Exception:
                     log.exception("could not load model version %s; keeping the previous", name)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tastemaker.errors import ConfigError
 from tastemaker.rerank.chain import RerankConfig
@@ -62,7 +62,16 @@ class PipelineConfig(_Config):
         default="per_item", description="served lists as impression events: per item or per list"
     )
     watch_seconds: float = Field(default=1.0, gt=0, description="registry poll interval")
-    catalog_refresh_seconds: float = Field(default=60.0, gt=0)
+    catalog_refresh_seconds: float = Field(default=300.0, gt=0)
+
+    @field_validator("impressions", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        return "off" if value is False else value  # YAML reads a bare `off` as false
+
+    blas_threads: int | None = Field(
+        default=1, ge=1, description="BLAS threads of a serving process (None: leave as is)"
+    )
     seed: int | None = Field(default=None, description="fix exploration draws (tests)")
 
 

@@ -76,13 +76,23 @@ class LoadedVersion:
 
 
 def load_version(
-    folder: Path | None, manifest: Manifest | None, items: pl.DataFrame, config: PipelineConfig
+    folder: Path | None,
+    manifest: Manifest | None,
+    items: pl.DataFrame,
+    config: PipelineConfig,
+    artifacts: ServingArtifacts | None = None,
 ) -> LoadedVersion:
-    """Load a version folder (or build the popularity-only fallback when ``folder`` is None)."""
+    """Load a version folder (or build the popularity-only fallback when ``folder`` is None).
+
+    ``artifacts`` already in memory are reused (a catalog refresh rebuilds only the item
+    table and what depends on it).
+    """
     from tastemaker.models.vocab import Vocabulary
 
     faiss.omp_set_num_threads(1)  # one request, one core: no OpenMP spin under load
-    art = ServingArtifacts.load(folder) if folder is not None else None
+    art = artifacts
+    if art is None and folder is not None:
+        art = ServingArtifacts.load(folder)
     vocab = art.model.items_ if art is not None else Vocabulary()
     table = ItemTable.build(items, vocab)
     n = len(table)
