@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import resource
 import tempfile
 import time
@@ -52,15 +53,24 @@ def _peak_rss_mb() -> float:
 
 
 def _bulk(
-    ws_dir: Path, events_path: Path, database: str | None, schema: str | None = None
-) -> dict[str, float | int | str]:
+    ws_dir: Path,
+    events_path: Path,
+    database: str | None = None,
+    schema: str | None = None,
+    *,
+    profiles: bool = False,
+) -> dict[str, float | int | str | bool]:
+    """Import the file into a fresh workspace; without ``profiles`` no listener runs."""
     ws = Workspace.init(ws_dir, database_url=database, postgres_schema=schema)
+    if not profiles:
+        ws.ingestor.listeners.clear()
     try:
         started = time.perf_counter()
         summary = import_file(ws, "events", events_path, show_progress=False)
         seconds = time.perf_counter() - started
         return {
             "backend": ws.store.backend,
+            "profiles_updated_in_process": profiles,
             "events": summary.received,
             "accepted": summary.accepted,
             "rejected": summary.rejected,
@@ -79,22 +89,26 @@ def bench_ingest(
     postgres: Annotated[
         str | None, typer.Option(help="PostgreSQL URL to also measure (a fresh schema is used).")
     ] = None,
-    http_seconds: Annotated[
-        float, typer.Option(help="Duration of the HTTP test (0 = skip).")
-    ] = 30.0,
+    http_seconds: Annotated[float, typer.Option(help="HTTP test duration (0 = skip).")] = 30.0,
+    with_profiles: Annotated[
+        bool, typer.Option(help="Also import with in-process profile updates.")
+    ] = False,
 ) -> None:
     """Measure bulk import (Parquet -> store) and HTTP ingestion; print JSON."""
     from tastemaker.cli.bench_http import http_ingest
 
-    results: dict[str, object] = {"machine": {"cores": __import__("os").cpu_count()}}
+    results: dict[str, object] = {"machine": {"cores": os.cpu_count()}}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         path = root / "events.parquet"
         synthetic_events(events).write_parquet(path)
-        results["sqlite"] = _bulk(root / "ws-sqlite", path, None)
+        results["sqlite"] = _bulk(root / "ws-sqlite", path)
+        results["peak_rss_mb_after_sqlite"] = round(_peak_rss_mb(), 1)
         if postgres:
             schema = f"tm_bench_{int(time.time())}"
             results["postgres"] = _bulk(root / "ws-pg", path, postgres, schema)
+        if with_profiles:
+            results["sqlite_with_profiles"] = _bulk(root / "ws-prof", path, profiles=True)
         results["peak_rss_mb"] = round(_peak_rss_mb(), 1)
         if http_seconds > 0:
             results["http"] = http_ingest(root / "ws-http", seconds=http_seconds)

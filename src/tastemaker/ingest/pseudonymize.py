@@ -14,6 +14,7 @@ from tastemaker.errors import ConfigError
 
 KEY_BYTES = 32
 PSEUDONYM_CHARS = 32
+_CACHE_LIMIT = 2_000_000
 
 
 def create_key(path: Path) -> None:
@@ -32,6 +33,8 @@ class Pseudonymizer:
             raise ConfigError("pseudonymization key is too short (need at least 16 bytes)")
         self._key = key
         self._cache: dict[str, str] = {}
+        self._known = pl.Series([], dtype=pl.String)
+        self._known_pseudo = pl.Series([], dtype=pl.String)
 
     @classmethod
     def from_file(cls, path: Path) -> Pseudonymizer:
@@ -46,7 +49,7 @@ class Pseudonymizer:
         if got is None:
             digest = hmac.new(self._key, raw_id.encode(), hashlib.sha256).hexdigest()
             got = digest[:PSEUDONYM_CHARS]
-            if len(self._cache) < 1_000_000:
+            if len(self._cache) < _CACHE_LIMIT:
                 self._cache[raw_id] = got
         return got
 
@@ -60,10 +63,23 @@ class Pseudonymizer:
         for name in names:
             if name not in frame.columns or frame.schema[name] != pl.String:
                 continue
-            uniques = frame[name].drop_nulls().unique().to_list()
-            if uniques:
-                mapping = {u: self.one(u) for u in uniques}
+            uniques = frame[name].drop_nulls().unique()
+            if uniques.len():
+                raw, pseudo = self._lookup(uniques)
                 exprs.append(
-                    pl.col(name).replace_strict(mapping, default=None, return_dtype=pl.String)
+                    pl.col(name).replace_strict(raw, pseudo, default=None, return_dtype=pl.String)
                 )
         return frame.with_columns(exprs) if exprs else frame
+
+    def _lookup(self, uniques: pl.Series) -> tuple[pl.Series, pl.Series]:
+        """Pseudonyms of distinct raw ids; only ids not seen before are hashed in Python."""
+        known = uniques.is_in(self._known.implode())
+        for raw_id in uniques.filter(~known).to_list():
+            self.one(raw_id)
+        if self._cache and len(self._cache) != self._known.len():
+            self._known = pl.Series(list(self._cache), dtype=pl.String)
+            self._known_pseudo = pl.Series(list(self._cache.values()), dtype=pl.String)
+        if len(self._cache) >= _CACHE_LIMIT:
+            # Beyond the cache: hash this batch's ids directly.
+            return uniques, pl.Series([self.one(u) for u in uniques.to_list()], dtype=pl.String)
+        return self._known, self._known_pseudo

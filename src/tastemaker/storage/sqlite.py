@@ -24,17 +24,23 @@ _COLUMNS = (
 )
 _MOVE = (
     f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM _incoming_events WHERE true"
-    " ORDER BY rowid ON CONFLICT(event_id) DO NOTHING RETURNING event_id"
+    " ON CONFLICT(event_id) DO NOTHING RETURNING event_id"
+)
+
+
+_WRITER_PRAGMAS = (
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=30000",
+    "PRAGMA temp_store=MEMORY",
+    "PRAGMA cache_size=-200000",
 )
 
 
 def _pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA temp_store=MEMORY")
-    cur.execute("PRAGMA cache_size=-200000")
+    for pragma in _WRITER_PRAGMAS:
+        cur.execute(pragma)
     cur.close()
 
 
@@ -56,9 +62,11 @@ class SqliteStore(SqlStore):
 
     def _adbc(self) -> Any:
         if self._writer is None:
-            conn = adbc_sqlite.connect(str(self.path))
+            # Autocommit, so that pragmas apply; each append is one explicit transaction.
+            conn = adbc_sqlite.connect(str(self.path), autocommit=True)
             cur = conn.cursor()
-            cur.execute("PRAGMA busy_timeout=30000")
+            for pragma in _WRITER_PRAGMAS:
+                cur.execute(pragma)
             cur.close()
             self._writer = conn
         return self._writer
@@ -68,16 +76,17 @@ class SqliteStore(SqlStore):
             conn = self._adbc()
             cur = conn.cursor()
             try:
+                cur.execute("BEGIN IMMEDIATE")
                 cur.adbc_ingest(
                     "_incoming_events", rows.to_arrow(), mode="create_append", temporary=True
                 )
                 cur.execute(_MOVE)
                 inserted: list[str] = cur.fetch_arrow_table().column(0).to_pylist()
                 cur.execute("DELETE FROM _incoming_events")
-                conn.commit()
+                cur.execute("COMMIT")
                 return inserted
             except Exception:
-                conn.rollback()
+                cur.execute("ROLLBACK")
                 raise
             finally:
                 cur.close()
