@@ -16,6 +16,16 @@ import orjson
 from tastemaker.workspace import Workspace
 
 BATCH = 500
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def _drop_streams(prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
 
 
 def _free_port() -> int:
@@ -71,11 +81,29 @@ def _client(port: int, worker: int, seconds: float, queue: mp.Queue) -> None:
     queue.put((sent, errors, latencies))
 
 
-def http_ingest(ws_dir: Path, seconds: float = 30.0, clients: int = 2) -> dict[str, float | int]:
-    """Serve a fresh SQLite workspace and post batches of 500 events for ``seconds``."""
+def http_ingest(
+    ws_dir: Path, seconds: float = 30.0, clients: int = 2, bus: str = "inprocess"
+) -> dict[str, float | int | str]:
+    """Serve a fresh SQLite workspace and post batches of 500 events for ``seconds``.
+
+    Args:
+        ws_dir: folder for the workspace.
+        seconds: how long the clients send.
+        clients: client processes, each with one keep-alive connection.
+        bus: ``inprocess`` (profiles updated inside each request, the embedded default) or
+            ``redis`` (events published to Redis Streams for `tastemaker worker`; the stream
+            keys are deleted afterwards).
+    """
     Workspace.init(ws_dir).close()
     port = _free_port()
+    stream = f"tm-bench-{port}-{int(time.time())}"
     env = dict(os.environ, TASTEMAKER_WORKSPACE=str(ws_dir))
+    if bus == "redis":
+        env.update(
+            TASTEMAKER__BUS__TYPE="redis",
+            TASTEMAKER__BUS__URL=REDIS_URL,
+            TASTEMAKER__BUS__STREAM=stream,
+        )
     server = subprocess.Popen(
         [
             sys.executable,
@@ -105,9 +133,12 @@ def http_ingest(ws_dir: Path, seconds: float = 30.0, clients: int = 2) -> dict[s
     finally:
         server.terminate()
         server.wait(timeout=10)
+        if bus == "redis":
+            _drop_streams(stream)
     sent = sum(r[0] for r in results)
     lat = sorted(x for r in results for x in r[2])
     return {
+        "bus": bus,
         "seconds": round(elapsed, 1),
         "events": sent,
         "errors": sum(r[1] for r in results),

@@ -111,5 +111,8 @@ def bench_ingest(
             results["sqlite_with_profiles"] = _bulk(root / "ws-prof", path, profiles=True)
         results["peak_rss_mb"] = round(_peak_rss_mb(), 1)
         if http_seconds > 0:
-            results["http"] = http_ingest(root / "ws-http", seconds=http_seconds)
+            results["http_inprocess_profiles"] = http_ingest(root / "ws-http", http_seconds)
+            results["http_redis_streams"] = http_ingest(
+                root / "ws-http2", http_seconds, bus="redis"
+            )
     typer.echo(json.dumps(results, indent=2))
