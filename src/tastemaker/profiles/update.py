@@ -212,9 +212,14 @@ class Updater:
                 table[v] = table.get(v, 0.0) + contribution
 
     def settle(self, state: ProfileState) -> None:
-        """Re-anchor affinities at the last activity (stored numbers then do not depend on
-        the order or batching in which events arrived)."""
-        if state.last_seen is None or not state.aff_ts or state.aff_ts == state.last_seen:
+        """End of a batch: drop sessions that left the window and re-anchor affinities at the
+        last activity (stored numbers then do not depend on order or batching)."""
+        if state.last_seen is None:
+            return
+        cutoff = state.last_seen - self.window_ms
+        if state.sessions and min(state.sessions.values()) < cutoff:
+            state.sessions = {s: t for s, t in state.sessions.items() if t >= cutoff}
+        if not state.aff_ts or state.aff_ts == state.last_seen:
             return
         factor = 2.0 ** (-(state.last_seen - state.aff_ts) / self.half_life_ms)
         for table in state.affinities:
@@ -245,8 +250,6 @@ class Updater:
             n += 1
         if n:
             del tl[:n]
-        if state.sessions and min(state.sessions.values()) < cutoff:
-            state.sessions = {s: t for s, t in state.sessions.items() if t >= cutoff}
 
     def _merge(
         self, user: ProfileState, anon_id: str, states: dict[str, ProfileState], result: BatchResult
