@@ -33,7 +33,7 @@ class ImpressionLogger:
     """
 
     def __init__(
-        self, ingestor: Ingestor, flush_every: float = 0.25, max_buffer: int = 500
+        self, ingestor: Ingestor, flush_every: float = 1.0, max_buffer: int = 500
     ) -> None:
         self.ingestor = ingestor
         self.flush_every = flush_every
