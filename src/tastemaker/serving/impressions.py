@@ -8,11 +8,14 @@ ingests them, so the response never waits for the database.
 from __future__ import annotations
 
 import logging
+import multiprocessing as mp
 import queue
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import orjson
 import polars as pl
@@ -98,7 +101,7 @@ class ImpressionLogger:
         self,
         ingestor: Ingestor,
         max_queue: int = 10_000,
-        flush_seconds: float = 0.5,
+        flush_seconds: float = 2.0,
         per_list: bool = False,
     ) -> None:
         self.ingestor = ingestor
@@ -133,7 +136,7 @@ class ImpressionLogger:
             first = self._queue.get()
             batch = [first]
             deadline = time.monotonic() + self.flush_seconds
-            while len(batch) < 500 and time.monotonic() < deadline:
+            while len(batch) < 2000 and time.monotonic() < deadline:
                 try:
                     batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
                 except queue.Empty:
@@ -146,3 +149,80 @@ class ImpressionLogger:
                 log.exception("could not store %d served lists as impressions", len(batch))
             if self._queue.empty():
                 self._idle.set()
+
+
+def _ingest_loop(workspace: str, jobs: Any, done: Any, per_list: bool, flush: float) -> None:
+    """Child process: open the workspace and ingest served lists in batches."""
+    from tastemaker.workspace import Workspace
+
+    ws = Workspace.open(workspace)
+    # Profiles are kept by the serving process; a second profile writer here could
+    # overwrite its newer states, and impressions carry no taste.
+    ws.ingestor.listeners.clear()
+    while True:
+        batch = [jobs.get()]
+        deadline = time.monotonic() + flush
+        while len(batch) < 2000 and time.monotonic() < deadline:
+            try:
+                batch.append(jobs.get(timeout=max(0.01, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        try:
+            ws.ingestor.ingest_events(impression_frame(batch, per_list), "serving")
+        except Exception:
+            log.exception("could not store %d served lists as impressions", len(batch))
+        with done.get_lock():
+            done.value += len(batch)
+
+
+class ImpressionProcess:
+    """Like :class:`ImpressionLogger`, but ingests in a child process (its own core and GIL).
+
+    The child opens the same workspace and uses its own Ingestor; the serving process only
+    queues small records, so validation and storage never stall requests.
+
+    Args:
+        workspace: the workspace folder.
+        per_list: one event per served list instead of one per item.
+        max_queue: lists kept waiting; beyond it lists are dropped and counted.
+        flush_seconds: longest wait before a partial batch is written.
+    """
+
+    def __init__(
+        self,
+        workspace: Path,
+        per_list: bool = False,
+        max_queue: int = 20_000,
+        flush_seconds: float = 1.0,
+    ) -> None:
+        ctx = mp.get_context("spawn")
+        self.per_list = per_list
+        self.submitted = 0
+        self.dropped = 0
+        self._jobs = ctx.Queue(max_queue)
+        self._done = ctx.Value("q", 0)
+        self._proc = ctx.Process(
+            target=_ingest_loop,
+            args=(str(workspace), self._jobs, self._done, per_list, flush_seconds),
+            name="tm-impressions",
+            daemon=True,
+        )
+        self._proc.start()
+
+    def log(self, served: Served) -> None:
+        """Queue a served list (never blocks)."""
+        try:
+            self._jobs.put_nowait(served)
+            self.submitted += 1
+        except queue.Full:
+            self.dropped += 1
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until every queued list is stored."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._done.value < self.submitted:
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        """Stop the child process."""
+        self._proc.terminate()

@@ -25,7 +25,7 @@ from tastemaker.errors import AuthError, UnknownItemError
 from tastemaker.registry.registry import ModelRegistry, RegistryState, in_canary
 from tastemaker.rerank.filters import Filters
 from tastemaker.retrieval.itemlist import ItemList, Source
-from tastemaker.serving.impressions import ImpressionLogger, Served
+from tastemaker.serving.impressions import ImpressionLogger, ImpressionProcess, Served
 from tastemaker.serving.metrics import ServingMetrics, get_metrics
 from tastemaker.serving.pipeline import RecommendationPipeline
 from tastemaker.serving.pipeline import Request as PipelineRequest
@@ -68,16 +68,20 @@ class ServingRuntime:
         from tastemaker.serving.cache import ResultCache
 
         self.cache = ResultCache(ws.settings.cache.result_ttl_seconds)
-        mode = self.config.impressions
-        self.impressions = (
-            ImpressionLogger(ws.ingestor, per_list=mode == "per_list") if mode != "off" else None
-        )
+        mode, per_list = self.config.impressions, self.config.impressions == "per_list"
+        self.impressions: ImpressionLogger | ImpressionProcess | None = None
+        if mode != "off" and self.config.impressions_worker == "process":
+            self.impressions = ImpressionProcess(ws.root, per_list=per_list)
+            weakref.finalize(self, self.impressions.close)
+        elif mode != "off":
+            self.impressions = ImpressionLogger(ws.ingestor, per_list=per_list)
         self.shadow: ShadowLogger | None = None
         self.state = RegistryState()
         self.versions: dict[str, LoadedVersion] = {}
         self._token: tuple[int, int] | None = None
         self._catalog_at = 0.0
         self._reload_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(self.config.max_concurrent)
         self.refresh(force=True)
         ws.ingestor.add_listener(_weak_listener(self))
         if watch:
@@ -160,7 +164,8 @@ class ServingRuntime:
             response: RecommendationResponse = cached.model_copy(update={"request_id": request_id})
         else:
             req = PipelineRequest(user_id, key, k, filters, context, request_id)
-            response = self.pipeline.run(version, req, variant)
+            with self._slots:  # few pipelines at once: threads fighting for the GIL only thrash
+                response = self.pipeline.run(version, req, variant)
             self.cache.put(key, cache_key, response)
             self._shadow(req, response)
         self._log(response, context)
@@ -236,7 +241,7 @@ class ServingRuntime:
             )
         )
         self.metrics.impressions.inc()
-        if self.impressions.per_list:  # per-item events count exposure in on_events
+        if self.impressions.per_list or isinstance(self.impressions, ImpressionProcess):
             v = self.versions.get(response.model_version)
             if v is not None:
                 v.add_exposure(v.table.lookup([i.item_id for i in response.items]))

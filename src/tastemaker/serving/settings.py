@@ -64,11 +64,18 @@ class PipelineConfig(_Config):
     watch_seconds: float = Field(default=1.0, gt=0, description="registry poll interval")
     catalog_refresh_seconds: float = Field(default=300.0, gt=0)
 
+    impressions_worker: Literal["process", "thread"] = Field(
+        default="thread", description="ingest impressions in a thread or a child process"
+    )
+
     @field_validator("impressions", mode="before")
     @classmethod
     def _yaml_off(cls, value: object) -> object:
         return "off" if value is False else value  # YAML reads a bare `off` as false
 
+    max_concurrent: int = Field(
+        default=1, ge=1, description="pipelines running at once in one process (GIL-bound)"
+    )
     blas_threads: int | None = Field(
         default=1, ge=1, description="BLAS threads of a serving process (None: leave as is)"
     )
