@@ -212,15 +212,15 @@ class FeaturedService:
         if not user_id:
             return {}, "anonymous request"
         try:
-            profile = self.profiles.get(user_id)
+            segments = self.profiles.segments(user_id)
         except (TastemakerError, OSError, RuntimeError) as exc:
             log.warning("profile unavailable for featured listing: %s", exc)
             return {}, "profile store unavailable"
-        if profile is None:
+        if segments is None:
             return {}, "unknown user"
-        if not profile.segments:
+        if not segments:
             return {}, "user has no segment"
-        return profile.segments, ""
+        return segments, ""
 
     def _personalized(
         self,

@@ -32,9 +32,7 @@ class ImpressionLogger:
         max_buffer: flush at once when this many impressions are waiting.
     """
 
-    def __init__(
-        self, ingestor: Ingestor, flush_every: float = 1.0, max_buffer: int = 500
-    ) -> None:
+    def __init__(self, ingestor: Ingestor, flush_every: float = 1.0, max_buffer: int = 500) -> None:
         self.ingestor = ingestor
         self.flush_every = flush_every
         self.max_buffer = max_buffer

@@ -215,9 +215,19 @@ class ProfileService:
         return profile
 
     def segments(self, user_id: str) -> dict[str, float] | None:
-        """Segment name -> score of a user (None when unknown)."""
-        profile = self.get(user_id)
-        return None if profile is None else profile.segments
+        """Segment name -> score of a user (None when unknown), without building the profile.
+
+        Raises:
+            StoreUnavailableError: the profile cannot be read.
+        """
+        state = self.state(user_id)
+        if state is None:
+            return None
+        rules = self.rules.current()
+        if state.rules_version == rules.version:
+            return dict(state.segments)
+        window, inter = self.settings.profiles.window_days, self.updater.interactions
+        return evaluate(state, rules, window, inter)
 
     # --- maintenance --------------------------------------------------------------------
     def rebuild(self) -> int:

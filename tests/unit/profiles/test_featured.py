@@ -51,11 +51,6 @@ class _Catalog:
 
 
 @dataclass
-class _Profile:
-    segments: dict[str, float]
-
-
-@dataclass
 class _Rules:
     rules: SegmentRules
 
@@ -71,11 +66,10 @@ class _Profiles:
     users: dict[str, dict[str, float]] = field(default_factory=dict)
     down: bool = False
 
-    def get(self, user_id: str) -> _Profile | None:
+    def segments(self, user_id: str) -> dict[str, float] | None:
         if self.down:
             raise StoreUnavailableError("profile store unreachable")
-        seg = self.users.get(user_id)
-        return None if seg is None else _Profile(seg)
+        return self.users.get(user_id)
 
 
 CATALOG = _catalog()

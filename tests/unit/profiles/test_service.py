@@ -154,7 +154,10 @@ def test_rule_change_is_followed_without_restart_and_rolls_back(ws: Workspace) -
         version = other.profiles.rules.apply_text(stricter, "strict.yaml")
         assert version == 2
         assert ws.profiles.get(key).segments == {}  # type: ignore[union-attr]
+        assert ws.profiles.segments(key) == {}  # the light read path agrees
+        assert ws.profiles.segments("nobody") is None
         assert ws.profiles.rules.rollback() == 1
+        assert "electric" in ws.profiles.segments(key)  # type: ignore[operator]
         assert "electric" in ws.profiles.get(key).segments  # type: ignore[union-attr]
     finally:
         other.close()
