@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tastemaker.errors import NotFittedError, ValidationFailedError
 
+_LOCAL = threading.local()
 INDEX_FILE = "ann.faiss"
 META_FILE = "ann.json"
 
@@ -163,6 +165,11 @@ class AnnIndex:
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` items with the largest inner product per query (-1 padded)."""
         self._check()
+        if not getattr(_LOCAL, "single", False):
+            # OpenMP's thread count is per calling thread: request threads search alone
+            # (one query gains nothing from a team, and idle OpenMP workers spin).
+            faiss.omp_set_num_threads(1)
+            _LOCAL.single = True
         q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         scores, idx = self.index_.search(q, min(k, self.n_items_))
         return idx.astype(np.int64), scores.astype(np.float32)
