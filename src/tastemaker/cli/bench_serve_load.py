@@ -110,8 +110,12 @@ def run_load(port: int, paths: list[str], rate: float, connections: int = 32) ->
     """Send ``paths`` at ``rate`` per second from a separate process; wait for the result."""
     ctx = mp.get_context("spawn")
     out: mp.Queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(port, paths, rate, connections, out))
+    proc = ctx.Process(target=_child, args=(port, paths, rate, connections, out), daemon=True)
     proc.start()
-    latencies, errors, sent, seconds = out.get(timeout=len(paths) / rate + 60)
-    proc.join(timeout=30)
+    try:
+        latencies, errors, sent, seconds = out.get(timeout=len(paths) / rate + 60)
+    finally:
+        proc.join(timeout=10)
+        if proc.is_alive():
+            proc.terminate()
     return LoadResult(latencies, errors, sent, seconds)
