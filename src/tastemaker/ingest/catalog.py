@@ -5,7 +5,15 @@ from __future__ import annotations
 import polars as pl
 
 from tastemaker.config import IngestConfig
-from tastemaker.ingest.checks import Check, as_text, blank, ensure_columns, first_failure, id_checks
+from tastemaker.ingest.checks import (
+    Check,
+    as_text,
+    blank,
+    ensure_columns,
+    first_failure,
+    id_checks,
+    refuse_reserved_names,
+)
 from tastemaker.ingest.timestamps import to_epoch_ms
 from tastemaker.ingest.validate import ROW, Checked
 from tastemaker.schema import ITEM_CORE_COLUMNS, USER_CORE_COLUMNS
@@ -33,6 +41,7 @@ def _bool_column(frame: pl.DataFrame, name: str) -> pl.DataFrame:
 
 def validate_items(frame: pl.DataFrame, cfg: IngestConfig, *, first_row: int = 0) -> Checked:
     """Validate catalog rows; valid rows come out in storage shape (attributes packed as JSON)."""
+    refuse_reserved_names(frame)
     frame = frame.with_row_index(ROW, offset=first_row).with_columns(pl.col(ROW).cast(pl.Int64))
     original = [c for c in frame.columns]
     frame = ensure_columns(frame, ("item_id", "category", "brand", "title", "text"))
@@ -91,6 +100,7 @@ def validate_items(frame: pl.DataFrame, cfg: IngestConfig, *, first_row: int = 0
 
 def validate_users(frame: pl.DataFrame, cfg: IngestConfig, *, first_row: int = 0) -> Checked:
     """Validate user rows; valid rows come out with attributes packed as JSON (ids still raw)."""
+    refuse_reserved_names(frame)
     frame = frame.with_row_index(ROW, offset=first_row).with_columns(pl.col(ROW).cast(pl.Int64))
     original = list(frame.columns)
     frame = ensure_columns(frame, ("user_id",))

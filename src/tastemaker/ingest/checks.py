@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import orjson
 import polars as pl
 
+from tastemaker.errors import ValidationFailedError
+
 
 @dataclass(frozen=True)
 class Check:
@@ -15,6 +17,19 @@ class Check:
     field: str
     failed: pl.Expr
     reason: pl.Expr
+
+
+def refuse_reserved_names(frame: pl.DataFrame) -> None:
+    """Refuse input columns whose names start with ``_`` (validation's own working columns).
+
+    Raises:
+        ValidationFailedError: naming the first such column.
+    """
+    for name in frame.columns:
+        if name.startswith("_"):
+            raise ValidationFailedError(
+                f"field '{name}': names starting with '_' are reserved; rename the field"
+            )
 
 
 def first_failure(checks: list[Check]) -> tuple[pl.Expr, pl.Expr]:

@@ -14,6 +14,7 @@ from tastemaker.ingest.checks import (
     first_failure,
     id_checks,
     json_object_columns,
+    refuse_reserved_names,
     text_columns,
 )
 from tastemaker.ingest.timestamps import to_epoch_ms
@@ -146,6 +147,7 @@ def validate_events(
         The accepted rows normalized for storage and the refused rows with reasons.
     """
     now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
+    refuse_reserved_names(frame)
     original = list(frame.columns)
     frame = frame.with_row_index(ROW, offset=first_row)
     raw_ts = pl.col("timestamp")

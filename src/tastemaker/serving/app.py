@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from tastemaker import __version__
@@ -18,6 +19,17 @@ async def _error_handler(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(exc.to_dict(), status_code=exc.status_code)
 
 
+async def _request_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    """Parameter errors (k out of range, wrong types) in the same shape as every other error."""
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
+        for e in exc.errors()
+    ]
+    body = {"error": "ValidationFailedError", "message": "; ".join(problems), "detail": problems}
+    return JSONResponse(body, status_code=422)
+
+
 def create_app(workspace: Workspace) -> FastAPI:
     """Build the API for an opened workspace."""
     app = FastAPI(
@@ -27,6 +39,7 @@ def create_app(workspace: Workspace) -> FastAPI:
     )
     app.state.workspace = workspace
     app.add_exception_handler(TastemakerError, _error_handler)
+    app.add_exception_handler(RequestValidationError, _request_error_handler)
     app.include_router(health.router)
     app.include_router(ingest.router)
     app.include_router(profiles_router.router)

@@ -125,3 +125,36 @@ def test_api_key_is_enforced_when_configured(sqlite_workspace: Workspace) -> Non
     assert client.post("/v1/events", json=[]).status_code == 401
     ok = client.post("/v1/events", json=[], headers={"X-API-Key": "s3cret"})
     assert ok.status_code == 200
+
+
+def test_reserved_field_names_are_refused_with_a_clear_message(sqlite_workspace: Workspace) -> None:
+    client = _client(sqlite_workspace)
+    for path, key in (("/v1/users", "user_id"), ("/v1/items", "item_id")):
+        response = client.put(path, json=[{key: "x", "_row": 1}])
+        assert response.status_code == 422
+        assert response.json()["message"] == (
+            "field '_row': names starting with '_' are reserved; rename the field"
+        )
+    events = client.post(
+        "/v1/events",
+        json=[
+            {
+                "event_id": "e",
+                "user_id": "u",
+                "type": "view",
+                "item_id": "i",
+                "timestamp": "2026-01-01",
+                "_reason": "x",
+            }
+        ],
+    )
+    assert events.status_code == 422 and "'_reason'" in events.json()["message"]
+
+
+def test_parameter_errors_use_the_common_error_shape(sqlite_workspace: Workspace) -> None:
+    client = _client(sqlite_workspace)
+    response = client.get("/v1/recommendations/alice", params={"k": 0})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error"] == "ValidationFailedError"
+    assert "k" in body["message"] and "greater than or equal to 1" in body["message"]
