@@ -11,6 +11,7 @@ Every loop is bounded (event and request counts, timeouts); everything runs on l
 
 from __future__ import annotations
 
+import gc
 import http.client
 import json
 import os
@@ -69,12 +70,15 @@ def _stored_events(ws: Workspace, users: int, items: int, days: int, seed: int) 
 
 def bench_inprocess(
     users: int = 6000, items: int = 5000, days: int = 14, seed: int = 1,
-    batches: tuple[int, ...] = (1_000, 10_000),
+    batches: tuple[tuple[int, bool], ...] = ((1_000, False), (10_000, False), (1_000, True),
+                                           (10_000, True)),
 ) -> dict[str, Any]:  # fmt: skip
     """Profile updates per second in this process, pinned to one core.
 
     ``events_per_s`` is wall-clock; ``events_per_cpu_s`` divides by this process's CPU time,
-    which is what one core delivers when other jobs share the machine.
+    which is what one core delivers when other jobs share the machine. Runs with
+    ``gc_freeze`` move surviving objects out of the cyclic collector after every batch, as
+    `tastemaker worker` does (full collections over many profile states are costly).
     """
     with tempfile.TemporaryDirectory() as tmp:
         ws = Workspace.init(Path(tmp) / "ws")
@@ -84,17 +88,23 @@ def bench_inprocess(
             os.sched_setaffinity(0, {min(cpus)})
             runs = []
             try:
-                for batch in batches:
+                for batch, freeze in batches:
                     ws.store.clear_profiles()
+                    gc.collect()
                     service = ProfileService(ws.settings, ws.store)
                     service.rules.current()
                     service.catalog.attribute_map()
                     started, cpu = time.perf_counter(), time.process_time()
                     for start in range(0, events.height, batch):
                         service.apply(events.slice(start, batch))
+                        if freeze:  # as `tastemaker worker` does after each batch
+                            gc.freeze()
                     seconds = time.perf_counter() - started
                     cpu = time.process_time() - cpu
-                    runs.append({"batch": batch, "seconds": round(seconds, 3),
+                    if freeze:
+                        gc.unfreeze()
+                    runs.append({"batch": batch, "gc_freeze": freeze,
+                                 "seconds": round(seconds, 3),
                                  "events_per_s": round(events.height / seconds),
                                  "cpu_seconds": round(cpu, 3),
                                  "events_per_cpu_s": round(events.height / cpu)})  # fmt: skip
