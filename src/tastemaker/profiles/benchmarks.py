@@ -150,6 +150,54 @@ def _drop_schema(ws: Workspace, schema: str) -> None:
         conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
 
 
+def _start_workers(ws: Workspace, tmp: Path, n: int) -> list[subprocess.Popen[bytes]]:
+    """``n`` worker processes, partitions split ``i/n``, stats and logs under ``tmp``."""
+    workers = []
+    for i in range(n):
+        log = (tmp / f"w{i}.log").open("wb")
+        workers.append(subprocess.Popen(
+            [*CLI, "worker", "-w", str(ws.root), "--partitions", f"{i}/{n}", "--batch", "20",
+             "--stats-file", str(tmp / f"w{i}.json")],
+            stdout=log, stderr=subprocess.STDOUT,
+        ))  # fmt: skip
+        log.close()  # the child keeps its own descriptor
+    return workers
+
+
+def _stop_workers(workers: list[subprocess.Popen[bytes]], tmp: Path) -> None:
+    for w in workers:
+        w.send_signal(signal.SIGTERM)
+    for w in workers:
+        w.wait(60)
+    if os.environ.get("TASTEMAKER_BENCH_DEBUG"):
+        for i in range(len(workers)):
+            print((tmp / f"w{i}.log").read_text()[-2000:], file=sys.stderr)
+
+
+def _publish_paced(bus: Any, events: pl.DataFrame, rate: int, seconds: float) -> tuple[int, float]:
+    """Publish at ``rate`` events/s (a slice every 10 ms); return events sent and rate."""
+    step = max(1, rate // 100)
+    started, sent = time.perf_counter(), 0
+    for n, start in enumerate(range(0, min(events.height, int(rate * seconds)), step)):
+        delay = started + n * step / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        bus.publish(events.slice(start, step))
+        sent += min(step, events.height - start)
+    return sent, sent / (time.perf_counter() - started)
+
+
+def _latencies(tmp: Path, workers: int, since_ms: int) -> list[float]:
+    """Per-event latencies the workers recorded for events published after ``since_ms``."""
+    out: list[float] = []
+    for i in range(workers):
+        path = tmp / f"w{i}.json"
+        data = json.loads(path.read_text()) if path.exists() else {}
+        pairs = zip(data.get("published_ms", []), data.get("latencies_ms", []), strict=False)
+        out += [v for p, v in pairs if p >= since_ms]
+    return out
+
+
 def bench_streams(
     users: int = 8000, items: int = 5000, days: int = 14, seed: int = 2,
     redis_url: str = "redis://127.0.0.1:6379/15",
@@ -159,65 +207,38 @@ def bench_streams(
     """Two workers on Redis Streams: drain throughput, then latency at ``rate`` events/s."""
     from tastemaker.storage.redis_streams import RedisStreamBus
 
-    with tempfile.TemporaryDirectory() as tmp:
-        ws, schema = _streams_workspace(Path(tmp) / "ws", redis_url, database)
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        ws, schema = _streams_workspace(tmp / "ws", redis_url, database)
         cfg = ws.settings.bus
         assert isinstance(cfg, RedisBusConfig)
         bus = RedisStreamBus(cfg)
         workers: list[subprocess.Popen[bytes]] = []
+        idle = lambda: bus.lag() == 0 and bus.pending() == 0  # noqa: E731
         try:
             events = _stored_events(ws, users, items, days, seed)
             ws.profiles.rules.current()  # version 1 exists before the workers start
             cut = int(events.height * 0.8)
             bulk, paced = events.slice(0, cut), events.slice(cut)
-            stats = [Path(tmp) / f"w{i}.json" for i in range(2)]
-            logs = [(Path(tmp) / f"w{i}.log").open("wb") for i in range(2)]
-            for i in range(2):
-                workers.append(subprocess.Popen(
-                    [*CLI, "worker", "-w", str(ws.root), "--partitions", f"{i}/2",
-                     "--batch", "20", "--stats-file", str(stats[i])],
-                    stdout=logs[i], stderr=subprocess.STDOUT,
-                ))  # fmt: skip
+            workers = _start_workers(ws, tmp, 2)
             bus.ensure_groups()
             if not _wait(lambda: _consumers(bus) >= cfg.partitions, 120, 0.05):
                 raise RuntimeError("stream workers did not start")
             t0 = time.perf_counter()
             for start in range(0, bulk.height, 1_000):
                 bus.publish(bulk.slice(start, 1_000))
-            drained = _wait(lambda: bus.lag() == 0 and bus.pending() == 0, 600, 0.005)
+            drained = _wait(idle, 600, 0.005)
             bulk_s = time.perf_counter() - t0
             paced_start = int(time.time() * 1000)
-            step = max(1, rate // 100)
-            t1 = time.perf_counter()
-            sent = 0
-            for n, start in enumerate(
-                range(0, min(paced.height, int(rate * latency_seconds)), step)
-            ):
-                delay = t1 + n * step / rate - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-                bus.publish(paced.slice(start, step))
-                sent += min(step, paced.height - start)
-            achieved = sent / (time.perf_counter() - t1)
-            _wait(lambda: bus.lag() == 0 and bus.pending() == 0, 120, 0.005)
+            sent, achieved = _publish_paced(bus, paced, rate, latency_seconds)
+            _wait(idle, 120, 0.005)
         finally:
-            for w in workers:
-                w.send_signal(signal.SIGTERM)
-            for w in workers:
-                w.wait(60)
-            errors = [(Path(tmp) / f"w{i}.log").read_text()[-2000:] for i in range(len(workers))]
-            if os.environ.get("TASTEMAKER_BENCH_DEBUG"):
-                print(errors, file=sys.stderr)
+            _stop_workers(workers, tmp)
             bus.delete_streams()
             if ws.profiles.fast is not None:
                 ws.profiles.fast.clear()
             bus.close()
-        lat: list[float] = []
-        for path in stats:
-            data = json.loads(path.read_text()) if path.exists() else {}
-            pub = data.get("published_ms", [])
-            lat += [v for p, v in zip(pub, data.get("latencies_ms", []), strict=False)
-                    if p >= paced_start]  # fmt: skip
+        lat = _latencies(tmp, len(workers), paced_start)
         profiles = ws.store.table_counts()["profiles"]
         if database:
             _drop_schema(ws, schema)
