@@ -90,6 +90,7 @@ class CatalogIndex:
         memo[key] = value
 
     def leaf_mask(self, leaf: Leaf) -> np.ndarray:
+        """Items whose attribute has one of the leaf's values (cached)."""
         key = (leaf.attribute, leaf.values)
         got = self.masks.get(key)
         if got is None:
@@ -103,6 +104,7 @@ class CatalogIndex:
         return got
 
     def node_mask(self, node: Node, rules: SegmentRules) -> np.ndarray:
+        """Items that match a rule: leaves by value, ``all`` as AND, ``any`` as OR."""
         if isinstance(node, Leaf):
             return self.leaf_mask(node)
         if isinstance(node, Ref):
@@ -115,6 +117,7 @@ class CatalogIndex:
         return out
 
     def item(self, index: int) -> dict[str, Any]:
+        """The catalog row of one item as JSON-ready values."""
         row = self.items.row(index, named=True)
         return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
 

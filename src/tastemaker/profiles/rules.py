@@ -167,9 +167,11 @@ class _Parser:
         }
 
     def fail(self, m: Any, key: str | None, reason: str) -> ValidationFailedError:
+        """An error naming the line of ``m`` (or of its ``key``)."""
         return _fail(self.source, _line(m, key), reason)
 
     def number(self, m: _Map, key: str, lo: float, hi: float, integer: bool = False) -> float:
+        """Read a number (or integer) in [lo, hi] from ``m[key]``."""
         v = m[key]
         ok_type = isinstance(v, int) if integer else isinstance(v, (int, float))
         if isinstance(v, bool) or not ok_type or not (lo <= v <= hi):
@@ -178,6 +180,7 @@ class _Parser:
         return float(v)
 
     def read_defaults(self, m: Any) -> None:
+        """Read the ``defaults`` section."""
         if not isinstance(m, _Map):
             raise self.fail(m, None, "'defaults' must be a mapping")
         for key in m:
@@ -186,6 +189,7 @@ class _Parser:
         self.defaults.update(self.thresholds(m, self.defaults))
 
     def thresholds(self, m: _Map, base: dict[str, Any]) -> dict[str, Any]:
+        """Thresholds of a rule: its own values over ``base``."""
         out = dict(base)
         if "min_share" in m:
             out["min_share"] = self.number(m, "min_share", 0.0, 1.0)
@@ -204,6 +208,7 @@ class _Parser:
         return out
 
     def leaf(self, m: _Map) -> Leaf:
+        """Compile an attribute/value rule."""
         for key in m:
             if key not in _LEAF_KEYS and key != "description":
                 raise self.fail(
@@ -233,6 +238,7 @@ class _Parser:
         )
 
     def node(self, m: Any, names: set[str]) -> Node:
+        """Compile a rule: a reference, an ``all`` / ``any`` or a leaf."""
         if not isinstance(m, _Map):
             raise self.fail(m, None, "a rule must be a mapping")
         ops = [k for k in ("all", "any") if k in m]
