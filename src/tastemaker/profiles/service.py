@@ -85,8 +85,16 @@ class ProfileService:
         if not cols.get("event_id"):
             return 0
         with self._lock:
-            applied, states, deleted = self._apply(cols)
-            self._persist(states, deleted)
+            try:
+                applied, states, deleted = self._apply(cols)
+                self._persist(states, deleted)
+            except Exception:
+                # cached states may hold changes that were never written: forget them all,
+                # so a retry starts from the store and applies the batch for real
+                self._cache.clear()
+                self._absent.clear()
+                self._links = None
+                raise
             self._remember(states, deleted)
             return applied
 

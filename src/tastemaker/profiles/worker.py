@@ -29,6 +29,7 @@ class WorkerStats:
     applied: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     published_ms: list[int] = field(default_factory=list)
+    failures: int = 0
 
 
 def parse_partitions(spec: str | None, partitions: int) -> list[int]:
@@ -80,15 +81,31 @@ def run_worker(
     max_events: int | None = None,
     on_batch: Callable[[WorkerStats], None] | None = None,
     keep_latency: bool = False,
+    retry_max_s: float = 30.0,
 ) -> WorkerStats:
-    """Consume until ``stop`` is set (or ``max_events`` were processed); return statistics."""
+    """Consume until ``stop`` is set (or ``max_events`` were processed); return statistics.
+
+    A batch that fails (store or Redis unreachable) is not acknowledged: it is delivered
+    again after a backoff (0.2 s doubling up to ``retry_max_s``); idempotent apply makes the
+    retry safe.
+    """
     stop = stop or threading.Event()
     stats = WorkerStats()
+    failed = 0
     while not stop.is_set():
         messages = bus.consume(consumer, count=batch, block_ms=block_ms)
         if not messages:
             continue
-        process(service, bus, messages, stats, keep_latency)
+        try:
+            process(service, bus, messages, stats, keep_latency)
+        except Exception:  # store or Redis hiccup: keep the messages, retry with backoff
+            failed += 1
+            stats.failures += 1
+            log.exception("applying %d messages failed (attempt %d)", len(messages), failed)
+            bus.redeliver()
+            stop.wait(min(retry_max_s, 0.1 * 2**failed))
+            continue
+        failed = 0
         if on_batch is not None:
             on_batch(stats)
         if max_events is not None and stats.events >= max_events:

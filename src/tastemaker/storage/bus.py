@@ -71,6 +71,10 @@ class EventBus(Protocol):
         """Acknowledge processed messages (they will not be delivered again)."""
         ...
 
+    def redeliver(self) -> None:
+        """Deliver this consumer's un-acknowledged messages again on the next `consume`."""
+        ...
+
 
 def partition_of(keys: pl.Series, partitions: int) -> pl.Series:
     """Stable partition number of each routing key (crc32 modulo ``partitions``)."""
@@ -158,6 +162,9 @@ class InProcessBus:
                     self._pending[m.id] = m
                     out.append(m)
             return out
+
+    def redeliver(self) -> None:
+        """Nothing to do: un-acknowledged messages always come first."""
 
     def ack(self, messages: list[Message]) -> None:
         """Forget acknowledged messages."""

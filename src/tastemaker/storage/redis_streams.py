@@ -117,6 +117,10 @@ class RedisStreamBus:
                 out.append(Message(partition, mid, decode_columns(fields[b"e"]), int(fields[b"t"])))
         return out
 
+    def redeliver(self) -> None:
+        """Re-read this consumer's pending entries on the next `consume` (after a failure)."""
+        self._pending_done = False
+
     def ack(self, messages: list[Message]) -> None:
         """Acknowledge processed entries."""
         by_stream: dict[str, list[str]] = {}

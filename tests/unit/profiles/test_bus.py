@@ -36,3 +36,32 @@ def test_messages_are_redelivered_until_acknowledged() -> None:
     bus.ack(again)
     assert bus.consume("w", count=10) == []
     assert again[0].events.schema["timestamp"] == pl.Int64
+
+
+def test_a_failed_batch_is_retried_and_applied_once() -> None:
+    import threading
+
+    from tastemaker.profiles.worker import run_worker
+
+    class Flaky:
+        """Fails on the first call, then records what it applied."""
+
+        def __init__(self) -> None:
+            self.calls = 0
+            self.applied: list[str] = []
+
+        def apply_columns(self, cols: dict[str, list[object]]) -> int:
+            self.calls += 1
+            if self.calls == 1:
+                raise ConnectionError("store down")
+            self.applied += [str(e) for e in cols["event_id"]]
+            return len(cols["event_id"])
+
+    bus = InProcessBus(partitions=2)
+    bus.publish(_events(["a", "b", "c"]))
+    service = Flaky()
+    stats = run_worker(service, bus, "w", stop=threading.Event(), max_events=3,  # type: ignore[arg-type]
+                       retry_max_s=0.01)  # fmt: skip
+    assert stats.failures == 1 and stats.events == 3
+    assert sorted(service.applied) == ["e0", "e1", "e2"]
+    assert bus.consume("w") == []

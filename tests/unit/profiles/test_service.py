@@ -222,3 +222,21 @@ def test_stitching_within_one_batch_equals_stitching_across_batches(ws: Workspac
     assert _semantic(dumps_state(split.state(key))) == whole  # type: ignore[arg-type]
     assert split.get(key).counts["fuel_type"] == {"electric": 3, "diesel": 2, "hybrid": 1}  # type: ignore[union-attr]
     assert ws.store.load_profiles(["anon:" + _key(ws, "dev-9")]) == {}
+
+
+def test_a_failed_write_leaves_nothing_half_applied(ws: Workspace) -> None:
+    raw = views("pia", ["ev_suv1", "ev_suv2", "ev_hatch"])
+    ws.ingestor.listeners.clear()
+    ws.ingestor.ingest_events(raw, "t")
+    stored = ws.store.events().drop("seq")
+    original = ws.store.save_profiles
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("database went away")
+
+    ws.store.save_profiles = broken  # type: ignore[method-assign]
+    with pytest.raises(ConnectionError):
+        ws.profiles.apply(stored)
+    ws.store.save_profiles = original  # type: ignore[method-assign]
+    assert ws.profiles.apply(stored) == 3  # the retry applies for real
+    assert "electric" in ws.profiles.get(_key(ws, "pia")).segments  # type: ignore[union-attr]
