@@ -74,4 +74,4 @@ class AuthError(TastemakerError):
 
 
 class DataLeakageError(ValidationFailedError):
-    """An evaluation split lets training data see the future (e.g. train events after the cutoff)."""
+    """An evaluation split lets training see the future (train events after the cutoff)."""
