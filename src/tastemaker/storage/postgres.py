@@ -63,8 +63,9 @@ class PostgresStore(SqlStore):
                 # flush. API batches (<= 1,000 rows) keep full durability.
                 cur.execute("SET LOCAL synchronous_commit = off")
             cur.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS _incoming_events"
-                " (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                # Only the loaded columns: no sequence default to evaluate per staged row.
+                f"CREATE TEMP TABLE IF NOT EXISTS _incoming_events ON COMMIT DELETE ROWS"
+                f" AS SELECT {_COLUMNS} FROM events WITH NO DATA"
             )
             with cur.copy(
                 f"COPY _incoming_events ({_COLUMNS}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
@@ -72,7 +73,7 @@ class PostgresStore(SqlStore):
                 copy.write(buf.getvalue())
             cur.execute(
                 f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM _incoming_events"
-                " ORDER BY seq ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+                " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
             )
             inserted = [r[0] for r in cur.fetchall()]
             raw.commit()
