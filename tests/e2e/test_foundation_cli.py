@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import stat
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 
-def tm(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run `tastemaker ARGS` the way a user does, with a wide terminal for readable output."""
-    env = dict(os.environ, COLUMNS="200", NO_COLOR="1")
-    return subprocess.run(
-        [sys.executable, "-m", "tastemaker", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def test_init_import_doctor_deadletters_export(tmp_path: Path) -> None:
+def test_init_import_doctor_deadletters_export(tmp_path: Path, tm: Callable[..., Any]) -> None:
     created = tm("init", "shop", cwd=tmp_path)
     assert created.returncode == 0, created.stderr
     key = tmp_path / "shop" / "secret.key"
@@ -64,7 +50,7 @@ def test_init_import_doctor_deadletters_export(tmp_path: Path) -> None:
     assert "alice" not in set(exported["user_id"].to_list())
 
 
-def test_missing_workspace_is_a_clear_error(tmp_path: Path) -> None:
+def test_missing_workspace_is_a_clear_error(tmp_path: Path, tm: Callable[..., Any]) -> None:
     result = tm("doctor", "-w", "nowhere", cwd=tmp_path)
     assert result.returncode == 2
     assert "no workspace at" in result.stderr and "tastemaker init" in result.stderr

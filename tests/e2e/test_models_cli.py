@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,21 +12,10 @@ from tastemaker.datasets.marketplace import generate_marketplace
 from tastemaker.workspace import Workspace
 
 
-def tm(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run `tastemaker ARGS` with a wide terminal."""
-    env = dict(os.environ, COLUMNS="200", NO_COLOR="1")
-    return subprocess.run(
-        [sys.executable, "-m", "tastemaker", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 @pytest.mark.slow
-def test_train_promote_canary_rollback_from_the_command_line(tmp_path: Path) -> None:
+def test_train_promote_canary_rollback_from_the_command_line(
+    tmp_path: Path, tm: Callable[..., Any]
+) -> None:
     ws = Workspace.init(tmp_path / "shop")
     m = generate_marketplace(users=80, items=150, days=5, seed=5)
     ws.ingestor.ingest_items(m.items, "test")

@@ -36,9 +36,8 @@ class Checked:
     rejected: pl.DataFrame
 
 
-def _event_checks(cfg: IngestConfig, now_ms: int, raw_ts: pl.Expr) -> list[Check]:
-    min_ms = int(datetime.fromisoformat(cfg.min_timestamp).timestamp() * 1000)
-    max_ms = now_ms + int(cfg.max_future_seconds * 1000)
+def _identity_checks(cfg: IngestConfig) -> list[Check]:
+    """Ids present and bounded, a known type, an item for item events."""
     known = sorted(EVENT_TYPES)
     n = cfg.max_id_length
     return [
@@ -67,6 +66,15 @@ def _event_checks(cfg: IngestConfig, now_ms: int, raw_ts: pl.Expr) -> list[Check
         ),
         *id_checks("item_id", n, required=False),
         *id_checks("session_id", n, required=False),
+    ]
+
+
+def _timestamp_checks(cfg: IngestConfig, now_ms: int, raw_ts: pl.Expr) -> list[Check]:
+    """Timestamp present, parseable, not before ``min_timestamp`` nor far in the future."""
+    min_ms = int(datetime.fromisoformat(cfg.min_timestamp).timestamp() * 1000)
+    max_ms = now_ms + int(cfg.max_future_seconds * 1000)
+    shown = raw_ts.cast(pl.String)
+    return [
         Check("timestamp", raw_ts.is_null(), pl.lit("field 'timestamp' is required")),
         Check(
             "timestamp",
@@ -74,27 +82,29 @@ def _event_checks(cfg: IngestConfig, now_ms: int, raw_ts: pl.Expr) -> list[Check
             pl.format(
                 "field 'timestamp' = '{}' is not a date"
                 " (expected ISO 8601, e.g. 2026-01-31T12:00:00Z)",
-                raw_ts.cast(pl.String),
+                shown,
             ),
         ),
         Check(
             "timestamp",
             pl.col("_ts") < min_ms,
-            pl.format(
-                "field 'timestamp' = '{}' is before {}",
-                raw_ts.cast(pl.String),
-                pl.lit(cfg.min_timestamp),
-            ),
+            pl.format("field 'timestamp' = '{}' is before {}", shown, pl.lit(cfg.min_timestamp)),
         ),
         Check(
             "timestamp",
             pl.col("_ts") > max_ms,
             pl.format(
                 "field 'timestamp' = '{}' is more than {} s in the future",
-                raw_ts.cast(pl.String),
+                shown,
                 pl.lit(int(cfg.max_future_seconds)),
             ),
         ),
+    ]
+
+
+def _payload_checks() -> list[Check]:
+    """A finite value; context and properties JSON objects."""
+    return [
         Check(
             "value",
             pl.col("_value_raw").is_not_null() & ~pl.col("_value").is_finite().fill_null(False),
@@ -108,6 +118,15 @@ def _event_checks(cfg: IngestConfig, now_ms: int, raw_ts: pl.Expr) -> list[Check
             pl.col("_bad_properties"),
             pl.lit("field 'properties' is not a JSON object"),
         ),
+    ]
+
+
+def _event_checks(cfg: IngestConfig, now_ms: int, raw_ts: pl.Expr) -> list[Check]:
+    """Every event rule, in the order a row's first failure is reported."""
+    return [
+        *_identity_checks(cfg),
+        *_timestamp_checks(cfg, now_ms, raw_ts),
+        *_payload_checks(),
     ]
 
 

@@ -190,13 +190,17 @@ class SqlStore(SqlProfilesMixin, Store):
 
     def items(self, item_ids: list[str] | None = None) -> pl.DataFrame:
         """Read items with attributes expanded into columns."""
-        stmt = select(t.items).order_by(t.items.c.item_id)
-        if item_ids is not None:
-            stmt = stmt.where(t.items.c.item_id.in_(item_ids))
+        frame = self._read_with_attributes(t.items, "item_id", item_ids)
+        return frame.with_columns(pl.col("created_at").cast(pl.Datetime("ms", "UTC")))
+
+    def _read_with_attributes(self, table: Any, key: str, ids: list[str] | None) -> pl.DataFrame:
+        """Rows of a catalog-like table (optionally only ``ids``), attributes as columns."""
+        stmt = select(table).order_by(table.c[key])
+        if ids is not None:
+            stmt = stmt.where(table.c[key].in_(ids))
         with self.engine.connect() as conn:
             rows = conn.execute(stmt).fetchall()
-        frame = rows_to_frame(rows, {c.name: _polars_type(c) for c in t.items.columns})
-        frame = frame.with_columns(pl.col("created_at").cast(pl.Datetime("ms", "UTC")))
+        frame = rows_to_frame(rows, {c.name: _polars_type(c) for c in table.columns})
         return attributes_to_columns(frame.drop("updated_at"))
 
     def upsert_users(self, frame: pl.DataFrame) -> int:
@@ -206,13 +210,7 @@ class SqlStore(SqlProfilesMixin, Store):
 
     def users(self, user_ids: list[str] | None = None) -> pl.DataFrame:
         """Read users with attributes expanded into columns."""
-        stmt = select(t.users).order_by(t.users.c.user_id)
-        if user_ids is not None:
-            stmt = stmt.where(t.users.c.user_id.in_(user_ids))
-        with self.engine.connect() as conn:
-            rows = conn.execute(stmt).fetchall()
-        frame = rows_to_frame(rows, {c.name: _polars_type(c) for c in t.users.columns})
-        return attributes_to_columns(frame.drop("updated_at"))
+        return self._read_with_attributes(t.users, "user_id", user_ids)
 
     # --- identities ---------------------------------------------------------------------------
     def link_identity(self, anonymous_id: str, user_id: str, at_ms: int) -> bool:
