@@ -307,6 +307,37 @@ def _text_frame(cols: dict[str, np.ndarray], rng: np.random.Generator, n: int) -
     )
 
 
+def _items_frame(
+    cols: dict[str, np.ndarray],
+    price: np.ndarray,
+    texts: pl.DataFrame,
+    in_stock: np.ndarray,
+    created: np.ndarray,
+) -> pl.DataFrame:
+    """The items frame in the file layout from the drawn columns (no randomness here)."""
+    n_items = len(price)
+    width = max(6, len(str(n_items - 1)))
+    frame = pl.DataFrame(
+        {
+            "item_id": pl.int_range(n_items, eager=True).cast(pl.String).str.zfill(width),
+            "category": np.array(CATEGORY_NAMES)[cols["category"]],
+            "brand": cols["brand"].tolist(),
+            "price": price,
+            "title": texts["title"],
+            "text": texts["text"],
+            "in_stock": in_stock,
+            "created_at": pl.Series(created * 1000).cast(pl.Datetime("ms", "UTC")),
+            "fuel_type": np.array((*FUEL_TYPES, None), dtype=object)[cols["fuel"]].tolist(),
+            "body_type": np.array((*BODY_TYPES, None), dtype=object)[cols["body"]].tolist(),
+            "colour": cols["colour"].tolist(),
+            "year": pl.Series(cols["year"].tolist(), dtype=pl.Int32),
+        },
+        schema_overrides={"brand": pl.String, "fuel_type": pl.String, "body_type": pl.String,
+                          "colour": pl.String},
+    ).with_columns(pl.concat_str(pl.lit("i"), pl.col("item_id")).alias("item_id"))  # fmt: skip
+    return frame
+
+
 def build_catalog(
     rng: np.random.Generator,
     n_items: int,
@@ -352,25 +383,7 @@ def build_catalog(
     ranks = rng.permutation(n_items) + 1
     texts = _text_frame(cols, rng, n_items)
     in_stock = rng.random(n_items) < 0.95
-    width = max(6, len(str(n_items - 1)))
-    frame = pl.DataFrame(
-        {
-            "item_id": pl.int_range(n_items, eager=True).cast(pl.String).str.zfill(width),
-            "category": np.array(CATEGORY_NAMES)[cols["category"]],
-            "brand": cols["brand"].tolist(),
-            "price": price,
-            "title": texts["title"],
-            "text": texts["text"],
-            "in_stock": in_stock,
-            "created_at": pl.Series(created * 1000).cast(pl.Datetime("ms", "UTC")),
-            "fuel_type": np.array((*FUEL_TYPES, None), dtype=object)[cols["fuel"]].tolist(),
-            "body_type": np.array((*BODY_TYPES, None), dtype=object)[cols["body"]].tolist(),
-            "colour": cols["colour"].tolist(),
-            "year": pl.Series(cols["year"].tolist(), dtype=pl.Int32),
-        },
-        schema_overrides={"brand": pl.String, "fuel_type": pl.String, "body_type": pl.String,
-                          "colour": pl.String},
-    ).with_columns(pl.concat_str(pl.lit("i"), pl.col("item_id")).alias("item_id"))  # fmt: skip
+    frame = _items_frame(cols, price, texts, in_stock, created)
     return Catalog(
         frame=frame,
         category=cols["category"],
