@@ -5,14 +5,12 @@ from __future__ import annotations
 import http.client
 import multiprocessing as mp
 import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import orjson
 
+from tastemaker.cli.bench_server import start_server
 from tastemaker.workspace import Workspace
 
 BATCH = 500
@@ -26,25 +24,6 @@ def _drop_streams(prefix: str) -> None:
     keys = list(client.scan_iter(f"{prefix}*"))
     if keys:
         client.delete(*keys)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_ready(port: int, timeout: float = 30.0) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"server on port {port} did not become ready in {timeout} s")
 
 
 def _client(port: int, worker: int, seconds: float, queue: mp.Queue) -> None:
@@ -95,32 +74,16 @@ def http_ingest(
             keys are deleted afterwards).
     """
     Workspace.init(ws_dir).close()
-    port = _free_port()
-    stream = f"tm-bench-{port}-{int(time.time())}"
-    env = dict(os.environ, TASTEMAKER_WORKSPACE=str(ws_dir))
+    stream = f"tm-bench-{os.getpid()}-{int(time.time())}"
+    env: dict[str, str] = {}
     if bus == "redis":
-        env.update(
-            TASTEMAKER__BUS__TYPE="redis",
-            TASTEMAKER__BUS__URL=REDIS_URL,
-            TASTEMAKER__BUS__STREAM=stream,
-        )
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "tastemaker.serving.main:app_factory",
-            "--factory",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env=env,
-    )
+        env = {
+            "TASTEMAKER__BUS__TYPE": "redis",
+            "TASTEMAKER__BUS__URL": REDIS_URL,
+            "TASTEMAKER__BUS__STREAM": stream,
+        }
+    server, port, _ = start_server(ws_dir, 1, env)
     try:
-        _wait_ready(port)
         queue: mp.Queue = mp.Queue()
         procs = [mp.Process(target=_client, args=(port, w, seconds, queue)) for w in range(clients)]
         started = time.perf_counter()

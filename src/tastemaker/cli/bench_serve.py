@@ -18,11 +18,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,6 +28,7 @@ import numpy as np
 import typer
 
 from tastemaker.cli.bench_serve_load import run_load
+from tastemaker.cli.bench_server import http_get, start_server
 
 MARKER = ".tastemaker-bench-serve"
 PARAMS = {
@@ -78,48 +77,9 @@ def _prepare(path: Path, items: int, events: int, seed: int) -> dict[str, Any]:
     return info
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _get(port: int, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-    except OSError:
-        return 0, b""
-
-
 def _start(workspace: Path, workers: int) -> tuple[subprocess.Popen[bytes], int, float]:
     """Start uvicorn; return the process, its port and seconds until /readyz is 200."""
-    port = _port()
-    env = dict(os.environ, TASTEMAKER_WORKSPACE=str(workspace))
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "tastemaker.serving.main:app_factory",
-        "--factory",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-        "--workers",
-        str(workers),
-    ]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env)
-    while time.perf_counter() - t0 < 120:
-        if _get(port, "/readyz", 10.0)[0] == 200:
-            return proc, port, time.perf_counter() - t0
-        time.sleep(0.05)
-    proc.terminate()
-    raise RuntimeError("the server did not become ready within 120 s")
+    return start_server(workspace, workers)
 
 
 def _paths(n: int, users: int, seed: int, k: int = 20) -> list[str]:
@@ -139,7 +99,7 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _histogram_sums(port: int) -> dict[str, float]:
-    text = _get(port, "/metrics")[1].decode()
+    text = http_get(port, "/metrics")[1].decode()
     out: dict[str, float] = {}
     for name, label, value in re.findall(
         r'tastemaker_(request|stage)_seconds_sum\{\w+="([^"]+)"\} ([0-9.e+-]+)', text
