@@ -13,8 +13,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.preprocessing import OneHotEncoder
 
 from tastemaker.errors import ValidationFailedError
 from tastemaker.models._sparse import dense, row_normalize
@@ -90,6 +88,9 @@ class ContentRecommender(Recommender):
         ).to_series()
         if not text.str.strip_chars().str.len_chars().sum():
             return None
+        # scikit-learn is imported when content features are built, not when serving starts.
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         vec = TfidfVectorizer(max_features=self.max_features, sublinear_tf=True)
         return row_normalize(vec.fit_transform(text.to_list()))
 
@@ -108,6 +109,8 @@ class ContentRecommender(Recommender):
         if not cols:
             return None
         values = frame.select([pl.col(c).cast(pl.String).fill_null("\u2205") for c in cols])
+        from sklearn.preprocessing import OneHotEncoder
+
         onehot = OneHotEncoder(handle_unknown="ignore").fit_transform(values.to_numpy())
         return row_normalize(onehot) * np.float32(self.categorical_weight)
 
