@@ -11,7 +11,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import adbc_driver_sqlite.dbapi as adbc_sqlite
 import polars as pl
 from sqlalchemy import create_engine, event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -62,6 +61,9 @@ class SqliteStore(SqlStore):
 
     def _adbc(self) -> Any:
         if self._writer is None:
+            # Imported on the first append: readers (API start-up) do not pay for pyarrow.
+            import adbc_driver_sqlite.dbapi as adbc_sqlite
+
             # Autocommit, so that pragmas apply; each append is one explicit transaction.
             conn = adbc_sqlite.connect(str(self.path), autocommit=True)
             cur = conn.cursor()
