@@ -107,19 +107,8 @@ class SqlStore(SqlProfilesMixin, Store):
     ) -> pl.DataFrame:
         """Read events in (timestamp, seq) order as a polars frame."""
         e = t.events
-        stmt: Select[Any] = select(
-            e.c.seq,
-            e.c.event_id,
-            e.c.user_id,
-            e.c.anonymous_id,
-            e.c.type,
-            e.c.item_id,
-            e.c.value,
-            e.c.ts,
-            e.c.session_id,
-            e.c.context,
-            e.c.properties,
-        )
+        # EVENT_READ_SCHEMA names the columns read, in order (ts becomes `timestamp` below).
+        stmt: Select[Any] = select(*[e.c[name] for name in EVENT_READ_SCHEMA])
         if start is not None:
             stmt = stmt.where(e.c.ts >= _to_ms(start))
         if end is not None:
@@ -137,20 +126,8 @@ class SqlStore(SqlProfilesMixin, Store):
         with self.engine.connect() as conn:
             rows = conn.execute(stmt).fetchall()
         frame = rows_to_frame(rows, EVENT_READ_SCHEMA)
-        return frame.with_columns(
-            pl.col("ts").cast(pl.Datetime("ms", "UTC")).alias("timestamp")
-        ).select(
-            "seq",
-            "event_id",
-            "user_id",
-            "anonymous_id",
-            "type",
-            "item_id",
-            "value",
-            "timestamp",
-            "session_id",
-            "context",
-            "properties",
+        return frame.with_columns(pl.col("ts").cast(pl.Datetime("ms", "UTC"))).rename(
+            {"ts": "timestamp"}
         )
 
     def count_events(self) -> int:
