@@ -88,6 +88,8 @@ class ProfileConfig(_Strict):
     )
     price_bands: list[float] = Field(default_factory=lambda: [1_000.0, 10_000.0, 30_000.0])
     segments_file: str = "segments.yaml"
+    #: How often the stream worker owning partition 0 records segment sizes (0: never).
+    stats_interval_minutes: float = Field(default=60.0, ge=0)
 
 
 class ServingConfig(_Strict):

@@ -16,7 +16,12 @@ from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
 from tastemaker.config import RedisBusConfig
 from tastemaker.profiles.service import ProfileService
 from tastemaker.profiles.wiring import fast_path
-from tastemaker.profiles.worker import parse_partitions, run_worker
+from tastemaker.profiles.worker import (
+    StatsRecorder,
+    WorkerStats,
+    parse_partitions,
+    run_worker,
+)
 from tastemaker.storage.redis_streams import RedisStreamBus
 
 
@@ -57,9 +62,17 @@ def worker(
         # after every batch (refcounting still frees them when a profile is dropped).
         gc.collect()
         gc.freeze()
+        # One worker (the owner of partition 0) records segment sizes over time.
+        interval = ws.settings.profiles.stats_interval_minutes * 60 if 0 in owned else 0.0
+        recorder = StatsRecorder(service, interval)
+
+        def after_batch(_stats: WorkerStats) -> None:
+            gc.freeze()
+            recorder.maybe_record()
+
         stats = run_worker(
             service, bus, name, stop=stop, batch=batch, max_events=max_events,
-            keep_latency=stats_file is not None, on_batch=lambda _stats: gc.freeze(),
+            keep_latency=stats_file is not None, on_batch=after_batch,
         )  # fmt: skip
         bus.close()
         if stats_file is not None:

@@ -111,3 +111,29 @@ def run_worker(
         if max_events is not None and stats.events >= max_events:
             break
     return stats
+
+
+class StatsRecorder:
+    """Records segment sizes (for `tastemaker segments stats`) at most once per interval."""
+
+    def __init__(
+        self,
+        service: ProfileService,
+        interval_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.service = service
+        self.interval_s = interval_s
+        self.clock = clock
+        self._last: float | None = None
+
+    def maybe_record(self) -> bool:
+        """Record the sizes when the interval has passed since the last record (or never)."""
+        if self.interval_s <= 0:
+            return False
+        now = self.clock()
+        if self._last is not None and now - self._last < self.interval_s:
+            return False
+        self.service.record_stats()
+        self._last = now
+        return True
