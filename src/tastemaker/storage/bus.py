@@ -19,19 +19,7 @@ import orjson
 import polars as pl
 
 from tastemaker.schema import EVENT_COLUMNS
-
-EVENT_SCHEMA: dict[str, pl.DataType] = {
-    "event_id": pl.String(),
-    "user_id": pl.String(),
-    "anonymous_id": pl.String(),
-    "type": pl.String(),
-    "item_id": pl.String(),
-    "value": pl.Float64(),
-    "timestamp": pl.Int64(),
-    "session_id": pl.String(),
-    "context": pl.String(),
-    "properties": pl.String(),
-}
+from tastemaker.storage.frames import EVENT_SCHEMA
 
 
 @dataclass(frozen=True)

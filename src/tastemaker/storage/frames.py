@@ -8,19 +8,37 @@ from typing import Any
 import orjson
 import polars as pl
 
-EVENT_READ_SCHEMA: dict[str, pl.DataType] = {
-    "seq": pl.Int64(),
+from tastemaker.schema import EVENT_COLUMNS
+
+#: Events as validated and pseudonymized by ingestion: `EVENT_COLUMNS`, timestamp in epoch ms.
+EVENT_SCHEMA: dict[str, pl.DataType] = {
     "event_id": pl.String(),
     "user_id": pl.String(),
     "anonymous_id": pl.String(),
     "type": pl.String(),
     "item_id": pl.String(),
     "value": pl.Float64(),
-    "ts": pl.Int64(),
+    "timestamp": pl.Int64(),
     "session_id": pl.String(),
     "context": pl.String(),
     "properties": pl.String(),
 }
+assert tuple(EVENT_SCHEMA) == EVENT_COLUMNS
+
+#: The events table calls the timestamp column `ts`.
+_TABLE_NAME = {"timestamp": "ts"}
+
+#: Columns read from the events table, in order.
+EVENT_READ_SCHEMA: dict[str, pl.DataType] = {
+    "seq": pl.Int64(),
+    **{_TABLE_NAME.get(k, k): v for k, v in EVENT_SCHEMA.items()},
+}
+
+#: Columns written to the events table, in order.
+EVENT_WRITE_COLUMNS: tuple[str, ...] = (
+    *(_TABLE_NAME.get(c, c) for c in EVENT_COLUMNS),
+    "received_at",
+)
 
 
 def rows_to_frame(rows: Sequence[Sequence[Any]], schema: dict[str, pl.DataType]) -> pl.DataFrame:

@@ -9,14 +9,12 @@ import polars as pl
 from sqlalchemy import create_engine
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from tastemaker.storage.frames import EVENT_WRITE_COLUMNS
 from tastemaker.storage.sql import SqlStore
 
 BULK_ROWS = 10_000
 
-_COLUMNS = (
-    "event_id, user_id, anonymous_id, type, item_id, value, ts, session_id, context, properties,"
-    " received_at"
-)
+_COLUMNS = ", ".join(EVENT_WRITE_COLUMNS)
 
 
 def engine_url(url: str) -> str:

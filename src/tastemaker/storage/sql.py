@@ -22,24 +22,11 @@ from tastemaker.storage import tables as t
 from tastemaker.storage.base import AppendResult, DeadLetter, Store
 from tastemaker.storage.frames import (
     EVENT_READ_SCHEMA,
+    EVENT_WRITE_COLUMNS,
     attributes_to_columns,
     rows_to_frame,
 )
 from tastemaker.storage.sql_profiles import SqlProfilesMixin
-
-_EVENT_WRITE_COLUMNS = (
-    "event_id",
-    "user_id",
-    "anonymous_id",
-    "type",
-    "item_id",
-    "value",
-    "ts",
-    "session_id",
-    "context",
-    "properties",
-    "received_at",
-)
 
 
 def _now_ms() -> int:
@@ -85,14 +72,14 @@ class SqlStore(SqlProfilesMixin, Store):
             .sort("user_id", "timestamp", nulls_last=True, maintain_order=True)
             .rename({"timestamp": "ts"})
             .with_columns(pl.lit(_now_ms(), dtype=pl.Int64).alias("received_at"))
-            .select(_EVENT_WRITE_COLUMNS)
+            .select(EVENT_WRITE_COLUMNS)
             .collect()
         )
         inserted_ids = self._insert_events(rows)
         return AppendResult(len(inserted_ids), frame.height - len(inserted_ids), inserted_ids)
 
     def _insert_events(self, rows: pl.DataFrame) -> list[str]:
-        """Insert rows (columns `_EVENT_WRITE_COLUMNS`) skipping conflicts; return new ids."""
+        """Insert rows (columns `EVENT_WRITE_COLUMNS`) skipping conflicts; return new ids."""
         raise NotImplementedError
 
     def events(
@@ -190,16 +177,6 @@ class SqlStore(SqlProfilesMixin, Store):
         return self._read_with_attributes(t.users, "user_id", user_ids)
 
     # --- identities ---------------------------------------------------------------------------
-    def link_identity(self, anonymous_id: str, user_id: str, at_ms: int) -> bool:
-        """Link an anonymous id to a user once; later links for the same id are ignored."""
-        n = self._upsert(
-            t.identity_links,
-            [{"anonymous_id": anonymous_id, "user_id": user_id, "linked_at": at_ms}],
-            "anonymous_id",
-            update=False,
-        )
-        return n > 0
-
     def link_identities(self, links: list[tuple[str, str, int]]) -> None:
         """Record many links in one transaction; an anonymous id keeps its first user."""
         if not links:

@@ -15,12 +15,10 @@ import polars as pl
 from sqlalchemy import create_engine, event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from tastemaker.storage.frames import EVENT_WRITE_COLUMNS
 from tastemaker.storage.sql import SqlStore
 
-_COLUMNS = (
-    "event_id, user_id, anonymous_id, type, item_id, value, ts, session_id, context, properties,"
-    " received_at"
-)
+_COLUMNS = ", ".join(EVENT_WRITE_COLUMNS)
 _MOVE = (
     f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM _incoming_events WHERE true"
     " ON CONFLICT(event_id) DO NOTHING RETURNING event_id"
