@@ -33,8 +33,6 @@ class Pseudonymizer:
             raise ConfigError("pseudonymization key is too short (need at least 16 bytes)")
         self._key = key
         self._cache: dict[str, str] = {}
-        self._known = pl.Series([], dtype=pl.String)
-        self._known_pseudo = pl.Series([], dtype=pl.String)
 
     @classmethod
     def from_file(cls, path: Path) -> Pseudonymizer:
@@ -53,10 +51,6 @@ class Pseudonymizer:
                 self._cache[raw_id] = got
         return got
 
-    def column(self, frame: pl.DataFrame, name: str) -> pl.DataFrame:
-        """Replace the ids in text column ``name`` by their pseudonyms (nulls stay null)."""
-        return self.columns(frame, (name,))
-
     def columns(self, frame: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
         """Replace the ids in the text columns ``names`` by their pseudonyms, in one pass."""
         exprs = []
@@ -72,14 +66,8 @@ class Pseudonymizer:
         return frame.with_columns(exprs) if exprs else frame
 
     def _lookup(self, uniques: pl.Series) -> tuple[pl.Series, pl.Series]:
-        """Pseudonyms of distinct raw ids; only ids not seen before are hashed in Python."""
-        known = uniques.is_in(self._known.implode())
-        for raw_id in uniques.filter(~known).to_list():
-            self.one(raw_id)
-        if self._cache and len(self._cache) != self._known.len():
-            self._known = pl.Series(list(self._cache), dtype=pl.String)
-            self._known_pseudo = pl.Series(list(self._cache.values()), dtype=pl.String)
-        if len(self._cache) >= _CACHE_LIMIT:
-            # Beyond the cache: hash this batch's ids directly.
-            return uniques, pl.Series([self.one(u) for u in uniques.to_list()], dtype=pl.String)
-        return self._known, self._known_pseudo
+        """This batch's distinct raw ids and their pseudonyms (only unseen ids are hashed).
+
+        The mapping covers the batch only, so its cost follows the batch, not the cache.
+        """
+        return uniques, pl.Series([self.one(u) for u in uniques.to_list()], dtype=pl.String)

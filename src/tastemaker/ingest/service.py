@@ -113,7 +113,7 @@ class Ingestor:
         checked = validate_users(frame, self.settings.ingest, first_row=first_row)
         valid = checked.valid
         if not ids_pseudonymized:
-            valid = self.pseudonymizer.column(valid, "user_id")
+            valid = self.pseudonymizer.columns(valid, ("user_id",))
         written = self.store.upsert_users(valid.drop(ROW))
         summary = self._dead_letter(checked, "user", source, ids_pseudonymized)
         summary.received, summary.accepted = frame.height, written

@@ -111,10 +111,6 @@ class Store(ABC):
         """Read users: user_id, consent, plus one column per attribute."""
 
     @abstractmethod
-    def link_identity(self, anonymous_id: str, user_id: str, at_ms: int) -> bool:
-        """Record that an anonymous id belongs to a user; False if it was already linked."""
-
-    @abstractmethod
     def link_identities(self, links: list[tuple[str, str, int]]) -> None:
         """Record many (anonymous id, user id, at ms) links at once; existing links stay."""
 

@@ -111,8 +111,9 @@ def test_dead_letters_are_kept_once_and_replay_marks_them(workspace: Workspace) 
 
 def test_identity_links_and_delete_user(workspace: Workspace) -> None:
     store = workspace.store
-    assert store.link_identity("anon1", "u1", T0)
-    assert not store.link_identity("anon1", "u2", T0)
+    store.link_identities([("anon1", "u1", T0)])
+    store.link_identities([("anon1", "u2", T0)])  # an anonymous id keeps its first user
+    assert store.identity_links() == {"anon1": "u1"}
     store.link_identities([("anon1", "u3", T0), ("anon2", "u2", T0), ("anon2", "u4", T0)])
     assert store.identity_links() == {"anon1": "u1", "anon2": "u2"}
     store.append_events(_events(["a", "b"], user="u1"))
