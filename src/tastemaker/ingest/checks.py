@@ -20,7 +20,10 @@ class Check:
 
 
 def refuse_reserved_names(frame: pl.DataFrame) -> None:
-    """Refuse input columns whose names start with ``_`` (validation's own working columns).
+    """Refuse input columns whose names validation cannot hold as plain field names.
+
+    Names starting with ``_`` are validation's own working columns; ``*`` and names of the
+    form ``^...$`` would be read by the column engine as a wildcard or a pattern.
 
     Raises:
         ValidationFailedError: naming the first such column.
@@ -29,6 +32,11 @@ def refuse_reserved_names(frame: pl.DataFrame) -> None:
         if name.startswith("_"):
             raise ValidationFailedError(
                 f"field '{name}': names starting with '_' are reserved; rename the field"
+            )
+        if name == "*" or (name.startswith("^") and name.endswith("$")):
+            raise ValidationFailedError(
+                f"field '{name}': '*' and names of the form '^...$' are not allowed; "
+                "rename the field"
             )
 
 

@@ -151,6 +151,18 @@ def test_reserved_field_names_are_refused_with_a_clear_message(sqlite_workspace:
     assert events.status_code == 422 and "'_reason'" in events.json()["message"]
 
 
+def test_wildcard_and_pattern_field_names_are_refused(sqlite_workspace: Workspace) -> None:
+    client = _client(sqlite_workspace)
+    for name in ("*", "^a.*$"):
+        for path, key in (("/v1/users", "user_id"), ("/v1/items", "item_id")):
+            response = client.put(path, json=[{name: None, key: "0"}])
+            assert response.status_code == 422
+            assert response.json()["message"].startswith(f"field '{name}': '*' and names")
+        event = {"event_id": "e", "user_id": "u", "type": "view", "item_id": "i"}
+        events = client.post("/v1/events", json=[{**event, "timestamp": "2026-01-01", name: 1}])
+        assert events.status_code == 422 and f"'{name}'" in events.json()["message"]
+
+
 def test_parameter_errors_use_the_common_error_shape(sqlite_workspace: Workspace) -> None:
     client = _client(sqlite_workspace)
     response = client.get("/v1/recommendations/alice", params={"k": 0})
