@@ -19,6 +19,7 @@ app = typer.Typer(
 )
 
 CHUNK = 100_000
+_KINDS = {"events": "event", "items": "item", "users": "user"}
 FileArg = Annotated[Path, typer.Argument(help="A .csv (.csv.gz), .jsonl or .parquet file.")]
 
 
@@ -27,11 +28,9 @@ def import_file(
 ) -> IngestSummary:
     """Import one file of ``kind`` (events, items, users) into the workspace in chunks."""
     frame = read_table(path)
-    ingest = {
-        "events": ws.ingestor.ingest_events,
-        "items": ws.ingestor.ingest_items,
-        "users": ws.ingestor.ingest_users,
-    }[kind]
+    chunks = (
+        (frame.slice(offset, CHUNK), offset + 1) for offset in range(0, max(frame.height, 1), CHUNK)
+    )
     summary = IngestSummary()
     with Progress(
         TextColumn(f"importing {kind}"),
@@ -43,10 +42,10 @@ def import_file(
         transient=True,
     ) as progress:
         task = progress.add_task(kind, total=frame.height)
-        for offset in range(0, max(frame.height, 1), CHUNK):
-            chunk = frame.slice(offset, CHUNK)
-            summary = summary.merge(ingest(chunk, path.name, first_row=offset + 1))
-            progress.advance(task, chunk.height)
+        # The next chunk is validated while the store writes the last one.
+        for done in ws.ingestor.ingest_chunks(_KINDS[kind], chunks, path.name):
+            summary = summary.merge(done)
+            progress.advance(task, done.received)
     summary.received = frame.height
     return summary
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypedDict, Unpack
 
 import orjson
 import polars as pl
@@ -20,6 +22,23 @@ from tastemaker.storage.base import DeadLetter, Store
 EventListener = Callable[[pl.DataFrame], None]
 
 _ID_FIELDS = ("user_id", "anonymous_id")
+
+
+class BatchOptions(TypedDict, total=False):
+    """Options of one batch: ``first_row`` numbers the first row in messages (1 for data rows
+    of a file); ``ids_pseudonymized`` says user ids are pseudonyms already (replays)."""
+
+    first_row: int
+    ids_pseudonymized: bool
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A validated batch with pseudonymized ids, ready to be stored."""
+
+    kind: str
+    checked: Checked
+    received: int
 
 
 class Ingestor:
@@ -39,30 +58,103 @@ class Ingestor:
         """Register a callable that receives every batch of newly stored events."""
         self.listeners.append(listener)
 
-    # --- events -------------------------------------------------------------------------
-    def ingest_events(
+    # --- batches and streams of chunks --------------------------------------------------
+    def ingest(
         self,
+        kind: str,
         frame: pl.DataFrame,
         source: str,
         *,
         first_row: int = 0,
         ids_pseudonymized: bool = False,
     ) -> IngestSummary:
+        """Validate and store one batch of ``kind`` (events, items or users)."""
+        prepared = self._prepare(kind, frame, first_row, ids_pseudonymized)
+        return self._store(prepared, source)
+
+    def ingest_chunks(
+        self, kind: str, chunks: Iterable[tuple[pl.DataFrame, int]], source: str
+    ) -> Iterator[IngestSummary]:
+        """Ingest ``(frame, first_row)`` chunks in order, validating one while the last is stored.
+
+        The store (and listeners and dead letters) run in one writer thread, chunk after
+        chunk, so results and side effects are those of calling `ingest` on each chunk in
+        turn; the database works while the next chunk is validated and pseudonymized.
+
+        Yields:
+            One summary per chunk, in order.
+        """
+        with ThreadPoolExecutor(1, thread_name_prefix="tastemaker-store") as writer:
+            pending: Future[IngestSummary] | None = None
+            for frame, first_row in chunks:
+                prepared = self._prepare(kind, frame, first_row, False)
+                if pending is not None:
+                    yield pending.result()
+                pending = writer.submit(self._store, prepared, source)
+            if pending is not None:
+                yield pending.result()
+
+    def ingest_events(
+        self, frame: pl.DataFrame, source: str, **options: Unpack[BatchOptions]
+    ) -> IngestSummary:
         """Validate and store a batch of raw events.
 
         Args:
             frame: raw events (columns of `tastemaker.schema.EVENT_COLUMNS`).
             source: where they came from (file name or ``api``), kept with dead letters.
-            first_row: number of the first row in messages (1 for data rows of a file).
-            ids_pseudonymized: user ids are pseudonyms already (replayed dead letters).
+            **options: `BatchOptions` (number of the first row, ids already pseudonymized).
 
         Returns:
             Counts of accepted, duplicate and refused events, with the reasons.
         """
-        checked = validate_events(frame, self.settings.ingest, first_row=first_row)
-        valid = checked.valid
-        if not ids_pseudonymized:
-            valid = self.pseudonymizer.columns(valid, _ID_FIELDS)
+        return self.ingest("event", frame, source, **options)
+
+    def ingest_items(
+        self, frame: pl.DataFrame, source: str, *, first_row: int = 0
+    ) -> IngestSummary:
+        """Validate and upsert catalog items."""
+        return self.ingest("item", frame, source, first_row=first_row)
+
+    def ingest_users(
+        self, frame: pl.DataFrame, source: str, **options: Unpack[BatchOptions]
+    ) -> IngestSummary:
+        """Validate, pseudonymize and upsert users."""
+        return self.ingest("user", frame, source, **options)
+
+    # --- the two halves of a batch ----------------------------------------------------------
+    def _prepare(
+        self, kind: str, frame: pl.DataFrame, first_row: int, ids_pseudonymized: bool
+    ) -> _Prepared:
+        """Validate; replace raw user ids by pseudonyms in valid and refused rows."""
+        validator = {"event": validate_events, "item": validate_items, "user": validate_users}
+        if kind not in validator:
+            raise ValueError(f"unknown kind '{kind}' (expected event, item or user)")
+        checked = validator[kind](frame, self.settings.ingest, first_row=first_row)
+        if kind != "item" and not ids_pseudonymized:
+            names = _ID_FIELDS if kind == "event" else ("user_id",)
+            checked = Checked(
+                valid=self.pseudonymizer.columns(checked.valid, names),
+                rejected=self.pseudonymizer.columns(checked.rejected, _ID_FIELDS),
+            )
+        return _Prepared(kind, checked, frame.height)
+
+    def _store(self, prepared: _Prepared, source: str) -> IngestSummary:
+        """Store valid rows, notify listeners, keep refused rows as dead letters."""
+        valid = prepared.checked.valid
+        duplicates = 0
+        if prepared.kind == "event":
+            accepted, duplicates = self._store_events(valid)
+        elif prepared.kind == "item":
+            accepted = self.store.upsert_items(valid.drop(ROW))
+        else:
+            accepted = self.store.upsert_users(valid.drop(ROW))
+        summary = self._dead_letter(prepared.checked, prepared.kind, source)
+        summary.received, summary.accepted = prepared.received, accepted
+        summary.duplicates = duplicates
+        return summary
+
+    def _store_events(self, valid: pl.DataFrame) -> tuple[int, int]:
+        """Append events; link identities and notify listeners of the new ones."""
         result = self.store.append_events(valid.drop(ROW))
         new = valid
         if result.duplicates:
@@ -74,11 +166,7 @@ class Ingestor:
             stored = new.drop(ROW)
             for listener in self.listeners:
                 listener(stored)
-        summary = self._dead_letter(checked, "event", source, ids_pseudonymized)
-        summary.received = frame.height
-        summary.accepted = result.inserted
-        summary.duplicates = result.duplicates
-        return summary
+        return result.inserted, result.duplicates
 
     def _link_identities(self, new: pl.DataFrame) -> None:
         if not (new["type"] == "identify").any():
@@ -90,44 +178,11 @@ class Ingestor:
         )
         self.store.link_identities(links.select("anonymous_id", "user_id", "timestamp").rows())
 
-    # --- catalog ------------------------------------------------------------------------
-    def ingest_items(
-        self, frame: pl.DataFrame, source: str, *, first_row: int = 0
-    ) -> IngestSummary:
-        """Validate and upsert catalog items."""
-        checked = validate_items(frame, self.settings.ingest, first_row=first_row)
-        written = self.store.upsert_items(checked.valid.drop(ROW))
-        summary = self._dead_letter(checked, "item", source, True)
-        summary.received, summary.accepted = frame.height, written
-        return summary
-
-    def ingest_users(
-        self,
-        frame: pl.DataFrame,
-        source: str,
-        *,
-        first_row: int = 0,
-        ids_pseudonymized: bool = False,
-    ) -> IngestSummary:
-        """Validate, pseudonymize and upsert users."""
-        checked = validate_users(frame, self.settings.ingest, first_row=first_row)
-        valid = checked.valid
-        if not ids_pseudonymized:
-            valid = self.pseudonymizer.columns(valid, ("user_id",))
-        written = self.store.upsert_users(valid.drop(ROW))
-        summary = self._dead_letter(checked, "user", source, ids_pseudonymized)
-        summary.received, summary.accepted = frame.height, written
-        return summary
-
     # --- refusals -------------------------------------------------------------------------
-    def _dead_letter(
-        self, checked: Checked, kind: str, source: str, ids_pseudonymized: bool
-    ) -> IngestSummary:
+    def _dead_letter(self, checked: Checked, kind: str, source: str) -> IngestSummary:
         rejected = checked.rejected
         if rejected.height == 0:
             return IngestSummary()
-        if not ids_pseudonymized:
-            rejected = self.pseudonymizer.columns(rejected, _ID_FIELDS)
         letters: list[DeadLetter] = []
         rejections: list[Rejection] = []
         for row in rejected.iter_rows(named=True):

@@ -15,7 +15,7 @@ class AppendResult:
 
     inserted: int
     duplicates: int
-    #: event_ids of the rows actually inserted (each user's in time order).
+    #: event_ids of the rows actually inserted, in arrival order.
     inserted_ids: list[str]
 
 

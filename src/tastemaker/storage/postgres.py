@@ -1,11 +1,19 @@
-"""PostgreSQL backend: events bulk-loaded with COPY, catalog upserts with ON CONFLICT."""
+"""PostgreSQL backend: events bulk-loaded with COPY, catalog upserts with ON CONFLICT.
+
+A batch of events is copied straight into the log. If the unique index on ``event_id``
+refuses it (some events were stored before), the transaction is rolled back and the batch is
+copied into a temporary table instead, from which ``INSERT ... ON CONFLICT DO NOTHING`` moves
+the new rows.
+"""
 
 from __future__ import annotations
 
 import io
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import polars as pl
+from psycopg.errors import UniqueViolation
 from sqlalchemy import create_engine
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -13,6 +21,7 @@ from tastemaker.storage.frames import EVENT_WRITE_COLUMNS
 from tastemaker.storage.sql import SqlStore
 
 BULK_ROWS = 10_000
+T = TypeVar("T")
 
 _COLUMNS = ", ".join(EVENT_WRITE_COLUMNS)
 
@@ -53,31 +62,52 @@ class PostgresStore(SqlStore):
     def _insert_events(self, rows: pl.DataFrame) -> list[str]:
         buf = io.BytesIO()
         rows.write_csv(buf, include_header=False, null_value="\\N", quote_style="necessary")
+        data = buf.getvalue()
+        bulk = rows.height >= BULK_ROWS
+        try:
+            # New events are the common case: COPY straight into the log, no staging copy.
+            self._transaction(bulk, lambda cur: _copy(cur, "events", data))
+            inserted: list[str] = rows["event_id"].to_list()
+            return inserted
+        except UniqueViolation:
+            pass
+        # Some ids are stored already: stage the batch and let the index skip them.
+        return self._transaction(bulk, lambda cur: _move_staged(cur, data))
+
+    def _transaction(self, bulk: bool, work: Callable[[Any], T]) -> T:
+        """Run ``work(cursor)`` in one transaction on a pooled connection."""
         raw = self.engine.raw_connection()
         try:
             cur: Any = raw.cursor()
-            if rows.height >= BULK_ROWS:
+            if bulk:
                 # A bulk load's durability is the file it came from: skip waiting for the WAL
                 # flush. API batches (<= 1,000 rows) keep full durability.
                 cur.execute("SET LOCAL synchronous_commit = off")
-            cur.execute(
-                # Only the loaded columns: no sequence default to evaluate per staged row.
-                f"CREATE TEMP TABLE IF NOT EXISTS _incoming_events ON COMMIT DELETE ROWS"
-                f" AS SELECT {_COLUMNS} FROM events WITH NO DATA"
-            )
-            with cur.copy(
-                f"COPY _incoming_events ({_COLUMNS}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
-            ) as copy:
-                copy.write(buf.getvalue())
-            cur.execute(
-                f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM _incoming_events"
-                " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
-            )
-            inserted = [r[0] for r in cur.fetchall()]
+            result = work(cur)
             raw.commit()
-            return inserted
+            return result
         except Exception:
             raw.rollback()
             raise
         finally:
             raw.close()
+
+
+def _copy(cur: Any, table: str, data: bytes) -> None:
+    with cur.copy(f"COPY {table} ({_COLUMNS}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
+        copy.write(data)
+
+
+def _move_staged(cur: Any, data: bytes) -> list[str]:
+    """Stage a batch in a temporary table, move the rows whose event_id is new, return them."""
+    cur.execute(
+        # Only the loaded columns: no sequence default to evaluate per staged row.
+        f"CREATE TEMP TABLE IF NOT EXISTS _incoming_events ON COMMIT DELETE ROWS"
+        f" AS SELECT {_COLUMNS} FROM events WITH NO DATA"
+    )
+    _copy(cur, "_incoming_events", data)
+    cur.execute(
+        f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM _incoming_events"
+        " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+    )
+    return [r[0] for r in cur.fetchall()]

@@ -67,9 +67,7 @@ class SqlStore(SqlProfilesMixin, Store):
         rows = (
             frame.lazy()
             .unique(subset="event_id", keep="first", maintain_order=True)
-            # Sorted by user then time: index pages are touched in order (faster bulk loads),
-            # and each user's events keep their time order in `seq`.
-            .sort("user_id", "timestamp", nulls_last=True, maintain_order=True)
+            # Arrival order: `seq` replays events as listeners and stream consumers saw them.
             .rename({"timestamp": "ts"})
             .with_columns(pl.lit(_now_ms(), dtype=pl.Int64).alias("received_at"))
             .select(EVENT_WRITE_COLUMNS)

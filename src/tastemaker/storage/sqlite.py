@@ -1,15 +1,18 @@
 """SQLite backend: the embedded default, one file in the workspace folder.
 
 Events are appended through ADBC (Arrow Database Connectivity): a batch goes to SQLite as an
-Arrow table into a temporary table, then one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``
-moves the new rows into the log. No Python object is made per event.
+Arrow table straight into the log. If the unique index on ``event_id`` refuses it (some events
+were stored before), the transaction is rolled back and the batch goes into a temporary table
+instead, from which one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` moves the new rows.
+No Python object is made per event.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 from sqlalchemy import create_engine, event
@@ -18,11 +21,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from tastemaker.storage.frames import EVENT_WRITE_COLUMNS
 from tastemaker.storage.sql import SqlStore
 
+T = TypeVar("T")
+
 _COLUMNS = ", ".join(EVENT_WRITE_COLUMNS)
 _MOVE = (
     f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM _incoming_events WHERE true"
     " ON CONFLICT(event_id) DO NOTHING RETURNING event_id"
 )
+_UNIQUE_EVENT_ID = "UNIQUE constraint failed: events.event_id"
 
 
 _WRITER_PRAGMAS = (
@@ -39,6 +45,15 @@ def _pragmas(dbapi_conn: Any, _record: Any) -> None:
     for pragma in _WRITER_PRAGMAS:
         cur.execute(pragma)
     cur.close()
+
+
+def _move_staged(cur: Any, table: Any) -> list[str]:
+    """Stage a batch in a temporary table, move the rows whose event_id is new, return them."""
+    cur.adbc_ingest("_incoming_events", table, mode="create_append", temporary=True)
+    cur.execute(_MOVE)
+    inserted: list[str] = cur.fetch_arrow_table().column(0).to_pylist()
+    cur.execute("DELETE FROM _incoming_events")
+    return inserted
 
 
 class SqliteStore(SqlStore):
@@ -74,22 +89,32 @@ class SqliteStore(SqlStore):
     def _insert_events(self, rows: pl.DataFrame) -> list[str]:
         with self._writer_lock:
             conn = self._adbc()
-            cur = conn.cursor()
+            table = rows.to_arrow()
             try:
-                cur.execute("BEGIN IMMEDIATE")
-                cur.adbc_ingest(
-                    "_incoming_events", rows.to_arrow(), mode="create_append", temporary=True
-                )
-                cur.execute(_MOVE)
-                inserted: list[str] = cur.fetch_arrow_table().column(0).to_pylist()
-                cur.execute("DELETE FROM _incoming_events")
-                cur.execute("COMMIT")
+                # New events are the common case: straight into the log, no staging copy.
+                self._transaction(conn, lambda cur: cur.adbc_ingest("events", table, mode="append"))
+                inserted: list[str] = rows["event_id"].to_list()
                 return inserted
-            except Exception:
-                cur.execute("ROLLBACK")
-                raise
-            finally:
-                cur.close()
+            except Exception as exc:  # the driver reports constraint failures as InternalError
+                if _UNIQUE_EVENT_ID not in str(exc):
+                    raise
+            # Some ids are stored already: stage the batch and let the index skip them.
+            return self._transaction(conn, lambda cur: _move_staged(cur, table))
+
+    @staticmethod
+    def _transaction(conn: Any, work: Callable[[Any], T]) -> T:
+        """Run ``work(cursor)`` in one write transaction (rolled back if it raises)."""
+        cur = conn.cursor()
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+            result = work(cur)
+            cur.execute("COMMIT")
+            return result
+        except Exception:
+            cur.execute("ROLLBACK")
+            raise
+        finally:
+            cur.close()
 
     def close(self) -> None:
         """Close the writer connection and the pool."""

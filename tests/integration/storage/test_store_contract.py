@@ -48,6 +48,19 @@ def test_append_is_idempotent_within_and_across_batches(workspace: Workspace) ->
     assert store.count_events() == 3
 
 
+def test_a_batch_refused_by_the_index_late_leaves_no_partial_rows(workspace: Workspace) -> None:
+    # The whole batch is tried straight into the log first; a stored id near its end must
+    # roll that attempt back entirely before the new rows are moved in.
+    store = workspace.store
+    store.append_events(_events(["z"]))
+    result = store.append_events(_events(["x", "y", "z"]))
+    assert (result.inserted, result.duplicates, result.inserted_ids) == (2, 1, ["x", "y"])
+    again = store.append_events(_events(["w"]))  # the direct path works after a fallback
+    assert again.inserted_ids == ["w"]
+    assert sorted(store.events()["event_id"].to_list()) == ["w", "x", "y", "z"]
+    assert store.append_events(_events(["x", "y"])).inserted == 0
+
+
 def test_events_round_trip_with_filters(workspace: Workspace) -> None:
     store = workspace.store
     store.append_events(_events(["a", "b", "c"], user="u1"))
