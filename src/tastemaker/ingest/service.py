@@ -8,15 +8,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypedDict, Unpack
 
+import numpy as np
 import orjson
 import polars as pl
 
 from tastemaker.config import Settings
 from tastemaker.ingest.catalog import validate_items, validate_users
+from tastemaker.ingest.groupcommit import GroupCommit
 from tastemaker.ingest.pseudonymize import Pseudonymizer
 from tastemaker.ingest.validate import ROW, Checked, validate_events
 from tastemaker.schema import IngestSummary, Rejection
-from tastemaker.storage.base import DeadLetter, Store
+from tastemaker.storage.base import AppendResult, DeadLetter, Store
 
 #: Called with the events that were newly stored (pseudonymized; timestamp in epoch ms).
 EventListener = Callable[[pl.DataFrame], None]
@@ -53,6 +55,8 @@ class Ingestor:
         self.store = store
         self.pseudonymizer = pseudonymizer
         self.listeners: list[EventListener] = []
+        #: Concurrent API batches of events are stored together (`ingest_event_batches`).
+        self.group_commit = GroupCommit(self.ingest_event_batches)
 
     def add_listener(self, listener: EventListener) -> None:
         """Register a callable that receives every batch of newly stored events."""
@@ -109,6 +113,37 @@ class Ingestor:
         """
         return self.ingest("event", frame, source, **options)
 
+    def ingest_event_batches(self, frames: list[pl.DataFrame], source: str) -> list[IngestSummary]:
+        """Validate and store several batches of events (of the same columns) as one.
+
+        Each batch is answered as if it had been ingested alone after the ones before it:
+        refusals carry its own row numbers (from 0), and an event_id repeated in a later
+        batch of the group is that batch's duplicate.
+
+        Returns:
+            One summary per batch, in order.
+        """
+        if len(frames) == 1:
+            return [self.ingest("event", frames[0], source)]
+        prepared = self._prepare("event", pl.concat(frames, how="vertical"), 0, False)
+        new, _ = self._store_events(prepared.checked.valid)
+        starts = np.cumsum([0, *[f.height for f in frames]])
+        valid_per = np.diff(np.searchsorted(prepared.checked.valid[ROW].to_numpy(), starts))
+        new_per = np.diff(np.searchsorted(np.sort(new[ROW].to_numpy()), starts))
+        rejected = prepared.checked.rejected
+        summaries = []
+        for k, frame in enumerate(frames):
+            own = rejected
+            if rejected.height:
+                lo, hi = int(starts[k]), int(starts[k + 1])
+                own = rejected.filter(pl.col(ROW).is_between(lo, hi - 1))
+                own = own.with_columns(pl.col(ROW) - lo)
+            summary = self._dead_letter(Checked(prepared.checked.valid, own), "event", source)
+            summary.received, summary.accepted = frame.height, int(new_per[k])
+            summary.duplicates = int(valid_per[k] - new_per[k])
+            summaries.append(summary)
+        return summaries
+
     def ingest_items(
         self, frame: pl.DataFrame, source: str, *, first_row: int = 0
     ) -> IngestSummary:
@@ -143,7 +178,8 @@ class Ingestor:
         valid = prepared.checked.valid
         duplicates = 0
         if prepared.kind == "event":
-            accepted, duplicates = self._store_events(valid)
+            _, result = self._store_events(valid)
+            accepted, duplicates = result.inserted, result.duplicates
         elif prepared.kind == "item":
             accepted = self.store.upsert_items(valid.drop(ROW))
         else:
@@ -153,8 +189,8 @@ class Ingestor:
         summary.duplicates = duplicates
         return summary
 
-    def _store_events(self, valid: pl.DataFrame) -> tuple[int, int]:
-        """Append events; link identities and notify listeners of the new ones."""
+    def _store_events(self, valid: pl.DataFrame) -> tuple[pl.DataFrame, AppendResult]:
+        """Append events; link identities and notify listeners of the new ones (returned)."""
         result = self.store.append_events(valid.drop(ROW))
         new = valid
         if result.duplicates:
@@ -166,7 +202,7 @@ class Ingestor:
             stored = new.drop(ROW)
             for listener in self.listeners:
                 listener(stored)
-        return result.inserted, result.duplicates
+        return new, result
 
     def _link_identities(self, new: pl.DataFrame) -> None:
         if not (new["type"] == "identify").any():

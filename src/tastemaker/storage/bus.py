@@ -64,15 +64,27 @@ class EventBus(Protocol):
         ...
 
 
+#: crc32 of recently seen routing keys (cleared when full; a key's crc never changes).
+_CRC: dict[str, int] = {}
+_CRC_LIMIT = 1_000_000
+
+
 def partition_of(keys: pl.Series, partitions: int) -> pl.Series:
     """Stable partition number of each routing key (crc32 modulo ``partitions``)."""
-    uniques = keys.unique().to_list()
-    mapping = {k: zlib.crc32(str(k).encode()) % partitions for k in uniques}
-    return keys.replace_strict(mapping, return_dtype=pl.Int64)
+    if len(_CRC) > _CRC_LIMIT:
+        _CRC.clear()
+    crc = _CRC
+    out = []
+    for key in keys.cast(pl.String).fill_null("").to_list():
+        value = crc.get(key)
+        if value is None:
+            value = crc[key] = zlib.crc32(key.encode())
+        out.append(value % partitions)
+    return pl.Series(keys.name, out, dtype=pl.Int64)
 
 
-def event_columns(events: pl.DataFrame) -> dict[str, list[Any]]:
-    """Events as plain columns (every `EVENT_COLUMNS` name; timestamps as epoch ms)."""
+def _event_frame(events: pl.DataFrame) -> pl.DataFrame:
+    """Events with every `EVENT_COLUMNS` name, in order, timestamps as epoch ms."""
     missing = [pl.lit(None, dtype=EVENT_SCHEMA[c]).alias(c) for c in EVENT_COLUMNS
                if c not in events.columns]  # fmt: skip
     frame = events.with_columns(missing)
@@ -82,27 +94,26 @@ def event_columns(events: pl.DataFrame) -> dict[str, list[Any]]:
         if isinstance(ts, pl.Datetime)
         else pl.col("timestamp").cast(pl.Int64)
     )
-    columns: dict[str, list[Any]] = frame.select(
-        *[stamp if c == "timestamp" else pl.col(c) for c in EVENT_COLUMNS]
-    ).to_dict(as_series=False)
+    return frame.select(*[stamp if c == "timestamp" else pl.col(c) for c in EVENT_COLUMNS])
+
+
+def event_columns(events: pl.DataFrame) -> dict[str, list[Any]]:
+    """Events as plain columns (every `EVENT_COLUMNS` name; timestamps as epoch ms)."""
+    columns: dict[str, list[Any]] = _event_frame(events).to_dict(as_series=False)
     return columns
 
 
 def split_by_partition(events: pl.DataFrame, partitions: int) -> dict[int, dict[str, list[Any]]]:
     """Events per partition as columns, routed by user id (or a visitor's anonymous id)."""
-    cols = event_columns(events)
-    crc: dict[str, int] = {}
-    rows: dict[int, list[int]] = {}
-    for i, (user, anon) in enumerate(zip(cols["user_id"], cols["anonymous_id"], strict=True)):
-        key = user if user is not None else (anon or "")
-        p = crc.get(key)
-        if p is None:
-            p = crc[key] = zlib.crc32(key.encode()) % partitions
-        rows.setdefault(p, []).append(i)
-    if len(rows) == 1:
-        return {next(iter(rows)): cols}
-    return {p: {name: [values[i] for i in idx] for name, values in cols.items()}
-            for p, idx in rows.items()}  # fmt: skip
+    frame = _event_frame(events)
+    key = frame["user_id"].fill_null(frame["anonymous_id"]).fill_null("")
+    part = partition_of(key, partitions)
+    if part.n_unique() == 1:
+        return {int(part[0]): frame.to_dict(as_series=False)}
+    groups = frame.with_columns(part.alias("_partition")).partition_by(
+        "_partition", as_dict=True, include_key=False, maintain_order=True
+    )
+    return {int(p): group.to_dict(as_series=False) for (p,), group in groups.items()}
 
 
 def encode_events(columns: dict[str, list[Any]]) -> bytes:

@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from tastemaker.errors import ValidationFailedError
 from tastemaker.schema import Event, IngestSummary, Item, User
@@ -52,7 +53,9 @@ async def post_events(request: Request, ws: WorkspaceDep) -> IngestSummary:
     if isinstance(records, list) and len(records) > limit:
         raise ValidationFailedError(f"body: {len(records)} events in one batch (at most {limit})")
     frame = records_to_frame(records, "events")
-    return ws.ingestor.ingest_events(frame, "api")
+    # In a worker thread: the event loop keeps reading requests, and batches that arrive
+    # while one is stored are stored together (group commit).
+    return await run_in_threadpool(ws.ingestor.group_commit.submit, frame, "api")
 
 
 @router.put("/items", response_model=IngestSummary, openapi_extra=_body_schema(Item, "items"))

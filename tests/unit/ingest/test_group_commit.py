@@ -1,0 +1,119 @@
+"""Group commit: batches stored together are answered as if stored one after another."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from tastemaker.ingest.groupcommit import GroupCommit
+from tastemaker.schema import IngestSummary
+from tastemaker.workspace import Workspace
+
+
+def _batch(ids: list[str], types: list[str] | None = None) -> pl.DataFrame:
+    n = len(ids)
+    return pl.DataFrame(
+        {
+            "event_id": ids,
+            "user_id": [f"person{i % 3}" for i in range(n)],
+            "type": types or ["view"] * n,
+            "item_id": [f"i{i}" for i in range(n)],
+            "timestamp": ["2026-01-01T10:00:00Z"] * n,
+        }
+    )
+
+
+BATCHES = [
+    _batch(["a1", "a2", "a3"], ["view", "teleport", "view"]),
+    _batch(["b1", "a1", "b1", "b2"]),  # a1 from the batch before, b1 twice
+    _batch(["c1", "c2"], ["click", "fly"]),
+]
+
+
+def test_batches_together_answer_like_batches_in_turn(tmp_path: Path) -> None:
+    one = Workspace.init(tmp_path / "one")
+    grouped = Workspace.init(tmp_path / "grouped")
+    try:
+        expected = [one.ingestor.ingest_events(b, "api") for b in BATCHES]
+        got = grouped.ingestor.ingest_event_batches(BATCHES, "api")
+        assert [s.model_dump() for s in got] == [s.model_dump() for s in expected]
+        assert [r.index for r in got[2].rejections] == [1]  # the batch's own row number
+        letters = sorted((d.row_index, d.event_id) for d in grouped.store.dead_letters())
+        assert letters == [(1, "a2"), (1, "c2")]
+        assert grouped.store.count_events() == one.store.count_events() == 5
+        again = grouped.ingestor.ingest_event_batches(BATCHES, "api")
+        assert [s.accepted for s in again] == [0, 0, 0]
+    finally:
+        one.close()
+        grouped.close()
+
+
+def _recording_store(calls: list[int], delay: float) -> Any:
+    def store(frames: list[pl.DataFrame], source: str) -> list[IngestSummary]:
+        calls.append(len(frames))
+        time.sleep(delay)
+        return [IngestSummary(received=f.height, accepted=int(f["n"][0])) for f in frames]
+
+    return store
+
+
+def test_concurrent_submissions_are_grouped_and_each_gets_its_own_answer() -> None:
+    calls: list[int] = []
+    commit = GroupCommit(_recording_store(calls, 0.05), max_rows=100)
+    answers: dict[int, int] = {}
+
+    def send(n: int) -> None:
+        answers[n] = commit.submit(pl.DataFrame({"n": [n]}), "api").accepted
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == {n: n for n in range(12)}
+    assert sum(calls) == 12 and len(calls) < 12  # some were stored together
+
+
+def test_groups_respect_shape_and_size() -> None:
+    calls: list[int] = []
+    commit = GroupCommit(_recording_store(calls, 0.0), max_rows=2)
+    commit._queue = []
+    for n in range(3):
+        commit._queue.append(_job(pl.DataFrame({"n": [n]})))
+    commit._queue.append(_job(pl.DataFrame({"n": [3], "other": [1]})))
+    assert len(commit._take()) == 2  # max_rows
+    assert len(commit._take()) == 1  # the next has other columns
+    assert len(commit._take()) == 1
+
+
+def _job(frame: pl.DataFrame) -> Any:
+    from tastemaker.ingest.groupcommit import _Job
+
+    return _Job(frame, "api")
+
+
+def test_a_failure_reaches_every_batch_of_the_group() -> None:
+    def store(frames: list[pl.DataFrame], source: str) -> list[IngestSummary]:
+        time.sleep(0.05)
+        raise RuntimeError("database down")
+
+    commit = GroupCommit(store)
+    errors: list[str] = []
+
+    def send() -> None:
+        with pytest.raises(RuntimeError) as info:
+            commit.submit(pl.DataFrame({"n": [1]}), "api")
+        errors.append(str(info.value))
+
+    threads = [threading.Thread(target=send) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == ["database down"] * 5
+    assert not commit._leading and not commit._queue
