@@ -87,11 +87,17 @@ class ALSRecommender(FactorModel):
         if self.binary:
             return binarize(matrix)
         out = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
+        out.data = self.confidence_values(out.data)
+        return out
+
+    def confidence_values(self, values: np.ndarray) -> np.ndarray:
+        """The non-binary mapping of :meth:`_confidence` on bare weights (float32 copy)."""
+        out = np.array(values, dtype=np.float32)
         scale = float(getattr(self, "scale_", np.ones(1))[0])
         if scale > 0:
-            out.data /= np.float32(scale)
+            out /= np.float32(scale)
         if self.confidence == "log":
-            out.data = np.where(out.data > 1.0, 1.0 + np.log(np.maximum(out.data, 1.0)), out.data)
+            out = np.where(out > 1.0, 1.0 + np.log(np.maximum(out, 1.0)), out)
         return out
 
     def fold_in(self, history: sp.csr_matrix) -> np.ndarray:

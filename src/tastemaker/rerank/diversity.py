@@ -38,13 +38,15 @@ class MMR:
         return self.codes_[pool], False
 
     @staticmethod
-    def _similarity(chosen: int, feats: np.ndarray, dense: bool) -> np.ndarray:
+    def _similarities(feats: np.ndarray, dense: bool) -> np.ndarray:
+        """``[c, j]``: similarity of item ``j`` to item ``c`` of the pool (one matrix op)."""
         if dense:
-            return np.asarray(feats @ feats[chosen], np.float32)
+            f = np.asarray(feats, np.float32)
+            return f @ f.T
         if feats.shape[1] == 0:
-            return np.zeros(len(feats), np.float32)
-        same = (feats == feats[chosen]) & (feats >= 0)
-        return same.mean(axis=1).astype(np.float32)
+            return np.zeros((len(feats), len(feats)), np.float32)
+        same = (feats[None, :, :] == feats[:, None, :]) & (feats[None, :, :] >= 0)
+        return same.mean(axis=2).astype(np.float32)
 
     def __call__(self, items: ItemList, ctx: RerankContext) -> ItemList:
         """The top ``pool`` items re-ordered by MMR (first ``k`` picked), then the rest."""
@@ -57,16 +59,19 @@ class MMR:
         span = float(rel.max() - rel.min())
         rel = (rel - rel.min()) / span if span > 0 else np.ones_like(rel)
         feats, dense = self._features(pool, ctx)
-        max_sim = np.full(n, -np.inf, np.float32)
-        free = np.ones(n, bool)
-        picked: list[int] = []
-        for _ in range(min(ctx.k, n)):
-            penalty = np.where(np.isfinite(max_sim), max_sim, 0.0)
-            value = np.where(free, lam * rel - (1 - lam) * penalty, -np.inf)
+        sim = self._similarities(feats, dense)
+        gain = lam * rel
+        best = int(np.argmax(gain))  # nothing chosen yet: no penalty
+        picked = [best]
+        max_sim = sim[best].copy()
+        for _ in range(1, min(ctx.k, n)):
+            value = gain - (1 - lam) * max_sim
+            value[picked] = -np.inf
             best = int(np.argmax(value))
             picked.append(best)
-            free[best] = False
-            max_sim = np.maximum(max_sim, self._similarity(best, feats, dense))
+            np.maximum(max_sim, sim[best], out=max_sim)
+        free = np.ones(n, bool)
+        free[picked] = False
         order = np.concatenate([np.asarray(picked, np.int64), np.flatnonzero(free),
                                 np.arange(n, len(items))])  # fmt: skip
         return items.take(order)

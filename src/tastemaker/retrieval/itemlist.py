@@ -49,8 +49,14 @@ class ItemList:
         idx = np.asarray(index, dtype=np.int64).ravel()
         n = len(idx)
         sc = np.zeros(n, np.float32) if score is None else np.asarray(score, np.float32).ravel()
-        src = np.broadcast_to(np.asarray(source, dtype=np.int8), (n,)).copy()
-        anc = np.broadcast_to(np.asarray(anchor, dtype=np.int64), (n,)).copy()
+        if isinstance(source, np.ndarray):
+            src = np.broadcast_to(source.astype(np.int8), (n,)).copy()
+        else:
+            src = np.full(n, int(source), np.int8)
+        if isinstance(anchor, np.ndarray):
+            anc = np.broadcast_to(anchor.astype(np.int64), (n,)).copy()
+        else:
+            anc = np.full(n, anchor, np.int64)
         return cls(idx, sc, src, anc)
 
     @classmethod
@@ -110,7 +116,9 @@ class ItemList:
             return self
         targets = np.asarray(targets, np.int64)[first]
         tgt = np.clip(np.asarray(targets, np.int64), 0, n - 1)
-        rest = np.setdiff1d(np.arange(n), pos, assume_unique=True)
+        others = np.ones(n, bool)
+        others[pos] = False
+        rest = np.flatnonzero(others)
         order = np.full(n, -1, np.int64)
         placed = np.zeros(n, bool)
         for p, t in sorted(zip(pos.tolist(), tgt.tolist(), strict=True), key=lambda x: x[1]):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -30,9 +33,18 @@ async def _request_error_handler(_request: Request, exc: Exception) -> JSONRespo
     return JSONResponse(body, status_code=422)
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    runtime = getattr(app.state, "runtime", None)
+    if runtime is not None:  # a clean shutdown stores the impressions still buffered
+        runtime.close()
+
+
 def create_app(workspace: Workspace) -> FastAPI:
     """Build the API for an opened workspace."""
     app = FastAPI(
+        lifespan=_lifespan,
         title="tastemaker",
         version=__version__,
         description="Recommendation and personalization API: ingestion, profiles, recommendations.",

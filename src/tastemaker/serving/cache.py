@@ -1,4 +1,9 @@
-"""Per-user result cache with a TTL, invalidated when the user sends an event."""
+"""Per-user caches with a TTL, invalidated when the user sends an event.
+
+One class serves the result cache (served lists) and the user-state cache (the profile
+step's arrays). A value computed while the user's events arrived is never stored: callers
+take a :meth:`ResultCache.token` before computing and hand it to :meth:`ResultCache.put`.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +27,8 @@ class ResultCache:
         self.max_users = max_users
         self._data: OrderedDict[str, dict[Hashable, tuple[float, Any]]] = OrderedDict()
         self._lock = threading.Lock()
+        self._epoch: dict[str, int] = {}
+        self._base = 0
         self.hits = 0
         self.misses = 0
 
@@ -40,11 +47,17 @@ class ResultCache:
             self.hits += 1
             return hit[1]
 
-    def put(self, user: str, key: Hashable, value: Any) -> None:
-        """Remember ``value`` for ``ttl`` seconds."""
+    def token(self, user: str) -> int:
+        """How often ``user`` was invalidated so far (pass it to :meth:`put`)."""
+        return self._base + self._epoch.get(user, 0)
+
+    def put(self, user: str, key: Hashable, value: Any, token: int | None = None) -> None:
+        """Remember ``value`` for ``ttl`` seconds (not if ``user`` acted since ``token``)."""
         if self.ttl <= 0:
             return
         with self._lock:
+            if token is not None and self._base + self._epoch.get(user, 0) != token:
+                return
             self._data.setdefault(user, {})[key] = (time.monotonic() + self.ttl, value)
             self._data.move_to_end(user)
             while len(self._data) > self.max_users:
@@ -53,8 +66,13 @@ class ResultCache:
     def invalidate(self, users: Iterable[str]) -> None:
         """Forget every result of ``users``."""
         with self._lock:
+            if len(self._epoch) > 4 * self.max_users:
+                # forget the counts; tokens taken before stop matching (nothing stale is kept)
+                self._base += 1 + max(self._epoch.values())
+                self._epoch.clear()
             for user in users:
                 self._data.pop(user, None)
+                self._epoch[user] = self._epoch.get(user, 0) + 1
 
     def clear(self) -> None:
         """Forget everything (e.g. a new model version)."""

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Served:
-    """One served list."""
+    """One served list (``user_id`` already pseudonymized)."""
 
     request_id: str
     user_id: str
@@ -88,67 +88,83 @@ def impression_frame(batch: list[Served], per_list: bool = False) -> pl.DataFram
 
 
 class ImpressionLogger:
-    """Queues served lists and ingests them in batches from a daemon thread.
+    """Buffers served lists and ingests them in batches from a daemon thread.
+
+    ``log`` only appends to a list (no thread wake-up per request); the thread writes the
+    buffer every ``flush_seconds``, or at once when ``batch`` lists are waiting. ``close``
+    (called when the API shuts down) writes what is left.
 
     Args:
-        ingestor: the workspace's ingestor (validation, pseudonymization, listeners).
-        per_list: one event per served list instead of one per item.
+        ingestor: the workspace's ingestor (validation, listeners).
         max_queue: lists kept waiting; beyond it lists are dropped and counted.
         flush_seconds: longest wait before a partial batch is written.
+        per_list: one event per served list instead of one per item.
+        batch: lists that trigger a write before ``flush_seconds``.
     """
 
     def __init__(
         self,
         ingestor: Ingestor,
         max_queue: int = 10_000,
-        flush_seconds: float = 2.0,
+        flush_seconds: float = 1.0,
         per_list: bool = False,
+        batch: int = 2000,
     ) -> None:
         self.ingestor = ingestor
         self.per_list = per_list
         self.flush_seconds = flush_seconds
+        self.max_queue = max_queue
+        self.batch = batch
         self.logged = 0
         self.dropped = 0
-        self._queue: queue.Queue[Served] = queue.Queue(max_queue)
-        self._idle = threading.Event()
-        self._idle.set()
+        self._buffer: list[Served] = []
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = False
         self._thread = threading.Thread(target=self._run, name="tm-impressions", daemon=True)
         self._thread.start()
 
     def log(self, served: Served) -> None:
-        """Queue a served list (never blocks)."""
-        try:
-            self._idle.clear()
-            self._queue.put_nowait(served)
-        except queue.Full:
-            self.dropped += 1
+        """Queue a served list (never blocks on storage)."""
+        with self._lock:
+            if len(self._buffer) >= self.max_queue:
+                self.dropped += 1
+                return
+            self._buffer.append(served)
+            full = len(self._buffer) >= self.batch
+        if full:
+            self._wake.set()
 
     def flush(self, timeout: float = 10.0) -> None:
-        """Wait until every queued list is stored."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._queue.empty() and self._idle.is_set():
-                return
-            time.sleep(0.01)
+        """Store every list queued so far (in the caller's thread)."""
+        self._write()
+
+    def close(self) -> None:
+        """Write what is left and stop the thread."""
+        self._closed = True
+        self._wake.set()
+        self._thread.join(timeout=30)
+        self._write()
 
     def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            batch = [first]
-            deadline = time.monotonic() + self.flush_seconds
-            while len(batch) < 2000 and time.monotonic() < deadline:
-                try:
-                    batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
-                except queue.Empty:
-                    break
+        while not self._closed:
+            self._wake.wait(self.flush_seconds)
+            self._wake.clear()
+            self._write()
+
+    def _write(self) -> None:
+        with self._write_lock:
+            with self._lock:
+                batch, self._buffer = self._buffer, []
+            if not batch:
+                return
             try:
                 frame = impression_frame(batch, self.per_list)
-                self.ingestor.ingest_events(frame, "serving")
+                self.ingestor.ingest_events(frame, "serving", ids_pseudonymized=True)
                 self.logged += sum(len(b.item_ids) for b in batch)
             except Exception:  # a logging failure must never break serving
                 log.exception("could not store %d served lists as impressions", len(batch))
-            if self._queue.empty():
-                self._idle.set()
 
 
 def _ingest_loop(workspace: str, jobs: Any, done: Any, per_list: bool, flush: float) -> None:
@@ -168,7 +184,9 @@ def _ingest_loop(workspace: str, jobs: Any, done: Any, per_list: bool, flush: fl
             except queue.Empty:
                 break
         try:
-            ws.ingestor.ingest_events(impression_frame(batch, per_list), "serving")
+            ws.ingestor.ingest_events(
+                impression_frame(batch, per_list), "serving", ids_pseudonymized=True
+            )
         except Exception:
             log.exception("could not store %d served lists as impressions", len(batch))
         with done.get_lock():
@@ -224,5 +242,7 @@ class ImpressionProcess:
             time.sleep(0.02)
 
     def close(self) -> None:
-        """Stop the child process."""
+        """Wait (a while) for the queued lists to be stored, then stop the child process."""
+        if self._proc.is_alive():
+            self.flush(timeout=10.0)
         self._proc.terminate()

@@ -1,7 +1,10 @@
-"""The profile step of a request: recent events and attribute shares of one user.
+"""The profile step of a request: what one user did, as arrays over the version's items.
 
-Reads the workspace's profile service (``Workspace.profiles``); when a workspace has
-none, recent events come from the store. :func:`user_signals` is the one place to change.
+Reads the workspace's profile service (``Workspace.profiles``: its raw state, not the
+public profile view with traits); when a workspace has none, recent events come from the
+store. :func:`user_signals` is the one place to change where signals come from;
+:func:`build_user_state` turns them plus the training-time history into the arrays the
+later stages read.
 """
 
 from __future__ import annotations
@@ -10,11 +13,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
+import scipy.sparse as sp
 
+from tastemaker.profiles.model import shares_of
+from tastemaker.registry.artifacts import ServingArtifacts
+from tastemaker.retrieval.sources import CandidateQuery, Segment
+from tastemaker.serving.scoring import Row, row_of
+from tastemaker.serving.version import SEGMENT_COLUMNS, LoadedVersion
 from tastemaker.workspace import Workspace
 
 #: Event types that carry an item and say something about the user's taste.
 ITEM_TYPES = ("view", "click", "add_to_cart", "purchase", "rating", "not_interested")
+_ITEM_TYPES = frozenset(ITEM_TYPES)
+_POSITIVE = frozenset(("view", "click", "add_to_cart", "purchase", "rating"))
 
 
 @dataclass(frozen=True)
@@ -24,7 +35,6 @@ class UserSignals:
     Attributes:
         item_ids, types, timestamps: recent item events, oldest first (parallel).
         shares: attribute -> value -> share of the user's recent interactions.
-        segments: named segments the user belongs to (score per segment).
         found: a profile exists for the user.
     """
 
@@ -32,7 +42,6 @@ class UserSignals:
     types: list[str] = field(default_factory=list)
     timestamps: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     shares: dict[str, dict[str, float]] = field(default_factory=dict)
-    segments: dict[str, float] = field(default_factory=dict)
     found: bool = False
 
     def __len__(self) -> int:
@@ -44,16 +53,18 @@ def user_signals(ws: Workspace, user_key: str, since_ms: int) -> UserSignals:
     profiles = getattr(ws, "profiles", None)
     if profiles is None:
         return _from_store(ws, user_key, since_ms)
-    profile = profiles.get(user_key)
-    if profile is None:
+    state = profiles.state(user_key)
+    if state is None:
         return UserSignals()
-    rows = [e for e in profile.timeline if e.timestamp >= since_ms and e.type in ITEM_TYPES]
+    rows = [e for e in list(state.timeline) if e[0] >= since_ms and e[2] in _ITEM_TYPES]
+    counts = list(state.counts)
+    shares = {a: shares_of(dict(counts[i])) for i, a in enumerate(profiles.attributes)
+              if i < len(counts)}  # fmt: skip
     return UserSignals(
-        [e.item_id for e in rows],
-        [e.type for e in rows],
-        np.asarray([e.timestamp for e in rows], np.int64),
-        profile.shares,
-        profile.segments,
+        [e[3] for e in rows],
+        [e[2] for e in rows],
+        np.fromiter((e[0] for e in rows), np.int64, len(rows)),
+        shares,
         True,
     )
 
@@ -68,3 +79,150 @@ def _from_store(ws: Workspace, user_key: str, since_ms: int) -> UserSignals:
         frame["timestamp"].dt.epoch("ms").to_numpy(),
         found=frame.height > 0,
     )
+
+
+@dataclass
+class UserState:
+    """The profile step's output: history over model items and what to exclude.
+
+    Attributes:
+        row: training-time history plus fresh events (weighted), over model items.
+        n_items: items of the model (width of the history row).
+        recent: item indices engaged with, most recent first.
+        purchased, not_interested, seen: item indices to exclude.
+        query: what the candidate sources read.
+        cold: nothing is known about the user.
+        affinity: per attribute, item codes and the user's recent share of each code.
+    """
+
+    row: Row
+    n_items: int
+    recent: np.ndarray
+    purchased: np.ndarray
+    not_interested: np.ndarray
+    seen: np.ndarray
+    query: CandidateQuery
+    cold: bool
+    affinity: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+
+    @property
+    def history(self) -> sp.csr_matrix:
+        """The history row as a ``[1, n_items]`` CSR matrix."""
+        return self.row.matrix(self.n_items)
+
+
+@dataclass(frozen=True)
+class ProfileParams:
+    """What the profile step reads from configuration."""
+
+    event_weights: dict[str, float]
+    recent_boost: float
+    segment_min_share: float
+
+
+def build_user_state(
+    v: LoadedVersion, sig: UserSignals, user_key: str, params: ProfileParams
+) -> UserState:
+    """Training-time history of the user plus fresh events, over the version's items."""
+    table, n_model = v.table, v.table.n_model
+    n = len(sig)
+    idx = table.lookup(sig.item_ids)
+    types = sig.types
+    w = np.fromiter((params.event_weights.get(t, 0.0) for t in types), np.float32, n)
+    positive = np.fromiter((t in _POSITIVE for t in types), bool, n) & (idx >= 0)
+    fresh = sig.timestamps > v.data_end_ms
+    art = v.artifacts
+    user_row = art.model.users_.index_of(user_key) if art is not None else -1
+    cols, vals, purchased, negative = _training_rows(art, user_row)
+    use = fresh & (idx >= 0) & (idx < n_model) & (w != 0)
+    row = row_of(
+        np.concatenate([cols, idx[use]]),
+        np.concatenate([vals, w[use] * np.float32(params.recent_boost)]),
+    )
+    recent = _unique_newest(idx[positive])
+    if len(recent) == 0 and len(row.cols):
+        recent = row.cols[np.argsort(-row.vals, kind="stable")][:5]
+    if n:
+        bought = np.fromiter((t == "purchase" for t in types), bool, n) & (idx >= 0)
+        refused = np.fromiter((t == "not_interested" for t in types), bool, n) & (idx >= 0)
+        purchased = np.concatenate([purchased, idx[bought]])
+        negative = np.concatenate([negative, idx[refused]])
+    seen = np.union1d(row.cols, idx[positive]).astype(np.int64)
+    segments = _segments(v, sig.shares, np.union1d(row.cols, recent), params.segment_min_share)
+    vector = None
+    if len(row.cols) and v.fold_in is not None:
+        vector = v.fold_in.vector(row).astype(np.float32)
+    query = CandidateQuery(vector, recent.astype(np.int64), segments)
+    cold = len(row.cols) == 0 and len(recent) == 0
+    return UserState(row, n_model, recent, purchased, negative, seen, query, cold,
+                     _affinity(v, sig.shares))  # fmt: skip
+
+
+def _segments(
+    v: LoadedVersion, shares: dict[str, dict[str, float]], items: np.ndarray, min_share: float
+) -> list[Segment]:
+    out: list[Segment] = []
+    items = items.astype(np.int64)
+    for column in SEGMENT_COLUMNS:
+        cat = v.table.categorical.get(column)
+        if cat is None:
+            continue
+        col_shares = shares.get(column) or _shares(cat.codes[items], cat.labels)
+        if not col_shares:
+            continue
+        label, share = max(col_shares.items(), key=lambda kv: kv[1])
+        code = cat.code_of(label)
+        if share >= min_share and code >= 0:
+            out.append(Segment(column, code, cat.labels[code], float(share)))
+    return sorted(out, key=lambda s: -s.weight)
+
+
+def _training_rows(
+    art: ServingArtifacts | None, row: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """History (columns, weights), purchases and not-interested items at training time."""
+    empty = np.empty(0, np.int64)
+    if art is None or row < 0:
+        return empty, np.empty(0, np.float32), empty, empty
+
+    def cols(m: sp.csr_matrix) -> np.ndarray:
+        return np.asarray(m.indices[m.indptr[row] : m.indptr[row + 1]], np.int64)
+
+    h = art.history
+    vals = np.asarray(h.data[h.indptr[row] : h.indptr[row + 1]], np.float32)
+    return cols(h), vals, cols(art.purchased), cols(art.negative)
+
+
+def _affinity(
+    v: LoadedVersion, shares: dict[str, dict[str, float]]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per attribute: item codes and the user's recent share of each code (0 for none)."""
+    out = []
+    for column in SEGMENT_COLUMNS:
+        cat = v.table.categorical.get(column)
+        col_shares = shares.get(column)
+        if cat is None or not col_shares:
+            continue
+        by_code = np.zeros(len(cat.labels) + 1, np.float32)  # last slot: items without a value
+        for label, share in col_shares.items():
+            code = cat.code_of(label)
+            if code >= 0:
+                by_code[code] = share
+        out.append((v.filled_codes(column), by_code))
+    return out
+
+
+def _unique_newest(idx: np.ndarray) -> np.ndarray:
+    """Distinct indices, most recent (last) first."""
+    rev = idx[::-1]
+    _, first = np.unique(rev, return_index=True)
+    return rev[np.sort(first)]
+
+
+def _shares(codes: np.ndarray, labels: list[str]) -> dict[str, float]:
+    codes = codes[codes >= 0]
+    if len(codes) == 0:
+        return {}
+    counts = np.bincount(codes, minlength=len(labels)).astype(np.float64)
+    top = int(counts.argmax())
+    return {labels[top]: float(counts[top] / counts.sum())}

@@ -25,11 +25,12 @@ from tastemaker.errors import AuthError, UnknownItemError
 from tastemaker.registry.registry import ModelRegistry, RegistryState, in_canary
 from tastemaker.rerank.filters import Filters
 from tastemaker.retrieval.itemlist import ItemList, Source
+from tastemaker.serving.cache import ResultCache
 from tastemaker.serving.impressions import ImpressionLogger, ImpressionProcess, Served
 from tastemaker.serving.metrics import ServingMetrics, get_metrics
 from tastemaker.serving.pipeline import RecommendationPipeline
 from tastemaker.serving.pipeline import Request as PipelineRequest
-from tastemaker.serving.responses import RecommendationResponse, RecommendedItem
+from tastemaker.serving.responses import RecommendedItem, ServedList
 from tastemaker.serving.settings import PipelineConfig, load_pipeline_config
 from tastemaker.serving.shadow import ShadowLogger
 from tastemaker.serving.version import LoadedVersion, load_version
@@ -64,10 +65,9 @@ class ServingRuntime:
             threadpool_limits(self.config.blas_threads, "blas")
         self.metrics = metrics or ServingMetrics()
         self.registry = ModelRegistry(ws.settings.path(ws.settings.models_dir))
-        self.pipeline = RecommendationPipeline(ws, self.config, self.metrics.stage)
-        from tastemaker.serving.cache import ResultCache
-
         self.cache = ResultCache(ws.settings.cache.result_ttl_seconds)
+        self.users = ResultCache(self.config.user_cache_seconds)
+        self.pipeline = RecommendationPipeline(ws, self.config, self.metrics.stage, self.users)
         mode, per_list = self.config.impressions, self.config.impressions == "per_list"
         self.impressions: ImpressionLogger | ImpressionProcess | None = None
         if mode != "off" and self.config.impressions_worker == "process":
@@ -125,6 +125,7 @@ class ServingRuntime:
             if stale:
                 self._catalog_at = time.monotonic()
             self.cache.clear()
+            self.users.clear()
             roles = {"active": state.active or "none"}
             if state.canary:
                 roles["canary"] = state.canary.version
@@ -150,9 +151,7 @@ class ServingRuntime:
         return found if found is not None else next(iter(self.versions.values()))
 
     # --- requests ---------------------------------------------------------------------
-    def recommend(
-        self, user_id: str, k: int, filters: Filters, context: str | None
-    ) -> RecommendationResponse:
+    def recommend(self, user_id: str, k: int, filters: Filters, context: str | None) -> ServedList:
         """A personalized list for raw ``user_id`` (cached per user until they act)."""
         key = self.ws.pseudonymizer.one(user_id)
         version, variant = self.route(key)
@@ -161,15 +160,16 @@ class ServingRuntime:
         self.metrics.cache_lookup(cached is not None, self.cache.hit_rate)
         request_id = uuid.uuid4().hex
         if cached is not None:
-            response: RecommendationResponse = cached.model_copy(update={"request_id": request_id})
+            served: ServedList = cached.with_request_id(request_id)
         else:
+            token = self.cache.token(key)
             req = PipelineRequest(user_id, key, k, filters, context, request_id)
             with self._slots:  # few pipelines at once: threads fighting for the GIL only thrash
-                response = self.pipeline.run(version, req, variant)
-            self.cache.put(key, cache_key, response)
-            self._shadow(req, response)
-        self._log(response, context)
-        return response
+                served = self.pipeline.run(version, req, variant)
+            self.cache.put(key, cache_key, served, token)
+            self._shadow(req, served)
+        self._log(served, key, context)
+        return served
 
     def related(self, item_id: str, k: int, kind: str) -> tuple[str, list[RecommendedItem]]:
         """Similar or bought-together items of ``item_id`` from the active version.
@@ -215,7 +215,7 @@ class ServingRuntime:
         keep = found[0] >= 0
         return ItemList.of(found[0][keep], scores[0][keep], Source.RECENT_NEIGHBORS)
 
-    def _shadow(self, req: PipelineRequest, served: RecommendationResponse) -> None:
+    def _shadow(self, req: PipelineRequest, served: ServedList) -> None:
         name = self.state.shadow
         version = self.versions.get(name) if name else None
         if version is None or name is None:
@@ -226,25 +226,30 @@ class ServingRuntime:
         shadow_req = replace(req)
         self.shadow.submit(name, lambda: self.pipeline.run(version, shadow_req, "shadow"), served)
 
-    def _log(self, response: RecommendationResponse, context: str | None) -> None:
-        if self.impressions is None or not response.items:
+    def _log(self, served: ServedList, user_key: str, context: str | None) -> None:
+        if self.impressions is None or not served.item_ids:
             return
         self.impressions.log(
             Served(
-                response.request_id,
-                response.user_id,
-                [i.item_id for i in response.items],
-                response.model_version,
-                response.variant,
+                served.request_id,
+                user_key,
+                served.item_ids,
+                served.model_version,
+                served.variant,
                 context,
                 int(time.time() * 1000),
             )
         )
         self.metrics.impressions.inc()
         if self.impressions.per_list or isinstance(self.impressions, ImpressionProcess):
-            v = self.versions.get(response.model_version)
+            v = self.versions.get(served.model_version)
             if v is not None:
-                v.add_exposure(v.table.lookup([i.item_id for i in response.items]))
+                v.add_exposure(v.table.lookup(served.item_ids))
+
+    def close(self) -> None:
+        """Store the buffered impressions and stop the impression worker."""
+        if self.impressions is not None:
+            self.impressions.close()
 
     def on_events(self, frame: pl.DataFrame) -> None:
         """Ingestor listener: drop cached lists of users who acted; count exposure."""
@@ -253,6 +258,7 @@ class ServingRuntime:
         anons = acted["anonymous_id"].drop_nulls().unique().to_list()
         if users or anons:
             self.cache.invalidate([*users, *anons])
+            self.users.invalidate([*users, *anons])
         for kind, clicks in (("impression", False), ("click", True)):
             ids = frame.filter(pl.col("type") == kind)["item_id"].drop_nulls()
             if len(ids):

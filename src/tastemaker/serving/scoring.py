@@ -10,7 +10,7 @@ Other models fall back to ``model.score_items``.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,9 +21,38 @@ from tastemaker.models.itemknn import ItemKNNRecommender
 
 
 class _Part(Protocol):
-    def raw(self, history: sp.csr_matrix, cand: np.ndarray) -> tuple[np.ndarray, float, float]:
+    def raw(self, row: Row, cand: np.ndarray) -> tuple[np.ndarray, float, float]:
         """Raw scores of the candidates plus the mean and std of the full score row."""
         ...
+
+
+class Row(NamedTuple):
+    """One user's history row as bare arrays: sorted distinct item indices and weights > 0."""
+
+    cols: np.ndarray
+    vals: np.ndarray
+
+    @classmethod
+    def of(cls, history: sp.csr_matrix) -> Row:
+        """The first row of a CSR matrix (duplicates summed, non-positive entries dropped)."""
+        h = sp.csr_matrix(history)
+        lo, hi = h.indptr[0], h.indptr[1]
+        return row_of(h.indices[lo:hi], h.data[lo:hi])
+
+    def matrix(self, n_items: int) -> sp.csr_matrix:
+        """The row as a ``[1, n_items]`` CSR matrix (for models without a fast path)."""
+        indptr = np.asarray([0, len(self.cols)])
+        return sp.csr_matrix((self.vals, self.cols.astype(np.int32), indptr), shape=(1, n_items))
+
+
+def row_of(cols: np.ndarray, vals: np.ndarray) -> Row:
+    """A :class:`Row` from possibly repeated columns: weights summed, non-positive dropped."""
+    if len(cols) == 0:
+        return Row(np.empty(0, np.int64), np.empty(0, np.float32))
+    uniq, inv = np.unique(np.asarray(cols, np.int64), return_inverse=True)
+    data = np.bincount(inv, weights=vals, minlength=len(uniq)).astype(np.float32)
+    keep = data > 0
+    return Row(uniq[keep], data[keep])
 
 
 class ALSFoldIn:
@@ -37,54 +66,64 @@ class ALSFoldIn:
         self.mean = y.mean(axis=0)
         centered = y - self.mean
         self.cov = centered.T @ centered / max(len(y), 1)
-        self._last: tuple[sp.csr_matrix, np.ndarray] | None = None
+        self._last: tuple[object, np.ndarray] | None = None
 
-    def vector(self, history: sp.csr_matrix) -> np.ndarray:
+    def vector(self, history: sp.csr_matrix | Row) -> np.ndarray:
         """User factors of one history row (zeros for an empty row; last result reused)."""
+        key = history.cols if isinstance(history, Row) else history
         last = self._last
-        if last is not None and last[0] is history:
+        if last is not None and last[0] is key:
             return last[1]
-        u = self._solve(history)
-        self._last = (history, u)
+        u = self._solve(history if isinstance(history, Row) else Row.of(history))
+        self._last = (key, u)
         return u
 
-    def _solve(self, history: sp.csr_matrix) -> np.ndarray:
-        if history.indptr[1] == history.indptr[0]:
+    def _solve(self, row: Row) -> np.ndarray:
+        if len(row.cols) == 0:
             return np.zeros(self.y.shape[1])
-        # the model's own weight -> confidence mapping (binary, linear or log), if it has one
-        transform = getattr(self.als, "_confidence", None)
-        hist = transform(history) if transform is not None else history
-        lo, hi = hist.indptr[0], hist.indptr[1]
-        cols = hist.indices[lo:hi]
-        data = np.ones(hi - lo) if self.als.binary else hist.data[lo:hi].astype(np.float64)
-        yi = self.y[cols]
+        if self.als.binary:
+            data = np.ones(len(row.cols))
+        else:  # the model's own weight -> confidence mapping (linear or log)
+            data = self.als.confidence_values(row.vals).astype(np.float64)
+        yi = self.y[row.cols]
         conf = self.als.alpha * data
         a = self.gram + (yi.T * (conf - 1.0)) @ yi
         return np.asarray(np.linalg.solve(a, yi.T @ conf))
 
-    def raw(self, history: sp.csr_matrix, cand: np.ndarray) -> tuple[np.ndarray, float, float]:
+    def raw(self, row: Row, cand: np.ndarray) -> tuple[np.ndarray, float, float]:
         """Scores ``y_c . u`` and the mean / std of ``Y u`` over all items."""
-        u = self.vector(history)
+        u = self.vector(row)
         scores = self.y[cand] @ u
         std = float(np.sqrt(max(u @ self.cov @ u, 0.0)))
         return scores, float(self.mean @ u), std
 
 
 class KNNRow:
-    """Item-kNN scores ``history @ W`` as one sparse row."""
+    """Item-kNN scores ``history @ W`` on the candidates, from the rows of the history items."""
 
     def __init__(self, knn: ItemKNNRecommender) -> None:
-        self.weights = sp.csr_matrix(knn.weights_, dtype=np.float32)
-        self.n = self.weights.shape[1]
+        w = sp.csr_matrix(knn.weights_, dtype=np.float32)
+        self.indptr = w.indptr.astype(np.int64)
+        self.lens = np.diff(self.indptr)
+        self.indices = w.indices
+        self.data = w.data.astype(np.float64)
+        self.n = w.shape[1]
 
-    def raw(self, history: sp.csr_matrix, cand: np.ndarray) -> tuple[np.ndarray, float, float]:
+    def raw(self, row: Row, cand: np.ndarray) -> tuple[np.ndarray, float, float]:
         """Scores of the candidates and the mean / std of the full row."""
-        row = sp.csr_matrix(history @ self.weights)
-        dense = np.zeros(self.n, np.float64)
-        dense[row.indices] = row.data
-        mean = float(row.data.sum()) / self.n
-        var = float((row.data.astype(np.float64) ** 2).sum()) / self.n - mean**2
-        return dense[cand], mean, float(np.sqrt(max(var, 0.0)))
+        starts, lens = self.indptr[row.cols], self.lens[row.cols]
+        total = int(lens.sum())
+        if total == 0:
+            return np.zeros(len(cand)), 0.0, 0.0
+        offsets = np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(total)
+        weights = self.data[offsets] * np.repeat(row.vals.astype(np.float64), lens)
+        items, inv = np.unique(self.indices[offsets], return_inverse=True)
+        sums = np.bincount(inv, weights=weights, minlength=len(items))
+        at = np.minimum(np.searchsorted(items, cand), len(items) - 1)
+        scores = np.where(items[at] == cand, sums[at], 0.0)
+        mean = float(sums.sum()) / self.n
+        var = float((sums**2).sum()) / self.n - mean**2
+        return scores, mean, float(np.sqrt(max(var, 0.0)))
 
 
 def _part(model: Recommender, fold_in: ALSFoldIn | None) -> _Part | None:
@@ -122,19 +161,22 @@ class CandidateScorer:
         """True when candidates are scored without scoring the whole catalog."""
         return bool(self.parts)
 
-    def score(self, history: sp.csr_matrix, candidates: np.ndarray) -> np.ndarray:
+    def score(self, history: sp.csr_matrix | Row, candidates: np.ndarray) -> np.ndarray:
         """Float32 scores of ``candidates`` (item indices of the model) for one history row.
 
-        ``history`` must be a single CSR row (``[1, n_items]``).
+        ``history`` is a single CSR row (``[1, n_items]``) or a :class:`Row`.
         """
         cand = np.asarray(candidates, np.int64)
         if not self.parts:
+            if isinstance(history, Row):
+                history = history.matrix(self.model.n_items)
             return self.model.score_items(history, cand)[0]
+        row = history if isinstance(history, Row) else Row.of(history)
         if self.weights is None:
-            return self.parts[0].raw(history, cand)[0].astype(np.float32)
+            return self.parts[0].raw(row, cand)[0].astype(np.float32)
         out = np.zeros(len(cand), np.float64)
         for w, part in zip(self.weights, self.parts, strict=True):
             if w > 0:
-                raw, mean, std = part.raw(history, cand)
+                raw, mean, std = part.raw(row, cand)
                 out += w * (raw - mean) / (std if std > 0 else 1.0)
         return out.astype(np.float32)

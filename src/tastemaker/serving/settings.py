@@ -61,6 +61,11 @@ class PipelineConfig(_Config):
     impressions: Literal["per_item", "per_list", "off"] = Field(
         default="per_item", description="served lists as impression events: per item or per list"
     )
+    user_cache_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="keep a user's profile step this long unless the user acts (0: off)",
+    )
     watch_seconds: float = Field(default=1.0, gt=0, description="registry poll interval")
     catalog_refresh_seconds: float = Field(default=300.0, gt=0)
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import orjson
 
-from tastemaker.serving.responses import RecommendationResponse
+from tastemaker.serving.responses import ServedList
 
 log = logging.getLogger(__name__)
-Job = tuple[str, Callable[[], RecommendationResponse], RecommendationResponse]
+Job = tuple[str, Callable[[], ServedList], ServedList]
 
 
 class ShadowLogger:
@@ -39,8 +39,8 @@ class ShadowLogger:
     def submit(
         self,
         version: str,
-        run: Callable[[], RecommendationResponse],
-        served: RecommendationResponse,
+        run: Callable[[], ServedList],
+        served: ServedList,
     ) -> None:
         """Queue a shadow scoring of a request whose ``served`` list went out."""
         try:
@@ -53,8 +53,7 @@ class ShadowLogger:
             version, run, served = self._queue.get()
             try:
                 shadow = run()
-                ours = [i.item_id for i in served.items]
-                theirs = [i.item_id for i in shadow.items]
+                ours, theirs = served.item_ids, shadow.item_ids
                 row = {
                     "request_id": served.request_id,
                     "user_id": served.user_id,

@@ -28,3 +28,13 @@ def test_disabled_and_bounded() -> None:
     for user in ("a", "b", "c"):
         small.put(user, "k", user)
     assert small.get("a", "k") is None and small.get("c", "k") == "c"
+
+
+def test_a_value_computed_while_the_user_acted_is_not_kept() -> None:
+    cache = ResultCache(ttl_seconds=60)
+    token = cache.token("u1")
+    cache.invalidate(["u1"])  # an event arrives while the value is being computed
+    cache.put("u1", "k", "stale", token)
+    assert cache.get("u1", "k") is None
+    cache.put("u1", "k", "fresh", cache.token("u1"))
+    assert cache.get("u1", "k") == "fresh"
