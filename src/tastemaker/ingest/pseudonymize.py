@@ -57,6 +57,8 @@ class Pseudonymizer:
         for name in names:
             if name not in frame.columns or frame.schema[name] != pl.String:
                 continue
+            if frame[name].null_count() == frame.height:  # nothing to map (no query plan)
+                continue
             uniques = frame[name].drop_nulls().unique()
             if uniques.len():
                 raw, pseudo = self._lookup(uniques)
@@ -70,4 +72,9 @@ class Pseudonymizer:
 
         The mapping covers the batch only, so its cost follows the batch, not the cache.
         """
-        return uniques, pl.Series([self.one(u) for u in uniques.to_list()], dtype=pl.String)
+        raw = uniques.to_list()
+        pseudonyms = list(map(self._cache.get, raw))  # one C-level pass for the known ids
+        if None in pseudonyms:
+            pairs = zip(raw, pseudonyms, strict=True)
+            pseudonyms = [p if p is not None else self.one(r) for r, p in pairs]
+        return uniques, pl.Series(pseudonyms, dtype=pl.String)

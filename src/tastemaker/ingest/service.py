@@ -191,15 +191,16 @@ class Ingestor:
 
     def _store_events(self, valid: pl.DataFrame) -> tuple[pl.DataFrame, AppendResult]:
         """Append events; link identities and notify listeners of the new ones (returned)."""
-        result = self.store.append_events(valid.drop(ROW))
+        stored = valid.drop(ROW)
+        result = self.store.append_events(stored)
         new = valid
         if result.duplicates:
             new = valid.filter(pl.col("event_id").is_in(result.inserted_ids)).unique(
                 "event_id", keep="first", maintain_order=True
             )
-        self._link_identities(new)
-        if self.listeners and new.height:
             stored = new.drop(ROW)
+        self._link_identities(stored)
+        if self.listeners and new.height:
             for listener in self.listeners:
                 listener(stored)
         return new, result

@@ -71,30 +71,38 @@ _CRC_LIMIT = 1_000_000
 
 def partition_of(keys: pl.Series, partitions: int) -> pl.Series:
     """Stable partition number of each routing key (crc32 modulo ``partitions``)."""
+    parts = _partitions(keys.cast(pl.String).fill_null("").to_list(), partitions)
+    return pl.Series(keys.name, parts, dtype=pl.Int64)
+
+
+def _partitions(keys: list[str], partitions: int) -> list[int]:
     if len(_CRC) > _CRC_LIMIT:
         _CRC.clear()
-    crc = _CRC
-    out = []
-    for key in keys.cast(pl.String).fill_null("").to_list():
-        value = crc.get(key)
-        if value is None:
-            value = crc[key] = zlib.crc32(key.encode())
-        out.append(value % partitions)
-    return pl.Series(keys.name, out, dtype=pl.Int64)
+    crc = list(map(_CRC.get, keys))  # one C-level pass for the keys seen before
+    if None in crc:
+        crc = [c if c is not None else _crc(k) for k, c in zip(keys, crc, strict=True)]
+    return [c % partitions for c in crc]  # type: ignore[operator]
 
 
-def _event_frame(events: pl.DataFrame) -> pl.DataFrame:
-    """Events with every `EVENT_COLUMNS` name, in order, timestamps as epoch ms."""
-    missing = [pl.lit(None, dtype=EVENT_SCHEMA[c]).alias(c) for c in EVENT_COLUMNS
-               if c not in events.columns]  # fmt: skip
-    frame = events.with_columns(missing)
-    ts = frame.schema["timestamp"]
-    stamp = (
-        pl.col("timestamp").dt.epoch("ms")
-        if isinstance(ts, pl.Datetime)
-        else pl.col("timestamp").cast(pl.Int64)
-    )
-    return frame.select(*[stamp if c == "timestamp" else pl.col(c) for c in EVENT_COLUMNS])
+def _crc(key: str) -> int:
+    value = _CRC[key] = zlib.crc32(key.encode())
+    return value
+
+
+def _event_frame(events: pl.DataFrame, *extra: pl.Expr) -> pl.DataFrame:
+    """Events with every `EVENT_COLUMNS` name, in order, timestamps as epoch ms (one plan)."""
+    schema = events.schema
+    columns = []
+    for c in EVENT_COLUMNS:
+        if c not in schema:
+            columns.append(pl.lit(None, dtype=EVENT_SCHEMA[c]).alias(c))
+        elif c == "timestamp" and isinstance(schema[c], pl.Datetime):
+            columns.append(pl.col(c).dt.epoch("ms"))
+        elif c == "timestamp":
+            columns.append(pl.col(c).cast(pl.Int64))
+        else:
+            columns.append(pl.col(c))
+    return events.select(*columns, *extra)
 
 
 def event_columns(events: pl.DataFrame) -> dict[str, list[Any]]:
@@ -105,15 +113,20 @@ def event_columns(events: pl.DataFrame) -> dict[str, list[Any]]:
 
 def split_by_partition(events: pl.DataFrame, partitions: int) -> dict[int, dict[str, list[Any]]]:
     """Events per partition as columns, routed by user id (or a visitor's anonymous id)."""
-    frame = _event_frame(events)
-    key = frame["user_id"].fill_null(frame["anonymous_id"]).fill_null("")
-    part = partition_of(key, partitions)
-    if part.n_unique() == 1:
-        return {int(part[0]): frame.to_dict(as_series=False)}
-    groups = frame.with_columns(part.alias("_partition")).partition_by(
-        "_partition", as_dict=True, include_key=False, maintain_order=True
-    )
+    key = pl.coalesce(_text("user_id", events), _text("anonymous_id", events), pl.lit(""))
+    frame = _event_frame(events, key.alias("_key"))
+    parts = _partitions(frame["_key"].to_list(), partitions)
+    if min(parts, default=0) == max(parts, default=0):
+        return {parts[0] if parts else 0: frame.drop("_key").to_dict(as_series=False)}
+    frame = frame.with_columns(_key=pl.Series(parts, dtype=pl.Int64))
+    groups = frame.partition_by("_key", as_dict=True, include_key=False, maintain_order=True)
     return {int(p): group.to_dict(as_series=False) for (p,), group in groups.items()}
+
+
+def _text(name: str, events: pl.DataFrame) -> pl.Expr:
+    if name not in events.columns:
+        return pl.lit(None, dtype=pl.String)
+    return pl.col(name).cast(pl.String)
 
 
 def encode_events(columns: dict[str, list[Any]]) -> bytes:
