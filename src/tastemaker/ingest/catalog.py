@@ -12,6 +12,7 @@ from tastemaker.ingest.checks import (
     ensure_columns,
     first_failure,
     id_checks,
+    refusals,
     refuse_reserved_names,
 )
 from tastemaker.ingest.timestamps import to_epoch_ms
@@ -81,10 +82,11 @@ def validate_items(frame: pl.DataFrame, cfg: IngestConfig, *, first_row: int = 0
         ),
         Check("in_stock", pl.col("_bad_in_stock"), pl.lit("field 'in_stock' is not true or false")),
     ]
-    field, reason = first_failure(checks)
-    frame = frame.with_columns(field.alias("_field"), reason.alias("_reason"))
-    ok = pl.col("_reason").is_null()
-    rejected = frame.filter(~ok).select(*original, "_field", "_reason")
+    frame = frame.with_columns(first_failure(checks).alias("_failure"))
+    ok = pl.col("_failure").is_null()
+    rejected = refusals(frame.filter(~ok), checks, "_failure").select(
+        *original, "_field", "_reason"
+    )
     valid = frame.filter(ok).with_columns(
         pl.col("_created").alias("created_at"),
         pl.when(blank("title"))
@@ -110,10 +112,11 @@ def validate_users(frame: pl.DataFrame, cfg: IngestConfig, *, first_row: int = 0
         *id_checks("user_id", cfg.max_id_length, required=True),
         Check("consent", pl.col("_bad_consent"), pl.lit("field 'consent' is not true or false")),
     ]
-    field, reason = first_failure(checks)
-    frame = frame.with_columns(field.alias("_field"), reason.alias("_reason"))
-    ok = pl.col("_reason").is_null()
-    rejected = frame.filter(~ok).select(*original, "_field", "_reason")
+    frame = frame.with_columns(first_failure(checks).alias("_failure"))
+    ok = pl.col("_failure").is_null()
+    rejected = refusals(frame.filter(~ok), checks, "_failure").select(
+        *original, "_field", "_reason"
+    )
     valid = frame.filter(ok)
     valid = valid.drop([c for c in valid.columns if c.startswith("_") and c != ROW])
     valid = columns_to_attributes(valid, (ROW, *USER_CORE_COLUMNS))

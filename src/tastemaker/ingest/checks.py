@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import orjson
 import polars as pl
@@ -40,19 +41,34 @@ def refuse_reserved_names(frame: pl.DataFrame) -> None:
             )
 
 
-def first_failure(checks: list[Check]) -> tuple[pl.Expr, pl.Expr]:
-    """Return (field, reason) expressions naming each row's first failing check (or null)."""
-    field: pl.Expr | None = None
-    reason: pl.Expr | None = None
-    for check in reversed(checks):
-        field_then = pl.when(check.failed).then(pl.lit(check.field))
-        reason_then = pl.when(check.failed).then(check.reason)
-        field = field_then.otherwise(field) if field is not None else field_then.otherwise(None)
-        reason = (
-            reason_then.otherwise(reason) if reason is not None else reason_then.otherwise(None)
+def first_failure(checks: list[Check]) -> pl.Expr:
+    """Return an expression numbering each row's first failing check (null when none fails).
+
+    Only this cheap number is computed for every row; `refusals` words the few refused ones.
+    """
+    number: Any = pl
+    for i, check in enumerate(checks):
+        number = number.when(check.failed).then(pl.lit(i, dtype=pl.Int32))
+    return cast(pl.Expr, number.otherwise(pl.lit(None, dtype=pl.Int32)))
+
+
+def refusals(frame: pl.DataFrame, checks: list[Check], failure: str) -> pl.DataFrame:
+    """Add ``_field`` and ``_reason`` to refused rows (column ``failure`` from `first_failure`)."""
+    if frame.height == 0:
+        return frame.with_columns(
+            pl.lit(None, dtype=pl.String).alias("_field"),
+            pl.lit(None, dtype=pl.String).alias("_reason"),
         )
-    assert field is not None and reason is not None
-    return field, reason
+    which = pl.col(failure)
+    field: Any = pl
+    reason: Any = pl
+    for i, check in enumerate(checks):
+        field = field.when(which == i).then(pl.lit(check.field))
+        reason = reason.when(which == i).then(check.reason)
+    return frame.with_columns(
+        field.otherwise(None).cast(pl.String).alias("_field"),
+        reason.otherwise(None).cast(pl.String).alias("_reason"),
+    )
 
 
 def blank(name: str) -> pl.Expr:

@@ -14,6 +14,7 @@ from tastemaker.ingest.checks import (
     first_failure,
     id_checks,
     json_object_columns,
+    refusals,
     refuse_reserved_names,
     text_columns,
 )
@@ -170,39 +171,27 @@ def validate_events(
     original = list(frame.columns)
     frame = frame.with_row_index(ROW, offset=first_row)
     raw_ts = pl.col("timestamp")
-    field, reason = first_failure(_event_checks(cfg, now_ms, raw_ts))
-    frame = (
-        _prepare(frame)
-        .with_columns(pl.col(ROW).cast(pl.Int64), field.alias("_field"), reason.alias("_reason"))
-        .collect()
+    checks = _event_checks(cfg, now_ms, raw_ts)
+    checked = _prepare(frame).with_columns(
+        pl.col(ROW).cast(pl.Int64), first_failure(checks).alias("_failure")
     )
-    ok = pl.col("_reason").is_null()
-    valid = (
-        frame.lazy()
-        .filter(ok)
-        .select(
-            pl.col(ROW),
-            pl.col("event_id"),
-            pl.col("type"),
-            pl.col("_value").alias("value"),
-            pl.col("_ts").alias("timestamp"),
-            pl.col("context"),
-            pl.col("properties"),
-            *[
-                pl.when(blank(c)).then(None).otherwise(pl.col(c)).alias(c)
-                for c in ("user_id", "anonymous_id", "item_id", "session_id")
-            ],
-        )
-    )
-    keep = [c for c in original if c in frame.columns and not c.startswith("_")]
-    rejected_columns = (
+    ok = pl.col("_failure").is_null()
+    valid = checked.filter(ok).select(
         pl.col(ROW),
-        *[pl.col(c) for c in keep],
-        pl.col("_field"),
-        pl.col("_reason"),
+        pl.col("event_id"),
+        pl.col("type"),
+        pl.col("_value").alias("value"),
+        pl.col("_ts").alias("timestamp"),
+        pl.col("context"),
+        pl.col("properties"),
+        *[
+            pl.when(blank(c)).then(None).otherwise(pl.col(c)).alias(c)
+            for c in ("user_id", "anonymous_id", "item_id", "session_id")
+        ],
     )
-    if frame["_reason"].null_count() == frame.height:
-        rejected = frame.clear().select(rejected_columns)
-    else:
-        rejected = frame.filter(~ok).select(rejected_columns)
-    return Checked(valid=valid.select(ROW, *EVENT_COLUMNS).collect(), rejected=rejected)
+    keep = [c for c in original if not c.startswith("_")]
+    # One run of the shared plan: valid rows in storage shape, refused rows with the working
+    # columns their reasons quote.
+    valid_rows, refused = pl.collect_all([valid.select(ROW, *EVENT_COLUMNS), checked.filter(~ok)])
+    rejected = refusals(refused, checks, "_failure").select(ROW, *keep, "_field", "_reason")
+    return Checked(valid=valid_rows, rejected=rejected)
