@@ -59,17 +59,21 @@ class MMR:
         span = float(rel.max() - rel.min())
         rel = (rel - rel.min()) / span if span > 0 else np.ones_like(rel)
         feats, dense = self._features(pool, ctx)
-        sim = self._similarities(feats, dense)
-        gain = lam * rel
+        # value = lam x rel - (1 - lam) x max similarity to the chosen items; a chosen
+        # item's gain becomes -inf, so three array operations per pick
+        penalty = (1 - lam) * self._similarities(feats, dense)
+        gain = (lam * rel).astype(np.float32)
         best = int(np.argmax(gain))  # nothing chosen yet: no penalty
         picked = [best]
-        max_sim = sim[best].copy()
+        gain[best] = -np.inf
+        worst = penalty[best].copy()
+        value = np.empty_like(gain)
         for _ in range(1, min(ctx.k, n)):
-            value = gain - (1 - lam) * max_sim
-            value[picked] = -np.inf
-            best = int(np.argmax(value))
+            np.subtract(gain, worst, out=value)
+            best = int(value.argmax())
             picked.append(best)
-            np.maximum(max_sim, sim[best], out=max_sim)
+            gain[best] = -np.inf
+            np.maximum(worst, penalty[best], out=worst)
         free = np.ones(n, bool)
         free[picked] = False
         order = np.concatenate([np.asarray(picked, np.int64), np.flatnonzero(free),

@@ -143,14 +143,19 @@ class NeighborSource:
         if sim is None:
             return ItemList.empty()
         recent = query.recent_items[query.recent_items < sim.shape[0]][: self.config.recent]
-        parts = []
-        for age, item in enumerate(recent.tolist()):
-            lo, hi = sim.indptr[item], sim.indptr[item + 1]
-            cols, vals = sim.indices[lo:hi], sim.data[lo:hi]
-            top = np.argsort(-vals, kind="stable")[: self.config.per_item]
-            w = np.float32(self.config.decay**age)
-            parts.append(ItemList.of(cols[top], vals[top] * w, Source.RECENT_NEIGHBORS, item))
-        return ItemList.concat(parts)
+        if len(recent) == 0:
+            return ItemList.empty()
+        starts = sim.indptr[recent].astype(np.int64)
+        lens = sim.indptr[recent + 1] - starts
+        first = np.cumsum(lens) - lens
+        at = np.repeat(starts - first, lens) + np.arange(int(lens.sum()))
+        age = np.repeat(np.arange(len(recent)), lens)
+        order = np.lexsort((-sim.data[at], age))  # per recent item, best first (stable)
+        keep = order[np.arange(len(order)) - first[age[order]] < self.config.per_item]
+        at, age = at[keep], age[keep]
+        decay = (self.config.decay ** np.arange(len(recent))).astype(np.float32)
+        score = sim.data[at] * decay[age]
+        return ItemList.of(sim.indices[at], score, Source.RECENT_NEIGHBORS, recent[age])
 
 
 class SegmentSourceConfig(_Config):
@@ -202,7 +207,9 @@ class NewItemSource:
             codes = state.new_codes.get(seg.column)
             if codes is not None:
                 score += (codes[: len(pool)] == seg.code) * np.float32(seg.weight)
-        top = np.argsort(-score, kind="stable")[: self.config.n]
+        n = min(self.config.n, len(pool))
+        top = np.argpartition(-score, n - 1)[:n] if n < len(pool) else np.arange(len(pool))
+        top = top[np.lexsort((top, -score[top]))]  # best first, ties: newer first
         return ItemList.of(pool[top], score[top], Source.NEW_CONTENT)
 
 

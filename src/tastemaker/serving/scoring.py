@@ -60,7 +60,8 @@ class ALSFoldIn:
 
     def __init__(self, als: ALSRecommender) -> None:
         self.als = als
-        y = als.item_factors_.astype(np.float64)
+        self.factors = np.ascontiguousarray(als.item_factors_, dtype=np.float32)
+        y = self.factors.astype(np.float64)
         self.y = y
         self.gram = y.T @ y + als.regularization * np.eye(y.shape[1])
         self.mean = y.mean(axis=0)
@@ -93,7 +94,7 @@ class ALSFoldIn:
     def raw(self, row: Row, cand: np.ndarray) -> tuple[np.ndarray, float, float]:
         """Scores ``y_c . u`` and the mean / std of ``Y u`` over all items."""
         u = self.vector(row)
-        scores = self.y[cand] @ u
+        scores = self.factors[cand] @ u  # float32 rows (half the memory traffic), float64 sum
         std = float(np.sqrt(max(u @ self.cov @ u, 0.0)))
         return scores, float(self.mean @ u), std
 
@@ -106,7 +107,7 @@ class KNNRow:
         self.indptr = w.indptr.astype(np.int64)
         self.lens = np.diff(self.indptr)
         self.indices = w.indices
-        self.data = w.data.astype(np.float64)
+        self.data = w.data
         self.n = w.shape[1]
 
     def raw(self, row: Row, cand: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -116,7 +117,7 @@ class KNNRow:
         if total == 0:
             return np.zeros(len(cand)), 0.0, 0.0
         offsets = np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(total)
-        weights = self.data[offsets] * np.repeat(row.vals.astype(np.float64), lens)
+        weights = self.data[offsets] * np.repeat(row.vals.astype(np.float64), lens)  # float64
         items, inv = np.unique(self.indices[offsets], return_inverse=True)
         sums = np.bincount(inv, weights=weights, minlength=len(items))
         at = np.minimum(np.searchsorted(items, cand), len(items) - 1)
