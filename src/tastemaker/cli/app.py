@@ -23,6 +23,7 @@ COMMANDS = {
     "tune": "tastemaker.cli.tune:tune_command",
     "evaluate": "tastemaker.cli.evaluate:evaluate",
     "models": "tastemaker.cli.models:app",
+    "propensity": "tastemaker.cli.propensity:app",
     "serve": "tastemaker.cli.serve:serve",
     "bench": "tastemaker.cli.bench:app",
 }

@@ -14,6 +14,7 @@ from tastemaker.errors import TastemakerError
 from tastemaker.serving import metrics
 from tastemaker.serving.routers import featured, feedback, health, ingest, items, recommendations
 from tastemaker.serving.routers import profiles as profiles_router
+from tastemaker.serving.routers import propensity as propensity_router
 from tastemaker.workspace import Workspace
 
 
@@ -61,4 +62,5 @@ def create_app(workspace: Workspace) -> FastAPI:
     app.include_router(recommendations.router)
     app.include_router(items.router)
     app.include_router(feedback.router)
+    app.include_router(propensity_router.router)
     return app

@@ -1,0 +1,179 @@
+"""`tastemaker propensity train|list|promote|rollback|score`: purchase propensity."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
+from tastemaker.errors import TastemakerError
+from tastemaker.features.examples import LabelSpec
+from tastemaker.features.propensity import PropensityWindows
+
+app = typer.Typer(help="Purchase propensity: train and evaluate, version, score.")
+
+
+@app.command("train")
+def train(
+    workspace: WorkspaceOpt = Path("."),
+    model: Annotated[
+        str, typer.Option(help="lightgbm, logistic, or auto (the better on the test slice).")
+    ] = "auto",
+    horizon_days: Annotated[
+        float, typer.Option(help="A purchase within this is a positive.")
+    ] = 3.0,
+    user_days: Annotated[
+        float, typer.Option(help="User feature window (<= profile window).")
+    ] = 7.0,
+    item_days: Annotated[float, typer.Option(help="Item popularity window.")] = 30.0,
+    step_days: Annotated[float, typer.Option(help="Days between cutoffs.")] = 1.0,
+    test_days: Annotated[float, typer.Option(help="Days of cutoffs held out for testing.")] = 5.0,
+    calibration_days: Annotated[
+        float, typer.Option(help="Days of cutoffs to stop boosting and calibrate on.")
+    ] = 3.0,
+    calibration: Annotated[str, typer.Option(help="isotonic, sigmoid or none.")] = "isotonic",
+    promote: Annotated[bool, typer.Option(help="Serve the new version at once.")] = True,
+    seed: int = 0,
+) -> None:
+    """Build point-in-time examples, evaluate out of time against a logistic baseline and
+    the base rate, save the chosen model as a new version (and promote it)."""
+    from tastemaker.propensity.training import PropensityConfig, registry_of, train_propensity
+
+    if model not in ("auto", "lightgbm", "logistic"):
+        raise fail(f"--model {model}: expected lightgbm, logistic or auto")
+    windows = PropensityWindows(user_days=user_days, item_days=item_days)
+    cfg = PropensityConfig(
+        model=model,
+        windows=windows,
+        labels=LabelSpec(horizon_days=horizon_days, step_days=step_days),
+        test_days=test_days,
+        calibration_days=calibration_days,
+        calibration=calibration,
+        seed=seed,
+    )
+    with opened(workspace) as ws:
+        try:
+            with console.status("building examples and training"):
+                result = train_propensity(ws, cfg)
+            registry = registry_of(ws)
+            if promote and result.version is not None:
+                registry.promote(result.version)
+        except TastemakerError as exc:
+            raise fail(exc.message) from exc
+    table = Table(
+        title=f"out-of-time test ({result.examples:,} examples, {result.cutoffs} cutoffs)"
+    )
+    for col in (
+        "model",
+        "rows",
+        "buys",
+        "AUC (95% CI)",
+        "PR AUC",
+        "log loss",
+        "Brier",
+        "ECE",
+        "lift@10%",
+    ):
+        table.add_column(col)
+    for name, m in result.metrics.items():
+        auc = f"{m['auc']:.3f} [{m['auc_low']:.3f}, {m['auc_high']:.3f}]" if "auc" in m else "-"
+        cells = [f"{m[c]:.4f}" if c in m else "-" for c in ("pr_auc", "log_loss", "brier", "ece")]
+        lift = f"{m['lift@10%']:.2f}" if "lift@10%" in m else "-"
+        table.add_row(name, f"{m['rows']:,}", f"{m['positives']:,}", auc, *cells, lift)
+    console.print(table)
+    top = sorted(result.importance.items(), key=lambda kv: -kv[1])[:5]
+    console.print("strongest features: " + ", ".join(f"{n} {v:.2f}" for n, v in top))
+    state = "and promoted" if promote else "(not promoted)"
+    console.print(f"saved {result.version} ({result.model}) {state} in {registry.root}")
+
+
+@app.command("list")
+def list_versions(workspace: WorkspaceOpt = Path(".")) -> None:
+    """Propensity versions with their test metrics; the active one is marked."""
+    from tastemaker.propensity.training import registry_of
+
+    with opened(workspace) as ws:
+        registry = registry_of(ws)
+    active = registry.state().active
+    table = Table(title=f"propensity versions in {registry.root}")
+    for col in ("version", "created", "model", "data end", "auc", "log_loss", "role"):
+        table.add_column(col)
+    for name in registry.versions():
+        m = registry.manifest(name)
+        table.add_row(
+            name,
+            m.created_at,
+            m.model,
+            str(m.data.end or "-"),
+            f"{m.metrics.get('auc', float('nan')):.4f}",
+            f"{m.metrics.get('log_loss', float('nan')):.4f}",
+            "active" if name == active else "",
+        )
+    console.print(table)
+
+
+@app.command("promote")
+def promote_version(
+    version: Annotated[str, typer.Argument(help="A propensity version, e.g. v0002.")],
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """Serve ``version`` (running servers pick it up on their next request)."""
+    from tastemaker.propensity.training import registry_of
+
+    with opened(workspace) as ws:
+        try:
+            state = registry_of(ws).promote(version)
+        except TastemakerError as exc:
+            raise fail(exc.message) from exc
+    console.print(f"active: {state.active}")
+
+
+@app.command("rollback")
+def rollback(workspace: WorkspaceOpt = Path(".")) -> None:
+    """Serve the previously active version again."""
+    from tastemaker.propensity.training import registry_of
+
+    with opened(workspace) as ws:
+        try:
+            state = registry_of(ws).rollback()
+        except TastemakerError as exc:
+            raise fail(exc.message) from exc
+    console.print(f"active: {state.active}")
+
+
+@app.command("score")
+def score(
+    user_id: Annotated[str, typer.Argument(help="The user id as the shop knows it.")],
+    item_ids: Annotated[
+        list[str] | None, typer.Argument(help="Items to score (default: the user's recent).")
+    ] = None,
+    workspace: WorkspaceOpt = Path("."),
+    k: Annotated[int, typer.Option(help="At most this many items.")] = 20,
+    at: Annotated[
+        str | None, typer.Option(help="Score as of this ISO 8601 time (default: now).")
+    ] = None,
+) -> None:
+    """Purchase probabilities for a user's items with the top reasons, as JSON."""
+    from datetime import UTC, datetime
+
+    from tastemaker.propensity.scorer import PropensityScorer, answer_dict
+
+    with opened(workspace) as ws:
+        try:
+            now_ms = None
+            if at is not None:
+                try:
+                    when = datetime.fromisoformat(at)
+                except ValueError as exc:
+                    raise fail(f"--at '{at}' is not an ISO 8601 time") from exc
+                when = when if when.tzinfo else when.replace(tzinfo=UTC)
+                now_ms = int(when.timestamp() * 1000)
+            scorer = PropensityScorer(ws)
+            answer = scorer.score(ws.pseudonymizer.one(user_id), item_ids, k=k, now_ms=now_ms)
+        except TastemakerError as exc:
+            raise fail(exc.message) from exc
+    console.print_json(json.dumps(answer_dict(answer, user_id)))

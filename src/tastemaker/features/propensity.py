@@ -1,0 +1,282 @@
+"""Purchase-propensity features of a (user, item) pair as of a point in time.
+
+One definition serves both sides: training computes them for every labelled pair as of its
+cutoff from the event log, serving computes them for a request as of now from the user's
+profile timeline. Only events strictly before ``as_of`` count, so no feature can see its
+own label. Three groups:
+
+- ``ui_*`` what the user did with this item in the user window (views, carts, dwell...);
+- ``u_*`` the user's activity in the user window, and how the item fits it (category share,
+  price against the prices the user looked at);
+- ``i_*`` the item's popularity over the item window (all users) and its catalog facts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import polars as pl
+
+from tastemaker.schema import ITEM_EVENT_TYPES
+
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+#: Event types that show interest in an item (a purchase is also the label's event).
+INTEREST = ("view", "click", "add_to_cart", "purchase", "rating")
+KEYS = ("user_id", "item_id", "as_of")
+
+#: The model's columns, in order, with what each one means.
+FEATURES: dict[str, str] = {
+    "ui_views": "views of the item by the user in the user window",
+    "ui_clicks": "clicks on the item",
+    "ui_carts": "add-to-cart events for the item",
+    "ui_removes": "remove-from-cart events for the item",
+    "ui_in_cart": "carts minus removes (>= 0): the item is probably still in the cart",
+    "ui_purchases": "earlier purchases of the item",
+    "ui_not_interested": "'not interested' events for the item",
+    "ui_dwell": "seconds spent on the item (view/click values)",
+    "ui_hours_since": "hours since the user last touched the item (window length if never)",
+    "ui_active_days": "distinct days the user touched the item",
+    "u_events": "the user's interest events (all items)",
+    "u_items": "distinct items the user showed interest in",
+    "u_carts": "the user's add-to-cart events",
+    "u_purchases": "the user's purchases",
+    "u_hours_since": "hours since the user's last item event (window length if none)",
+    "u_active_days": "distinct days the user was active",
+    "u_cat_share": "share of the user's interest events in the item's category",
+    "u_price_ratio": "item price / mean price of the items the user showed interest in",
+    "i_views": "views of the item by all users in the item window",
+    "i_carts": "add-to-cart events for the item by all users",
+    "i_purchases": "purchases of the item by all users",
+    "i_users": "distinct users who showed interest in the item",
+    "i_conversion": "purchases / (views + clicks + 1) of the item",
+    "i_log_price": "log(1 + price)",
+    "i_age_days": "days since the item was created (0 when unknown)",
+}
+FEATURE_NAMES: tuple[str, ...] = tuple(FEATURES)
+_ITEM_STATS = ("i_views", "i_carts", "i_purchases", "i_users", "i_conversion")
+
+
+@dataclass(frozen=True)
+class PropensityWindows:
+    """How far back the features look.
+
+    Attributes:
+        user_days: user and user-item aggregates; online they come from the profile
+            timeline, so this must not exceed ``profiles.window_days``.
+        item_days: item popularity (all users).
+    """
+
+    user_days: float = 7.0
+    item_days: float = 30.0
+
+    @property
+    def user_ms(self) -> int:
+        """The user window in milliseconds."""
+        return int(self.user_days * DAY_MS)
+
+    @property
+    def item_ms(self) -> int:
+        """The item window in milliseconds."""
+        return int(self.item_days * DAY_MS)
+
+
+def schema_hash() -> str:
+    """Short hash of the feature names: a model only serves the code it was trained for.
+
+    The windows are a version's parameters (kept in its manifest), not part of the schema.
+    """
+    text = json.dumps({"features": list(FEATURE_NAMES)})
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def item_events(events: pl.DataFrame) -> pl.DataFrame:
+    """Item events in feature shape: user_id, item_id, type, value, ts (epoch ms).
+
+    Accepts the store's event frames (``timestamp`` as Datetime, ``user_id`` possibly null
+    for visitors, who are keyed ``anon:<anonymous_id>`` as profiles key them) and frames
+    that already have ``ts``.
+    """
+    frame = events.lazy()
+    if "ts" not in events.columns:
+        frame = frame.with_columns(pl.col("timestamp").dt.epoch("ms").alias("ts"))
+    if "anonymous_id" in events.columns:
+        user = pl.coalesce(pl.col("user_id"), pl.lit("anon:") + pl.col("anonymous_id"))
+    else:
+        user = pl.col("user_id")
+    return (
+        frame.filter(pl.col("type").is_in(list(ITEM_EVENT_TYPES)) & pl.col("item_id").is_not_null())
+        .select(
+            user.cast(pl.String).alias("user_id"),
+            pl.col("item_id").cast(pl.String),
+            pl.col("type").cast(pl.String),
+            pl.col("value").cast(pl.Float64),
+            pl.col("ts").cast(pl.Int64),
+        )
+        .filter(pl.col("user_id").is_not_null())
+        .collect()
+    )
+
+
+def item_stats(
+    events: pl.DataFrame, as_of: Iterable[int], windows: PropensityWindows
+) -> pl.DataFrame:
+    """Item popularity as of each time: as_of, item_id and the ``i_*`` counts.
+
+    ``events`` in :func:`item_events` shape; only events in ``[t - item window, t)`` count.
+    """
+    frames = []
+    for t in sorted(set(as_of)):
+        recent = events.filter((pl.col("ts") < t) & (pl.col("ts") >= t - windows.item_ms))
+        frames.append(
+            recent.group_by("item_id")
+            .agg(
+                (pl.col("type") == "view").sum().alias("i_views"),
+                (pl.col("type") == "click").sum().alias("_clicks"),
+                (pl.col("type") == "add_to_cart").sum().alias("i_carts"),
+                (pl.col("type") == "purchase").sum().alias("i_purchases"),
+                pl.col("user_id")
+                .filter(pl.col("type").is_in(INTEREST))
+                .n_unique()
+                .alias("i_users"),
+            )
+            .with_columns(pl.lit(t, dtype=pl.Int64).alias("as_of"))
+        )
+    if not frames:
+        empty = {"item_id": pl.String, "as_of": pl.Int64}
+        return pl.DataFrame(schema={**empty, **dict.fromkeys(_ITEM_STATS, pl.Float64)})
+    stats = pl.concat(frames).with_columns(
+        (pl.col("i_purchases") / (pl.col("i_views") + pl.col("_clicks") + 1)).alias("i_conversion")
+    )
+    return stats.select(
+        "item_id", "as_of", *[pl.col(c).cast(pl.Float64) for c in _ITEM_STATS]
+    ).sort("as_of")
+
+
+def pair_features(
+    queries: pl.DataFrame,
+    events: pl.DataFrame,
+    items: pl.DataFrame,
+    stats: pl.DataFrame,
+    windows: PropensityWindows,
+) -> pl.DataFrame:
+    """Features of each query row (user_id, item_id, as_of ms): the keys, then FEATURE_NAMES.
+
+    Args:
+        queries: the pairs and their times; other columns (a label) are kept.
+        events: item events in :func:`item_events` shape (the whole log offline, the user's
+            timeline online).
+        items: the catalog (item_id, category, price, created_at).
+        stats: :func:`item_stats` output; each query takes the latest row at or before its
+            time, so a snapshot taken minutes ago serves requests now.
+        windows: the look-back windows.
+    """
+    catalog = _catalog(items)
+    ev = events.join(catalog.select("item_id", "category", "price"), on="item_id", how="left")
+    interest = pl.col("type").is_in(INTEREST)
+    window_h = windows.user_days * 24.0
+    hours_since = ((pl.col("as_of").first() - pl.col("ts").max()) / HOUR_MS).alias
+    seen = (
+        queries.select("user_id", "as_of")
+        .unique()
+        .join(ev, on="user_id")
+        .filter(
+            (pl.col("ts") < pl.col("as_of")) & (pl.col("ts") >= pl.col("as_of") - windows.user_ms)
+        )
+    )
+    per_user = seen.group_by("user_id", "as_of").agg(
+        interest.sum().alias("u_events"),
+        pl.col("item_id").filter(interest).n_unique().alias("u_items"),
+        (pl.col("type") == "add_to_cart").sum().alias("u_carts"),
+        (pl.col("type") == "purchase").sum().alias("u_purchases"),
+        hours_since("u_hours_since"),
+        (pl.col("ts") // DAY_MS).n_unique().alias("u_active_days"),
+        pl.col("price").filter(interest).mean().alias("_mean_price"),
+    )
+    per_pair = seen.group_by("user_id", "as_of", "item_id").agg(
+        (pl.col("type") == "view").sum().alias("ui_views"),
+        (pl.col("type") == "click").sum().alias("ui_clicks"),
+        (pl.col("type") == "add_to_cart").sum().alias("ui_carts"),
+        (pl.col("type") == "remove_from_cart").sum().alias("ui_removes"),
+        (pl.col("type") == "purchase").sum().alias("ui_purchases"),
+        (pl.col("type") == "not_interested").sum().alias("ui_not_interested"),
+        pl.col("value").filter(pl.col("type").is_in(("view", "click"))).sum().alias("ui_dwell"),
+        hours_since("ui_hours_since"),
+        (pl.col("ts") // DAY_MS).n_unique().alias("ui_active_days"),
+    )
+    per_category = (
+        seen.filter(interest & pl.col("category").is_not_null())
+        .group_by("user_id", "as_of", "category")
+        .agg(pl.len().alias("_cat_events"))
+    )
+    joined = (
+        queries.with_columns(pl.col("as_of").cast(pl.Int64))
+        .join(per_pair, on=["user_id", "as_of", "item_id"], how="left")
+        .join(per_user, on=["user_id", "as_of"], how="left")
+        .join(catalog, on="item_id", how="left")
+        .join(per_category, on=["user_id", "as_of", "category"], how="left")
+        .sort("as_of")
+        # both sides are sorted on as_of just above; polars cannot verify it per group
+        .join_asof(
+            stats.sort("as_of"),
+            on="as_of",
+            by="item_id",
+            strategy="backward",
+            check_sortedness=False,
+        )
+    )
+    counts = [c for c in FEATURE_NAMES if c not in _DERIVED]
+    return (
+        joined.with_columns(
+            pl.col(c).cast(pl.Float64).fill_null(0.0) for c in counts if c not in _HOURS
+        )
+        .with_columns(
+            *[pl.col(c).cast(pl.Float64).fill_null(window_h) for c in _HOURS],
+            (pl.col("ui_carts") - pl.col("ui_removes")).clip(lower_bound=0).alias("ui_in_cart"),
+            (pl.col("_cat_events").fill_null(0) / pl.col("u_events"))
+            .fill_nan(0.0)
+            .fill_null(0.0)
+            .alias("u_cat_share"),
+            (pl.col("price") / pl.col("_mean_price"))
+            .fill_nan(1.0)
+            .fill_null(1.0)
+            .alias("u_price_ratio"),
+            pl.col("price").fill_null(0.0).log1p().alias("i_log_price"),
+            ((pl.col("as_of") - pl.col("created_at")) / DAY_MS)
+            .clip(lower_bound=0)
+            .fill_null(0.0)
+            .alias("i_age_days"),
+        )
+        .select(
+            *KEYS,
+            *[c for c in queries.columns if c not in KEYS],
+            *[pl.col(c).cast(pl.Float64) for c in FEATURE_NAMES],
+        )
+    )
+
+
+_HOURS = ("ui_hours_since", "u_hours_since")
+_DERIVED = ("ui_in_cart", "u_cat_share", "u_price_ratio", "i_log_price", "i_age_days")
+
+
+def _catalog(items: pl.DataFrame) -> pl.DataFrame:
+    """item_id, category, price, created_at (ms) of the catalog, whatever columns it has."""
+    cols = items.columns
+    created = pl.col("created_at") if "created_at" in cols else pl.lit(None)
+    if "created_at" in cols and items.schema["created_at"] != pl.Int64:
+        created = (
+            pl.col("created_at").dt.epoch("ms")
+            if items.schema["created_at"].is_temporal()
+            else created.cast(pl.Int64, strict=False)
+        )
+    return items.select(
+        pl.col("item_id").cast(pl.String),
+        (pl.col("category") if "category" in cols else pl.lit(None))
+        .cast(pl.String)
+        .alias("category"),
+        (pl.col("price") if "price" in cols else pl.lit(None)).cast(pl.Float64).alias("price"),
+        created.cast(pl.Int64).alias("created_at"),
+    ).unique("item_id", keep="last")

@@ -1,0 +1,1 @@
+"""Purchase propensity: train, evaluate and version the model; score a user's items online."""

@@ -1,0 +1,48 @@
+"""Purchase propensity: GET /v1/propensity/{user_id}?item_id=...&k=&at=.
+
+``{user_id}`` is the raw user id as the shop knows it; it is pseudonymized before lookup.
+Without ``item_id`` the items the user showed interest in during the model's user window
+are scored (the population the model was trained on), highest probability first.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from tastemaker.propensity.scorer import PropensityScorer, answer_dict
+from tastemaker.serving.deps import WorkspaceDep, require_api_key
+
+router = APIRouter(
+    prefix="/v1/propensity", tags=["propensity"], dependencies=[Depends(require_api_key)]
+)
+
+
+def _scorer(request: Request, ws: WorkspaceDep) -> PropensityScorer:
+    scorer: PropensityScorer | None = getattr(request.app.state, "propensity", None)
+    if scorer is None:
+        scorer = PropensityScorer(ws)
+        request.app.state.propensity = scorer
+    return scorer
+
+
+@router.get("/{user_id}")
+def get_propensity(
+    user_id: str,
+    ws: WorkspaceDep,
+    scorer: Annotated[PropensityScorer, Depends(_scorer)],
+    item_id: Annotated[list[str] | None, Query(max_length=500)] = None,
+    k: Annotated[int, Query(ge=1, le=500)] = 20,
+    factors: Annotated[int, Query(ge=0, le=10)] = 3,
+    at: Annotated[datetime | None, Query(description="Score as of this time (replays).")] = None,
+) -> dict[str, Any]:
+    """Probability that the user buys each item, with the features that pushed it most."""
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    now_ms = None if at is None else int(at.timestamp() * 1000)
+    answer = scorer.score(
+        ws.pseudonymizer.one(user_id), item_id, k=k, factors=factors, now_ms=now_ms
+    )
+    return answer_dict(answer, user_id)

@@ -1,0 +1,61 @@
+"""Purchase propensity as a user runs it: train from the CLI, score from the CLI and API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+from fastapi.testclient import TestClient
+from tests.e2e.conftest import Tastemaker
+
+from tastemaker.serving import create_app
+from tastemaker.workspace import Workspace
+
+TRAIN = ("--user-days", "3", "--item-days", "10", "--horizon-days", "2", "--test-days", "3")
+
+
+def test_train_list_score_and_serve(tmp_path: Path, tm: Tastemaker) -> None:
+    assert tm("init", "shop", cwd=tmp_path).returncode == 0
+    gen = tm("generate", "marketplace", "--users", "600", "--items", "250", "--days", "21",
+             "--seed", "9", "--out", "data", cwd=tmp_path)  # fmt: skip
+    assert gen.returncode == 0, gen.stderr
+    for kind in ("items", "events"):
+        done = tm("import", kind, f"data/{kind}.parquet", "-w", "shop", cwd=tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+    trained = tm("propensity", "train", "-w", "shop", *TRAIN, cwd=tmp_path)
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    assert "out-of-time test" in trained.stdout and "base_rate" in trained.stdout
+    assert "saved v0001" in trained.stdout and "and promoted" in trained.stdout
+    listed = tm("propensity", "list", "-w", "shop", cwd=tmp_path)
+    assert "v0001" in listed.stdout and "active" in listed.stdout
+
+    events = pl.read_parquet(tmp_path / "data" / "events.parquet")
+    carts = events.filter(pl.col("type") == "add_to_cart").sort("timestamp")
+    user, at = carts["user_id"][-1], carts["timestamp"][-1].isoformat()
+    scored = tm("propensity", "score", user, "-w", "shop", "--at", at, "--k", "3", cwd=tmp_path)
+    assert scored.returncode == 0, scored.stderr
+    answer = json.loads(scored.stdout)
+    assert answer["user_id"] == user and answer["model_version"] == "v0001"
+    probs = [i["probability"] for i in answer["items"]]
+    assert 0 < len(probs) <= 3 and probs == sorted(probs, reverse=True)
+    assert all(0.0 <= p <= 1.0 for p in probs)
+    bad = tm("propensity", "score", user, "nope", "-w", "shop", cwd=tmp_path)
+    assert bad.returncode != 0 and "item 'nope' is not in the catalog" in bad.stdout + bad.stderr
+
+    ws = Workspace.open(tmp_path / "shop")
+    try:
+        client = TestClient(create_app(ws))
+        http = client.get(f"/v1/propensity/{user}", params={"at": at, "k": 3})
+        assert http.status_code == 200
+        assert [i["item_id"] for i in http.json()["items"]] == [
+            i["item_id"] for i in answer["items"]
+        ]
+        first = answer["items"][0]["item_id"]
+        one = client.get(f"/v1/propensity/{user}", params={"at": at, "item_id": first})
+        assert one.json()["items"][0]["probability"] == answer["items"][0]["probability"]
+        missing = client.get(f"/v1/propensity/{user}", params={"item_id": "nope"})
+        assert missing.status_code == 404 and "nope" in missing.json()["message"]
+        assert client.get(f"/v1/propensity/{user}", params={"k": 0}).status_code == 422
+    finally:
+        ws.close()

@@ -1,0 +1,105 @@
+"""Propensity end to end on a small synthetic marketplace: train out of time, save a
+version, score online from the profile timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tastemaker.datasets.marketplace import generate_marketplace
+from tastemaker.errors import DataLeakageError, NotFoundError, ValidationFailedError
+from tastemaker.features.examples import LabelSpec
+from tastemaker.features.propensity import DAY_MS, PropensityWindows
+from tastemaker.propensity.scorer import PropensityScorer
+from tastemaker.propensity.training import (
+    PropensityConfig,
+    registry_of,
+    split_by_time,
+    train_propensity,
+)
+from tastemaker.workspace import Workspace
+
+CFG = PropensityConfig(
+    model="auto",
+    windows=PropensityWindows(user_days=3, item_days=10),
+    labels=LabelSpec(horizon_days=2),
+    test_days=3,
+    calibration_days=3,
+)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, object]]:
+    ws = Workspace.init(Path(tmp_path_factory.mktemp("propensity")) / "ws")
+    m = generate_marketplace(users=800, items=300, days=21, seed=5)
+    ws.ingestor.ingest_items(m.items, "test")
+    ws.ingestor.ingest_events(m.events, "test")
+    result = train_propensity(ws, CFG)
+    yield ws, result
+    ws.close()
+
+
+def test_training_beats_the_base_rate_out_of_time_and_saves_a_version(
+    trained: tuple[Workspace, object],
+) -> None:
+    ws, result = trained
+    metrics = result.metrics  # type: ignore[attr-defined]
+    chosen = result.model  # type: ignore[attr-defined]
+    assert set(metrics) == {"lightgbm", "logistic", "base_rate"}
+    assert metrics[chosen]["auc"] == max(metrics["lightgbm"]["auc"], metrics["logistic"]["auc"])
+    assert metrics[chosen]["auc_low"] > 0.6
+    assert metrics[chosen]["log_loss"] < metrics["base_rate"]["log_loss"]
+    registry = registry_of(ws)
+    manifest = registry.manifest(result.version)  # type: ignore[attr-defined]
+    assert manifest.model == f"propensity-{chosen}"
+    assert manifest.metrics["auc"] == pytest.approx(metrics[chosen]["auc"])
+    assert manifest.feature_schema["windows"] == {"user_days": 3, "item_days": 10}
+
+
+def test_slices_never_see_the_next_slices_labels() -> None:
+    times = [d * DAY_MS for d in range(20)]
+    ex = pl.DataFrame({"as_of": times, "user_id": ["u"] * 20, "label": [0, 1] * 10})
+    s = split_by_time(ex, CFG, with_test=True)
+    horizon = 2 * DAY_MS
+    assert s.fit["as_of"].max() + horizon <= s.calibration["as_of"].min()  # type: ignore[operator]
+    assert s.calibration["as_of"].max() + horizon <= s.test["as_of"].min()  # type: ignore[operator]
+    with pytest.raises(ValidationFailedError, match="too few"):
+        split_by_time(ex.head(6), CFG, with_test=True)
+    assert issubclass(DataLeakageError, ValidationFailedError)
+
+
+def test_an_add_to_cart_a_moment_ago_raises_that_items_probability_at_once(
+    trained: tuple[Workspace, object],
+) -> None:
+    ws, result = trained
+    registry_of(ws).promote(result.version)  # type: ignore[attr-defined]
+    scorer = PropensityScorer(ws)
+    end = int(ws.store.events()["timestamp"].max().timestamp() * 1000)  # type: ignore[union-attr]
+    now = end + 60_000
+    item = ws.store.items()["item_id"][0]
+    before = scorer.score(ws.pseudonymizer.one("shopper-1"), [item], now_ms=now)
+    assert before.known_user is False and before.model_version == result.version  # type: ignore[attr-defined]
+    base = before.items[0].probability
+    ts = pl.Series([now - 120_000, now - 60_000], dtype=pl.Int64).cast(pl.Datetime("ms", "UTC"))
+    ws.ingestor.ingest_events(
+        pl.DataFrame(
+            {
+                "event_id": ["p-1", "p-2"],
+                "user_id": ["shopper-1", "shopper-1"],
+                "type": ["view", "add_to_cart"],
+                "item_id": [item, item],
+                "value": [120.0, None],
+                "timestamp": ts,
+            }
+        ),
+        "test",
+    )
+    after = scorer.score(ws.pseudonymizer.one("shopper-1"), now_ms=now)
+    assert after.known_user is True and [i.item_id for i in after.items] == [item]
+    assert after.items[0].probability > base
+    assert after.items[0].factors and all(f.feature for f in after.items[0].factors)
+    with pytest.raises(NotFoundError, match="'no-such-item' is not in the catalog"):
+        scorer.score(ws.pseudonymizer.one("shopper-1"), ["no-such-item"], now_ms=now)
