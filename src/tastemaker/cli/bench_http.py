@@ -106,7 +106,7 @@ def _client(port: int, connections: int, seconds: float, queue: mp.Queue) -> Non
 
 
 def http_ingest(
-    ws_dir: Path, seconds: float = 30.0, connections: int = 8, bus: str = "inprocess"
+    ws_dir: Path, seconds: float = 30.0, connections: int = 16, bus: str = "inprocess"
 ) -> dict[str, float | int | str]:
     """Serve a fresh SQLite workspace and post batches of 500 events for ``seconds``.
 
@@ -145,6 +145,8 @@ def http_ingest(
     lat = sorted(lat)
     return {
         "bus": bus,
+        "profiles": "updated in each request" if bus == "inprocess" else "left to stream workers",
+        "server_processes": 1,
         "connections": connections,
         "seconds": round(elapsed, 1),
         "events": sent,

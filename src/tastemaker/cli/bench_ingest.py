@@ -93,6 +93,9 @@ def bench_ingest(
     with_profiles: Annotated[
         bool, typer.Option(help="Also import with in-process profile updates.")
     ] = False,
+    http_connections: Annotated[
+        int, typer.Option(help="Concurrent keep-alive connections of the HTTP load generator.")
+    ] = 16,
 ) -> None:
     """Measure bulk import (Parquet -> store) and HTTP ingestion; print JSON."""
     from tastemaker.cli.bench_http import http_ingest
@@ -111,8 +114,13 @@ def bench_ingest(
             results["sqlite_with_profiles"] = _bulk(root / "ws-prof", path, profiles=True)
         results["peak_rss_mb"] = round(_peak_rss_mb(), 1)
         if http_seconds > 0:
-            results["http_inprocess_profiles"] = http_ingest(root / "ws-http", http_seconds)
+            # One server process; profiles updated inside each request, or (the production
+            # design) events published to Redis Streams for `tastemaker worker` processes,
+            # which do not run during the measurement.
+            results["http_inprocess_profiles"] = http_ingest(
+                root / "ws-http", http_seconds, http_connections
+            )
             results["http_redis_streams"] = http_ingest(
-                root / "ws-http2", http_seconds, bus="redis"
+                root / "ws-http2", http_seconds, http_connections, bus="redis"
             )
     typer.echo(json.dumps(results, indent=2))
