@@ -71,7 +71,8 @@ def demo(
             f"  tastemaker doctor -w {workspace}\n"
             f"  tastemaker serve -w {workspace}      # then open http://127.0.0.1:8000/docs\n"
             "  curl 'http://127.0.0.1:8000/v1/recommendations/u000001?k=5'\n"
-            "  curl 'http://127.0.0.1:8000/v1/featured?user_id=u000001&filters=fuel_type:electric'\n",
+            "  curl 'http://127.0.0.1:8000/v1/featured?user_id=u000001&filters=fuel_type:electric'\n"
+            "  curl 'http://127.0.0.1:8000/v1/propensity/u000001?item_id=i000001'\n",
             title="tastemaker demo",
         )
     )
@@ -111,6 +112,29 @@ def _train(ws: Workspace) -> None:
     )
 
 
+def _propensity(ws: Workspace) -> None:
+    """Train the purchase-propensity model out of time and promote it."""
+    from tastemaker.errors import ValidationFailedError
+    from tastemaker.propensity.training import PropensityConfig, registry_of, train_propensity
+
+    t = time.perf_counter()
+    try:
+        result = train_propensity(ws, PropensityConfig())
+    except ValidationFailedError as exc:
+        console.print(f"[bold]6.[/bold] purchase propensity skipped: {exc.message}")
+        return
+    assert result.version is not None
+    registry_of(ws).promote(result.version)
+    m = result.metrics[result.model]
+    base = result.metrics["base_rate"]
+    console.print(
+        f"[bold]6.[/bold] purchase propensity {result.version} ({result.model}): out-of-time AUC"
+        f" {m['auc']:.3f} [{m['auc_low']:.3f}, {m['auc_high']:.3f}], log loss"
+        f" {m['log_loss']:.4f} vs {base['log_loss']:.4f} for the base rate"
+        f" ({time.perf_counter() - t:.1f} s)"
+    )
+
+
 def _later_steps() -> list[Callable[[Workspace], None]]:
-    """Stages that run after import: evaluation, then training the served model."""
-    return [_evaluate, _train]
+    """Stages that run after import: evaluation, the served model, then propensity."""
+    return [_evaluate, _train, _propensity]
