@@ -94,10 +94,19 @@ class FactorModel(Recommender):
         raise NotImplementedError
 
     def _similar_scores(self, item_ids: np.ndarray) -> np.ndarray:
-        norms = np.linalg.norm(self.item_factors_, axis=1)
-        norms[norms == 0] = 1.0
-        unit = self.item_factors_ / norms[:, None]
+        unit = self._unit_factors()
         return unit[item_ids] @ unit.T
+
+    def _unit_factors(self) -> np.ndarray:
+        """Unit-norm item factors, computed once per set of factors (not per call)."""
+        cached = getattr(self, "_unit_cache", None)
+        if cached is None or cached[0] is not self.item_factors_:
+            norms = np.linalg.norm(self.item_factors_, axis=1)
+            norms[norms == 0] = 1.0
+            cached = (self.item_factors_, self.item_factors_ / norms[:, None])
+            self._unit_cache = cached
+        unit: np.ndarray = cached[1]
+        return unit
 
     def _state(self) -> State:
         return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}

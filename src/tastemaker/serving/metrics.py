@@ -64,6 +64,7 @@ class ServingMetrics:
             registry=r,
         )
         self._stage_children: dict[str, Any] = {}
+        self._http_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def stage(self, name: str, seconds: float) -> None:
         """Record the time of one pipeline stage."""
@@ -71,6 +72,18 @@ class ServingMetrics:
         if child is None:
             child = self._stage_children[name] = self.stages.labels(name)
         child.observe(seconds)
+
+    def http_children(self, endpoint: str, method: str, status: int) -> tuple[Any, Any]:
+        """The latency histogram and request counter of one endpoint / method / status."""
+        key = (endpoint, method, status)
+        found = self._http_children.get(key)
+        if found is None:
+            found = (
+                self.latency.labels(endpoint),
+                self.requests.labels(endpoint, method, str(status)),
+            )
+            self._http_children[key] = found
+        return found
 
     def set_models(self, roles: dict[str, str]) -> None:
         """Show which version plays which role (active, canary, shadow)."""
@@ -108,9 +121,11 @@ class _MetricsMiddleware:
         finally:
             route = scope.get("route")
             endpoint = getattr(route, "path", None) or "unmatched"
-            m = self.metrics
-            m.latency.labels(endpoint).observe(time.perf_counter() - start)
-            m.requests.labels(endpoint, scope.get("method", ""), str(status[0])).inc()
+            latency, count = self.metrics.http_children(
+                endpoint, scope.get("method", ""), status[0]
+            )
+            latency.observe(time.perf_counter() - start)
+            count.inc()
 
 
 def install_metrics(app: FastAPI) -> ServingMetrics:
