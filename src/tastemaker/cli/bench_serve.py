@@ -77,9 +77,30 @@ def _prepare(path: Path, items: int, events: int, seed: int) -> dict[str, Any]:
     return info
 
 
-def _start(workspace: Path, workers: int) -> tuple[subprocess.Popen[bytes], int, float]:
-    """Start uvicorn; return the process, its port and seconds until /readyz is 200."""
-    return start_server(workspace, workers)
+_NO_CACHES = "user_cache_seconds: 0\n"
+
+
+def _start(
+    workspace: Path, workers: int, caches: bool = True
+) -> tuple[subprocess.Popen[bytes], int, float]:
+    """Start uvicorn; return the process, its port and seconds until /readyz is 200.
+
+    Without ``caches`` the per-user result cache and the profile-step cache are off, so
+    every request runs the whole pipeline.
+    """
+    env = {} if caches else {"TASTEMAKER__CACHE__RESULT_TTL_SECONDS": "0"}
+    return start_server(workspace, workers, env)
+
+
+def _pipeline_file(workspace: Path, caches: bool) -> Path | None:
+    """Write ``recommendations.yaml`` turning the profile-step cache off (None: untouched)."""
+    path = workspace / "recommendations.yaml"
+    if caches:
+        return None
+    if path.exists():
+        raise RuntimeError(f"{path} exists: --no-caches needs the default pipeline settings")
+    path.write_text(_NO_CACHES)
+    return path
 
 
 def _paths(n: int, users: int, seed: int, k: int = 20) -> list[str]:
@@ -99,17 +120,24 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _histogram_sums(port: int) -> dict[str, float]:
+    """Seconds per endpoint and per stage so far, plus result-cache hits and misses."""
     text = http_get(port, "/metrics")[1].decode()
     out: dict[str, float] = {}
     for name, label, value in re.findall(
         r'tastemaker_(request|stage)_seconds_sum\{\w+="([^"]+)"\} ([0-9.e+-]+)', text
     ):
         out[f"{name}:{label}"] = float(value)
+    for result, value in re.findall(
+        r'tastemaker_cache_lookups_total\{result="(\w+)"\} ([0-9.e+-]+)', text
+    ):
+        out[f"cache:{result}"] = float(value)
     return out
 
 
-def _fixed_rate(workspace: Path, rate: float, seconds: float, users: int) -> dict[str, Any]:
-    proc, port, cold = _start(workspace, 1)
+def _fixed_rate(
+    workspace: Path, rate: float, seconds: float, users: int, caches: bool = True
+) -> dict[str, Any]:
+    proc, port, cold = _start(workspace, 1, caches)
     try:
         run_load(port, _paths(500, users, 1), 200)  # warm-up
         before, cpu0 = _histogram_sums(port), _cpu_seconds(proc.pid)
@@ -126,7 +154,11 @@ def _fixed_rate(workspace: Path, rate: float, seconds: float, users: int) -> dic
         for k, v in delta.items()
         if k.startswith("stage:")
     }
+    lookups = delta.get("cache:hit", 0.0) + delta.get("cache:miss", 0.0)
     return {
+        "result_cache_hit_rate": round(delta.get("cache:hit", 0.0) / lookups, 3)
+        if lookups
+        else None,
         "cold_start_seconds": round(cold, 2),
         "fixed_rate": {"target_rps": rate, "seconds": seconds, **result},
         "server_ms_per_request": round(total / max(result["requests"], 1) * 1000, 3),
@@ -137,9 +169,9 @@ def _fixed_rate(workspace: Path, rate: float, seconds: float, users: int) -> dic
 
 
 def _max_throughput(
-    workspace: Path, rates: list[float], seconds: float, users: int
+    workspace: Path, rates: list[float], seconds: float, users: int, caches: bool = True
 ) -> dict[str, Any]:
-    proc, port, _ = _start(workspace, 2)
+    proc, port, _ = _start(workspace, 2, caches)
     steps = []
     best = 0.0
     try:
@@ -169,14 +201,27 @@ def bench_serve(
         "100,200,300,400,600,800"
     ),
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 7,
+    caches: Annotated[
+        bool,
+        typer.Option(
+            help="Per-user result and profile-step caches (off: every request "
+            "runs the whole pipeline)."
+        ),
+    ] = True,
 ) -> None:
     """Recommendation latency at a fixed rate, max throughput, overhead share, cold start."""
     workspace = workspace.resolve()
     info = _prepare(workspace, items, events, seed)
     users = max(100, events // 50)
     out: dict[str, Any] = {"benchmark": "serve", "workspace": str(workspace), "data": info}
-    out |= _fixed_rate(workspace, rate, seconds, users)
-    steps = [float(r) for r in rates.split(",") if r.strip()]
-    out["throughput"] = _max_throughput(workspace, steps, step_seconds, users)
+    out["caches"] = caches
+    written = _pipeline_file(workspace, caches)
+    try:
+        out |= _fixed_rate(workspace, rate, seconds, users, caches)
+        steps = [float(r) for r in rates.split(",") if r.strip()]
+        out["throughput"] = _max_throughput(workspace, steps, step_seconds, users, caches)
+    finally:
+        if written is not None:
+            written.unlink()
     out["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
     typer.echo(json.dumps(out, indent=2))
