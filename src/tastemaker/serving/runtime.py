@@ -86,6 +86,24 @@ class ServingRuntime:
         ws.ingestor.add_listener(_weak_listener(self))
         if watch:
             threading.Thread(target=_watch, args=(weakref.ref(self),), daemon=True).start()
+            threading.Thread(target=self._prime, name="tm-prime", daemon=True).start()
+
+    def _prime(self) -> None:
+        """Build lazily made lookups now, off the request path, instead of on first use.
+
+        The first ingested batch (the first impressions) makes the profile service read the
+        whole catalog; the first requests make the id -> index maps. Done after the model
+        is loaded, so readiness does not wait for it.
+        """
+        try:
+            profiles = getattr(self.ws, "profiles", None)
+            if profiles is not None:
+                profiles.catalog.attribute_map()
+            for v in list(self.versions.values()):
+                v.table.vocab.index_of("")
+                _ = v.table.vocab.ids
+        except Exception:  # priming is an optimization only
+            log.exception("priming lookups failed")
 
     # --- versions ---------------------------------------------------------------------
     def refresh(self, force: bool = False) -> bool:
