@@ -195,7 +195,7 @@ class Ingestor:
         result = self.store.append_events(stored)
         new = valid
         if result.duplicates:
-            new = valid.filter(pl.col("event_id").is_in(result.inserted_ids)).unique(
+            new = valid.filter(pl.col("event_id").is_in(result.inserted_ids.implode())).unique(
                 "event_id", keep="first", maintain_order=True
             )
             stored = new.drop(ROW)

@@ -16,7 +16,7 @@ class AppendResult:
     inserted: int
     duplicates: int
     #: event_ids of the rows actually inserted, in arrival order.
-    inserted_ids: list[str]
+    inserted_ids: pl.Series
 
 
 @dataclass(frozen=True)

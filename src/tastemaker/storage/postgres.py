@@ -59,7 +59,7 @@ class PostgresStore(SqlStore):
     def _dialect_insert(self, table: Any) -> Any:
         return pg_insert(table)
 
-    def _insert_events(self, rows: pl.DataFrame) -> list[str]:
+    def _insert_events(self, rows: pl.DataFrame) -> pl.Series:
         buf = io.BytesIO()
         rows.write_csv(buf, include_header=False, null_value="\\N", quote_style="necessary")
         data = buf.getvalue()
@@ -67,8 +67,7 @@ class PostgresStore(SqlStore):
         try:
             # New events are the common case: COPY straight into the log, no staging copy.
             self._transaction(bulk, lambda cur: _copy(cur, "events", data))
-            inserted: list[str] = rows["event_id"].to_list()
-            return inserted
+            return rows["event_id"]
         except UniqueViolation:
             pass
         # Some ids are stored already: stage the batch and let the index skip them.
@@ -98,7 +97,7 @@ def _copy(cur: Any, table: str, data: bytes) -> None:
         copy.write(data)
 
 
-def _move_staged(cur: Any, data: bytes) -> list[str]:
+def _move_staged(cur: Any, data: bytes) -> pl.Series:
     """Stage a batch in a temporary table, move the rows whose event_id is new, return them."""
     cur.execute(
         # Only the loaded columns: no sequence default to evaluate per staged row.
@@ -110,4 +109,4 @@ def _move_staged(cur: Any, data: bytes) -> list[str]:
         f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM _incoming_events"
         " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
     )
-    return [r[0] for r in cur.fetchall()]
+    return pl.Series("event_id", [r[0] for r in cur.fetchall()], dtype=pl.String)

@@ -63,7 +63,7 @@ class SqlStore(SqlProfilesMixin, Store):
     def append_events(self, frame: pl.DataFrame) -> AppendResult:
         """Store new events; skip event_ids already stored (within the frame too)."""
         if frame.height == 0:
-            return AppendResult(0, 0, [])
+            return AppendResult(0, 0, pl.Series("event_id", [], dtype=pl.String))
         rows = (
             frame.lazy()
             .unique(subset="event_id", keep="first", maintain_order=True)
@@ -76,7 +76,7 @@ class SqlStore(SqlProfilesMixin, Store):
         inserted_ids = self._insert_events(rows)
         return AppendResult(len(inserted_ids), frame.height - len(inserted_ids), inserted_ids)
 
-    def _insert_events(self, rows: pl.DataFrame) -> list[str]:
+    def _insert_events(self, rows: pl.DataFrame) -> pl.Series:
         """Insert rows (columns `EVENT_WRITE_COLUMNS`) skipping conflicts; return new ids."""
         raise NotImplementedError
 

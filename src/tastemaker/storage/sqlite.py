@@ -47,11 +47,11 @@ def _pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _move_staged(cur: Any, table: Any) -> list[str]:
+def _move_staged(cur: Any, table: Any) -> pl.Series:
     """Stage a batch in a temporary table, move the rows whose event_id is new, return them."""
     cur.adbc_ingest("_incoming_events", table, mode="create_append", temporary=True)
     cur.execute(_MOVE)
-    inserted: list[str] = cur.fetch_arrow_table().column(0).to_pylist()
+    inserted = pl.Series("event_id", cur.fetch_arrow_table().column(0), dtype=pl.String)
     cur.execute("DELETE FROM _incoming_events")
     return inserted
 
@@ -86,15 +86,14 @@ class SqliteStore(SqlStore):
             self._writer = conn
         return self._writer
 
-    def _insert_events(self, rows: pl.DataFrame) -> list[str]:
+    def _insert_events(self, rows: pl.DataFrame) -> pl.Series:
         with self._writer_lock:
             conn = self._adbc()
             table = rows.to_arrow()
             try:
                 # New events are the common case: straight into the log, no staging copy.
                 self._transaction(conn, lambda cur: cur.adbc_ingest("events", table, mode="append"))
-                inserted: list[str] = rows["event_id"].to_list()
-                return inserted
+                return rows["event_id"]
             except Exception as exc:  # the driver reports constraint failures as InternalError
                 if _UNIQUE_EVENT_ID not in str(exc):
                     raise

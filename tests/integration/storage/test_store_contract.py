@@ -42,9 +42,9 @@ def test_append_is_idempotent_within_and_across_batches(workspace: Workspace) ->
     store = workspace.store
     first = store.append_events(_events(["a", "b", "a"]))
     assert (first.inserted, first.duplicates) == (2, 1)
-    assert first.inserted_ids == ["a", "b"]
+    assert first.inserted_ids.to_list() == ["a", "b"]
     second = store.append_events(_events(["b", "c"]))
-    assert (second.inserted, second.duplicates, second.inserted_ids) == (1, 1, ["c"])
+    assert (second.inserted, second.duplicates, second.inserted_ids.to_list()) == (1, 1, ["c"])
     assert store.count_events() == 3
 
 
@@ -54,9 +54,9 @@ def test_a_batch_refused_by_the_index_late_leaves_no_partial_rows(workspace: Wor
     store = workspace.store
     store.append_events(_events(["z"]))
     result = store.append_events(_events(["x", "y", "z"]))
-    assert (result.inserted, result.duplicates, result.inserted_ids) == (2, 1, ["x", "y"])
+    assert (result.inserted, result.duplicates, result.inserted_ids.to_list()) == (2, 1, ["x", "y"])
     again = store.append_events(_events(["w"]))  # the direct path works after a fallback
-    assert again.inserted_ids == ["w"]
+    assert again.inserted_ids.to_list() == ["w"]
     assert sorted(store.events()["event_id"].to_list()) == ["w", "x", "y", "z"]
     assert store.append_events(_events(["x", "y"])).inserted == 0
 
