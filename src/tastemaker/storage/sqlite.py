@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tastemaker.storage.frames import EVENT_WRITE_COLUMNS
 from tastemaker.storage.sql import SqlStore
+from tastemaker.storage.sqlite_checkpoint import Checkpointer
 
 T = TypeVar("T")
 
@@ -29,6 +30,8 @@ _MOVE = (
     " ON CONFLICT(event_id) DO NOTHING RETURNING event_id"
 )
 _UNIQUE_EVENT_ID = "UNIQUE constraint failed: events.event_id"
+#: The event writer leaves checkpoints to `Checkpointer`; a restarted log is cut to 64 MB.
+_CHECKPOINT_PRAGMAS = ("PRAGMA wal_autocheckpoint=0", "PRAGMA journal_size_limit=67108864")
 
 
 _WRITER_PRAGMAS = (
@@ -68,6 +71,7 @@ class SqliteStore(SqlStore):
         super().__init__(engine)
         self._writer: Any = None
         self._writer_lock = threading.Lock()
+        self._checkpointer = Checkpointer(self.path)
 
     def _dialect_insert(self, table: Any) -> Any:
         return sqlite_insert(table)
@@ -80,7 +84,7 @@ class SqliteStore(SqlStore):
             # Autocommit, so that pragmas apply; each append is one explicit transaction.
             conn = adbc_sqlite.connect(str(self.path), autocommit=True)
             cur = conn.cursor()
-            for pragma in _WRITER_PRAGMAS:
+            for pragma in (*_WRITER_PRAGMAS, *_CHECKPOINT_PRAGMAS):
                 cur.execute(pragma)
             cur.close()
             self._writer = conn
@@ -100,14 +104,16 @@ class SqliteStore(SqlStore):
             # Some ids are stored already: stage the batch and let the index skip them.
             return self._transaction(conn, lambda cur: _move_staged(cur, table))
 
-    @staticmethod
-    def _transaction(conn: Any, work: Callable[[Any], T]) -> T:
+    def _transaction(self, conn: Any, work: Callable[[Any], T]) -> T:
         """Run ``work(cursor)`` in one write transaction (rolled back if it raises)."""
         cur = conn.cursor()
         try:
             cur.execute("BEGIN IMMEDIATE")
             result = work(cur)
             cur.execute("COMMIT")
+            if self._checkpointer.log_too_long():
+                cur.execute("PRAGMA wal_checkpoint(PASSIVE)")  # the next batch restarts the log
+            self._checkpointer.nudge()  # otherwise the writer leaves checkpoints to that thread
             return result
         except Exception:
             cur.execute("ROLLBACK")
@@ -116,7 +122,8 @@ class SqliteStore(SqlStore):
             cur.close()
 
     def close(self) -> None:
-        """Close the writer connection and the pool."""
+        """Stop the checkpoint thread, close the writer connection and the pool."""
+        self._checkpointer.close()
         with self._writer_lock:
             if self._writer is not None:
                 self._writer.close()
