@@ -59,3 +59,13 @@ def test_train_list_score_and_serve(tmp_path: Path, tm: Tastemaker) -> None:
         assert client.get(f"/v1/propensity/{user}", params={"k": 0}).status_code == 422
     finally:
         ws.close()
+
+
+def test_bench_propensity_prints_accuracy_and_latency(tmp_path: Path, tm: Tastemaker) -> None:
+    run = tm("bench", "propensity", "--users", "400", "--items", "200", "--latency-users", "20",
+             cwd=tmp_path)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    chosen = out["test"][out["chosen"]]
+    assert chosen["auc"] > 0.6 and chosen["log_loss"] < out["test"]["base_rate"]["log_loss"]
+    assert out["online"]["users"] == 20 and out["online"]["p50_ms"] > 0

@@ -10,6 +10,7 @@ BENCHMARKS = {
     "train": "tastemaker.cli.bench_train:bench_train",
     "profiles": "tastemaker.cli.bench_profiles:bench_profiles",
     "serve": "tastemaker.cli.bench_serve:bench_serve",
+    "propensity": "tastemaker.cli.bench_propensity:bench_propensity",
 }
 
 app = lazy_typer(BENCHMARKS, help="Benchmarks printing JSON.", no_args_is_help=True)
