@@ -100,7 +100,9 @@ def bench_ingest(
     """Measure bulk import (Parquet -> store) and HTTP ingestion; print JSON."""
     from tastemaker.cli.bench_http import http_ingest
 
-    results: dict[str, object] = {"machine": {"cores": os.cpu_count()}}
+    # The 1-minute load average before and after: other work on the machine shows there.
+    machine = {"cores": os.cpu_count(), "load_1m_before": round(os.getloadavg()[0], 2)}
+    results: dict[str, object] = {"machine": machine}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         path = root / "events.parquet"
@@ -123,4 +125,5 @@ def bench_ingest(
             results["http_redis_streams"] = http_ingest(
                 root / "ws-http2", http_seconds, http_connections, bus="redis"
             )
+    machine["load_1m_after"] = round(os.getloadavg()[0], 2)
     typer.echo(json.dumps(results, indent=2))
