@@ -149,20 +149,24 @@ def _fixed_rate(
     delta = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
     total = delta.get("request:/v1/recommendations/{user_id}", 0.0)
     core = delta.get("stage:ann", 0.0) + delta.get("stage:score", 0.0)
+    lookups = delta.get("cache:hit", 0.0) + delta.get("cache:miss", 0.0)
+    # per request the server answered (one cache lookup each), not per request sent: an
+    # overloaded server answers fewer, and dividing by those sent would flatter it
+    served = max(lookups or result["requests"], 1)
     stages = {
-        k.split(":")[1]: round(v / max(result["requests"], 1) * 1000, 3)
+        k.split(":")[1]: round(v / served * 1000, 3)
         for k, v in delta.items()
         if k.startswith("stage:")
     }
-    lookups = delta.get("cache:hit", 0.0) + delta.get("cache:miss", 0.0)
     return {
         "result_cache_hit_rate": round(delta.get("cache:hit", 0.0) / lookups, 3)
         if lookups
         else None,
         "cold_start_seconds": round(cold, 2),
         "fixed_rate": {"target_rps": rate, "seconds": seconds, **result},
-        "server_ms_per_request": round(total / max(result["requests"], 1) * 1000, 3),
-        "server_cpu_ms_per_request": round((cpu1 - cpu0) / max(result["requests"], 1) * 1000, 3),
+        "served_requests": int(served),
+        "server_ms_per_request": round(total / served * 1000, 3),
+        "server_cpu_ms_per_request": round((cpu1 - cpu0) / served * 1000, 3),
         "stage_ms_per_request": stages,
         "share_outside_ann_and_ranker": round(1 - core / total, 3) if total else None,
     }
