@@ -105,12 +105,6 @@ def _event_frame(events: pl.DataFrame, *extra: pl.Expr) -> pl.DataFrame:
     return events.select(*columns, *extra)
 
 
-def event_columns(events: pl.DataFrame) -> dict[str, list[Any]]:
-    """Events as plain columns (every `EVENT_COLUMNS` name; timestamps as epoch ms)."""
-    columns: dict[str, list[Any]] = _event_frame(events).to_dict(as_series=False)
-    return columns
-
-
 def split_by_partition(events: pl.DataFrame, partitions: int) -> dict[int, dict[str, list[Any]]]:
     """Events per partition as columns, routed by user id (or a visitor's anonymous id)."""
     key = pl.coalesce(_text("user_id", events), _text("anonymous_id", events), pl.lit(""))
