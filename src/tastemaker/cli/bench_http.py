@@ -106,7 +106,7 @@ def _client(port: int, connections: int, seconds: float, queue: mp.Queue) -> Non
 
 
 def http_ingest(
-    ws_dir: Path, seconds: float = 30.0, connections: int = 16, bus: str = "inprocess"
+    ws_dir: Path, seconds: float = 30.0, connections: int = 32, bus: str = "inprocess"
 ) -> dict[str, float | int | str]:
     """Serve a fresh SQLite workspace and post batches of 500 events for ``seconds``.
 

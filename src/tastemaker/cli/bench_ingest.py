@@ -95,7 +95,7 @@ def bench_ingest(
     ] = False,
     http_connections: Annotated[
         int, typer.Option(help="Concurrent keep-alive connections of the HTTP load generator.")
-    ] = 16,
+    ] = 32,
 ) -> None:
     """Measure bulk import (Parquet -> store) and HTTP ingestion; print JSON."""
     from tastemaker.cli.bench_http import http_ingest
