@@ -95,6 +95,8 @@ def _start(
 def _pipeline_file(workspace: Path, caches: bool) -> Path | None:
     """Write ``recommendations.yaml`` turning the profile-step cache off (None: untouched)."""
     path = workspace / "recommendations.yaml"
+    if path.is_file() and path.read_text() == _NO_CACHES:
+        path.unlink()  # left by an interrupted --no-caches run
     if caches:
         return None
     if path.exists():

@@ -84,17 +84,26 @@ class ServingRuntime:
         self._slots = threading.BoundedSemaphore(self.config.max_concurrent)
         self.refresh(force=True)
         ws.ingestor.add_listener(_weak_listener(self))
+        self._primed = not watch
         if watch:
             threading.Thread(target=_watch, args=(weakref.ref(self),), daemon=True).start()
-            threading.Thread(target=self._prime, name="tm-prime", daemon=True).start()
 
-    def _prime(self) -> None:
-        """Build lazily made lookups now, off the request path, instead of on first use.
+    def prime_soon(self, delay: float = 0.2) -> None:
+        """After the first readiness answer: build lazily made lookups in a thread.
 
         The first ingested batch (the first impressions) makes the profile service read the
-        whole catalog; the first requests make the id -> index maps. Done after the model
-        is loaded, so readiness does not wait for it.
+        whole catalog, and the first requests make the id -> index maps: a second of mostly
+        GIL-bound work that would otherwise stall requests. It starts ``delay`` seconds
+        after readiness so the readiness answer (start-up time) does not wait for it.
         """
+        if self._primed:
+            return
+        self._primed = True
+        timer = threading.Timer(delay, self._prime)
+        timer.daemon = True
+        timer.start()
+
+    def _prime(self) -> None:
         try:
             profiles = getattr(self.ws, "profiles", None)
             if profiles is not None:
@@ -353,6 +362,7 @@ def model_status(request: Request) -> dict[str, Any]:
         rt = get_runtime(request)
     except Exception as exc:  # a broken artifact means "not ready", with the reason
         return {"status": f"not loaded: {type(exc).__name__}: {exc}", "model_version": None}
+    rt.prime_soon()
     out: dict[str, Any] = {"status": "ok", "model_version": rt.state.active or "none"}
     if rt.state.canary:
         out["canary"] = rt.state.canary.model_dump()

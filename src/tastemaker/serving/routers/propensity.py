@@ -8,12 +8,14 @@ are scored (the population the model was trained on), highest probability first.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from tastemaker.propensity.scorer import PropensityScorer, answer_dict
 from tastemaker.serving.deps import WorkspaceDep, require_api_key
+
+if TYPE_CHECKING:
+    from tastemaker.propensity.scorer import PropensityScorer
 
 router = APIRouter(
     prefix="/v1/propensity", tags=["propensity"], dependencies=[Depends(require_api_key)]
@@ -21,6 +23,10 @@ router = APIRouter(
 
 
 def _scorer(request: Request, ws: WorkspaceDep) -> PropensityScorer:
+    # imported on first use: the scorer pulls in scikit-learn and the evaluation package
+    # (about 1.8 s), which the API's start-up must not wait for
+    from tastemaker.propensity.scorer import PropensityScorer
+
     scorer: PropensityScorer | None = getattr(request.app.state, "propensity", None)
     if scorer is None:
         scorer = PropensityScorer(ws)
@@ -32,7 +38,7 @@ def _scorer(request: Request, ws: WorkspaceDep) -> PropensityScorer:
 def get_propensity(
     user_id: str,
     ws: WorkspaceDep,
-    scorer: Annotated[PropensityScorer, Depends(_scorer)],
+    scorer: Annotated[Any, Depends(_scorer)],
     item_id: Annotated[list[str] | None, Query(max_length=500)] = None,
     k: Annotated[int, Query(ge=1, le=500)] = 20,
     factors: Annotated[int, Query(ge=0, le=10)] = 3,
@@ -45,4 +51,6 @@ def get_propensity(
     answer = scorer.score(
         ws.pseudonymizer.one(user_id), item_id, k=k, factors=factors, now_ms=now_ms
     )
+    from tastemaker.propensity.scorer import answer_dict
+
     return answer_dict(answer, user_id)
