@@ -106,7 +106,7 @@ class ImpressionLogger:
         self,
         ingestor: Ingestor,
         max_queue: int = 10_000,
-        flush_seconds: float = 1.0,
+        flush_seconds: float = 2.0,
         per_list: bool = False,
         batch: int = 2000,
     ) -> None:
