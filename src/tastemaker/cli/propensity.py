@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -13,6 +13,9 @@ from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
 from tastemaker.errors import TastemakerError
 from tastemaker.features.examples import LabelSpec
 from tastemaker.features.propensity import PropensityWindows
+
+if TYPE_CHECKING:
+    from tastemaker.propensity.training import TrainResult
 
 app = typer.Typer(help="Purchase propensity: train and evaluate, version, score.")
 
@@ -64,31 +67,39 @@ def train(
                 registry.promote(result.version)
         except TastemakerError as exc:
             raise fail(exc.message) from exc
+    console.print(_metrics_table(result))
+    top = sorted(result.importance.items(), key=lambda kv: -kv[1])[:5]
+    console.print("strongest features: " + ", ".join(f"{n} {v:.2f}" for n, v in top))
+    state = "and promoted" if promote else "(not promoted)"
+    console.print(f"saved {result.version} ({result.model}) {state} in {registry.root}")
+
+
+_COLUMNS = (
+    "model",
+    "rows",
+    "buys",
+    "AUC (95% CI)",
+    "PR AUC",
+    "log loss",
+    "Brier",
+    "ECE",
+    "lift@10%",
+)
+
+
+def _metrics_table(result: TrainResult) -> Table:
+    """One row per candidate model and the base rate, on the out-of-time test slice."""
     table = Table(
         title=f"out-of-time test ({result.examples:,} examples, {result.cutoffs} cutoffs)"
     )
-    for col in (
-        "model",
-        "rows",
-        "buys",
-        "AUC (95% CI)",
-        "PR AUC",
-        "log loss",
-        "Brier",
-        "ECE",
-        "lift@10%",
-    ):
+    for col in _COLUMNS:
         table.add_column(col)
     for name, m in result.metrics.items():
         auc = f"{m['auc']:.3f} [{m['auc_low']:.3f}, {m['auc_high']:.3f}]" if "auc" in m else "-"
         cells = [f"{m[c]:.4f}" if c in m else "-" for c in ("pr_auc", "log_loss", "brier", "ece")]
         lift = f"{m['lift@10%']:.2f}" if "lift@10%" in m else "-"
         table.add_row(name, f"{m['rows']:,}", f"{m['positives']:,}", auc, *cells, lift)
-    console.print(table)
-    top = sorted(result.importance.items(), key=lambda kv: -kv[1])[:5]
-    console.print("strongest features: " + ", ".join(f"{n} {v:.2f}" for n, v in top))
-    state = "and promoted" if promote else "(not promoted)"
-    console.print(f"saved {result.version} ({result.model}) {state} in {registry.root}")
+    return table
 
 
 @app.command("list")

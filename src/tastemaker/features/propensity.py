@@ -176,9 +176,6 @@ def pair_features(
     """
     catalog = _catalog(items)
     ev = events.join(catalog.select("item_id", "category", "price"), on="item_id", how="left")
-    interest = pl.col("type").is_in(INTEREST)
-    window_h = windows.user_days * 24.0
-    hours_since = ((pl.col("as_of").first() - pl.col("ts").max()) / HOUR_MS).alias
     seen = (
         queries.select("user_id", "as_of")
         .unique()
@@ -187,31 +184,7 @@ def pair_features(
             (pl.col("ts") < pl.col("as_of")) & (pl.col("ts") >= pl.col("as_of") - windows.user_ms)
         )
     )
-    per_user = seen.group_by("user_id", "as_of").agg(
-        interest.sum().alias("u_events"),
-        pl.col("item_id").filter(interest).n_unique().alias("u_items"),
-        (pl.col("type") == "add_to_cart").sum().alias("u_carts"),
-        (pl.col("type") == "purchase").sum().alias("u_purchases"),
-        hours_since("u_hours_since"),
-        (pl.col("ts") // DAY_MS).n_unique().alias("u_active_days"),
-        pl.col("price").filter(interest).mean().alias("_mean_price"),
-    )
-    per_pair = seen.group_by("user_id", "as_of", "item_id").agg(
-        (pl.col("type") == "view").sum().alias("ui_views"),
-        (pl.col("type") == "click").sum().alias("ui_clicks"),
-        (pl.col("type") == "add_to_cart").sum().alias("ui_carts"),
-        (pl.col("type") == "remove_from_cart").sum().alias("ui_removes"),
-        (pl.col("type") == "purchase").sum().alias("ui_purchases"),
-        (pl.col("type") == "not_interested").sum().alias("ui_not_interested"),
-        pl.col("value").filter(pl.col("type").is_in(("view", "click"))).sum().alias("ui_dwell"),
-        hours_since("ui_hours_since"),
-        (pl.col("ts") // DAY_MS).n_unique().alias("ui_active_days"),
-    )
-    per_category = (
-        seen.filter(interest & pl.col("category").is_not_null())
-        .group_by("user_id", "as_of", "category")
-        .agg(pl.len().alias("_cat_events"))
-    )
+    per_user, per_pair, per_category = _window_aggregates(seen)
     joined = (
         queries.with_columns(pl.col("as_of").cast(pl.Int64))
         .join(per_pair, on=["user_id", "as_of", "item_id"], how="left")
@@ -228,33 +201,75 @@ def pair_features(
             check_sortedness=False,
         )
     )
-    counts = [c for c in FEATURE_NAMES if c not in _DERIVED]
-    return (
-        joined.with_columns(
-            pl.col(c).cast(pl.Float64).fill_null(0.0) for c in counts if c not in _HOURS
-        )
-        .with_columns(
-            *[pl.col(c).cast(pl.Float64).fill_null(window_h) for c in _HOURS],
-            (pl.col("ui_carts") - pl.col("ui_removes")).clip(lower_bound=0).alias("ui_in_cart"),
-            (pl.col("_cat_events").fill_null(0) / pl.col("u_events"))
-            .fill_nan(0.0)
-            .fill_null(0.0)
-            .alias("u_cat_share"),
-            (pl.col("price") / pl.col("_mean_price"))
-            .fill_nan(1.0)
-            .fill_null(1.0)
-            .alias("u_price_ratio"),
-            pl.col("price").fill_null(0.0).log1p().alias("i_log_price"),
-            ((pl.col("as_of") - pl.col("created_at")) / DAY_MS)
-            .clip(lower_bound=0)
-            .fill_null(0.0)
-            .alias("i_age_days"),
-        )
-        .select(
-            *KEYS,
-            *[c for c in queries.columns if c not in KEYS],
-            *[pl.col(c).cast(pl.Float64) for c in FEATURE_NAMES],
-        )
+    return _finish(joined, windows).select(
+        *KEYS,
+        *[c for c in queries.columns if c not in KEYS],
+        *[pl.col(c).cast(pl.Float64) for c in FEATURE_NAMES],
+    )
+
+
+def _window_aggregates(seen: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Per (user, as_of), per (user, as_of, item) and per (user, as_of, category) counts of
+    the events in each query's user window."""
+    interest = pl.col("type").is_in(INTEREST)
+
+    def hours_since(name: str) -> pl.Expr:
+        return ((pl.col("as_of").first() - pl.col("ts").max()) / HOUR_MS).alias(name)
+
+    def count(etype: str, name: str) -> pl.Expr:
+        return (pl.col("type") == etype).sum().alias(name)
+
+    active_days = (pl.col("ts") // DAY_MS).n_unique()
+    per_user = seen.group_by("user_id", "as_of").agg(
+        interest.sum().alias("u_events"),
+        pl.col("item_id").filter(interest).n_unique().alias("u_items"),
+        count("add_to_cart", "u_carts"),
+        count("purchase", "u_purchases"),
+        hours_since("u_hours_since"),
+        active_days.alias("u_active_days"),
+        pl.col("price").filter(interest).mean().alias("_mean_price"),
+    )
+    per_pair = seen.group_by("user_id", "as_of", "item_id").agg(
+        count("view", "ui_views"),
+        count("click", "ui_clicks"),
+        count("add_to_cart", "ui_carts"),
+        count("remove_from_cart", "ui_removes"),
+        count("purchase", "ui_purchases"),
+        count("not_interested", "ui_not_interested"),
+        pl.col("value").filter(pl.col("type").is_in(("view", "click"))).sum().alias("ui_dwell"),
+        hours_since("ui_hours_since"),
+        active_days.alias("ui_active_days"),
+    )
+    per_category = (
+        seen.filter(interest & pl.col("category").is_not_null())
+        .group_by("user_id", "as_of", "category")
+        .agg(pl.len().alias("_cat_events"))
+    )
+    return per_user, per_pair, per_category
+
+
+def _finish(joined: pl.DataFrame, windows: PropensityWindows) -> pl.DataFrame:
+    """Neutral values where a query had no events, and the derived features."""
+    counts = [c for c in FEATURE_NAMES if c not in _DERIVED and c not in _HOURS]
+    window_h = windows.user_days * 24.0
+    return joined.with_columns(
+        pl.col(c).cast(pl.Float64).fill_null(0.0) for c in counts
+    ).with_columns(
+        *[pl.col(c).cast(pl.Float64).fill_null(window_h) for c in _HOURS],
+        (pl.col("ui_carts") - pl.col("ui_removes")).clip(lower_bound=0).alias("ui_in_cart"),
+        (pl.col("_cat_events").fill_null(0) / pl.col("u_events"))
+        .fill_nan(0.0)
+        .fill_null(0.0)
+        .alias("u_cat_share"),
+        (pl.col("price") / pl.col("_mean_price"))
+        .fill_nan(1.0)
+        .fill_null(1.0)
+        .alias("u_price_ratio"),
+        pl.col("price").fill_null(0.0).log1p().alias("i_log_price"),
+        ((pl.col("as_of") - pl.col("created_at")) / DAY_MS)
+        .clip(lower_bound=0)
+        .fill_null(0.0)
+        .alias("i_age_days"),
     )
 
 
