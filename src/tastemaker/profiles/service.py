@@ -82,8 +82,8 @@ class ProfileService:
 
     def apply_columns(self, cols: Columns) -> int:
         """`apply` for events given as columns (name -> list; timestamps in epoch ms)."""
-        if not cols.get("event_id"):
-            return 0
+        if not cols.get("event_id") or all(t == "impression" for t in cols["type"]):
+            return 0  # impressions change no profile: no rules, catalog or store round trip
         with self._lock:
             try:
                 applied, states, deleted = self._apply(cols)

@@ -240,3 +240,16 @@ def test_a_failed_write_leaves_nothing_half_applied(ws: Workspace) -> None:
     ws.store.save_profiles = original  # type: ignore[method-assign]
     assert ws.profiles.apply(stored) == 3  # the retry applies for real
     assert "electric" in ws.profiles.get(_key(ws, "pia")).segments  # type: ignore[union-attr]
+
+
+def test_a_batch_of_impressions_only_touches_no_profile_and_no_store(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writes: list[object] = []
+    monkeypatch.setattr(ws.store, "save_profiles", lambda *a, **k: writes.append(a))
+    shown = events([("carol", "impression", "ev_suv1"), ("carol", "impression", "ev_suv2")])
+    assert ws.ingestor.ingest_events(shown, "test").accepted == 2
+    assert writes == []
+    assert ws.profiles.get(_key(ws, "carol")) is None
+    ws.ingestor.ingest_events(views("carol", ["ev_suv1"], prefix="v"), "test")
+    assert len(writes) == 1
