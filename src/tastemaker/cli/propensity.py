@@ -169,22 +169,20 @@ def score(
     ] = None,
 ) -> None:
     """Purchase probabilities for a user's items with the top reasons, as JSON."""
-    from datetime import UTC, datetime
+    from datetime import datetime
 
-    from tastemaker.propensity.scorer import PropensityScorer, answer_dict
+    from tastemaker.propensity.scorer import PropensityScorer, answer_dict, as_of_ms
 
+    try:
+        when = None if at is None else datetime.fromisoformat(at)
+    except ValueError as exc:
+        raise fail(f"--at '{at}' is not an ISO 8601 time") from exc
     with opened(workspace) as ws:
         try:
-            now_ms = None
-            if at is not None:
-                try:
-                    when = datetime.fromisoformat(at)
-                except ValueError as exc:
-                    raise fail(f"--at '{at}' is not an ISO 8601 time") from exc
-                when = when if when.tzinfo else when.replace(tzinfo=UTC)
-                now_ms = int(when.timestamp() * 1000)
             scorer = PropensityScorer(ws)
-            answer = scorer.score(ws.pseudonymizer.one(user_id), item_ids, k=k, now_ms=now_ms)
+            answer = scorer.score(
+                ws.pseudonymizer.one(user_id), item_ids, k=k, now_ms=as_of_ms(when)
+            )
         except TastemakerError as exc:
             raise fail(exc.message) from exc
     console.print_json(json.dumps(answer_dict(answer, user_id)))

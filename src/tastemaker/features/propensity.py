@@ -27,6 +27,14 @@ HOUR_MS = 3_600_000
 #: Event types that show interest in an item (a purchase is also the label's event).
 INTEREST = ("view", "click", "add_to_cart", "purchase", "rating")
 KEYS = ("user_id", "item_id", "as_of")
+#: Item events in feature shape (offline from the log, online from the profile timeline).
+EVENT_SCHEMA: dict[str, pl.DataType] = {
+    "user_id": pl.String(),
+    "item_id": pl.String(),
+    "type": pl.String(),
+    "value": pl.Float64(),
+    "ts": pl.Int64(),
+}
 
 #: The model's columns, in order, with what each one means.
 FEATURES: dict[str, str] = {
@@ -109,13 +117,8 @@ def item_events(events: pl.DataFrame) -> pl.DataFrame:
         user = pl.col("user_id")
     return (
         frame.filter(pl.col("type").is_in(list(ITEM_EVENT_TYPES)) & pl.col("item_id").is_not_null())
-        .select(
-            user.cast(pl.String).alias("user_id"),
-            pl.col("item_id").cast(pl.String),
-            pl.col("type").cast(pl.String),
-            pl.col("value").cast(pl.Float64),
-            pl.col("ts").cast(pl.Int64),
-        )
+        .select(user.alias("user_id"), *list(EVENT_SCHEMA)[1:])
+        .cast(EVENT_SCHEMA)  # type: ignore[arg-type]
         .filter(pl.col("user_id").is_not_null())
         .collect()
     )

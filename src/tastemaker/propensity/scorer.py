@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ import polars as pl
 
 from tastemaker.errors import NotFoundError, ValidationFailedError
 from tastemaker.features.propensity import (
+    EVENT_SCHEMA,
     FEATURE_NAMES,
     FEATURES,
     INTEREST,
@@ -63,6 +65,13 @@ class PropensityAnswer:
 
 
 _LATEST_MS = 4_102_444_800_000  # 2100-01-01
+
+
+def as_of_ms(at: datetime | None) -> int | None:
+    """Epoch ms of a scoring time (naive times are UTC); None stays None (= now)."""
+    if at is None:
+        return None
+    return int((at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp() * 1000)
 
 
 class PropensityScorer:
@@ -111,8 +120,6 @@ class PropensityScorer:
             if self._stats is not None and time.monotonic() - self._stats[0] < self.refresh_seconds:
                 return self._stats[1]
         start = now_ms - self.windows.item_ms
-        from datetime import UTC, datetime
-
         log = self.ws.store.events(
             start=datetime.fromtimestamp(start / 1000, UTC), types=sorted(ITEM_EVENT_TYPES)
         )
@@ -127,17 +134,7 @@ class PropensityScorer:
         if state is None:
             return None
         rows = [(user_key, e[3], e[2], e[4], e[0]) for e in state.timeline]
-        return pl.DataFrame(
-            rows,
-            schema={
-                "user_id": pl.String,
-                "item_id": pl.String,
-                "type": pl.String,
-                "value": pl.Float64,
-                "ts": pl.Int64,
-            },
-            orient="row",
-        )
+        return pl.DataFrame(rows, schema=EVENT_SCHEMA, orient="row")
 
     def score(
         self,
@@ -164,10 +161,7 @@ class PropensityScorer:
         events = self.timeline(user_key)
         known = events is not None
         if events is None:
-            events = pl.DataFrame(
-                schema={"user_id": pl.String, "item_id": pl.String, "type": pl.String,
-                        "value": pl.Float64, "ts": pl.Int64}
-            )  # fmt: skip
+            events = pl.DataFrame(schema=EVENT_SCHEMA)
         requested = item_ids is not None
         if item_ids is None:
             recent = events.filter(

@@ -7,7 +7,7 @@ are scored (the population the model was trained on), highest probability first.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -45,12 +45,9 @@ def get_propensity(
     at: Annotated[datetime | None, Query(description="Score as of this time (replays).")] = None,
 ) -> dict[str, Any]:
     """Probability that the user buys each item, with the features that pushed it most."""
-    if at is not None and at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    now_ms = None if at is None else int(at.timestamp() * 1000)
-    answer = scorer.score(
-        ws.pseudonymizer.one(user_id), item_id, k=k, factors=factors, now_ms=now_ms
-    )
-    from tastemaker.propensity.scorer import answer_dict
+    from tastemaker.propensity.scorer import answer_dict, as_of_ms
 
+    answer = scorer.score(
+        ws.pseudonymizer.one(user_id), item_id, k=k, factors=factors, now_ms=as_of_ms(at)
+    )
     return answer_dict(answer, user_id)
