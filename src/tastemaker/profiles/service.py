@@ -183,12 +183,11 @@ class ProfileService:
                 log.warning("profile fast path unavailable: %s", exc)
         if text is None:
             try:
-                row = self.store.load_profiles([user_id]).get(user_id)
+                text = self.store.load_profile_state(user_id)
             except StoreUnavailableError:
                 raise
             except Exception as exc:
                 raise StoreUnavailableError(f"profile store unreachable: {exc}") from exc
-            text = None if row is None else row.state
         if text is None:
             return None
         state = loads_state(user_id, text, len(self.attributes), self.updater.interactions)

@@ -153,6 +153,11 @@ class Store(ABC):
         """Return stored profile rows by key (every profile when ``user_ids`` is None)."""
         raise NotImplementedError
 
+    def load_profile_state(self, user_id: str) -> str | None:
+        """The stored state text of one profile key, or None (one indexed read)."""
+        row = self.load_profiles([user_id]).get(user_id)
+        return None if row is None else row.state
+
     def clear_profiles(self) -> int:
         """Delete every stored profile; return how many were deleted."""
         raise NotImplementedError

@@ -56,6 +56,8 @@ def test_save_load_delete_in_one_transaction(workspace: Workspace) -> None:
     store.save_profiles([ProfileRow("x", '{"a":2}', 4, 20)], delete=["y"])
     rows = store.load_profiles()
     assert list(rows) == ["x"] and rows["x"] == ProfileRow("x", '{"a":2}', 4, 20)
+    assert store.load_profile_state("x") == '{"a":2}'  # the one-key read of the serving path
+    assert store.load_profile_state("y") is None and store.load_profile_state("z'--") is None
     assert store.load_profiles([]) == {}
     assert store.clear_profiles() == 1
 
