@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from implicit.cpu.topk import topk
 
 from tastemaker.models.base import Recommender, State
 
@@ -66,6 +65,8 @@ class FactorModel(Recommender):
         kk = min(k, m)
         if n == 0 or kk == 0:
             return np.full((n, k), -1, np.int64), np.full((n, k), -np.inf, np.float32)
+        from implicit.cpu.topk import topk  # imports all of implicit: not at API start-up
+
         ids, scores = topk(
             self.item_factors_,
             np.ascontiguousarray(query, dtype=np.float32),

@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
-from implicit.cpu.als import AlternatingLeastSquares
 from threadpoolctl import threadpool_limits
 
 from tastemaker.models._factors import FactorModel
@@ -69,6 +68,9 @@ class ALSRecommender(FactorModel):
         # of Settings.event_weights (0/1 data keeps scale 1)
         self.scale_ = np.asarray([float(np.median(data)) if len(data) else 1.0], np.float32)
         x = self._confidence(interactions.matrix)
+        # training only: importing implicit costs ~0.15 s of every API start-up
+        from implicit.cpu.als import AlternatingLeastSquares
+
         with threadpool_limits(1, "blas"):
             model = AlternatingLeastSquares(
                 factors=self.factors,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
-from implicit.cpu.bpr import BayesianPersonalizedRanking
 from threadpoolctl import threadpool_limits
 
 from tastemaker.models._factors import FactorModel
@@ -52,6 +51,8 @@ class BPRRecommender(FactorModel):
         self.num_threads = num_threads
 
     def _fit(self, interactions: Interactions, items: pl.DataFrame | None) -> None:
+        from implicit.cpu.bpr import BayesianPersonalizedRanking  # training only (slow import)
+
         with threadpool_limits(1, "blas"):
             model = BayesianPersonalizedRanking(
                 factors=self.factors,

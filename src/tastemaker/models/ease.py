@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
-from scipy.linalg import lapack
 
 from tastemaker.errors import ValidationFailedError
 from tastemaker.models._sparse import binarize, dense
@@ -25,6 +24,8 @@ def _spd_inverse(matrix: np.ndarray) -> np.ndarray:
 
     About twice as fast as a general inverse; the ridge term keeps the system well conditioned.
     """
+    from scipy.linalg import lapack  # training only: scipy.linalg slows every start-up
+
     chol, info = lapack.spotrf(matrix, lower=False, clean=False, overwrite_a=True)
     if info != 0:
         return np.linalg.inv(matrix.astype(np.float64)).astype(np.float32)
