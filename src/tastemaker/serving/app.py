@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -36,14 +37,24 @@ async def _request_error_handler(_request: Request, exc: Exception) -> JSONRespo
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    loader = health.start_loading(app) if app.state.preload else None
     yield
+    if loader is not None:  # a runtime still being built is closed below, not leaked
+        await asyncio.to_thread(loader.join)
     runtime = getattr(app.state, "runtime", None)
     if runtime is not None:  # a clean shutdown stores the impressions still buffered
         runtime.close()
 
 
-def create_app(workspace: Workspace) -> FastAPI:
-    """Build the API for an opened workspace."""
+def create_app(workspace: Workspace, *, preload: bool = False) -> FastAPI:
+    """Build the API for an opened workspace.
+
+    Args:
+        workspace: the opened workspace.
+        preload: load the model in a background thread as soon as the app starts (the
+            server does; ``/readyz`` answers 503 until it is loaded). Otherwise the first
+            ``/readyz`` or recommendation request loads it.
+    """
     app = FastAPI(
         lifespan=_lifespan,
         title="tastemaker",
@@ -51,6 +62,7 @@ def create_app(workspace: Workspace) -> FastAPI:
         description="Recommendation and personalization API: ingestion, profiles, recommendations.",
     )
     app.state.workspace = workspace
+    app.state.preload = preload
     app.add_exception_handler(TastemakerError, _error_handler)
     app.add_exception_handler(RequestValidationError, _request_error_handler)
     app.include_router(health.router)

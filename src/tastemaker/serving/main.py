@@ -13,5 +13,8 @@ WORKSPACE_ENV = "TASTEMAKER_WORKSPACE"
 
 
 def app_factory() -> FastAPI:
-    """Open the workspace in ``$TASTEMAKER_WORKSPACE`` (default: here) and build the app."""
-    return create_app(Workspace.open(os.environ.get(WORKSPACE_ENV, ".")))
+    """Open the workspace in ``$TASTEMAKER_WORKSPACE`` (default: here) and build the app.
+
+    The model starts loading when the server starts, not on the first ``/readyz``.
+    """
+    return create_app(Workspace.open(os.environ.get(WORKSPACE_ENV, ".")), preload=True)
