@@ -1,0 +1,121 @@
+"""API bodies as all-text frames: the fast paths per column write what one value at a time would."""
+
+from __future__ import annotations
+
+import gc
+import re
+from typing import Any
+
+import orjson
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tastemaker.errors import ValidationFailedError
+from tastemaker.ingest.body import body_to_frame, collector_paused, records_to_frame
+
+
+def _reference(records: list[dict[str, Any]]) -> pl.DataFrame:
+    """One value at a time: text as is, JSON for objects and lists, true/false, str()."""
+
+    def text(v: Any) -> str | None:
+        if v is None or isinstance(v, str):
+            return v
+        if isinstance(v, (dict, list)):
+            return orjson.dumps(v).decode()
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return str(v)
+
+    keys = list(dict.fromkeys(k for r in records for k in r))
+    columns = [pl.Series(k, [text(r.get(k)) for r in records], dtype=pl.String) for k in keys]
+    return pl.DataFrame(columns or None, height=len(records))
+
+
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0.0, -0.0, 12.5, 1e-4, 9.99e-5, 1e16, 9999999999999998.0, 0.1]),
+    st.text(max_size=5),
+)
+_values = st.one_of(
+    _scalars,
+    st.dictionaries(st.sampled_from(["a", "b"]), _scalars, max_size=2),
+    st.lists(_scalars, max_size=2),
+)
+_keys = st.sampled_from(["event_id", "value", "context", "x"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.dictionaries(_keys, _values, max_size=4), max_size=6))
+def test_frame_matches_one_value_at_a_time(records: list[dict[str, Any]]) -> None:
+    assert records_to_frame(records, "events").equals(_reference(records))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=8),
+    st.sampled_from(["value", "x"]),
+)
+def test_uniform_float_column_is_written_as_python_does(values: list[float], key: str) -> None:
+    records = [{"event_id": str(i), key: v} for i, v in enumerate(values)]
+    assert records_to_frame(records, "events").equals(_reference(records))
+
+
+def test_uniform_body_keeps_key_order_and_nulls() -> None:
+    records = [
+        {"b": "1", "a": None, "c": {"k": [1, True]}},
+        {"b": "2", "a": 3.5, "c": None},
+    ]
+    frame = records_to_frame(records, "events")
+    assert frame.columns == ["b", "a", "c"]
+    assert frame.rows() == [("1", None, '{"k":[1,true]}'), ("2", "3.5", None)]
+
+
+def test_missing_and_extra_keys_fall_back_to_the_union() -> None:
+    records = [{"a": "1", "b": "x"}, {"a": "2", "c": "y"}, {"b": "z", "a": "3"}]
+    frame = records_to_frame(records, "events")
+    assert frame.columns == ["a", "b", "c"]
+    assert frame.rows() == [("1", "x", None), ("2", None, "y"), ("3", "z", None)]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"[{", "body: not valid JSON"),
+        (b'{"x": 1}', "body: expected a JSON list of events (or an object with key 'events')"),
+        (b'[{"a": "1"}, 3]', "events[1]: expected a JSON object, got int"),
+        (b'[{"a": "1"}, {"a": "2"}, {"a": "3"}]', "body: 3 events in one batch (at most 2)"),
+    ],
+)
+def test_bad_bodies_are_refused_with_where_and_what(raw: bytes, message: str) -> None:
+    with pytest.raises(ValidationFailedError, match=re.escape(message)):
+        body_to_frame(raw, "events", limit=2)
+
+
+def test_wrapped_and_bare_bodies_give_the_same_frame() -> None:
+    bare = body_to_frame(b'[{"event_id": "e1", "value": 2}]', "events")
+    wrapped = body_to_frame(b'{"events": [{"event_id": "e1", "value": 2}]}', "events")
+    assert bare.equals(wrapped)
+    assert bare.rows() == [("e1", "2")]
+    assert body_to_frame(b"[]", "events").shape == (0, 0)
+
+
+def test_collector_paused_restores_the_collector_state() -> None:
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(ValidationFailedError), collector_paused():
+        raise ValidationFailedError("x")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # left as found
+    finally:
+        gc.enable()
