@@ -1,9 +1,12 @@
 """What a version folder holds for serving, and how it is written and read back.
 
 A version folder contains ``model/`` (the scorer, ``Recommender.save``), ``retrieval/``
-(the faiss index over ALS item factors, ``ann.faiss`` + ``ann.json``) and ``serving.npz``:
-item factors, the item-kNN neighbour matrix, popularity, per-item impressions and
-clicks, and per-user history, purchases and not-interested pairs at training time.
+(the faiss index over ALS item factors, ``ann.faiss`` + ``ann.json``) and ``serving/``,
+one ``.npy`` file per array: item factors, the item-kNN neighbour matrix, popularity,
+per-item impressions and clicks, and per-user history, purchases and not-interested pairs
+at training time. The arrays are memory-mapped (copy-on-write) when a server loads them:
+no copy, no checksum pass, at start-up. Versions written before hold one ``serving.npz``
+instead, still read.
 Retrieval needs ALS factors and item neighbours: they come from the scorer when it has
 them (ALS, item-kNN or a hybrid holding them) and are fitted alongside otherwise.
 """
@@ -27,6 +30,8 @@ from tastemaker.retrieval.ann import AnnConfig, AnnIndex
 
 MODEL_DIR = "model"
 RETRIEVAL_DIR = "retrieval"
+ARRAYS_DIR = "serving"
+#: The arrays of versions written before ``serving/`` (one uncompressed archive).
 ARRAYS_FILE = "serving.npz"
 _SPARSE = ("history", "purchased", "negative", "neighbors")
 _R = TypeVar("_R", bound=Recommender)
@@ -140,13 +145,14 @@ class ServingArtifacts:
             m = sp.csr_matrix(getattr(self, key))
             arrays[f"{key}__data"], arrays[f"{key}__indices"] = m.data, m.indices
             arrays[f"{key}__indptr"], arrays[f"{key}__shape"] = m.indptr, np.asarray(m.shape)
-        np.savez(folder / ARRAYS_FILE, **arrays)  # type: ignore[arg-type]
+        (folder / ARRAYS_DIR).mkdir(parents=True, exist_ok=True)
+        for key, array in arrays.items():
+            np.save(folder / ARRAYS_DIR / f"{key}.npy", array, allow_pickle=False)
 
     @classmethod
     def load(cls, folder: Path) -> ServingArtifacts:
-        """Read what :meth:`save` wrote."""
-        with np.load(folder / ARRAYS_FILE, allow_pickle=False) as npz:
-            raw = {k: npz[k] for k in npz.files}
+        """Read what :meth:`save` wrote (or the ``serving.npz`` of an older version)."""
+        raw = _read_arrays(folder)
         sparse = {
             key: sp.csr_matrix(
                 (raw[f"{key}__data"], raw[f"{key}__indices"], raw[f"{key}__indptr"]),
@@ -166,3 +172,19 @@ class ServingArtifacts:
         if (folder / RETRIEVAL_DIR / "als").is_dir():
             art.retrieval_als = ALSRecommender.load(folder / RETRIEVAL_DIR / "als")
         return art
+
+
+def _read_arrays(folder: Path) -> dict[str, np.ndarray]:
+    """The serving arrays of a version folder, memory-mapped when stored one per file.
+
+    Copy-on-write: a caller that changes an array in place changes its own pages, never
+    the file.
+    """
+    arrays = folder / ARRAYS_DIR
+    if arrays.is_dir():
+        return {  # plain ndarray views of the maps (the map lives as long as they do)
+            f.stem: np.asarray(np.load(f, mmap_mode="c", allow_pickle=False))
+            for f in sorted(arrays.glob("*.npy"))
+        }
+    with np.load(folder / ARRAYS_FILE, allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}

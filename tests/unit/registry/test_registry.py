@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,8 @@ def test_train_writes_a_versioned_folder_with_a_full_manifest(
     reg = registry_of(market_ws)
     assert manifest.version == "v0001" and reg.versions() == ["v0001"]
     folder = reg.path("v0001")
-    for part in ("manifest.json", "model/manifest.json", "retrieval/ann.faiss", "serving.npz"):
+    parts = ("model/manifest.json", "retrieval/ann.faiss", "serving/item_factors.npy")
+    for part in ("manifest.json", *parts):
         assert (folder / part).is_file(), part
     stored = json.loads((folder / "manifest.json").read_text())
     assert stored["feature_schema_hash"] == feature_schema_hash()
@@ -36,6 +38,24 @@ def test_train_writes_a_versioned_folder_with_a_full_manifest(
     assert art.ann.recall_ >= 0.95
     second = train_version(market_ws, "itemknn", {}, holdout=0)
     assert second.version == "v0002" and second.metrics == {}
+
+
+def test_serving_arrays_are_mapped_copy_on_write_and_old_archives_still_load(
+    market_ws: Workspace, hybrid: dict[str, object]
+) -> None:
+    folder = registry_of(market_ws).path(train_version(market_ws, "hybrid", hybrid).version)
+    art = ServingArtifacts.load(folder)
+    stored = np.load(folder / "serving" / "popularity.npy").copy()
+    art.popularity[:] = -1.0  # a change in memory never reaches the version folder
+    np.testing.assert_array_equal(np.load(folder / "serving" / "popularity.npy"), stored)
+    # a version written before serving/ existed: the same arrays in one serving.npz
+    arrays = {f.stem: np.load(f) for f in (folder / "serving").glob("*.npy")}
+    np.savez(folder / "serving.npz", **arrays)  # type: ignore[arg-type]
+    shutil.rmtree(folder / "serving")
+    old = ServingArtifacts.load(folder)
+    np.testing.assert_array_equal(old.popularity, stored)
+    np.testing.assert_array_equal(old.item_factors, art.item_factors)
+    assert (old.neighbors != art.neighbors).nnz == 0 and (old.history != art.history).nnz == 0
 
 
 def test_promote_canary_shadow_and_rollback(
