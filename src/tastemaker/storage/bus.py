@@ -8,6 +8,7 @@ Redis Streams consumer groups.
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 import zlib
@@ -15,6 +16,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
 import orjson
 import polars as pl
 
@@ -75,13 +77,13 @@ def partition_of(keys: pl.Series, partitions: int) -> pl.Series:
     return pl.Series(keys.name, parts, dtype=pl.Int64)
 
 
-def _partitions(keys: list[str], partitions: int) -> list[int]:
+def _partitions(keys: list[str], partitions: int) -> np.ndarray:
     if len(_CRC) > _CRC_LIMIT:
         _CRC.clear()
     crc = list(map(_CRC.get, keys))  # one C-level pass for the keys seen before
     if None in crc:
         crc = [c if c is not None else _crc(k) for k, c in zip(keys, crc, strict=True)]
-    return [c % partitions for c in crc]  # type: ignore[operator]
+    return np.fromiter(crc, np.int64, len(crc)) % partitions
 
 
 def _crc(key: str) -> int:
@@ -105,16 +107,23 @@ def _event_frame(events: pl.DataFrame, *extra: pl.Expr) -> pl.DataFrame:
     return events.select(*columns, *extra)
 
 
-def split_by_partition(events: pl.DataFrame, partitions: int) -> dict[int, dict[str, list[Any]]]:
-    """Events per partition as columns, routed by user id (or a visitor's anonymous id)."""
+def split_frames(events: pl.DataFrame, partitions: int) -> dict[int, pl.DataFrame]:
+    """Events per partition (`EVENT_COLUMNS`, in order), routed by user id (or a visitor's
+    anonymous id); each partition keeps the events' order."""
     key = pl.coalesce(_text("user_id", events), _text("anonymous_id", events), pl.lit(""))
     frame = _event_frame(events, key.alias("_key"))
     parts = _partitions(frame["_key"].to_list(), partitions)
-    if min(parts, default=0) == max(parts, default=0):
-        return {parts[0] if parts else 0: frame.drop("_key").to_dict(as_series=False)}
-    frame = frame.with_columns(_key=pl.Series(parts, dtype=pl.Int64))
+    if not len(parts) or parts.min() == parts.max():
+        return {int(parts[0]) if len(parts) else 0: frame.drop("_key")}
+    frame = frame.with_columns(_key=pl.Series(parts))
     groups = frame.partition_by("_key", as_dict=True, include_key=False, maintain_order=True)
-    return {int(p): group.to_dict(as_series=False) for (p,), group in groups.items()}
+    return {int(p): group for (p,), group in groups.items()}
+
+
+def split_by_partition(events: pl.DataFrame, partitions: int) -> dict[int, dict[str, list[Any]]]:
+    """Events per partition as columns, routed by user id (or a visitor's anonymous id)."""
+    parts = split_frames(events, partitions)
+    return {p: frame.to_dict(as_series=False) for p, frame in parts.items()}
 
 
 def _text(name: str, events: pl.DataFrame) -> pl.Expr:
@@ -123,13 +132,20 @@ def _text(name: str, events: pl.DataFrame) -> pl.Expr:
     return pl.col(name).cast(pl.String)
 
 
-def encode_events(columns: dict[str, list[Any]]) -> bytes:
-    """Event columns as compact JSON."""
-    return orjson.dumps(columns)
+def encode_frame(events: pl.DataFrame) -> bytes:
+    """Events as an Arrow IPC stream (written without a Python object per event)."""
+    sink = io.BytesIO()
+    events.write_ipc_stream(sink, compression="uncompressed")
+    return sink.getvalue()
+
+
+def decode_frame(data: bytes) -> dict[str, list[Any]]:
+    """The inverse of `encode_frame`, as columns (what consumers apply)."""
+    return pl.read_ipc_stream(io.BytesIO(data)).to_dict(as_series=False)
 
 
 def decode_columns(data: bytes) -> dict[str, list[Any]]:
-    """The inverse of `encode_events`, as columns (cheaper than a frame per message)."""
+    """Columns from compact JSON (entries written before batches were Arrow IPC)."""
     columns: dict[str, list[Any]] = orjson.loads(data)
     return columns
 

@@ -4,6 +4,10 @@ Each partition (``<stream>:<p>``) is read by exactly one worker, so a user's eve
 order. A worker first claims and re-reads entries left pending by a crashed predecessor,
 then reads new ones. Entries are acknowledged only after the profiles they change are
 written, and applying is idempotent, so a crash loses nothing and counts nothing twice.
+
+An entry holds one publish's events of one partition as an Arrow IPC stream (field ``a``,
+written without a Python object per event) and the publish time in epoch ms (``t``);
+entries of older versions hold JSON columns (``e``) and are still read.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import redis
 
 from tastemaker.config import RedisBusConfig
 from tastemaker.errors import StoreUnavailableError
-from tastemaker.storage.bus import Message, decode_columns, encode_events, split_by_partition
+from tastemaker.storage.bus import Message, decode_columns, decode_frame, encode_frame, split_frames
 
 MAXLEN = 1_000_000
 
@@ -44,15 +48,15 @@ class RedisStreamBus:
         return f"{self.cfg.stream}:{partition}"
 
     def publish(self, events: pl.DataFrame) -> int:
-        """Append events to their partitions' streams (one entry per partition)."""
+        """Append events to their partitions' streams (one Arrow IPC entry per partition)."""
         if events.height == 0:
             return 0
-        parts = split_by_partition(events, self.partitions)
+        parts = split_frames(events, self.partitions)
         now = str(int(time.time() * 1000))
         try:
             pipe = self.client.pipeline(transaction=False)
-            for p, columns in parts.items():
-                fields: dict[Any, Any] = {"e": encode_events(columns), "t": now}
+            for p, frame in parts.items():
+                fields: dict[Any, Any] = {"a": encode_frame(frame), "t": now}
                 pipe.xadd(self.stream(p), fields, maxlen=MAXLEN, approximate=True)
             pipe.execute()
         except redis.RedisError as exc:
@@ -114,7 +118,7 @@ class RedisStreamBus:
                 if not fields:  # deleted by trimming
                     continue
                 mid = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-                out.append(Message(partition, mid, decode_columns(fields[b"e"]), int(fields[b"t"])))
+                out.append(Message(partition, mid, _columns(fields), int(fields[b"t"])))
         return out
 
     def redeliver(self) -> None:
@@ -163,3 +167,10 @@ class RedisStreamBus:
     def close(self) -> None:
         """Release connections."""
         self.client.close()
+
+
+def _columns(fields: dict[bytes, bytes]) -> dict[str, list[Any]]:
+    """An entry's events: an Arrow IPC stream (``a``), or JSON columns (``e``, older entries)."""
+    if b"a" in fields:
+        return decode_frame(fields[b"a"])
+    return decode_columns(fields[b"e"])

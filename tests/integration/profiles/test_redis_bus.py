@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import polars as pl
 import pytest
 from redis_helpers import cleanup, redis_workspace
@@ -15,7 +16,7 @@ from tastemaker.config import RedisBusConfig
 from tastemaker.profiles.service import ProfileService
 from tastemaker.profiles.wiring import fast_path
 from tastemaker.profiles.worker import run_worker
-from tastemaker.storage.bus import partition_of
+from tastemaker.storage.bus import partition_of, split_by_partition
 from tastemaker.storage.redis_streams import RedisStreamBus
 from tastemaker.workspace import Workspace
 
@@ -97,6 +98,32 @@ def test_unacknowledged_entries_are_delivered_again(ws: Workspace) -> None:
     assert second.consume("fresh", count=10, block_ms=10) == []
     first.close()
     second.close()
+
+
+def test_entries_are_arrow_batches_and_older_json_entries_are_still_read(
+    ws: Workspace,
+) -> None:
+    bus_cfg = ws.settings.bus
+    assert isinstance(bus_cfg, RedisBusConfig)
+    bus = RedisStreamBus(bus_cfg, owned=[0])
+    bus.ensure_groups()
+    stored = _views("cy", ["e1", "e2"], "c").with_columns(
+        pl.col("timestamp").str.to_datetime(time_zone="UTC").dt.epoch("ms")
+    )
+    new = split_by_partition(stored, 1)[0]  # what the new entry should decode to
+    old = {**new, "event_id": ["o0", "o1"]}
+    bus.client.xadd(bus.stream(0), {"e": orjson.dumps(old), "t": "1"})  # an older version's
+    single = RedisStreamBus(bus_cfg.model_copy(update={"partitions": 1}), owned=[0])
+    single.publish(stored)  # one partition: everything goes to stream 0
+    entries = bus.client.xrange(bus.stream(0))
+    assert [sorted(fields) for _, fields in entries] == [[b"e", b"t"], [b"a", b"t"]]
+    got = bus.consume("w", count=10, block_ms=10)
+    assert [m.columns for m in got] == [old, new]
+    assert got[1].events.schema == got[0].events.schema
+    bus.ack(got)
+    assert bus.pending() == 0
+    bus.close()
+    single.close()
 
 
 def test_fast_path_loss_is_repaired_by_rebuild(ws: Workspace) -> None:
