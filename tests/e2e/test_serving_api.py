@@ -49,6 +49,13 @@ def _runtime(client: TestClient) -> ServingRuntime:
     return rt
 
 
+def _stage_count(client: TestClient, stage: str) -> float:
+    """How often a pipeline stage ran, from the Prometheus metrics."""
+    prefix = f'tastemaker_stage_seconds_count{{stage="{stage}"}} '
+    lines = [x for x in client.get("/metrics").text.splitlines() if x.startswith(prefix)]
+    return float(lines[0].split()[-1]) if lines else 0.0
+
+
 def _items(ws: Workspace) -> pl.DataFrame:
     return ws.store.items()
 
@@ -187,6 +194,34 @@ def test_cache_hits_until_the_user_acts_and_metrics_show_it(
     assert 'tastemaker_request_seconds_bucket{endpoint="/v1/recommendations/{user_id}"' in text
     assert 'tastemaker_model_version_info{role="active",version="v0001"} 1.0' in text
     assert "tastemaker_cache_hit_rate" in text and 'stage="ann"' in text
+
+
+def test_another_k_or_filter_for_the_same_user_only_reranks(
+    shop: tuple[Workspace, TestClient],
+) -> None:
+    _, client = shop
+    user = ACTIVE[4]
+    first = client.get(f"/v1/recommendations/{user}", params={"k": 5}).json()
+    rt = _runtime(client)
+    hits, misses = rt.users.hits, rt.users.misses
+    searched = _stage_count(client, "candidates")
+    wider = client.get(f"/v1/recommendations/{user}", params={"k": 8}).json()
+    electric = client.get(
+        f"/v1/recommendations/{user}", params={"k": 5, "filters": "fuel_type:electric"}
+    ).json()
+    assert (rt.users.hits, rt.users.misses) == (hits + 2, misses)  # no new profile step
+    assert _stage_count(client, "candidates") == searched  # nor candidates, nor scores
+    assert len(wider["items"]) == 8 and len(first["items"]) == 5
+    ids = [i["item_id"] for i in electric["items"]]
+    fuel = dict(_items(shop[0]).select("item_id", "fuel_type").iter_rows())
+    assert ids and all(fuel[i] == "electric" for i in ids)
+    client.post(
+        "/v1/events",
+        json=[{"event_id": "k1", "user_id": user, "type": "view", "item_id": ids[0],
+               "timestamp": datetime.now(UTC).isoformat()}],
+    )  # fmt: skip
+    client.get(f"/v1/recommendations/{user}", params={"k": 5})
+    assert rt.users.misses == misses + 1  # the user acted: profile and candidates again
 
 
 def test_promotion_canary_and_rollback_without_restart(shop: tuple[Workspace, TestClient]) -> None:

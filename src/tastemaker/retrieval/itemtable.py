@@ -8,6 +8,7 @@ filters and business rules are boolean masks over item indices.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -26,11 +27,14 @@ class Categorical:
 
     def code_of(self, label: str) -> int:
         """Code of ``label`` (case-insensitive), or -1 when no item has it."""
-        low = label.lower()
+        return self._codes.get(label.lower(), -1)
+
+    @cached_property
+    def _codes(self) -> dict[str, int]:
+        codes: dict[str, int] = {}
         for i, name in enumerate(self.labels):
-            if name.lower() == low:
-                return i
-        return -1
+            codes.setdefault(name.lower(), i)  # the first label of a spelling wins
+        return codes
 
 
 @dataclass

@@ -63,7 +63,9 @@ class RecommendationPipeline:
         ws: the workspace (profiles, event weights).
         config: pipeline settings.
         timer: receives ``(stage, seconds)`` for metrics.
-        users: cache of the profile step per user (dropped when the user acts); None: off.
+        users: cache per user of the stages that depend on the user alone (profile,
+            candidates, scores), dropped when the user acts; None: off. Another request of
+            the same user (another ``k``, filter or page) only re-ranks.
     """
 
     def __init__(
@@ -91,28 +93,36 @@ class RecommendationPipeline:
 
     def run(self, v: LoadedVersion, req: Request, variant: str) -> ServedList:
         """The whole pipeline: the stages in order."""
-        user = self.profile(v, req.user_key)
-        candidates = self.candidates(v, user)
-        scored = self.score(v, user, candidates)
+        user, scored = self.scored(v, req.user_key)
         ranked = self.rerank(v, user, req, scored)
         return self.respond(v, user, req, ranked, variant)
 
-    # --- 1. profile -------------------------------------------------------------------
-    def profile(self, v: LoadedVersion, user_key: str) -> UserState:
-        """Training-time history of the user plus fresh events, over the version's items.
+    def scored(self, v: LoadedVersion, user_key: str) -> tuple[UserState, ItemList]:
+        """Stages 1-3 (profile, candidates, scores): what depends on the user alone.
 
         Cached per user and version until the user sends an event (or the cache's TTL).
         """
-        t0 = time.perf_counter()
         cache = self.users
-        user = cache.get(user_key, v.name) if cache is not None else None
-        if user is None:
-            token = cache.token(user_key) if cache is not None else None
-            since = int(time.time() * 1000 - self.config.recent_days * 86_400_000)
-            sig = user_signals(self.ws, user_key, since)
-            user = build_user_state(v, sig, user_key, self.params)
-            if cache is not None:
-                cache.put(user_key, v.name, user, token)
+        if cache is not None:
+            t0 = time.perf_counter()
+            hit: tuple[UserState, ItemList] | None = cache.get(user_key, v.name)
+            if hit is not None:
+                self.timer("profile", time.perf_counter() - t0)
+                return hit
+        token = cache.token(user_key) if cache is not None else None
+        user = self.profile(v, user_key)
+        scored = self.score(v, user, self.candidates(v, user))
+        if cache is not None:
+            cache.put(user_key, v.name, (user, scored), token)
+        return user, scored
+
+    # --- 1. profile -------------------------------------------------------------------
+    def profile(self, v: LoadedVersion, user_key: str) -> UserState:
+        """Training-time history of the user plus fresh events, over the version's items."""
+        t0 = time.perf_counter()
+        since = int(time.time() * 1000 - self.config.recent_days * 86_400_000)
+        sig = user_signals(self.ws, user_key, since)
+        user = build_user_state(v, sig, user_key, self.params)
         self.timer("profile", time.perf_counter() - t0)
         return user
 

@@ -34,7 +34,8 @@ class UserSignals:
 
     Attributes:
         item_ids, types, timestamps: recent item events, oldest first (parallel).
-        shares: attribute -> value -> share of the user's recent interactions.
+        shares: attribute -> value -> share of the user's recent interactions (the
+            segment columns, the only ones the pipeline reads).
         found: a profile exists for the user.
     """
 
@@ -59,7 +60,7 @@ def user_signals(ws: Workspace, user_key: str, since_ms: int) -> UserSignals:
     rows = [e for e in list(state.timeline) if e[0] >= since_ms and e[2] in _ITEM_TYPES]
     counts = list(state.counts)
     shares = {a: shares_of(dict(counts[i])) for i, a in enumerate(profiles.attributes)
-              if i < len(counts)}  # fmt: skip
+              if i < len(counts) and a in SEGMENT_COLUMNS}  # fmt: skip
     return UserSignals(
         [e[3] for e in rows],
         [e[2] for e in rows],

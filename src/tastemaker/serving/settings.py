@@ -64,7 +64,8 @@ class PipelineConfig(_Config):
     user_cache_seconds: float = Field(
         default=60.0,
         ge=0,
-        description="keep a user's profile step this long unless the user acts (0: off)",
+        description="keep a user's profile, candidates and scores this long unless the user "
+        "acts (0: off)",
     )
     watch_seconds: float = Field(default=1.0, gt=0, description="registry poll interval")
     catalog_refresh_seconds: float = Field(default=300.0, gt=0)
