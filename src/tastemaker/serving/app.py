@@ -75,4 +75,6 @@ def create_app(workspace: Workspace, *, preload: bool = False) -> FastAPI:
     app.include_router(items.router)
     app.include_router(feedback.router)
     app.include_router(propensity_router.router)
+    # outermost: a plain recommendation request skips the framework (errors go to the route)
+    app.add_middleware(recommendations.RecommendationShortcut, fastapi=app)
     return app
