@@ -44,47 +44,71 @@ def impression_frame(batch: list[Served], per_list: bool = False) -> pl.DataFram
     One event per item (``context.position``), or with ``per_list`` one event per list
     whose ``properties`` hold ``items`` and ``positions``.
     """
+    if not per_list:
+        return _per_item_frame(batch)
     rows: dict[str, list[str | None]] = {
         c: []
         for c in ("event_id", "user_id", "type", "item_id", "timestamp", "context", "properties")
     }
     for s in batch:
-        ts = datetime.fromtimestamp(s.at_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        if per_list:
-            list_ctx = {
-                "request_id": s.request_id,
-                "page": s.page,
-                "model_version": s.model_version,
-                "variant": s.variant,
-            }
-            props = {"items": s.item_ids, "positions": list(range(1, len(s.item_ids) + 1))}
-            for key, value in (
-                ("event_id", f"imp-{s.request_id}"),
-                ("user_id", s.user_id),
-                ("type", "impression"),
-                ("item_id", None),
-                ("timestamp", ts),
-                ("context", orjson.dumps(list_ctx).decode()),
-                ("properties", orjson.dumps(props).decode()),
-            ):
-                rows[key].append(value)
-            continue
-        for pos, item in enumerate(s.item_ids):
-            ctx = {
-                "request_id": s.request_id,
-                "position": pos + 1,
-                "page": s.page,
-                "model_version": s.model_version,
-                "variant": s.variant,
-            }
-            rows["event_id"].append(f"imp-{s.request_id}-{pos + 1}")
-            rows["user_id"].append(s.user_id)
-            rows["type"].append("impression")
-            rows["item_id"].append(item)
-            rows["timestamp"].append(ts)
-            rows["context"].append(orjson.dumps(ctx).decode())
-            rows["properties"].append(None)
+        list_ctx = {
+            "request_id": s.request_id,
+            "page": s.page,
+            "model_version": s.model_version,
+            "variant": s.variant,
+        }
+        props = {"items": s.item_ids, "positions": list(range(1, len(s.item_ids) + 1))}
+        for key, value in (
+            ("event_id", f"imp-{s.request_id}"),
+            ("user_id", s.user_id),
+            ("type", "impression"),
+            ("item_id", None),
+            ("timestamp", _timestamp(s.at_ms)),
+            ("context", orjson.dumps(list_ctx).decode()),
+            ("properties", orjson.dumps(props).decode()),
+        ):
+            rows[key].append(value)
     return pl.DataFrame(rows, schema=dict.fromkeys(rows, pl.String))
+
+
+def _timestamp(at_ms: int) -> str:
+    return datetime.fromtimestamp(at_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _per_item_frame(batch: list[Served]) -> pl.DataFrame:
+    """One event per served item, built column-wise (the writer thread holds the GIL)."""
+    lists = pl.DataFrame(
+        {
+            "request_id": [s.request_id for s in batch],
+            "user_id": [s.user_id for s in batch],
+            "item_id": [s.item_ids for s in batch],
+            "page": [s.page for s in batch],
+            "model_version": [s.model_version for s in batch],
+            "variant": [s.variant for s in batch],
+            "timestamp": [_timestamp(s.at_ms) for s in batch],
+        },
+        schema={
+            "request_id": pl.String,
+            "user_id": pl.String,
+            "item_id": pl.List(pl.String),
+            "page": pl.String,
+            "model_version": pl.String,
+            "variant": pl.String,
+            "timestamp": pl.String,
+        },  # fmt: skip
+    )
+    rows = lists.with_columns(position=pl.int_ranges(1, pl.col("item_id").list.len() + 1))
+    rows = rows.explode("item_id", "position")
+    context = pl.struct("request_id", "position", "page", "model_version", "variant")
+    return rows.select(
+        event_id=pl.format("imp-{}-{}", "request_id", "position"),
+        user_id="user_id",
+        type=pl.lit("impression"),
+        item_id="item_id",
+        timestamp="timestamp",
+        context=context.struct.json_encode(),
+        properties=pl.lit(None, pl.String),
+    )
 
 
 class ImpressionLogger:
