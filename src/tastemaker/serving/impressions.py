@@ -75,6 +75,17 @@ def _timestamp(at_ms: int) -> str:
     return datetime.fromtimestamp(at_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_LIST_SCHEMA = {
+    "request_id": pl.String,
+    "user_id": pl.String,
+    "item_id": pl.List(pl.String),
+    "page": pl.String,
+    "model_version": pl.String,
+    "variant": pl.String,
+    "timestamp": pl.String,
+}
+
+
 def _per_item_frame(batch: list[Served]) -> pl.DataFrame:
     """One event per served item, built column-wise (the writer thread holds the GIL)."""
     lists = pl.DataFrame(
