@@ -106,7 +106,7 @@ def _per_item_frame(batch: list[Served]) -> pl.DataFrame:
             "model_version": pl.String,
             "variant": pl.String,
             "timestamp": pl.String,
-        },  # fmt: skip
+        },
     )
     rows = lists.with_columns(position=pl.int_ranges(1, pl.col("item_id").list.len() + 1))
     rows = rows.explode("item_id", "position")
