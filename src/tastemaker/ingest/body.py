@@ -130,10 +130,7 @@ def _text_column(name: str, values: Sequence[Any]) -> pl.Series:
         size = np.abs(floats)
         if np.all((size >= _PLAIN[0]) & (size < _PLAIN[1]) | (size == 0)):
             return pl.Series(name, floats).cast(pl.String)
-    if kinds <= {dict, list}:
-        written = _each(orjson.dumps, values, nulls)
-        return pl.Series(name, written, dtype=pl.Binary).cast(pl.String)
-    write = str if kinds <= _NUMBERS else _write_any
+    write = str if kinds <= _NUMBERS else _json_text if kinds <= {dict, list} else _write_any
     return pl.Series(name, _each(write, values, nulls), dtype=pl.String)
 
 
