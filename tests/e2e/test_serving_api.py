@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from collections.abc import Iterator
@@ -222,6 +223,16 @@ def test_another_k_or_filter_for_the_same_user_only_reranks(
     )  # fmt: skip
     client.get(f"/v1/recommendations/{user}", params={"k": 5})
     assert rt.users.misses == misses + 1  # the user acted: profile and candidates again
+
+
+def test_the_loaded_model_is_kept_out_of_the_garbage_collector(
+    shop: tuple[Workspace, TestClient],
+) -> None:
+    gc.unfreeze()
+    _, client = shop
+    client.get(f"/v1/recommendations/{ACTIVE[0]}")  # loads the runtime
+    assert gc.get_freeze_count() > 0  # full passes skip the model's objects
+    gc.unfreeze()
 
 
 def test_promotion_canary_and_rollback_without_restart(shop: tuple[Workspace, TestClient]) -> None:

@@ -8,6 +8,7 @@ and hands served lists to the impression logger.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -79,6 +80,7 @@ class ServingRuntime:
         self.state = RegistryState()
         self.versions: dict[str, LoadedVersion] = {}
         self._token: tuple[int, int] | None = None
+        self._frozen = False
         self._catalog_at = 0.0
         self._reload_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(self.config.max_concurrent)
@@ -153,6 +155,8 @@ class ServingRuntime:
                 self._catalog_at = time.monotonic()
             self.cache.clear()
             self.users.clear()
+            _freeze_heap(first=not self._frozen)
+            self._frozen = True
             roles = {"active": state.active or "none"}
             if state.canary:
                 roles["canary"] = state.canary.version
@@ -291,6 +295,19 @@ class ServingRuntime:
             if len(ids):
                 for v in list(self.versions.values()):
                     v.add_exposure(v.table.lookup(ids.to_list()), clicks)
+
+
+def _freeze_heap(first: bool) -> None:
+    """Keep the loaded versions out of the cyclic GC's passes.
+
+    A full pass over a 100k-item model's objects takes ~100 ms with the GIL held, a
+    latency spike for every request waiting. Frozen objects are skipped; after a reload
+    the previous versions' garbage is collected once before freezing again.
+    """
+    if not first:
+        gc.unfreeze()
+        gc.collect()
+    gc.freeze()
 
 
 def _same_attributes(v: LoadedVersion, idx: int, n: int) -> ItemList:
