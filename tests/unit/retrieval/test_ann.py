@@ -34,7 +34,7 @@ def test_flat_index_is_exact() -> None:
     np.testing.assert_allclose(scores[0], np.sort(users[0] @ items.T)[::-1][:10], rtol=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+@pytest.mark.parametrize("kind", ["pqfs", "ivf", "hnsw"])
 def test_calibrated_index_reaches_the_recall_target(kind: str) -> None:
     items, users = _clustered(6000, 16, 1)
     if kind == "hnsw":  # graph search suits angular data; ALS factors go to IVF
@@ -46,9 +46,23 @@ def test_calibrated_index_reaches_the_recall_target(kind: str) -> None:
     assert index.recall_ >= 0.9
 
 
-def test_save_and_load_round_trip(tmp_path: Path) -> None:
+def test_large_catalogs_get_fast_scan_pq_with_exact_reranking() -> None:
+    items, users = _clustered(6000, 16, 3)
+    cfg = AnnConfig(exact_below=5000, calibration_queries=200)
+    index = AnnIndex(cfg).fit(items, users[:200])
+    assert index.kind_ == "pqfs" and index.recall_ >= 0.95
+    got, scores = index.search(users[200:260], 200)  # a wider k keeps the top-100 recall
+    assert recall_at_k(got[:, :100], _exact(items, users[200:260], 100)) >= 0.95
+    exact = np.take_along_axis(users[200:260] @ items.T, got, axis=1)
+    np.testing.assert_allclose(scores, exact, rtol=1e-4, atol=1e-4)  # re-scored exactly
+    odd = AnnIndex(AnnConfig(kind="pqfs", calibration_queries=50)).fit(items[:, :15])
+    assert odd.kind_ == "ivf"  # fast-scan codes pair dimensions
+
+
+@pytest.mark.parametrize("kind", ["ivf", "pqfs"])
+def test_save_and_load_round_trip(tmp_path: Path, kind: str) -> None:
     items, users = _clustered(3000, 8, 2)
-    index = AnnIndex(AnnConfig(kind="ivf", calibration_queries=100)).fit(items, users)
+    index = AnnIndex(AnnConfig(kind=kind, calibration_queries=100)).fit(items, users)
     index.save(tmp_path / "ann")
     assert (tmp_path / "ann" / "ann.faiss").is_file()
     assert isinstance(faiss.read_index(str(tmp_path / "ann" / "ann.faiss")), faiss.Index)
