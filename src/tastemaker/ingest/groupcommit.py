@@ -1,22 +1,31 @@
 """Group commit: concurrent API batches of events validated and stored together.
 
-Each request thread queues its batch. If no batch is being stored, the thread leads: it
-takes the queued batches (its own among them, oldest first, up to a row limit, all of one
-shape) and stores them with one validation and one transaction, then answers every one.
-Threads that arrive meanwhile wait and are answered by the next leader. Under load, the
-fixed costs of a batch (query plans, a transaction, a stream publish) are paid once per
-group instead of once per request; a lone request is stored at once, as before.
+Requests queue their batches; one writer thread takes the queued batches (oldest first, up
+to a row limit, all of one shape), stores them with one validation and one transaction,
+and answers every one. Batches that arrive while a group is stored wait for the next
+group. Under load, the fixed costs of a batch (query plans, a transaction, a stream
+publish) are paid once per group instead of once per request; a lone request is stored at
+once, as before.
+
+An API request awaits its answer on the event loop (`GroupCommit.submit_async`): it holds
+no thread while it waits, and a group wakes the loop once per answered request instead of
+waking every waiting thread.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import polars as pl
 
 from tastemaker.schema import IngestSummary
+
+log = logging.getLogger(__name__)
 
 #: Stores batches of one shape together and answers each (`Ingestor.ingest_event_batches`).
 StoreBatches = Callable[[list[pl.DataFrame], str], list[IngestSummary]]
@@ -26,7 +35,8 @@ StoreBatches = Callable[[list[pl.DataFrame], str], list[IngestSummary]]
 class _Job:
     frame: pl.DataFrame
     source: str
-    done: bool = False
+    #: Called (in the writer thread) once the job is answered.
+    notify: Callable[[], object]
     summary: IngestSummary | None = None
     error: Exception | None = None
     shape: tuple[str, ...] = field(init=False)
@@ -42,46 +52,79 @@ class _Job:
 
 
 class GroupCommit:
-    """Queue batches from many threads; store the queued ones together.
+    """Queue batches from many requests; one writer thread stores the queued ones together.
 
     Args:
         store_batches: stores a list of batches of one shape, returning one summary each.
         max_rows: most rows stored together (a batch larger than this goes alone).
+        idle_seconds: the writer thread ends after this long without work (the next batch
+            starts a new one), so an idle workspace holds no thread.
     """
 
-    def __init__(self, store_batches: StoreBatches, max_rows: int = 8_000) -> None:
+    def __init__(
+        self, store_batches: StoreBatches, max_rows: int = 8_000, idle_seconds: float = 5.0
+    ) -> None:
         self._store_batches = store_batches
         self.max_rows = max_rows
+        self.idle_seconds = idle_seconds
         self._cond = threading.Condition()
         self._queue: list[_Job] = []
-        self._leading = False
+        self._writer: threading.Thread | None = None
 
     def submit(self, frame: pl.DataFrame, source: str) -> IngestSummary:
-        """Store one batch (possibly together with others); return its own summary.
+        """Store one batch (possibly together with others); block until it is answered.
 
         Raises:
             Exception: whatever storing the group raised (every batch of it gets the error).
         """
-        job = _Job(frame, source)
+        done = threading.Event()
+        job = _Job(frame, source, done.set)
+        self._enqueue(job)
+        done.wait()
+        return job.answer()
+
+    async def submit_async(self, frame: pl.DataFrame, source: str) -> IngestSummary:
+        """`submit` for a coroutine: the event loop keeps serving while the batch is stored.
+
+        A request cancelled while waiting (client gone) is still stored.
+
+        Raises:
+            Exception: whatever storing the group raised (every batch of it gets the error).
+        """
+        loop = asyncio.get_running_loop()
+        answered: asyncio.Future[None] = loop.create_future()
+        job = _Job(frame, source, partial(loop.call_soon_threadsafe, _resolve, answered))
+        self._enqueue(job)
+        await answered
+        return job.answer()
+
+    def _enqueue(self, job: _Job) -> None:
         with self._cond:
             self._queue.append(job)
-            while self._leading and not job.done:
-                self._cond.wait()
-            if job.done:
-                return job.answer()
-            self._leading = True
-        try:
-            while not job.done:
-                with self._cond:
-                    group = self._take()
-                self._run(group)
-                with self._cond:
-                    self._cond.notify_all()
-        finally:
+            if self._writer is None:
+                self._writer = threading.Thread(
+                    target=self._write, name="tastemaker-group-commit", daemon=True
+                )
+                self._writer.start()
+            else:
+                self._cond.notify()
+
+    def _write(self) -> None:
+        """The writer thread: store groups while batches are queued; end when idle."""
+        while True:
             with self._cond:
-                self._leading = False
-                self._cond.notify_all()
-        return job.answer()
+                if not self._queue:
+                    self._cond.wait(self.idle_seconds)
+                if not self._queue:  # idle: the next batch starts a new writer
+                    self._writer = None
+                    return
+                group = self._take()
+            self._run(group)
+            for job in group:
+                try:
+                    job.notify()
+                except Exception:  # e.g. the waiting event loop was closed
+                    log.exception("group commit: could not deliver an answer")
 
     def _take(self) -> list[_Job]:
         """The oldest queued batch and the ones after it of the same shape, up to ``max_rows``."""
@@ -97,9 +140,13 @@ class GroupCommit:
     def _run(self, group: list[_Job]) -> None:
         try:
             summaries = self._store_batches([j.frame for j in group], group[0].source)
+            for job, summary in zip(group, summaries, strict=True):
+                job.summary = summary
         except Exception as exc:  # every request of the group gets the failure
             for job in group:
-                job.error, job.done = exc, True
-            return
-        for job, summary in zip(group, summaries, strict=True):
-            job.summary, job.done = summary, True
+                job.error = exc
+
+
+def _resolve(answered: asyncio.Future[None]) -> None:
+    if not answered.done():  # not cancelled meanwhile
+        answered.set_result(None)

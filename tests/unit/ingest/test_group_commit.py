@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from pathlib import Path
@@ -94,7 +95,7 @@ def test_groups_respect_shape_and_size() -> None:
 def _job(frame: pl.DataFrame) -> Any:
     from tastemaker.ingest.groupcommit import _Job
 
-    return _Job(frame, "api")
+    return _Job(frame, "api", lambda: None)
 
 
 def test_a_failure_reaches_every_batch_of_the_group() -> None:
@@ -116,4 +117,63 @@ def test_a_failure_reaches_every_batch_of_the_group() -> None:
     for t in threads:
         t.join()
     assert errors == ["database down"] * 5
-    assert not commit._leading and not commit._queue
+    assert not commit._queue
+
+
+def test_requests_on_an_event_loop_are_grouped_and_each_gets_its_own_answer() -> None:
+    calls: list[int] = []
+    commit = GroupCommit(_recording_store(calls, 0.05), max_rows=100)
+
+    async def main() -> list[int]:
+        sends = [commit.submit_async(pl.DataFrame({"n": [n]}), "api") for n in range(12)]
+        return [s.accepted for s in await asyncio.gather(*sends)]
+
+    assert asyncio.run(main()) == list(range(12))
+    assert sum(calls) == 12 and len(calls) < 12  # some were stored together
+
+
+def test_a_failed_group_raises_in_each_waiting_coroutine() -> None:
+    def store(frames: list[pl.DataFrame], source: str) -> list[IngestSummary]:
+        return []  # one summary short per batch: a bug in storing, not a hang
+
+    commit = GroupCommit(store)
+
+    async def main() -> list[BaseException | IngestSummary]:
+        sends = [commit.submit_async(pl.DataFrame({"n": [n]}), "api") for n in range(3)]
+        return await asyncio.gather(*sends, return_exceptions=True)
+
+    assert all(isinstance(r, ValueError) for r in asyncio.run(main()))
+
+
+def test_a_cancelled_request_is_still_stored_and_the_writer_goes_on() -> None:
+    stored: list[int] = []
+    release = threading.Event()
+
+    def store(frames: list[pl.DataFrame], source: str) -> list[IngestSummary]:
+        release.wait(5)
+        stored.extend(int(f["n"][0]) for f in frames)
+        return [IngestSummary(received=f.height, accepted=f.height) for f in frames]
+
+    commit = GroupCommit(store)
+
+    async def main() -> IngestSummary:
+        gone = asyncio.ensure_future(commit.submit_async(pl.DataFrame({"n": [1]}), "api"))
+        await asyncio.sleep(0.01)
+        gone.cancel()  # the client went away while its batch was being stored
+        release.set()
+        return await commit.submit_async(pl.DataFrame({"n": [2]}), "api")
+
+    assert asyncio.run(main()).accepted == 1
+    assert stored == [1, 2]
+
+
+def test_the_writer_thread_ends_when_idle_and_restarts_on_demand() -> None:
+    calls: list[int] = []
+    commit = GroupCommit(_recording_store(calls, 0.0), idle_seconds=0.05)
+    assert commit.submit(pl.DataFrame({"n": [1]}), "api").accepted == 1
+    writer = commit._writer
+    assert writer is not None
+    writer.join(2)
+    assert not writer.is_alive() and commit._writer is None
+    assert commit.submit(pl.DataFrame({"n": [2]}), "api").accepted == 2
+    assert calls == [1, 1]

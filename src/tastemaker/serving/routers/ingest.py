@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from starlette.concurrency import run_in_threadpool
 
 from tastemaker.ingest.body import body_to_frame
 from tastemaker.schema import Event, IngestSummary, Item, User
@@ -39,9 +38,9 @@ def _body_schema(model: type, key: str) -> dict[str, Any]:
 async def post_events(request: Request, ws: WorkspaceDep) -> IngestSummary:
     """Ingest up to 1,000 events; valid ones are stored, refused ones listed with reasons."""
     frame = body_to_frame(await request.body(), "events", ws.settings.ingest.max_batch)
-    # In a worker thread: the event loop keeps reading requests, and batches that arrive
-    # while one is stored are stored together (group commit).
-    return await run_in_threadpool(ws.ingestor.group_commit.submit, frame, "api")
+    # Stored by the group-commit thread: the event loop keeps reading requests, and batches
+    # that arrive while one is stored are stored together.
+    return await ws.ingestor.group_commit.submit_async(frame, "api")
 
 
 @router.put("/items", response_model=IngestSummary, openapi_extra=_body_schema(Item, "items"))
