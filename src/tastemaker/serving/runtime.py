@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import threading
 import time
-import uuid
 import weakref
 from dataclasses import replace
 from typing import Any
@@ -189,7 +189,7 @@ class ServingRuntime:
         cache_key = (version.name, k, filters.key(), context)
         cached = self.cache.get(key, cache_key)
         self.metrics.cache_lookup(cached is not None, self.cache.hit_rate)
-        request_id = uuid.uuid4().hex
+        request_id = new_request_id()
         if cached is not None:
             served: ServedList = cached.with_request_id(request_id)
         else:
@@ -295,6 +295,15 @@ class ServingRuntime:
             if len(ids):
                 for v in list(self.versions.values()):
                     v.add_exposure(v.table.lookup(ids.to_list()), clicks)
+
+
+def new_request_id() -> str:
+    """A unique request id that sorts by time: microseconds (13 hex digits) + 48 random bits.
+
+    Impression event ids start with it, so the event log's unique index takes them as
+    appends at its right edge instead of random inserts all over a large B-tree.
+    """
+    return f"{time.time_ns() // 1000:013x}{os.urandom(6).hex()}"
 
 
 def _freeze_heap(first: bool) -> None:

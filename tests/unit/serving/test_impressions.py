@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import polars as pl
 
 from tastemaker.serving.impressions import ImpressionLogger, Served
+from tastemaker.serving.runtime import new_request_id
 
 
 class _Ingestor:
@@ -45,3 +47,11 @@ def test_a_full_buffer_drops_and_counts() -> None:
     assert logger.dropped == 3
     logger.flush()
     assert pl.concat(sink.frames).height == 4
+
+
+def test_request_ids_are_unique_and_sort_by_time() -> None:
+    ids = [new_request_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids) and all(len(i) == 25 for i in ids)
+    first = ids[0]
+    time.sleep(0.002)
+    assert new_request_id() > first  # impression ids append to the event-id index
