@@ -67,12 +67,14 @@ def test_ingestion_publishes_and_a_worker_makes_segments_visible(ws: Workspace) 
     thread.start()
     try:
         deadline = time.monotonic() + 5
-        profile = None
-        while time.monotonic() < deadline and profile is None:
-            profile = ws.profiles.get(key)
+        profile = cached = None
+        assert ws.profiles.fast is not None
+        while time.monotonic() < deadline and (profile is None or cached is None):
+            profile = ws.profiles.get(key)  # the store is written first, then the fast path
+            cached = ws.profiles.fast.get(key)
             time.sleep(0.01)
         assert profile is not None and {"electric", "suv"} <= set(profile.segments)
-        assert ws.profiles.fast is not None and ws.profiles.fast.get(key) is not None
+        assert cached is not None
     finally:
         stop.set()
         thread.join(5)
