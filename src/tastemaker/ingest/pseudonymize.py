@@ -32,7 +32,7 @@ class Pseudonymizer:
         if len(key) < 16:
             raise ConfigError("pseudonymization key is too short (need at least 16 bytes)")
         self._key = key
-        self._cache: dict[str, str] = {}
+        self._cache: dict[str | None, str] = {}  # looked up with None for nulls
 
     @classmethod
     def from_file(cls, path: Path) -> Pseudonymizer:
@@ -52,29 +52,27 @@ class Pseudonymizer:
         return got
 
     def columns(self, frame: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
-        """Replace the ids in the text columns ``names`` by their pseudonyms, in one pass."""
-        exprs = []
+        """Replace the ids in the text columns ``names`` by their pseudonyms (nulls stay null)."""
+        mapped = []
         for name in names:
             if name not in frame.columns or frame.schema[name] != pl.String:
                 continue
-            if frame[name].null_count() == frame.height:  # nothing to map (no query plan)
+            if frame[name].null_count() == frame.height:  # nothing to map
                 continue
-            uniques = frame[name].drop_nulls().unique()
-            if uniques.len():
-                raw, pseudo = self._lookup(uniques)
-                exprs.append(
-                    pl.col(name).replace_strict(raw, pseudo, default=None, return_dtype=pl.String)
-                )
-        return frame.with_columns(exprs) if exprs else frame
+            column = frame[name]
+            pseudonyms = self._map(column.to_list(), column.null_count())
+            mapped.append(pl.Series(name, pseudonyms, dtype=pl.String))
+        return frame.with_columns(mapped) if mapped else frame
 
-    def _lookup(self, uniques: pl.Series) -> tuple[pl.Series, pl.Series]:
-        """This batch's distinct raw ids and their pseudonyms (only unseen ids are hashed).
+    def _map(self, raw: list[str | None], nulls: int) -> list[str | None]:
+        """The pseudonym of each id (None for None); only ids not seen before are hashed.
 
-        The mapping covers the batch only, so its cost follows the batch, not the cache.
+        Row by row through the cache rather than over the distinct ids: an API group of
+        8,000 events has nearly as many users, and finding the distinct ones and mapping
+        them back cost twice the lookups.
         """
-        raw = uniques.to_list()
         pseudonyms = list(map(self._cache.get, raw))  # one C-level pass for the known ids
-        if None in pseudonyms:
+        if pseudonyms.count(None) > nulls:  # some ids are new
             pairs = zip(raw, pseudonyms, strict=True)
-            pseudonyms = [p if p is not None else self.one(r) for r, p in pairs]
-        return uniques, pl.Series(pseudonyms, dtype=pl.String)
+            pseudonyms = [p if p is not None or r is None else self.one(r) for r, p in pairs]
+        return pseudonyms
