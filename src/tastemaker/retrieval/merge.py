@@ -20,16 +20,24 @@ def merge_candidates(parts: list[ItemList], limit: int | None = None) -> ItemLis
     """Union of the sources' items; each item keeps its best rank-normalized entry.
 
     Sources are listed by priority: on a tie the earlier source (and its anchor) wins.
-    The result is ordered by merged score and cut to ``limit`` items.
+    The result is ordered by merged score (ties: lower item index first) and cut to
+    ``limit`` items.
     """
     parts = [p for p in parts if len(p)]
     if not parts:
         return ItemList.empty()
-    joined = ItemList.concat([p.with_score(_rank_score(p)) for p in parts])
-    priority = np.concatenate([np.full(len(p), i, np.int32) for i, p in enumerate(parts)])
-    order = np.lexsort((priority, -joined.score, joined.index))
-    ranked = joined.take(order)
-    first = np.ones(len(ranked), bool)
-    first[1:] = ranked.index[1:] != ranked.index[:-1]
-    merged = ranked.take(first).sorted()
-    return merged if limit is None else merged.head(limit)
+    index = np.concatenate([p.index for p in parts])
+    score = np.concatenate([_rank_score(p) for p in parts])
+    priority = np.repeat(np.arange(len(parts), dtype=np.int32), [len(p) for p in parts])
+    order = np.lexsort((priority, -score, index))  # per item: best entry first
+    ranked = index[order]
+    first = np.ones(len(order), bool)
+    first[1:] = ranked[1:] != ranked[:-1]
+    keep = order[first]  # positions (in the joined arrays) of each item's best entry
+    keep = keep[np.lexsort((index[keep], -score[keep]))][:limit]
+    return ItemList(
+        index[keep],
+        score[keep],
+        np.concatenate([p.source for p in parts])[keep],
+        np.concatenate([p.anchor for p in parts])[keep],
+    )

@@ -196,17 +196,21 @@ class NewItemSource:
 
     def __init__(self, config: NewItemSourceConfig | None = None) -> None:
         self.config = config or NewItemSourceConfig()
+        self._base: tuple[int, np.ndarray] | None = None
 
     def __call__(self, state: RetrievalState, query: CandidateQuery) -> ItemList:
         """Newest items scored by segment match (newest first when nothing matches)."""
         pool = state.new_items[: self.config.scan]
         if len(pool) == 0 or self.config.n == 0:
             return ItemList.empty()
-        score = np.linspace(0.1, 0.0, len(pool), dtype=np.float32)
+        base = self._base
+        if base is None or base[0] != id(state) or len(base[1]) != len(pool):  # once per state
+            base = self._base = (id(state), np.linspace(0.1, 0.0, len(pool), dtype=np.float32))
+        score = base[1].copy()  # newer first when nothing matches
         for seg in query.segments:
             codes = state.new_codes.get(seg.column)
             if codes is not None:
-                score += (codes[: len(pool)] == seg.code) * np.float32(seg.weight)
+                score[codes[: len(pool)] == seg.code] += np.float32(seg.weight)
         n = min(self.config.n, len(pool))
         top = np.argpartition(-score, n - 1)[:n] if n < len(pool) else np.arange(len(pool))
         top = top[np.lexsort((top, -score[top]))]  # best first, ties: newer first

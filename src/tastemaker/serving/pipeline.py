@@ -222,14 +222,18 @@ class RecommendationPipeline:
         ]
 
 
+_FIXED_REASONS = {
+    int(Source.NEW_CONTENT): "new arrival",
+    int(Source.EXPLORE): "something new to discover",
+    int(Source.PINNED): "featured",
+    int(Source.ANN): "picked for you",
+}
+_ANCHORED = (int(Source.RECENT_NEIGHBORS), int(Source.ANN))
+
+
 def _reason(v: LoadedVersion, src: int, anchor: int, segs: list[Segment]) -> str:
-    if src in (Source.RECENT_NEIGHBORS, Source.ANN) and anchor >= 0:
+    if src in _ANCHORED and anchor >= 0:
         return f"because you viewed {v.table.titles[anchor]}"
     if src == Source.SEGMENT_POPULAR and 0 <= anchor < len(segs):
         return f"popular in {segs[anchor].label}"
-    return {
-        Source.NEW_CONTENT: "new arrival",
-        Source.EXPLORE: "something new to discover",
-        Source.PINNED: "featured",
-        Source.ANN: "picked for you",
-    }.get(Source(src), "popular right now")
+    return _FIXED_REASONS.get(src, "popular right now")

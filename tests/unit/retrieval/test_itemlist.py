@@ -36,3 +36,37 @@ def test_merge_deduplicates_keeping_the_best_entry_and_source_priority() -> None
     assert merged.index[0] in (1, 3)  # best of a source ranks first
     assert len(merge_candidates([ann, pop], limit=2)) == 2
     assert len(merge_candidates([])) == 0
+
+
+def _merge_by_hand(parts: list[ItemList], limit: int | None) -> list[tuple[int, float, int, int]]:
+    """The merge rule spelled out: best rank-normalized entry per item, earlier source on
+    a tie; ordered by score, then item index."""
+    best: dict[int, tuple[float, int, int, int]] = {}
+    for priority, part in enumerate(parts):
+        n = len(part)
+        order = sorted(range(n), key=lambda i: (-part.score[i], part.index[i]))
+        for rank, i in enumerate(order):
+            score = float(np.float32(1.0) - np.float32(rank) / np.float32(n))
+            item = int(part.index[i])
+            entry = (score, priority, int(part.source[i]), int(part.anchor[i]))
+            old = best.get(item)
+            if old is None or (-entry[0], entry[1]) < (-old[0], old[1]):
+                best[item] = entry
+    rows = sorted(best.items(), key=lambda kv: (-kv[1][0], kv[0]))[:limit]
+    return [(item, e[0], e[2], e[3]) for item, e in rows]
+
+
+def test_merge_matches_the_rule_on_random_lists() -> None:
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        parts = []
+        for s in range(int(rng.integers(0, 5))):
+            n = int(rng.integers(0, 25))
+            parts.append(ItemList.of(rng.integers(0, 40, n),
+                                     rng.integers(0, 4, n).astype(np.float32),
+                                     np.full(n, s, np.int8), rng.integers(-1, 5, n)))  # fmt: skip
+        limit = [None, 4, 20][trial % 3]
+        merged = merge_candidates(parts, limit)
+        got = list(zip(merged.index.tolist(), merged.score.tolist(),
+                       merged.source.tolist(), merged.anchor.tolist(), strict=True))  # fmt: skip
+        assert got == _merge_by_hand(parts, limit)
