@@ -2,7 +2,8 @@
 
 A version folder contains ``model/`` (the scorer, ``Recommender.save``), ``retrieval/``
 (the faiss index over ALS item factors, ``ann.faiss`` + ``ann.json``) and ``serving/``,
-one ``.npy`` file per array: item factors, the item-kNN neighbour matrix, popularity,
+one ``.npy`` file per array: item factors (and their unit-length rows), the item-kNN
+neighbour matrix, popularity,
 per-item impressions and clicks, and per-user history, purchases and not-interested pairs
 at training time. The arrays are memory-mapped (copy-on-write) when a server loads them:
 no copy, no checksum pass, at start-up. Versions written before hold one ``serving.npz``
@@ -47,6 +48,12 @@ def find_component(model: Recommender, cls: type[_R]) -> _R | None:
     return None
 
 
+def unit_rows(factors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), float32: item vectors for diversity."""
+    norms = np.linalg.norm(factors, axis=1, keepdims=True)
+    return (factors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
 def item_counts(events: pl.DataFrame, items: Any, types: tuple[str, ...]) -> np.ndarray:
     """Events of ``types`` per item of the vocabulary ``items`` (float64)."""
     sel = events.filter(pl.col("type").is_in(list(types)) & pl.col("item_id").is_not_null())
@@ -88,6 +95,8 @@ class ServingArtifacts:
     purchased: sp.csr_matrix
     negative: sp.csr_matrix
     retrieval_als: ALSRecommender | None = None
+    #: ``unit_rows(item_factors)``, stored at training (None in older versions: computed).
+    unit_factors: np.ndarray | None = None
 
     def als_fold_in(self, history: sp.csr_matrix) -> np.ndarray:
         """User vectors in the ANN space for ad-hoc history rows."""
@@ -118,6 +127,7 @@ class ServingArtifacts:
             model=model,
             ann=ann,
             item_factors=factors,
+            unit_factors=unit_rows(factors),
             neighbors=sp.csr_matrix(knn.similarity_, dtype=np.float32),
             popularity=(pop / top if top > 0 else pop).astype(np.float32),
             impressions=item_counts(events, inter.items, ("impression",)),
@@ -141,6 +151,8 @@ class ServingArtifacts:
             "impressions": self.impressions,
             "clicks": self.clicks,
         }
+        if self.unit_factors is not None:
+            arrays["unit_factors"] = self.unit_factors
         for key in _SPARSE:
             m = sp.csr_matrix(getattr(self, key))
             arrays[f"{key}__data"], arrays[f"{key}__indices"] = m.data, m.indices
@@ -167,6 +179,7 @@ class ServingArtifacts:
             popularity=raw["popularity"],
             impressions=raw["impressions"],
             clicks=raw["clicks"],
+            unit_factors=raw.get("unit_factors"),
             **sparse,
         )
         if (folder / RETRIEVAL_DIR / "als").is_dir():

@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from tastemaker.models.als import ALSRecommender
-from tastemaker.registry.artifacts import ServingArtifacts, find_component
+from tastemaker.registry.artifacts import ServingArtifacts, find_component, unit_rows
 from tastemaker.registry.manifest import Manifest
 from tastemaker.rerank.chain import Stage, build_stages
 from tastemaker.rerank.context import Exposure
@@ -103,8 +103,9 @@ def load_version(
         popularity[: len(art.popularity)] = art.popularity
         exposure.impressions[: len(art.impressions)] = art.impressions
         exposure.clicks[: len(art.clicks)] = art.clicks
-        norms = np.linalg.norm(art.item_factors, axis=1, keepdims=True)
-        unit = (art.item_factors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+        unit = art.unit_factors
+        if unit is None:  # a version trained before they were stored
+            unit = unit_rows(art.item_factors)
     else:
         popularity[:] = _catalog_recency(table)
     retrieval = RetrievalState.build(

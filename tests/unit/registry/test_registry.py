@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 
 from tastemaker.errors import ConflictError, NotFoundError, ValidationFailedError
-from tastemaker.registry.artifacts import ServingArtifacts
+from tastemaker.registry.artifacts import ServingArtifacts, unit_rows
 from tastemaker.registry.manifest import feature_schema_hash
 from tastemaker.registry.registry import Canary, ModelRegistry, in_canary
 from tastemaker.registry.training import registry_of, train_version
+from tastemaker.serving.settings import load_pipeline_config
+from tastemaker.serving.version import load_version
 from tastemaker.workspace import Workspace
 
 
@@ -48,14 +50,25 @@ def test_serving_arrays_are_mapped_copy_on_write_and_old_archives_still_load(
     stored = np.load(folder / "serving" / "popularity.npy").copy()
     art.popularity[:] = -1.0  # a change in memory never reaches the version folder
     np.testing.assert_array_equal(np.load(folder / "serving" / "popularity.npy"), stored)
-    # a version written before serving/ existed: the same arrays in one serving.npz
-    arrays = {f.stem: np.load(f) for f in (folder / "serving").glob("*.npy")}
+    assert art.unit_factors is not None
+    np.testing.assert_array_equal(art.unit_factors, unit_rows(art.item_factors))
+    config = load_pipeline_config(market_ws.root)
+    items = market_ws.store.items()
+    manifest = registry_of(market_ws).manifest(folder.name)
+    new = load_version(folder, manifest, items, config)
+    # a version written before serving/ existed: one serving.npz, no unit factors
+    files = (folder / "serving").glob("*.npy")
+    arrays = {f.stem: np.load(f) for f in files if f.stem != "unit_factors"}
     np.savez(folder / "serving.npz", **arrays)  # type: ignore[arg-type]
     shutil.rmtree(folder / "serving")
     old = ServingArtifacts.load(folder)
+    assert old.unit_factors is None
     np.testing.assert_array_equal(old.popularity, stored)
     np.testing.assert_array_equal(old.item_factors, art.item_factors)
     assert (old.neighbors != art.neighbors).nnz == 0 and (old.history != art.history).nnz == 0
+    old_version = load_version(folder, manifest, items, config)
+    assert old_version.unit_vectors is not None and new.unit_vectors is not None
+    np.testing.assert_array_equal(old_version.unit_vectors, new.unit_vectors)
 
 
 def test_promote_canary_shadow_and_rollback(
