@@ -18,7 +18,7 @@ from tastemaker.ingest.checks import (
     refuse_reserved_names,
     text_columns,
 )
-from tastemaker.ingest.timestamps import to_epoch_ms
+from tastemaker.ingest.timestamps import text_to_epoch_ms, to_epoch_ms
 from tastemaker.schema import EVENT_COLUMNS, EVENT_TYPES, ITEM_EVENT_TYPES
 
 _ID_COLUMNS = ("event_id", "user_id", "anonymous_id", "type", "item_id", "session_id")
@@ -140,7 +140,10 @@ def _prepare(frame: pl.DataFrame) -> pl.LazyFrame:
         *json_object_columns(frame, "context"),
         *json_object_columns(frame, "properties"),
     )
-    lazy = lazy.with_columns(to_epoch_ms("timestamp", ts_type).alias("_ts"))
+    if ts_type == pl.String and "timestamp" in schema:
+        lazy = lazy.with_columns(text_to_epoch_ms(frame["timestamp"]).alias("_ts"))
+    else:
+        lazy = lazy.with_columns(to_epoch_ms("timestamp", ts_type).alias("_ts"))
     if "value" not in schema:
         value_raw = pl.lit(None, dtype=pl.Float64)
     elif schema["value"] == pl.String:
