@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -13,7 +14,9 @@ from tastemaker.ingest.service import Ingestor
 from tastemaker.profiles.registry import DEFAULT_RULES_FILE
 from tastemaker.profiles.service import ProfileService
 from tastemaker.storage.base import Store
-from tastemaker.storage.redis_profiles import RedisProfiles
+
+if TYPE_CHECKING:
+    from tastemaker.storage.redis_profiles import RedisProfiles
 
 
 def fast_path(settings: Settings) -> RedisProfiles | None:
@@ -21,6 +24,8 @@ def fast_path(settings: Settings) -> RedisProfiles | None:
     url = settings.cache.redis_url
     if not url:
         return None
+    from tastemaker.storage.redis_profiles import RedisProfiles  # only with Redis configured
+
     digest = hashlib.sha1(str(settings.workspace.resolve()).encode()).hexdigest()[:10]
     prefix = f"tastemaker:{digest}:"
     return RedisProfiles(url, prefix=prefix)

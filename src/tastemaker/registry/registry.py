@@ -4,7 +4,7 @@ Layout under the workspace's models folder::
 
     models/
       registry.json        {"active", "history", "canary": {version, share}, "shadow"}
-      v0001/manifest.json  + model/, retrieval/, serving.npz (see registry.artifacts)
+      v0001/manifest.json  + model/, retrieval/, serving/ (see registry.artifacts)
       v0002/...
 
 ``registry.json`` is replaced atomically; servers poll its modification time (one

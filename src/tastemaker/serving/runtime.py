@@ -1,6 +1,7 @@
 """The serving runtime of one API process: loaded versions, registry watch, cache, logging.
 
-Created on first use (``get_runtime``); it loads the active version (and canary / shadow),
+Created when the server starts (``routers/health.py:start_loading``) or on first use
+(``get_runtime``); it loads the active version (and canary / shadow),
 polls the registry's pointer file once a second and swaps versions without a restart,
 keeps the per-user result cache (dropped for a user as soon as the user sends an event),
 and hands served lists to the impression logger.
