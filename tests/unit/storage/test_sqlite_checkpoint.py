@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from tastemaker.storage import sqlite_checkpoint
+from tastemaker.storage.base import ProfileRow
 from tastemaker.storage.sqlite import SqliteStore
 
 T0 = 1_767_225_600_000
@@ -75,3 +76,20 @@ def test_a_long_log_is_caught_up_by_the_writer_and_restarts(
     assert _log_pages(store.path) <= 2 * one_batch  # not eight batches' worth
     assert store.count_events() == 24_000
     store.close()
+
+
+def test_closing_one_store_keeps_the_log_of_another_on_the_same_file(tmp_path: Path) -> None:
+    """One SQLite library per process: closing a store's event writer must not delete the
+    WAL that another open store of the same file still commits to (a second library copy,
+    the ADBC driver's, did: the other store's next commit was lost)."""
+    path = tmp_path / "shared.db"
+    events, profiles = SqliteStore(path), SqliteStore(path)
+    events.migrate()
+    profiles.save_profiles([ProfileRow("a", "{}", 1, None)])
+    events.append_events(_events(0, 50))  # opens the event writer connection
+    events.close()
+    profiles.save_profiles([ProfileRow("b", "{}", 1, None)])  # after the writer closed
+    with sqlite3.connect(path) as fresh:
+        assert fresh.execute("SELECT count(*) FROM profiles").fetchone()[0] == 2
+        assert fresh.execute("SELECT count(*) FROM events").fetchone()[0] == 50
+    profiles.close()
