@@ -132,10 +132,15 @@ def _text(name: str, events: pl.DataFrame) -> pl.Expr:
     return pl.col(name).cast(pl.String)
 
 
+#: Partitions with fewer events go as JSON: an Arrow stream's schema (~2 KB) outweighs them.
+ARROW_MIN_ROWS = 64
+
+
 def encode_frame(events: pl.DataFrame) -> bytes:
-    """Events as an Arrow IPC stream (written without a Python object per event)."""
+    """Events as an LZ4-compressed Arrow IPC stream (no Python object per event; ~45 bytes
+    an event in Redis against ~140 as JSON)."""
     sink = io.BytesIO()
-    events.write_ipc_stream(sink, compression="uncompressed")
+    events.write_ipc_stream(sink, compression="lz4")
     return sink.getvalue()
 
 
@@ -144,8 +149,13 @@ def decode_frame(data: bytes) -> dict[str, list[Any]]:
     return pl.read_ipc_stream(io.BytesIO(data)).to_dict(as_series=False)
 
 
+def encode_events(columns: dict[str, list[Any]]) -> bytes:
+    """Event columns as compact JSON (small partitions)."""
+    return orjson.dumps(columns)
+
+
 def decode_columns(data: bytes) -> dict[str, list[Any]]:
-    """Columns from compact JSON (entries written before batches were Arrow IPC)."""
+    """The inverse of `encode_events`."""
     columns: dict[str, list[Any]] = orjson.loads(data)
     return columns
 

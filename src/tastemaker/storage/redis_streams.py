@@ -5,9 +5,10 @@ order. A worker first claims and re-reads entries left pending by a crashed pred
 then reads new ones. Entries are acknowledged only after the profiles they change are
 written, and applying is idempotent, so a crash loses nothing and counts nothing twice.
 
-An entry holds one publish's events of one partition as an Arrow IPC stream (field ``a``,
-written without a Python object per event) and the publish time in epoch ms (``t``);
-entries of older versions hold JSON columns (``e``) and are still read.
+An entry holds one publish's events of one partition and the publish time in epoch ms
+(``t``): as an LZ4-compressed Arrow IPC stream (field ``a``, written without a Python
+object per event) from `ARROW_MIN_ROWS` events on, as JSON columns (``e``) below that
+(and in entries of older versions).
 """
 
 from __future__ import annotations
@@ -21,7 +22,15 @@ import redis
 
 from tastemaker.config import RedisBusConfig
 from tastemaker.errors import StoreUnavailableError
-from tastemaker.storage.bus import Message, decode_columns, decode_frame, encode_frame, split_frames
+from tastemaker.storage.bus import (
+    ARROW_MIN_ROWS,
+    Message,
+    decode_columns,
+    decode_frame,
+    encode_events,
+    encode_frame,
+    split_frames,
+)
 
 MAXLEN = 1_000_000
 
@@ -48,7 +57,7 @@ class RedisStreamBus:
         return f"{self.cfg.stream}:{partition}"
 
     def publish(self, events: pl.DataFrame) -> int:
-        """Append events to their partitions' streams (one Arrow IPC entry per partition)."""
+        """Append events to their partitions' streams (one entry per partition)."""
         if events.height == 0:
             return 0
         parts = split_frames(events, self.partitions)
@@ -56,7 +65,7 @@ class RedisStreamBus:
         try:
             pipe = self.client.pipeline(transaction=False)
             for p, frame in parts.items():
-                fields: dict[Any, Any] = {"a": encode_frame(frame), "t": now}
+                fields: dict[Any, Any] = {**_payload(frame), "t": now}
                 pipe.xadd(self.stream(p), fields, maxlen=MAXLEN, approximate=True)
             pipe.execute()
         except redis.RedisError as exc:
@@ -169,8 +178,15 @@ class RedisStreamBus:
         self.client.close()
 
 
+def _payload(frame: pl.DataFrame) -> dict[str, bytes]:
+    """A partition's events as an entry field: Arrow (``a``), or JSON (``e``) when small."""
+    if frame.height >= ARROW_MIN_ROWS:
+        return {"a": encode_frame(frame)}
+    return {"e": encode_events(frame.to_dict(as_series=False))}
+
+
 def _columns(fields: dict[bytes, bytes]) -> dict[str, list[Any]]:
-    """An entry's events: an Arrow IPC stream (``a``), or JSON columns (``e``, older entries)."""
+    """An entry's events: an Arrow IPC stream (``a``) or JSON columns (``e``)."""
     if b"a" in fields:
         return decode_frame(fields[b"a"])
     return decode_columns(fields[b"e"])

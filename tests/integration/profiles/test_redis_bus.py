@@ -16,7 +16,7 @@ from tastemaker.config import RedisBusConfig
 from tastemaker.profiles.service import ProfileService
 from tastemaker.profiles.wiring import fast_path
 from tastemaker.profiles.worker import run_worker
-from tastemaker.storage.bus import partition_of, split_by_partition
+from tastemaker.storage.bus import ARROW_MIN_ROWS, partition_of, split_by_partition
 from tastemaker.storage.redis_streams import RedisStreamBus
 from tastemaker.workspace import Workspace
 
@@ -102,26 +102,31 @@ def test_unacknowledged_entries_are_delivered_again(ws: Workspace) -> None:
     second.close()
 
 
-def test_entries_are_arrow_batches_and_older_json_entries_are_still_read(
+def test_large_entries_are_arrow_small_ones_json_and_older_entries_are_still_read(
     ws: Workspace,
 ) -> None:
     bus_cfg = ws.settings.bus
     assert isinstance(bus_cfg, RedisBusConfig)
     bus = RedisStreamBus(bus_cfg, owned=[0])
     bus.ensure_groups()
-    stored = _views("cy", ["e1", "e2"], "c").with_columns(
-        pl.col("timestamp").str.to_datetime(time_zone="UTC").dt.epoch("ms")
+    many = ["e1", "e2", "d1"] * (ARROW_MIN_ROWS // 3 + 1)
+    small, large = (
+        _views("cy", items, prefix).with_columns(
+            pl.col("timestamp").str.to_datetime(time_zone="UTC").dt.epoch("ms")
+        )
+        for items, prefix in ((["e1", "e2"], "c"), (many, "l"))
     )
-    new = split_by_partition(stored, 1)[0]  # what the new entry should decode to
-    old = {**new, "event_id": ["o0", "o1"]}
+    expected = [split_by_partition(f, 1)[0] for f in (small, large)]  # as the worker gets them
+    old = {**expected[0], "event_id": ["o0", "o1"]}
     bus.client.xadd(bus.stream(0), {"e": orjson.dumps(old), "t": "1"})  # an older version's
     single = RedisStreamBus(bus_cfg.model_copy(update={"partitions": 1}), owned=[0])
-    single.publish(stored)  # one partition: everything goes to stream 0
+    single.publish(small)  # one partition: everything goes to stream 0
+    single.publish(large)
     entries = bus.client.xrange(bus.stream(0))
-    assert [sorted(fields) for _, fields in entries] == [[b"e", b"t"], [b"a", b"t"]]
+    assert [sorted(fields) for _, fields in entries] == [[b"e", b"t"], [b"e", b"t"], [b"a", b"t"]]
     got = bus.consume("w", count=10, block_ms=10)
-    assert [m.columns for m in got] == [old, new]
-    assert got[1].events.schema == got[0].events.schema
+    assert [m.columns for m in got] == [old, *expected]
+    assert got[2].events.schema == got[1].events.schema == got[0].events.schema
     bus.ack(got)
     assert bus.pending() == 0
     bus.close()
