@@ -88,6 +88,8 @@ class Ingestor:
         Yields:
             One summary per chunk, in order.
         """
+        if kind == "events":
+            self.store.prepare_writes()  # starts while the first chunk is read and validated
         with ThreadPoolExecutor(1, thread_name_prefix="tastemaker-store") as writer:
             pending: Future[IngestSummary] | None = None
             for frame, first_row in chunks:

@@ -37,6 +37,7 @@ async def _request_error_handler(_request: Request, exc: Exception) -> JSONRespo
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    app.state.workspace.store.prepare_writes()  # the first ingested batch does not wait
     loader = health.start_loading(app) if app.state.preload else None
     yield
     if loader is not None:  # a runtime still being built is closed below, not leaked

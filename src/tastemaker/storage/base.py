@@ -153,6 +153,10 @@ class Store(ABC):
         """Return stored profile rows by key (every profile when ``user_ids`` is None)."""
         raise NotImplementedError
 
+    def prepare_writes(self) -> None:
+        """Open what appends need ahead of the first one (nothing by default)."""
+        return None
+
     def load_profile_state(self, user_id: str) -> str | None:
         """The stored state text of one profile key, or None (one indexed read)."""
         row = self.load_profiles([user_id]).get(user_id)

@@ -55,6 +55,10 @@ class SqliteStore(SqlStore):
     def _dialect_insert(self, table: Any) -> Any:
         return sqlite_insert(table)
 
+    def prepare_writes(self) -> None:
+        """Start the event writer process ahead of the first append (a server does)."""
+        self._writer.start()
+
     def _insert_events(self, rows: pl.DataFrame) -> pl.Series:
         ids = self._writer.insert(rows, checkpoint=self._checkpointer.log_too_long())
         self._checkpointer.nudge()  # otherwise the writer leaves checkpoints to that thread
