@@ -27,7 +27,9 @@ class ResultCache:
         self.max_users = max_users
         self._data: OrderedDict[str, dict[Hashable, tuple[float, Any]]] = OrderedDict()
         self._lock = threading.Lock()
+        #: user -> number of the last invalidation that named them
         self._epoch: dict[str, int] = {}
+        self._seq = 0
         self._base = 0
         self.hits = 0
         self.misses = 0
@@ -47,16 +49,18 @@ class ResultCache:
             self.hits += 1
             return hit[1]
 
-    def token(self, user: str) -> int:
-        """How often ``user`` was invalidated so far (pass it to :meth:`put`)."""
-        return self._base + self._epoch.get(user, 0)
+    def token(self, user: str) -> tuple[int, int]:
+        """Where ``user``'s invalidations stand now (pass it to :meth:`put`)."""
+        return self._base, self._epoch.get(user, 0)
 
-    def put(self, user: str, key: Hashable, value: Any, token: int | None = None) -> None:
+    def put(
+        self, user: str, key: Hashable, value: Any, token: tuple[int, int] | None = None
+    ) -> None:
         """Remember ``value`` for ``ttl`` seconds (not if ``user`` acted since ``token``)."""
         if self.ttl <= 0:
             return
         with self._lock:
-            if token is not None and self._base + self._epoch.get(user, 0) != token:
+            if token is not None and (self._base, self._epoch.get(user, 0)) != token:
                 return
             self._data.setdefault(user, {})[key] = (time.monotonic() + self.ttl, value)
             self._data.move_to_end(user)
@@ -64,15 +68,18 @@ class ResultCache:
                 self._data.popitem(last=False)
 
     def invalidate(self, users: Iterable[str]) -> None:
-        """Forget every result of ``users``."""
+        """Forget every result of ``users`` (one dict update per call, not a loop per user)."""
+        users = list(users)
         with self._lock:
             if len(self._epoch) > 4 * self.max_users:
-                # forget the counts; tokens taken before stop matching (nothing stale is kept)
-                self._base += 1 + max(self._epoch.values())
+                # forget the marks; tokens taken before stop matching (nothing stale is kept)
+                self._base += 1
                 self._epoch.clear()
-            for user in users:
-                self._data.pop(user, None)
-                self._epoch[user] = self._epoch.get(user, 0) + 1
+            self._seq += 1
+            self._epoch.update(dict.fromkeys(users, self._seq))
+            cached = self._data.keys() & set(users) if self._data else ()
+            for user in cached:
+                del self._data[user]
 
     def clear(self) -> None:
         """Forget everything (e.g. a new model version)."""

@@ -10,13 +10,13 @@ from tastemaker.errors import AuthError
 from tastemaker.workspace import Workspace
 
 
-def get_workspace(request: Request) -> Workspace:
-    """Return the workspace the app was started with."""
+async def get_workspace(request: Request) -> Workspace:
+    """Return the workspace the app was started with (async: no thread-pool hop)."""
     ws: Workspace = request.app.state.workspace
     return ws
 
 
-def require_api_key(
+async def require_api_key(
     ws: Annotated[Workspace, Depends(get_workspace)],
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> None:

@@ -38,3 +38,15 @@ def test_a_value_computed_while_the_user_acted_is_not_kept() -> None:
     assert cache.get("u1", "k") is None
     cache.put("u1", "k", "fresh", cache.token("u1"))
     assert cache.get("u1", "k") == "fresh"
+
+
+def test_tokens_survive_many_invalidations_and_the_reset_of_the_marks() -> None:
+    cache = ResultCache(ttl_seconds=60, max_users=2)
+    token = cache.token("u1")
+    cache.invalidate(f"x{i}" for i in range(20))  # beyond 4 x max_users: marks reset next
+    cache.invalidate(["u1"])
+    cache.put("u1", "k", "stale", token)
+    assert cache.get("u1", "k") is None
+    cache.put("u2", "k", "kept", cache.token("u2"))
+    cache.invalidate([])  # an empty batch changes nothing cached
+    assert cache.get("u2", "k") == "kept"
