@@ -225,14 +225,28 @@ def test_another_k_or_filter_for_the_same_user_only_reranks(
     assert rt.users.misses == misses + 1  # the user acted: profile and candidates again
 
 
-def test_the_loaded_model_is_kept_out_of_the_garbage_collector(
+def test_a_server_keeps_long_lived_objects_out_of_full_gc_passes(
     shop: tuple[Workspace, TestClient],
 ) -> None:
+    ws, _ = shop
     gc.unfreeze()
-    _, client = shop
-    client.get(f"/v1/recommendations/{ACTIVE[0]}")  # loads the runtime
-    assert gc.get_freeze_count() > 0  # full passes skip the model's objects
-    gc.unfreeze()
+    rt = ServingRuntime(ws, watch=False, manage_gc=True)
+    try:
+        assert gc.get_freeze_count() > 0  # the loaded model is out of full passes
+        gc.unfreeze()
+        start = rt._full_gc_at
+        assert rt.settle_heap(now=start + 1) is False and gc.get_freeze_count() > 0
+        due = start + rt.config.gc_full_seconds
+        assert rt.settle_heap(now=due) is True and rt._full_gc_at == due  # full pass, frozen
+        assert rt.settle_heap(now=due + 1) is False
+    finally:
+        gc.unfreeze()
+        rt.close()
+    plain = ServingRuntime(ws, watch=False)  # apps built for tests leave the collector alone
+    try:
+        assert gc.get_freeze_count() == 0 and plain.settle_heap() is False
+    finally:
+        plain.close()
 
 
 def test_promotion_canary_and_rollback_without_restart(shop: tuple[Workspace, TestClient]) -> None:

@@ -70,6 +70,17 @@ class PipelineConfig(_Config):
     watch_seconds: float = Field(default=1.0, gt=0, description="registry poll interval")
     catalog_refresh_seconds: float = Field(default=300.0, gt=0)
 
+    gc_full_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="a full garbage-collector pass this often; in between, long-lived "
+        "objects are frozen out of the passes",
+    )
+    impressions_flush_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="longest wait before served lists are stored (smaller: shorter pauses)",
+    )
     impressions_worker: Literal["process", "thread"] = Field(
         default="thread", description="ingest impressions in a thread or a child process"
     )
