@@ -77,7 +77,7 @@ class PipelineConfig(_Config):
         "objects are frozen out of the passes",
     )
     impressions_flush_seconds: float = Field(
-        default=2.0,
+        default=0.5,
         gt=0,
         description="longest wait before served lists are stored (smaller: shorter pauses)",
     )
