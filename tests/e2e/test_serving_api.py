@@ -230,7 +230,7 @@ def test_a_server_keeps_long_lived_objects_out_of_full_gc_passes(
 ) -> None:
     ws, _ = shop
     gc.unfreeze()
-    rt = ServingRuntime(ws, watch=False, manage_gc=True)
+    rt = ServingRuntime(ws, watch=False, server=True)
     try:
         assert gc.get_freeze_count() > 0  # the loaded model is out of full passes
         gc.unfreeze()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 import os
 import threading
 import time
@@ -50,8 +51,9 @@ class ServingRuntime:
         metrics: where to report (a private registry if None).
         config: pipeline settings (read from ``recommendations.yaml`` if None).
         watch: poll the registry in a background thread.
-        manage_gc: freeze the loaded model and, every second, long-lived objects out of
-            the garbage collector's full passes (a server process; see ``settle_heap``).
+        server: this process serves HTTP: it freezes the loaded model and, every second,
+            long-lived objects out of the garbage collector's full passes (``settle_heap``)
+            and shortens the interpreter's thread switch interval (``gil_switch_ms``).
     """
 
     def __init__(
@@ -61,7 +63,7 @@ class ServingRuntime:
         config: PipelineConfig | None = None,
         *,
         watch: bool = True,
-        manage_gc: bool = False,
+        server: bool = False,
     ) -> None:
         self.ws = ws
         self.config = config or load_pipeline_config(ws.root)
@@ -88,7 +90,11 @@ class ServingRuntime:
         self._token: tuple[int, int] | None = None
         self._frozen = False
         self._full_gc_at = time.monotonic()
-        self.manage_gc = manage_gc
+        self.server = server
+        if server and self.config.gil_switch_ms:
+            # A request that releases the GIL (numpy, faiss, SQLite) waits up to one switch
+            # interval to get it back while the impression writer runs: 5 ms by default.
+            sys.setswitchinterval(self.config.gil_switch_ms / 1000)
         self._catalog_at = 0.0
         self._reload_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(self.config.max_concurrent)
@@ -134,7 +140,7 @@ class ServingRuntime:
         out of those passes; the cyclic garbage frozen meanwhile is collected by one full
         pass every ``gc_full_seconds``.
         """
-        if not self.manage_gc:
+        if not self.server:
             return False
         now = time.monotonic() if now is None else now
         full = now - self._full_gc_at >= self.config.gc_full_seconds
@@ -182,7 +188,7 @@ class ServingRuntime:
                 self._catalog_at = time.monotonic()
             self.cache.clear()
             self.users.clear()
-            if self.manage_gc:
+            if self.server:
                 _freeze_heap(first=not self._frozen)
                 self._frozen = True
             roles = {"active": state.active or "none"}
@@ -406,7 +412,7 @@ def get_runtime(request: Request) -> ServingRuntime:
                 # a server process (create_app(preload=True)) runs the garbage collector's
                 # schedule; apps built for tests leave the collector of their process alone
                 server = bool(getattr(state, "preload", False))
-                rt = ServingRuntime(state.workspace, get_metrics(request), manage_gc=server)
+                rt = ServingRuntime(state.workspace, get_metrics(request), server=server)
                 state.runtime = rt
     return rt
 

@@ -70,6 +70,11 @@ class PipelineConfig(_Config):
     watch_seconds: float = Field(default=1.0, gt=0, description="registry poll interval")
     catalog_refresh_seconds: float = Field(default=300.0, gt=0)
 
+    gil_switch_ms: float | None = Field(
+        default=1.0,
+        gt=0,
+        description="thread switch interval of a server process (None: Python's 5 ms)",
+    )
     gc_full_seconds: float = Field(
         default=600.0,
         gt=0,
