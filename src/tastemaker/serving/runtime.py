@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import gc
 import logging
-import sys
 import os
+import sys
 import threading
 import time
 import weakref
