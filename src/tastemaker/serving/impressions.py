@@ -75,14 +75,14 @@ def _timestamp(at_ms: int) -> str:
     return datetime.fromtimestamp(at_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-_LIST_SCHEMA = {
-    "request_id": pl.String,
-    "user_id": pl.String,
+_LIST_SCHEMA: dict[str, pl.DataType] = {
+    "request_id": pl.String(),
+    "user_id": pl.String(),
     "item_id": pl.List(pl.String),
-    "page": pl.String,
-    "model_version": pl.String,
-    "variant": pl.String,
-    "timestamp": pl.String,
+    "page": pl.String(),
+    "model_version": pl.String(),
+    "variant": pl.String(),
+    "timestamp": pl.String(),
 }
 
 
@@ -98,15 +98,7 @@ def _per_item_frame(batch: list[Served]) -> pl.DataFrame:
             "variant": [s.variant for s in batch],
             "timestamp": [_timestamp(s.at_ms) for s in batch],
         },
-        schema={
-            "request_id": pl.String,
-            "user_id": pl.String,
-            "item_id": pl.List(pl.String),
-            "page": pl.String,
-            "model_version": pl.String,
-            "variant": pl.String,
-            "timestamp": pl.String,
-        },
+        schema=_LIST_SCHEMA,
     )
     rows = lists.with_columns(position=pl.int_ranges(1, pl.col("item_id").list.len() + 1))
     rows = rows.explode("item_id", "position")
