@@ -88,7 +88,6 @@ class ServingRuntime:
         self.state = RegistryState()
         self.versions: dict[str, LoadedVersion] = {}
         self._token: tuple[int, int] | None = None
-        self._frozen = False
         self._full_gc_at = time.monotonic()
         self.server = server
         if server and self.config.gil_switch_ms:
@@ -146,7 +145,9 @@ class ServingRuntime:
         full = now - self._full_gc_at >= self.config.gc_full_seconds
         if full:
             self._full_gc_at = now
-        _freeze_heap(first=not full)
+            gc.unfreeze()
+            gc.collect()
+        gc.freeze()
         return full
 
     # --- versions ---------------------------------------------------------------------
@@ -189,8 +190,7 @@ class ServingRuntime:
             self.cache.clear()
             self.users.clear()
             if self.server:
-                _freeze_heap(first=not self._frozen)
-                self._frozen = True
+                gc.freeze()  # the loaded versions stay out of full passes (see settle_heap)
             roles = {"active": state.active or "none"}
             if state.canary:
                 roles["canary"] = state.canary.version
@@ -338,19 +338,6 @@ def new_request_id() -> str:
     appends at its right edge instead of random inserts all over a large B-tree.
     """
     return f"{time.time_ns() // 1000:013x}{os.urandom(6).hex()}"
-
-
-def _freeze_heap(first: bool) -> None:
-    """Keep the loaded versions out of the cyclic GC's passes.
-
-    A full pass over a 100k-item model's objects takes ~100 ms with the GIL held, a
-    latency spike for every request waiting. Frozen objects are skipped; after a reload
-    the previous versions' garbage is collected once before freezing again.
-    """
-    if not first:
-        gc.unfreeze()
-        gc.collect()
-    gc.freeze()
 
 
 def _same_attributes(v: LoadedVersion, idx: int, n: int) -> ItemList:
