@@ -49,9 +49,11 @@ def _ipc(frame: pl.DataFrame) -> bytes:
     return out.getvalue()
 
 
-def _send(stream: IO[bytes], payload: bytes) -> None:
-    stream.write(struct.pack("<Q", len(payload)))
-    stream.write(payload)
+def _send(stream: IO[bytes], *parts: bytes) -> None:
+    """One frame: its length, then the parts (not joined: a batch is megabytes)."""
+    stream.write(struct.pack("<Q", sum(len(p) for p in parts)))
+    for part in parts:
+        stream.write(part)
     stream.flush()
 
 
@@ -95,9 +97,9 @@ def serve(path: str, pragmas: list[str], source: IO[bytes], sink: IO[bytes]) -> 
                 batch = pa.table({"event_id": ids})
                 with pa.ipc.new_stream(sink_buffer, batch.schema) as writer:
                     writer.write_table(batch)
-                _send(sink, _OK + sink_buffer.getvalue().to_pybytes())
+                _send(sink, _OK, sink_buffer.getvalue().to_pybytes())
             except Exception as exc:  # answered, never fatal: the next batch may succeed
-                _send(sink, _FAILED + f"{type(exc).__name__}: {exc}".encode())
+                _send(sink, _FAILED, f"{type(exc).__name__}: {exc}".encode())
     finally:
         db.close()
 
@@ -165,18 +167,16 @@ class EventWriter:
             proc = self._process()
             assert proc.stdin is not None and proc.stdout is not None
             try:
-                _send(proc.stdin, (_CHECKPOINT if checkpoint else _INSERT) + _ipc(rows))
+                _send(proc.stdin, _CHECKPOINT if checkpoint else _INSERT, _ipc(rows))
                 answer = _receive(proc.stdout)
             except OSError as exc:
-                answer = None
-                error: Exception | None = exc
-            else:
-                error = None
-            if answer is None:
                 self._stop()
                 raise StoreUnavailableError(
-                    f"the SQLite event writer of {self.path} stopped: {error or 'no answer'}"
-                )
+                    f"the SQLite event writer of {self.path} stopped: {exc}"
+                ) from exc
+            if answer is None:
+                self._stop()
+                raise StoreUnavailableError(f"the SQLite event writer of {self.path} stopped")
         if answer[:1] != _OK:
             reason = answer[1:].decode(errors="replace")
             raise StoreUnavailableError(f"could not store events in {self.path}: {reason}")
