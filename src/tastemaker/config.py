@@ -101,6 +101,39 @@ class ServingConfig(_Strict):
     default_k: int = Field(default=10, ge=1, le=500)
 
 
+class ProcessConfig(_Strict):
+    """Tuning of a long-running process (server, stream worker, benchmark).
+
+    Applied once by the process's entry point (``tastemaker serve``, ``tastemaker worker``,
+    benchmarks) through :class:`tastemaker.process.ProcessTuning`; library code never
+    changes process-wide state.
+    """
+
+    switch_interval_ms: float | None = Field(
+        default=1.0,
+        gt=0,
+        description="thread switch interval (None: Python's 5 ms); a request that releases "
+        "the GIL (numpy, faiss, SQLite) waits up to one interval to get it back",
+    )
+    blas_threads: int | None = Field(
+        default=1, ge=1, description="BLAS threads (None: leave as is); requests are small"
+    )
+    gc_freeze_seconds: float | None = Field(
+        default=1.0,
+        gt=0,
+        description="freeze long-lived objects out of full collections this often (None: off)",
+    )
+    gc_full_seconds: float = Field(
+        default=600.0, gt=0, description="one full collection (frozen objects too) this often"
+    )
+    gc_young_threshold: int | None = Field(
+        default=20_000,
+        ge=700,
+        description="allocations between young-generation collections (None: Python's 700); "
+        "a request body's short-lived dicts then die before a collection walks them",
+    )
+
+
 DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
     "view": 1.0,
     "click": 2.0,
@@ -125,6 +158,7 @@ class Settings(_Strict):
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     profiles: ProfileConfig = Field(default_factory=ProfileConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
+    process: ProcessConfig = Field(default_factory=ProcessConfig)
     event_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
     models_dir: str = "models"
     reports_dir: str = "reports"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tastemaker.cli.bench_http import http_ingest
+from tastemaker.bench.http import http_ingest
 
 
 def test_load_generator_posts_unique_batches_without_errors(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,9 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tastemaker.datasets.marketplace import generate_marketplace
+from tastemaker.engine.runtime import Engine
 from tastemaker.registry.training import registry_of, train_version
+from tastemaker.rerank.filters import Filters
 from tastemaker.serving import create_app
-from tastemaker.serving.runtime import ServingRuntime
 from tastemaker.workspace import Workspace
 
 HYBRID = {
@@ -45,8 +47,8 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, 
     ws.close()
 
 
-def _runtime(client: TestClient) -> ServingRuntime:
-    rt: ServingRuntime = client.app.state.runtime  # type: ignore[attr-defined]
+def _runtime(client: TestClient) -> Engine:
+    rt: Engine = client.app.state.engine  # type: ignore[attr-defined]
     return rt
 
 
@@ -157,8 +159,7 @@ def test_served_lists_are_logged_as_impressions(shop: tuple[Workspace, TestClien
     ws, client = shop
     body = client.get(f"/v1/recommendations/{ACTIVE[2]}", params={"k": 4}).json()
     rt = _runtime(client)
-    assert rt.impressions is not None
-    rt.impressions.flush()
+    rt.sink.flush()
     imp = ws.store.events(types=["impression"]).filter(
         pl.col("context").str.contains(body["request_id"])
     )
@@ -225,28 +226,17 @@ def test_another_k_or_filter_for_the_same_user_only_reranks(
     assert rt.users.misses == misses + 1  # the user acted: profile and candidates again
 
 
-def test_a_server_keeps_long_lived_objects_out_of_full_gc_passes(
-    shop: tuple[Workspace, TestClient],
-) -> None:
+def test_an_engine_changes_no_process_wide_state(shop: tuple[Workspace, TestClient]) -> None:
     ws, _ = shop
     gc.unfreeze()
-    rt = ServingRuntime(ws, watch=False, server=True)
+    before = (sys.getswitchinterval(), gc.get_threshold(), gc.isenabled())
+    engine = Engine(ws, watch=False)
     try:
-        assert gc.get_freeze_count() > 0  # the loaded model is out of full passes
-        gc.unfreeze()
-        start = rt._full_gc_at
-        assert rt.settle_heap(now=start + 1) is False and gc.get_freeze_count() > 0
-        due = start + rt.config.gc_full_seconds + 0.001  # (float sums may land just short)
-        assert rt.settle_heap(now=due) is True and rt._full_gc_at == due  # full pass, frozen
-        assert rt.settle_heap(now=due + 1) is False
+        engine.recommend(ACTIVE[0], 5, Filters(), None)
+        assert (sys.getswitchinterval(), gc.get_threshold(), gc.isenabled()) == before
+        assert gc.get_freeze_count() == 0  # process tuning is the entry points' job
     finally:
-        gc.unfreeze()
-        rt.close()
-    plain = ServingRuntime(ws, watch=False)  # apps built for tests leave the collector alone
-    try:
-        assert gc.get_freeze_count() == 0 and plain.settle_heap() is False
-    finally:
-        plain.close()
+        engine.close()
 
 
 def test_promotion_canary_and_rollback_without_restart(shop: tuple[Workspace, TestClient]) -> None:
@@ -300,8 +290,7 @@ def test_per_list_impressions_and_api_key(shop: tuple[Workspace, TestClient]) ->
             f"/v1/recommendations/{ACTIVE[6]}", params={"k": 3}, headers={"X-API-Key": "s3cret"}
         ).json()
         rt = _runtime(client)
-        assert rt.impressions is not None
-        rt.impressions.flush()
+        rt.sink.flush()
     rows = ws.store.events(types=["impression"]).filter(
         pl.col("event_id") == f"imp-{body['request_id']}"
     )

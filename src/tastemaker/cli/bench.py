@@ -4,13 +4,13 @@ from tastemaker.cli.lazy import lazy_typer
 
 # Registrations: one line per benchmark, "module:function" imported when it runs.
 BENCHMARKS = {
-    "ingest": "tastemaker.cli.bench_ingest:bench_ingest",
-    "generate": "tastemaker.cli.bench_generate:bench_generate",
-    "accuracy": "tastemaker.cli.bench_accuracy:bench_accuracy",
-    "train": "tastemaker.cli.bench_train:bench_train",
-    "profiles": "tastemaker.cli.bench_profiles:bench_profiles",
-    "serve": "tastemaker.cli.bench_serve:bench_serve",
-    "propensity": "tastemaker.cli.bench_propensity:bench_propensity",
+    "ingest": "tastemaker.bench.ingest:bench_ingest",
+    "generate": "tastemaker.bench.generate:bench_generate",
+    "accuracy": "tastemaker.bench.accuracy:bench_accuracy",
+    "train": "tastemaker.bench.train:bench_train",
+    "profiles": "tastemaker.bench.profiles:bench_profiles",
+    "serve": "tastemaker.bench.serve:bench_serve",
+    "propensity": "tastemaker.bench.propensity:bench_propensity",
 }
 
 app = lazy_typer(BENCHMARKS, help="Benchmarks printing JSON.", no_args_is_help=True)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from tastemaker.profiles.featured import CatalogIndex
+from tastemaker.engine.featured import CatalogIndex
 from tastemaker.profiles.rules import Composite, Leaf, Node, Ref, SegmentRules
 from tastemaker.profiles.service import ProfileService
 from tastemaker.workspace import Workspace

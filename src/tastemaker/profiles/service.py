@@ -16,15 +16,24 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import numpy as np
 import polars as pl
 
 from tastemaker.config import Settings
 from tastemaker.errors import StoreUnavailableError
 from tastemaker.profiles.catalog import CatalogCache
 from tastemaker.profiles.evaluate import evaluate
-from tastemaker.profiles.model import Profile, ProfileState, dumps_state, loads_state, to_profile
+from tastemaker.profiles.model import (
+    Profile,
+    ProfileState,
+    dumps_state,
+    loads_state,
+    shares_of,
+    to_profile,
+)
 from tastemaker.profiles.registry import RulesRegistry
 from tastemaker.profiles.rules import SegmentRules
+from tastemaker.profiles.signals import ITEM_TYPES, UserSignals
 from tastemaker.profiles.update import Columns, Updater, decayed_affinities, to_columns
 from tastemaker.storage.base import ProfileRow, Store
 
@@ -32,6 +41,7 @@ if TYPE_CHECKING:  # the redis client costs ~0.1 s of every start-up: imported w
     from tastemaker.storage.redis_profiles import RedisProfiles
 
 log = logging.getLogger(__name__)
+_ITEM_TYPES = frozenset(ITEM_TYPES)
 REBUILD_CHUNK = 200_000
 SAVE_CHUNK = 5_000
 
@@ -224,6 +234,31 @@ class ProfileService:
         profile.rules_version = rules.version
         return profile
 
+    def signals(self, user_key: str, since_ms: int) -> UserSignals:
+        """Recent item events (at or after ``since_ms``), attribute shares and segments.
+
+        Implements :class:`~tastemaker.profiles.signals.ProfileReader`; an unknown user
+        gets empty signals (``found`` False).
+
+        Raises:
+            StoreUnavailableError: the profile cannot be read.
+        """
+        state = self.state(user_key)
+        if state is None:
+            return UserSignals()
+        rows = [e for e in list(state.timeline) if e[0] >= since_ms and e[2] in _ITEM_TYPES]
+        counts = list(state.counts)
+        shares = {a: shares_of(dict(counts[i])) for i, a in enumerate(self.attributes)
+                  if i < len(counts)}  # fmt: skip
+        return UserSignals(
+            [e[3] for e in rows],
+            [e[2] for e in rows],
+            np.fromiter((e[0] for e in rows), np.int64, len(rows)),
+            shares,
+            self._segments_of(state),
+            True,
+        )
+
     def segments(self, user_id: str) -> dict[str, float] | None:
         """Segment name -> score of a user (None when unknown), without building the profile.
 
@@ -231,8 +266,9 @@ class ProfileService:
             StoreUnavailableError: the profile cannot be read.
         """
         state = self.state(user_id)
-        if state is None:
-            return None
+        return None if state is None else self._segments_of(state)
+
+    def _segments_of(self, state: ProfileState) -> dict[str, float]:
         rules = self.rules.current()
         if state.rules_version == rules.version:
             return dict(state.segments)

@@ -40,11 +40,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.workspace.store.prepare_writes()  # the first ingested batch does not wait
     loader = health.start_loading(app) if app.state.preload else None
     yield
-    if loader is not None:  # a runtime still being built is closed below, not leaked
+    if loader is not None:  # an engine still being built is closed below, not leaked
         await asyncio.to_thread(loader.join)
-    runtime = getattr(app.state, "runtime", None)
-    if runtime is not None:  # a clean shutdown stores the impressions still buffered
-        runtime.close()
+    engine = getattr(app.state, "engine", None)
+    if engine is not None:  # a clean shutdown stores the impressions still buffered
+        engine.close()
 
 
 def create_app(workspace: Workspace, *, preload: bool = False) -> FastAPI:

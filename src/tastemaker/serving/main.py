@@ -6,6 +6,7 @@ import os
 
 from fastapi import FastAPI
 
+from tastemaker.process import ProcessTuning
 from tastemaker.serving.app import create_app
 from tastemaker.workspace import Workspace
 
@@ -15,6 +16,10 @@ WORKSPACE_ENV = "TASTEMAKER_WORKSPACE"
 def app_factory() -> FastAPI:
     """Open the workspace in ``$TASTEMAKER_WORKSPACE`` (default: here) and build the app.
 
-    The model starts loading when the server starts, not on the first ``/readyz``.
+    This is a server process's entry point: it applies the process tuning of the
+    workspace's settings (``process`` section). The model starts loading when the server
+    starts, not on the first ``/readyz``.
     """
-    return create_app(Workspace.open(os.environ.get(WORKSPACE_ENV, ".")), preload=True)
+    ws = Workspace.open(os.environ.get(WORKSPACE_ENV, "."))
+    ProcessTuning(ws.settings.process).apply()
+    return create_app(ws, preload=True)

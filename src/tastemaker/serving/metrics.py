@@ -24,7 +24,7 @@ _BUCKETS = (0.001, 0.002, 0.004, 0.006, 0.008, 0.01, 0.015, 0.02, 0.03, 0.05, 0.
 
 
 class ServingMetrics:
-    """The API's metrics in their own registry (one per app)."""
+    """The API's metrics in their own registry (one per app); the engine's observer."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -95,6 +95,10 @@ class ServingMetrics:
         """Count a cache lookup and publish the running hit rate."""
         self.cache.labels("hit" if hit else "miss").inc()
         self.cache_hit_rate.set(rate)
+
+    def impressions_queued(self, lists: int) -> None:
+        """Count served lists queued for impression logging."""
+        self.impressions.inc(lists)
 
 
 class _MetricsMiddleware:

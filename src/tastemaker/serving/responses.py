@@ -1,15 +1,14 @@
 """Response and request bodies of the recommendation endpoints (documented in OpenAPI).
 
-The pydantic models document the API; the hot path builds :class:`ServedList` (plain
-slots) and writes the same JSON with orjson, so no model is built or validated per item.
+The pydantic models document the API; the engine builds
+:class:`tastemaker.engine.served.ServedList` (plain slots) and writes the same JSON with
+orjson, so no model is built or validated per item.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from typing import Literal
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -31,48 +30,6 @@ class RecommendationResponse(BaseModel):
     variant: str = Field(description="control, canary, or fallback (no model promoted)")
     cold_start: bool = Field(description="the user is unknown: a popularity-based list")
     items: list[RecommendedItem]
-
-
-@dataclass(frozen=True, slots=True)
-class ServedList:
-    """A personalized list as the pipeline builds it; JSON of :class:`RecommendationResponse`."""
-
-    user_id: str
-    request_id: str
-    model_version: str
-    variant: str
-    cold_start: bool
-    item_ids: list[str]
-    scores: list[float]
-    reasons: list[str]
-    sources: list[str]
-
-    def with_request_id(self, request_id: str) -> ServedList:
-        """The same list answering another request."""
-        return replace(self, request_id=request_id)
-
-    def to_json(self) -> bytes:
-        """The response body (the layout of :class:`RecommendationResponse`)."""
-        items = [
-            {"item_id": i, "score": s, "reason": r, "source": src}
-            for i, s, r, src in zip(
-                self.item_ids, self.scores, self.reasons, self.sources, strict=True
-            )
-        ]
-        return orjson.dumps(
-            {
-                "user_id": self.user_id,
-                "request_id": self.request_id,
-                "model_version": self.model_version,
-                "variant": self.variant,
-                "cold_start": self.cold_start,
-                "items": items,
-            }
-        )
-
-    def to_model(self) -> RecommendationResponse:
-        """The documented response model (tests, clients in Python)."""
-        return RecommendationResponse.model_validate_json(self.to_json())
 
 
 class SimilarResponse(BaseModel):

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tastemaker.engine.config import load_pipeline_config
+from tastemaker.engine.version import load_version
 from tastemaker.errors import ConflictError, NotFoundError, ValidationFailedError
 from tastemaker.registry.artifacts import ServingArtifacts, unit_rows
 from tastemaker.registry.manifest import feature_schema_hash
 from tastemaker.registry.registry import Canary, ModelRegistry, in_canary
 from tastemaker.registry.training import registry_of, train_version
-from tastemaker.serving.settings import load_pipeline_config
-from tastemaker.serving.version import load_version
 from tastemaker.workspace import Workspace
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from tastemaker.serving.responses import RecommendationResponse, ServedList
+from tastemaker.engine.served import ServedList
+from tastemaker.serving.responses import RecommendationResponse
 
 
 def test_served_list_json_is_the_documented_response() -> None:

@@ -45,7 +45,7 @@ def _call(
     runtime = kw.get("runtime") or _Runtime()
     metrics = ServingMetrics()
     settings = SimpleNamespace(serving=SimpleNamespace(api_key=kw.get("expected_key")))
-    state = SimpleNamespace(runtime=runtime, metrics=metrics,
+    state = SimpleNamespace(engine=runtime, metrics=metrics,
                             workspace=SimpleNamespace(settings=settings))  # fmt: skip
     handed_on: list[str] = []
 

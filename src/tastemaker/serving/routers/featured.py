@@ -10,36 +10,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 
-from tastemaker.profiles.featured import FeaturedService
-from tastemaker.profiles.impressions import ImpressionLogger
-from tastemaker.serving.deps import WorkspaceDep, require_api_key
-from tastemaker.workspace import Workspace
+from tastemaker.serving.deps import Authenticated, EngineDep
 
-router = APIRouter(prefix="/v1", tags=["featured"], dependencies=[Depends(require_api_key)])
-
-
-def featured_parts(request: Request, ws: WorkspaceDep) -> tuple[FeaturedService, ImpressionLogger]:
-    """The app's featured-listing service and impression logger (created on first use)."""
-    state = request.app.state
-    parts = getattr(state, "featured", None)
-    if parts is None or parts[2] is not ws:
-        parts = (FeaturedService(ws.profiles), ImpressionLogger(ws.ingestor), ws)
-        state.featured = parts
-    return parts[0], parts[1]
-
-
-def _ids(ws: Workspace, user_id: str | None, anonymous_id: str | None) -> tuple[str | None, ...]:
-    user = ws.pseudonymizer.one(user_id) if user_id else None
-    anon = ws.pseudonymizer.one(anonymous_id) if anonymous_id else None
-    return user, anon
+router = APIRouter(prefix="/v1", tags=["featured"], dependencies=[Authenticated])
 
 
 @router.get("/featured")
 async def get_featured(
-    ws: WorkspaceDep,
-    parts: Annotated[tuple[FeaturedService, ImpressionLogger], Depends(featured_parts)],
+    engine: EngineDep,
     user_id: Annotated[str | None, Query(description="Raw user id (pseudonymized here).")] = None,
     anonymous_id: Annotated[str | None, Query(description="Visitor id before login.")] = None,
     filters: Annotated[
@@ -47,21 +27,14 @@ async def get_featured(
     ] = None,
     variant: Annotated[str | None, Query(description="Experiment variant, logged.")] = None,
 ) -> dict[str, Any]:
-    """One listing that honors ``filters`` and best fits the user's segments.
+    """One listing that honors ``filters``, the hard filters and the user's feedback, and
+    best fits the user's segments.
 
     The response names the rule that chose the item (``segments:electric+suv`` or
     ``fallback:random``) and the reason; every served listing is logged as an impression.
     """
-    service, impressions = parts
-    user, anon = _ids(ws, user_id, anonymous_id)
-    key = user or (f"anon:{anon}" if anon else None)
-    result = service.choose(key, filters)
+    result, impression_id = engine.featured(user_id, anonymous_id, filters, variant)
     body = result.to_dict()
-    if result.item is not None:
-        context = {"placement": "featured", "position": 0, "rule": result.rule}
-        if variant:
-            context["variant"] = variant
-        body["impression_id"] = impressions.log(
-            user, str(result.item["item_id"]), context, anonymous_id=anon
-        )
+    if impression_id is not None:
+        body["impression_id"] = impression_id
     return body

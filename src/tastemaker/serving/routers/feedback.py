@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
+from fastapi import APIRouter
 
-import orjson
-import polars as pl
-from fastapi import APIRouter, Request
-
-from tastemaker.errors import UnknownItemError, ValidationFailedError
+from tastemaker.serving.deps import Authenticated, EngineDep
 from tastemaker.serving.responses import FeedbackRequest, FeedbackResponse
-from tastemaker.serving.runtime import check_api_key, get_runtime
 
-router = APIRouter(prefix="/v1", tags=["recommendations"])
+router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=[Authenticated])
 
 
 @router.post(
@@ -21,27 +15,10 @@ router = APIRouter(prefix="/v1", tags=["recommendations"])
     response_model=FeedbackResponse,
     responses={404: {"description": "unknown item"}},
 )
-def feedback(request: Request, body: FeedbackRequest) -> FeedbackResponse:
-    """Store a ``not_interested`` event: the item leaves the user's lists at once."""
-    check_api_key(request)
-    runtime = get_runtime(request)
-    table = runtime.active.table
-    idx = table.vocab.index_of(body.item_id)
-    if idx < 0 or not table.in_catalog[idx]:
-        raise UnknownItemError(body.item_id)
-    event_id = f"fb-{uuid.uuid4().hex}"
-    props = {"kind": body.kind, "request_id": body.request_id}
-    frame = pl.DataFrame(
-        {
-            "event_id": [event_id],
-            "user_id": [body.user_id],
-            "type": ["not_interested"],
-            "item_id": [body.item_id],
-            "timestamp": [datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")],
-            "properties": [orjson.dumps(props).decode()],
-        }
-    )
-    summary = runtime.ws.ingestor.ingest_events(frame, "feedback")
-    if summary.rejected:
-        raise ValidationFailedError(f"feedback refused: {summary.rejections[0].reason}")
-    return FeedbackResponse(accepted=summary.accepted == 1, event_id=event_id)
+def feedback(engine: EngineDep, body: FeedbackRequest) -> FeedbackResponse:
+    """Store a ``not_interested`` event: the item leaves the user's lists at once.
+
+    Both the recommendation list and the featured listing honour it.
+    """
+    event_id = engine.feedback(body.user_id, body.item_id, body.kind, body.request_id)
+    return FeedbackResponse(accepted=True, event_id=event_id)

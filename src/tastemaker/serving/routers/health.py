@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from tastemaker.serving.deps import WorkspaceDep
-from tastemaker.serving.runtime import get_runtime, model_status
+from tastemaker.serving.deps import WorkspaceDep, engine_of
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
 
 
 def start_loading(app: FastAPI) -> threading.Thread:
-    """Load the serving runtime (the model versions) in a background thread.
+    """Load the engine (the model versions) in a background thread.
 
     Called when the server starts, so the model is loaded by the time a client asks
     instead of on the first ``/readyz``; until the thread is done ``/readyz`` answers 503
@@ -26,8 +26,8 @@ def start_loading(app: FastAPI) -> threading.Thread:
     done = app.state.model_loading = threading.Event()
 
     def load() -> None:
-        try:  # get_runtime only reads request.app: a bare scope is enough
-            get_runtime(Request({"type": "http", "app": app}))
+        try:
+            _preload(app)
         except Exception:
             log.exception("loading the model at start-up failed")
         finally:
@@ -36,6 +36,31 @@ def start_loading(app: FastAPI) -> threading.Thread:
     thread = threading.Thread(target=load, name="tastemaker-load-model", daemon=True)
     thread.start()
     return thread
+
+
+def _preload(app: FastAPI) -> None:
+    """Build the app's engine (``engine_of`` only reads request.app: a bare scope is enough)."""
+    engine_of(Request({"type": "http", "app": app}))
+
+
+def model_status(request: Request) -> dict[str, Any]:
+    """Readiness of the model side: loads the engine; ``status`` is ``ok`` once loaded.
+
+    With no promoted version the popularity fallback serves and ``model_version`` is
+    ``none``.
+    """
+    try:
+        engine = engine_of(request)
+    except Exception as exc:  # a broken artifact means "not ready", with the reason
+        return {"status": f"not loaded: {type(exc).__name__}: {exc}", "model_version": None}
+    engine.prime_soon()
+    state = engine.versions.state
+    out: dict[str, Any] = {"status": "ok", "model_version": state.active or "none"}
+    if state.canary:
+        out["canary"] = state.canary.model_dump()
+    if state.shadow:
+        out["shadow"] = state.shadow
+    return out
 
 
 @router.get("/healthz")

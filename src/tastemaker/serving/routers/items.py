@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
+from tastemaker.engine.runtime import Engine
+from tastemaker.serving.deps import Authenticated, EngineDep
 from tastemaker.serving.responses import SimilarResponse
-from tastemaker.serving.runtime import check_api_key, get_runtime
 
-router = APIRouter(prefix="/v1/items", tags=["items"])
+router = APIRouter(prefix="/v1/items", tags=["items"], dependencies=[Authenticated])
 
 ItemId = Annotated[str, Path(min_length=1, max_length=256, description="A catalog item id.")]
 K = Annotated[int, Query(ge=1, le=500, description="List length.")]
@@ -20,20 +21,26 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _related(request: Request, item_id: str, k: int, kind: str) -> Response:
-    check_api_key(request)
-    version, items = get_runtime(request).related(item_id, k, kind)
-    body = SimilarResponse(item_id=item_id, model_version=version, kind=kind, items=items)
+def _related(engine: Engine, item_id: str, k: int, kind: str) -> Response:
+    found = engine.related(item_id, k, kind)
+    body = SimilarResponse.model_validate(
+        {
+            "item_id": item_id,
+            "model_version": found.model_version,
+            "kind": kind,
+            "items": found.items(),
+        }
+    )
     return Response(body.model_dump_json(), media_type="application/json")
 
 
 @router.get("/{item_id}/similar", response_model=SimilarResponse, responses=_ERRORS)
-def similar(request: Request, item_id: ItemId, k: K = 10) -> Response:
+def similar(engine: EngineDep, item_id: ItemId, k: K = 10) -> Response:
     """Items similar to ``item_id`` (in stock, the item itself excluded)."""
-    return _related(request, item_id, k, "similar")
+    return _related(engine, item_id, k, "similar")
 
 
 @router.get("/{item_id}/bought-together", response_model=SimilarResponse, responses=_ERRORS)
-def bought_together(request: Request, item_id: ItemId, k: K = 10) -> Response:
+def bought_together(engine: EngineDep, item_id: ItemId, k: K = 10) -> Response:
     """Items often bought or used together with ``item_id``."""
-    return _related(request, item_id, k, "bought_together")
+    return _related(engine, item_id, k, "bought_together")

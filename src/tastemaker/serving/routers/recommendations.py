@@ -3,7 +3,7 @@
 The FastAPI route documents the endpoint (OpenAPI), validates its parameters and answers
 every error. :class:`RecommendationShortcut` answers the plain case without FastAPI's
 request machinery (routing through its middleware, dependency solving, parameter models:
-about 0.4 ms of a 2-4 ms request): a well-formed request for a loaded runtime. Anything
+about 0.4 ms of a 2-4 ms request): a well-formed request for a loaded engine. Anything
 else (a missing or malformed parameter, a wrong API key, an error while answering, the
 model not loaded yet) goes to the route, so every error keeps one answer. Both produce
 the body with :func:`answer`.
@@ -15,17 +15,17 @@ import time
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, FastAPI, Path, Query, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, FastAPI, Path, Query
 from fastapi.responses import Response
 
+from tastemaker.engine.runtime import Engine
 from tastemaker.errors import TastemakerError
 from tastemaker.rerank.filters import parse_filters
+from tastemaker.serving.deps import Authenticated, EngineDep, api_key_ok
 from tastemaker.serving.metrics import ServingMetrics
 from tastemaker.serving.responses import RecommendationResponse
-from tastemaker.serving.runtime import ServingRuntime, check_api_key, get_runtime
 
-router = APIRouter(prefix="/v1", tags=["recommendations"])
+router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=[Authenticated])
 
 PATH = "/v1/recommendations/{user_id}"
 MAX_USER_ID, MAX_K, MAX_FILTERS, MAX_CONTEXT = 256, 500, 2000, 256
@@ -45,7 +45,7 @@ ContextQ = Annotated[str | None, Query(max_length=MAX_CONTEXT, description="Page
 
 
 def answer(
-    runtime: ServingRuntime, user_id: str, k: int | None, filters: str | None, context: str | None
+    engine: Engine, user_id: str, k: int | None, filters: str | None, context: str | None
 ) -> bytes:
     """The JSON body of a recommendation request.
 
@@ -53,8 +53,8 @@ def answer(
         ValidationFailedError: a malformed filter.
     """
     parsed = parse_filters(filters)
-    size = k if k is not None else runtime.ws.settings.serving.default_k
-    return runtime.recommend(user_id, size, parsed, context).to_json()
+    size = k if k is not None else engine.ws.settings.serving.default_k
+    return engine.recommend(user_id, size, parsed, context).to_json()
 
 
 @router.get(
@@ -63,7 +63,7 @@ def answer(
     responses={422: {"description": "k outside 1..500 or a malformed filter"}},
 )
 async def recommendations(
-    request: Request,
+    engine: EngineDep,
     user_id: UserId,
     k: K = None,
     filters: FiltersQ = None,
@@ -74,11 +74,7 @@ async def recommendations(
     Runs on the event loop: the pipeline is a millisecond or two of GIL-bound work, so a
     hop to the thread pool only adds overhead (the first call loads the model off the loop).
     """
-    check_api_key(request)
-    runtime: ServingRuntime | None = getattr(request.app.state, "runtime", None)
-    if runtime is None:
-        runtime = await run_in_threadpool(get_runtime, request)
-    body = answer(runtime, user_id, k, filters, context)
+    body = answer(engine, user_id, k, filters, context)
     return Response(body, media_type="application/json")
 
 
@@ -119,7 +115,7 @@ class RecommendationShortcut:
 
     Args:
         app: the rest of the application.
-        fastapi: the FastAPI app (its state holds the runtime, settings and metrics).
+        fastapi: the FastAPI app (its state holds the engine, settings and metrics).
     """
 
     def __init__(self, app: Any, fastapi: FastAPI) -> None:
@@ -127,17 +123,17 @@ class RecommendationShortcut:
         self.state = fastapi.state
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """Answer a plain request for a loaded runtime; hand everything else on."""
+        """Answer a plain request for a loaded engine; hand everything else on."""
         start = time.perf_counter()
-        runtime: ServingRuntime | None = getattr(self.state, "runtime", None)
-        found = plain_request(scope) if scope["type"] == "http" and runtime else None
+        engine: Engine | None = getattr(self.state, "engine", None)
+        found = plain_request(scope) if scope["type"] == "http" and engine else None
         body = None
-        if found is not None and runtime is not None and self._authorized(scope):
+        if found is not None and engine is not None and self._authorized(scope):
             user_id, params = found
             k = params.get("k")
             try:
                 body = answer(
-                    runtime,
+                    engine,
                     user_id,
                     int(k) if k is not None else None,
                     params.get("filters"),
@@ -161,8 +157,5 @@ class RecommendationShortcut:
             count.inc()
 
     def _authorized(self, scope: Any) -> bool:
-        expected = self.state.workspace.settings.serving.api_key
-        if not expected:
-            return True
         given = next((v for n, v in scope.get("headers", ()) if n == b"x-api-key"), None)
-        return given is not None and given.decode("latin-1") == expected
+        return api_key_ok(self.state.workspace, given.decode("latin-1") if given else None)

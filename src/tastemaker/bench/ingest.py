@@ -98,7 +98,7 @@ def bench_ingest(
     ] = 32,
 ) -> None:
     """Measure bulk import (Parquet -> store) and HTTP ingestion; print JSON."""
-    from tastemaker.cli.bench_http import http_ingest
+    from tastemaker.bench.http import http_ingest
 
     # The 1-minute load average before and after: other work on the machine shows there.
     machine = {"cores": os.cpu_count(), "load_1m_before": round(os.getloadavg()[0], 2)}

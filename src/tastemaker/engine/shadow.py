@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 
-from tastemaker.serving.responses import ServedList
+from tastemaker.engine.served import ServedList
 
 log = logging.getLogger(__name__)
 Job = tuple[str, Callable[[], ServedList], ServedList]

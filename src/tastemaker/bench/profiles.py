@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tastemaker.profiles.benchmarks import bench_featured, bench_inprocess, bench_streams
+from tastemaker.bench.profile_stream import bench_featured, bench_inprocess, bench_streams
 
 PARTS = ("inprocess", "streams", "featured")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tastemaker.serving.cache import ResultCache
+from tastemaker.engine.cache import ResultCache
 
 
 def test_hit_miss_invalidate_and_ttl() -> None:

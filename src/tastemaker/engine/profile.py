@@ -1,85 +1,25 @@
 """The profile step of a request: what one user did, as arrays over the version's items.
 
-Reads the workspace's profile service (``Workspace.profiles``: its raw state, not the
-public profile view with traits); when a workspace has none, recent events come from the
-store. :func:`user_signals` is the one place to change where signals come from;
-:func:`build_user_state` turns them plus the training-time history into the arrays the
-later stages read.
+The signals come from the profile reader (``Workspace.profiles.signals``: recent item
+events, attribute shares, segments); :func:`build_user_state` turns them plus the
+training-time history into the arrays the later stages read.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import numpy as np
 import scipy.sparse as sp
 
-from tastemaker.profiles.model import shares_of
+from tastemaker.engine.scoring import Row, row_of
+from tastemaker.engine.version import LoadedVersion
+from tastemaker.profiles.signals import ITEM_TYPES, UserSignals
 from tastemaker.registry.artifacts import ServingArtifacts
 from tastemaker.retrieval.sources import CandidateQuery, Segment
-from tastemaker.serving.scoring import Row, row_of
-from tastemaker.serving.version import SEGMENT_COLUMNS, LoadedVersion
-from tastemaker.workspace import Workspace
 
-#: Event types that carry an item and say something about the user's taste.
-ITEM_TYPES = ("view", "click", "add_to_cart", "purchase", "rating", "not_interested")
 _ITEM_TYPES = frozenset(ITEM_TYPES)
 _POSITIVE = frozenset(("view", "click", "add_to_cart", "purchase", "rating"))
-
-
-@dataclass(frozen=True)
-class UserSignals:
-    """What the pipeline knows about a user before scoring.
-
-    Attributes:
-        item_ids, types, timestamps: recent item events, oldest first (parallel).
-        shares: attribute -> value -> share of the user's recent interactions (the
-            segment columns, the only ones the pipeline reads).
-        found: a profile exists for the user.
-    """
-
-    item_ids: list[str] = field(default_factory=list)
-    types: list[str] = field(default_factory=list)
-    timestamps: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    shares: dict[str, dict[str, float]] = field(default_factory=dict)
-    found: bool = False
-
-    def __len__(self) -> int:
-        return len(self.item_ids)
-
-
-def user_signals(ws: Workspace, user_key: str, since_ms: int) -> UserSignals:
-    """Recent item events (at or after ``since_ms``) and shares of pseudonymized ``user_key``."""
-    profiles = getattr(ws, "profiles", None)
-    if profiles is None:
-        return _from_store(ws, user_key, since_ms)
-    state = profiles.state(user_key)
-    if state is None:
-        return UserSignals()
-    rows = [e for e in list(state.timeline) if e[0] >= since_ms and e[2] in _ITEM_TYPES]
-    counts = list(state.counts)
-    shares = {a: shares_of(dict(counts[i])) for i, a in enumerate(profiles.attributes)
-              if i < len(counts) and a in SEGMENT_COLUMNS}  # fmt: skip
-    return UserSignals(
-        [e[3] for e in rows],
-        [e[2] for e in rows],
-        np.fromiter((e[0] for e in rows), np.int64, len(rows)),
-        shares,
-        True,
-    )
-
-
-def _from_store(ws: Workspace, user_key: str, since_ms: int) -> UserSignals:
-    start = datetime.fromtimestamp(since_ms / 1000, UTC)
-    frame = ws.store.events(user_ids=[user_key], start=start, types=list(ITEM_TYPES))
-    frame = frame.filter(frame["item_id"].is_not_null())
-    return UserSignals(
-        frame["item_id"].to_list(),
-        frame["type"].to_list(),
-        frame["timestamp"].dt.epoch("ms").to_numpy(),
-        found=frame.height > 0,
-    )
 
 
 @dataclass
@@ -119,6 +59,24 @@ class ProfileParams:
     event_weights: dict[str, float]
     recent_boost: float
     segment_min_share: float
+    #: catalog attributes whose values act as user segments (``profiles.attributes``)
+    segment_attributes: tuple[str, ...] = ()
+
+
+def user_exclusions(
+    v: LoadedVersion, sig: UserSignals, user_key: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Item indices the user bought and refused ("not interested"), training time and since."""
+    art = v.artifacts
+    user_row = art.model.users_.index_of(user_key) if art is not None else -1
+    _, _, purchased, negative = _training_rows(art, user_row)
+    if not len(sig):
+        return purchased, negative
+    idx = v.table.lookup(sig.item_ids)
+    types = np.asarray(sig.types, dtype=object)
+    known = idx >= 0
+    bought, refused = known & (types == "purchase"), known & (types == "not_interested")
+    return np.concatenate([purchased, idx[bought]]), np.concatenate([negative, idx[refused]])
 
 
 def build_user_state(
@@ -134,7 +92,8 @@ def build_user_state(
     fresh = sig.timestamps > v.data_end_ms
     art = v.artifacts
     user_row = art.model.users_.index_of(user_key) if art is not None else -1
-    cols, vals, purchased, negative = _training_rows(art, user_row)
+    cols, vals, _, _ = _training_rows(art, user_row)
+    purchased, negative = user_exclusions(v, sig, user_key)
     use = fresh & (idx >= 0) & (idx < n_model) & (w != 0)
     row = row_of(
         np.concatenate([cols, idx[use]]),
@@ -143,28 +102,29 @@ def build_user_state(
     recent = _unique_newest(idx[positive])
     if len(recent) == 0 and len(row.cols):
         recent = row.cols[np.argsort(-row.vals, kind="stable")][:5]
-    if n:
-        bought = np.fromiter((t == "purchase" for t in types), bool, n) & (idx >= 0)
-        refused = np.fromiter((t == "not_interested" for t in types), bool, n) & (idx >= 0)
-        purchased = np.concatenate([purchased, idx[bought]])
-        negative = np.concatenate([negative, idx[refused]])
     seen = np.union1d(row.cols, idx[positive]).astype(np.int64)
-    segments = _segments(v, sig.shares, np.union1d(row.cols, recent), params.segment_min_share)
+    attrs = params.segment_attributes
+    segments = _segments(v, sig.shares, np.union1d(row.cols, recent), params.segment_min_share,
+                         attrs)  # fmt: skip
     vector = None
     if len(row.cols) and v.fold_in is not None:
         vector = v.fold_in.vector(row).astype(np.float32)
     query = CandidateQuery(vector, recent.astype(np.int64), segments)
     cold = len(row.cols) == 0 and len(recent) == 0
     return UserState(row, n_model, recent, purchased, negative, seen, query, cold,
-                     _affinity(v, sig.shares))  # fmt: skip
+                     _affinity(v, sig.shares, attrs))  # fmt: skip
 
 
 def _segments(
-    v: LoadedVersion, shares: dict[str, dict[str, float]], items: np.ndarray, min_share: float
+    v: LoadedVersion,
+    shares: dict[str, dict[str, float]],
+    items: np.ndarray,
+    min_share: float,
+    attributes: tuple[str, ...],
 ) -> list[Segment]:
     out: list[Segment] = []
     items = items.astype(np.int64)
-    for column in SEGMENT_COLUMNS:
+    for column in attributes:
         cat = v.table.categorical.get(column)
         if cat is None:
             continue
@@ -195,11 +155,11 @@ def _training_rows(
 
 
 def _affinity(
-    v: LoadedVersion, shares: dict[str, dict[str, float]]
+    v: LoadedVersion, shares: dict[str, dict[str, float]], attributes: tuple[str, ...]
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per attribute: item codes and the user's recent share of each code (0 for none)."""
     out = []
-    for column in SEGMENT_COLUMNS:
+    for column in attributes:
         cat = v.table.categorical.get(column)
         col_shares = shares.get(column)
         if cat is None or not col_shares:

@@ -6,10 +6,11 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import faiss
 import numpy as np
 import polars as pl
 
+from tastemaker.engine.config import PipelineConfig
+from tastemaker.engine.scoring import ALSFoldIn, CandidateScorer
 from tastemaker.models.als import ALSRecommender
 from tastemaker.registry.artifacts import ServingArtifacts, find_component, unit_rows
 from tastemaker.registry.manifest import Manifest
@@ -17,11 +18,6 @@ from tastemaker.rerank.chain import Stage, build_stages
 from tastemaker.rerank.context import Exposure
 from tastemaker.retrieval.itemtable import ItemTable
 from tastemaker.retrieval.sources import RetrievalState
-from tastemaker.serving.scoring import ALSFoldIn, CandidateScorer
-from tastemaker.serving.settings import PipelineConfig
-
-#: Attributes used as user segments (popularity within them, "popular in electric").
-SEGMENT_COLUMNS = ("fuel_type", "body_type", "category", "brand")
 
 
 @dataclass
@@ -81,15 +77,16 @@ def load_version(
     items: pl.DataFrame,
     config: PipelineConfig,
     artifacts: ServingArtifacts | None = None,
+    segment_attributes: tuple[str, ...] = (),
 ) -> LoadedVersion:
     """Load a version folder (or build the popularity-only fallback when ``folder`` is None).
 
     ``artifacts`` already in memory are reused (a catalog refresh rebuilds only the item
-    table and what depends on it).
+    table and what depends on it). ``segment_attributes`` are the catalog attributes whose
+    values act as user segments (popularity within them, "popular in electric").
     """
     from tastemaker.models.vocab import Vocabulary
 
-    faiss.omp_set_num_threads(1)  # one request, one core: no OpenMP spin under load
     art = artifacts
     if art is None and folder is not None:
         art = ServingArtifacts.load(folder)
@@ -114,7 +111,7 @@ def load_version(
         ann=art.ann if art else None,
         item_factors=art.item_factors if art else None,
         neighbors=art.neighbors if art else None,
-        segment_columns=SEGMENT_COLUMNS,
+        segment_columns=segment_attributes,
         new_item_days=config.rerank.new_items.days,
     )
     stages = build_stages(config.rerank, table)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from tastemaker.cli.bench_server import start_server
+from tastemaker.bench.server import start_server
 from tastemaker.workspace import Workspace
 
 BATCH = 500

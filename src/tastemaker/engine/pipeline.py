@@ -19,6 +19,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tastemaker.engine.cache import ResultCache
+from tastemaker.engine.config import PipelineConfig
+from tastemaker.engine.profile import ProfileParams, UserState, build_user_state
+from tastemaker.engine.served import ServedList
+from tastemaker.engine.version import LoadedVersion
 from tastemaker.rerank.context import RerankContext
 from tastemaker.rerank.filters import Filters
 from tastemaker.retrieval.itemlist import ItemList, Source
@@ -33,11 +38,6 @@ from tastemaker.retrieval.sources import (
     Segment,
     SegmentPopularSource,
 )
-from tastemaker.serving.cache import ResultCache
-from tastemaker.serving.profile import ProfileParams, UserState, build_user_state, user_signals
-from tastemaker.serving.responses import ServedList
-from tastemaker.serving.settings import PipelineConfig
-from tastemaker.serving.version import LoadedVersion
 from tastemaker.workspace import Workspace
 
 _SOURCE_NAMES = {s.value: s.name.lower() for s in Source}
@@ -66,6 +66,7 @@ class RecommendationPipeline:
         users: cache per user of the stages that depend on the user alone (profile,
             candidates, scores), dropped when the user acts; None: off. Another request of
             the same user (another ``k``, filter or page) only re-ranks.
+        segment_attributes: catalog attributes that act as user segments.
     """
 
     def __init__(
@@ -74,13 +75,17 @@ class RecommendationPipeline:
         config: PipelineConfig,
         timer: Timer | None = None,
         users: ResultCache | None = None,
+        segment_attributes: tuple[str, ...] = (),
     ) -> None:
         self.ws = ws
         self.config = config
         self.timer = timer or (lambda _stage, _seconds: None)
         self.users = users
         self.params = ProfileParams(
-            dict(ws.settings.event_weights), config.recent_boost, config.segment_min_share
+            dict(ws.settings.event_weights),
+            config.recent_boost,
+            config.segment_min_share,
+            segment_attributes,
         )
         c = config.candidates
         self.sources: list[Callable[[RetrievalState, CandidateQuery], ItemList]] = [
@@ -121,7 +126,7 @@ class RecommendationPipeline:
         """Training-time history of the user plus fresh events, over the version's items."""
         t0 = time.perf_counter()
         since = int(time.time() * 1000 - self.config.recent_days * 86_400_000)
-        sig = user_signals(self.ws, user_key, since)
+        sig = self.ws.profiles.signals(user_key, since)
         user = build_user_state(v, sig, user_key, self.params)
         self.timer("profile", time.perf_counter() - t0)
         return user

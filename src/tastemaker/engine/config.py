@@ -1,4 +1,4 @@
-"""Settings of the recommendation pipeline: ``recommendations.yaml`` in the workspace.
+"""Settings of the engine (both served lists): ``recommendations.yaml`` in the workspace.
 
 Every section is optional; an absent file means the defaults. Example::
 
@@ -68,26 +68,20 @@ class PipelineConfig(_Config):
         "acts (0: off)",
     )
     watch_seconds: float = Field(default=1.0, gt=0, description="registry poll interval")
-    catalog_refresh_seconds: float = Field(default=300.0, gt=0)
+    catalog_refresh_seconds: float = Field(
+        default=300.0, gt=0, description="rebuild the item tables at least this often"
+    )
+    catalog_change_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="after a catalog change in this process, rebuild the item tables once "
+        "this long has passed since the last rebuild",
+    )
 
-    gil_switch_ms: float | None = Field(
-        default=1.0,
-        gt=0,
-        description="thread switch interval of a server process (None: Python's 5 ms)",
-    )
-    gc_full_seconds: float = Field(
-        default=600.0,
-        gt=0,
-        description="a full garbage-collector pass this often; in between, long-lived "
-        "objects are frozen out of the passes",
-    )
     impressions_flush_seconds: float = Field(
         default=0.5,
         gt=0,
         description="longest wait before served lists are stored (smaller: shorter pauses)",
-    )
-    impressions_worker: Literal["process", "thread"] = Field(
-        default="thread", description="ingest impressions in a thread or a child process"
     )
 
     @field_validator("impressions", mode="before")
@@ -97,9 +91,6 @@ class PipelineConfig(_Config):
 
     max_concurrent: int = Field(
         default=1, ge=1, description="pipelines running at once in one process (GIL-bound)"
-    )
-    blas_threads: int | None = Field(
-        default=1, ge=1, description="BLAS threads of a serving process (None: leave as is)"
     )
     seed: int | None = Field(default=None, description="fix exploration draws (tests)")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tastemaker.errors import StoreUnavailableError, ValidationFailedError
+from tastemaker.engine.featured import FeaturedService, FeaturedUser
+from tastemaker.errors import ValidationFailedError
 from tastemaker.profiles.catalog import with_attributes
-from tastemaker.profiles.featured import FeaturedService
 from tastemaker.profiles.registry import default_rules_text
 from tastemaker.profiles.rules import FeaturedConfig, SegmentRules, parse_rules
 
@@ -58,28 +58,18 @@ class _Rules:
         return self.rules
 
 
-@dataclass
-class _Profiles:
-    """Stands in for ProfileService: fixed segments per user, or a dead store."""
-
-    rules: _Rules
-    users: dict[str, dict[str, float]] = field(default_factory=dict)
-    down: bool = False
-
-    def segments(self, user_id: str) -> dict[str, float] | None:
-        if self.down:
-            raise StoreUnavailableError("profile store unreachable")
-        return self.users.get(user_id)
-
-
 CATALOG = _catalog()
 RULES = parse_rules(default_rules_text(), ATTRS)
 
 
-def _service(users: dict[str, dict[str, float]] | None = None, rules: SegmentRules = RULES,
-             down: bool = False) -> FeaturedService:  # fmt: skip
-    profiles = _Profiles(_Rules(rules), users or {}, down)
-    return FeaturedService(profiles, _Catalog(CATALOG), seed=1)  # type: ignore[arg-type]
+def _service(rules: SegmentRules = RULES) -> FeaturedService:
+    return FeaturedService(_Catalog(CATALOG), _Rules(rules), seed=1)
+
+
+def _user(
+    segments: dict[str, float], excluded: tuple[list[str], list[str]] = ([], [])
+) -> FeaturedUser:
+    return FeaturedUser(segments, "" if segments else "user has no segment", excluded)
 
 
 def _holds(item: dict[str, Any], clause: tuple[str, str, Any]) -> bool:
@@ -123,7 +113,7 @@ def test_featured_never_breaks_an_explicit_filter(
     clauses: list[tuple[str, str, Any]], segs: dict[str, float], tie: str, pool: str | None
 ) -> None:
     rules = SegmentRules(RULES.segments, FeaturedConfig(pool=pool, tie_break=tie))
-    result = _service({"u": segs}, rules).choose("u", _text(clauses))
+    result = _service(rules).choose(_user(segs), _text(clauses))
     rows = CATALOG.filter(pl.col("in_stock")).to_dicts()
     matching = [r for r in rows if all(_holds(r, c) for c in clauses)]
     if not matching:
@@ -138,7 +128,7 @@ def test_featured_never_breaks_an_explicit_filter(
 
 
 def test_segments_choose_an_item_of_every_strong_segment() -> None:
-    result = _service({"u": {"electric": 0.8, "suv": 0.6}}).choose("u", "price<60000")
+    result = _service().choose(_user({"electric": 0.8, "suv": 0.6}), "price<60000")
     assert result.personalized and result.item is not None
     assert (result.item["fuel_type"], result.item["body_type"]) == ("electric", "suv")
     assert result.rule == "segments:electric+suv"
@@ -146,45 +136,54 @@ def test_segments_choose_an_item_of_every_strong_segment() -> None:
 
 
 def test_a_conflicting_filter_wins_over_the_segment() -> None:
-    result = _service({"u": {"electric": 0.9, "suv": 0.5}}).choose("u", "fuel_type:diesel")
+    result = _service().choose(_user({"electric": 0.9, "suv": 0.5}), "fuel_type:diesel")
     assert result.item is not None and result.item["fuel_type"] == "diesel"
     assert result.item["body_type"] == "suv"  # the remaining applicable segment still counts
     assert result.rule == "segments:suv"
 
 
 def test_ties_follow_the_secondary_order() -> None:
-    users = {"u": {"electric": 0.9}}
-    fresh = _service(users).choose("u", "fuel_type:electric")
+    user = _user({"electric": 0.9})
+    fresh = _service().choose(user, "fuel_type:electric")
     matches = CATALOG.filter(pl.col("in_stock") & (pl.col("fuel_type") == "electric"))
     assert fresh.item is not None
     newest = matches.sort("created_at", descending=True)["item_id"][0]
     assert fresh.item["item_id"] == newest
     cheap = parse_rules(default_rules_text() + "", ATTRS)
     cheap.featured = type(cheap.featured)(tie_break="price_low")
-    got = _service(users, cheap).choose("u", "fuel_type:electric").item
+    got = _service(cheap).choose(user, "fuel_type:electric").item
     assert got is not None and got["item_id"] == matches.sort("price")["item_id"][0]
 
 
 @pytest.mark.parametrize(
-    ("user", "users", "down", "reason"),
-    [
-        (None, {}, False, "anonymous request"),
-        ("ghost", {}, False, "unknown user"),
-        ("u", {"u": {}}, False, "user has no segment"),
-        ("u", {"u": {"electric": 0.9}}, True, "profile store unavailable"),
-    ],
-)
-def test_fallback_is_a_random_eligible_item_never_an_error(
-    user: str | None, users: dict[str, dict[str, float]], down: bool, reason: str
-) -> None:
-    result = _service(users, down=down).choose(user, "body_type:van")
+    "user",
+    [FeaturedUser(), FeaturedUser(why="unknown user"), _user({}),
+     FeaturedUser(why="profile store unavailable")],
+)  # fmt: skip
+def test_fallback_is_a_random_eligible_item_never_an_error(user: FeaturedUser) -> None:
+    result = _service().choose(user, "body_type:van")
     assert result.rule == "fallback:random" and not result.personalized
-    assert result.reason == reason
+    assert result.reason == user.why
     assert result.item is not None and result.item["body_type"] == "van"
+
+
+def test_items_the_user_refused_or_bought_are_never_featured() -> None:
+    segments = {"electric": 0.9, "suv": 0.6}
+    service = _service()
+    refused: list[str] = []
+    bought: list[str] = []
+    shown = []
+    for turn in range(6):  # each time the best item is refused (or bought), the next one wins
+        item = service.choose(_user(segments, (bought, refused)), "fuel_type:electric").item
+        assert item is not None
+        assert item["item_id"] not in refused and item["item_id"] not in bought
+        shown.append(item["item_id"])
+        (refused if turn % 2 else bought).append(item["item_id"])
+    assert len(set(shown)) == 6
 
 
 def test_malformed_filters_are_refused() -> None:
     with pytest.raises(ValidationFailedError, match="filters"):
-        _service().choose("u", "price<cheap")
+        _service().choose(_user({}), "price<cheap")
     with pytest.raises(ValidationFailedError, match="unknown field"):
-        _service().choose("u", "colour:red")
+        _service().choose(_user({}), "colour:red")

@@ -1,30 +1,34 @@
 """The personalized featured listing: one item for the top of a search page.
 
-Explicit filters are hard constraints: the candidate set is always a subset of the items
-that satisfy them (and are in stock). Among candidates, each of the user's segments that
-some candidate matches adds its score to the items it matches; the best total wins, ties go
-to the configured secondary order (freshness, sponsored, price) and then to the first item
-id. A configured eligible pool (e.g. ``sponsored:true``) restricts candidates further unless
-it leaves nothing. Without segments, for an unknown user or when the profile store cannot be
-read, a random candidate is featured (never an error). The result names the rule.
+The engine runs it as the same named stages as a recommendation list: the profile
+signals (segments, feedback, purchases) come from the engine's profile step, and the hard
+filters are the recommendation list's (``rerank.hard.blocked_mask`` with the same
+configuration): explicit filters, stock, purchased and "not interested" items. So the
+candidate set is always a subset of the items that satisfy the filters. Among candidates,
+each of the user's segments that some candidate matches adds its score to the items it
+matches; the best total wins, ties go to the configured secondary order (freshness,
+sponsored, price) and then to the first item id. A configured eligible pool (e.g.
+``sponsored:true``) restricts candidates further unless it leaves nothing. Without
+segments, for an unknown user or when the profile store cannot be read, a random
+candidate is featured (never an error). The result names the rule.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
 
-from tastemaker.errors import TastemakerError
 from tastemaker.models.vocab import Vocabulary
-from tastemaker.profiles.catalog import CatalogCache
 from tastemaker.profiles.rules import Composite, Leaf, Node, Ref, SegmentRules
-from tastemaker.profiles.service import ProfileService
+from tastemaker.rerank.context import RerankContext
 from tastemaker.rerank.filters import Filters, parse_filters
+from tastemaker.rerank.hard import HardFilterConfig, blocked_mask
 from tastemaker.retrieval.itemtable import ItemTable
 
 log = logging.getLogger(__name__)
@@ -122,20 +126,60 @@ class CatalogIndex:
         return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
 
 
+class CatalogSource(Protocol):
+    """The catalog with profile attributes (``ProfileService.catalog``) and its generation."""
+
+    generation: int
+
+    def items(self) -> pl.DataFrame:
+        """The catalog frame (attributes the segment rules read included)."""
+        ...
+
+
+class RulesSource(Protocol):
+    """The active segment rules (``ProfileService.rules``)."""
+
+    def current(self) -> SegmentRules:
+        """The rules in force."""
+        ...
+
+
+@dataclass(frozen=True)
+class FeaturedUser:
+    """What the featured listing knows of the requesting user.
+
+    Attributes:
+        segments: segment name -> score (empty when none, or no profile).
+        why: why the listing cannot be personalized ("" when ``segments`` decide).
+        excluded: item ids the hard filters remove for this user (purchased, not
+            interested), as the recommendation list's profile step found them.
+    """
+
+    segments: dict[str, float] = field(default_factory=dict)
+    why: str = "anonymous request"
+    excluded: tuple[Sequence[str], Sequence[str]] = ((), ())
+
+
 class FeaturedService:
     """Chooses the featured listing for a user and a set of explicit filters.
 
     Args:
-        profiles: the workspace's profile service (segments and rules).
-        catalog: catalog cache (shared with the profile service by default).
+        catalog: the catalog with profile attributes, rebuilt when its generation changes.
+        rules: the active segment rules.
+        hard: the hard-filter configuration shared with the recommendation list.
         seed: seed of the random fallback.
     """
 
     def __init__(
-        self, profiles: ProfileService, catalog: CatalogCache | None = None, seed: int = 0
+        self,
+        catalog: CatalogSource,
+        rules: RulesSource,
+        hard: HardFilterConfig | None = None,
+        seed: int = 0,
     ) -> None:
-        self.profiles = profiles
-        self.catalog = catalog or profiles.catalog
+        self.catalog = catalog
+        self.rules_source = rules
+        self.hard = hard or HardFilterConfig()
         self._rng = np.random.default_rng(seed)
         self._index: CatalogIndex | None = None
         self._generation = -1
@@ -150,8 +194,8 @@ class FeaturedService:
                 self._generation = self.catalog.generation
         return self._index
 
-    def choose(self, user_id: str | None, filters: Filters | str | None = None) -> FeaturedResult:
-        """The featured item for a pseudonymized user id (None: anonymous) and filters.
+    def choose(self, user: FeaturedUser, filters: Filters | str | None = None) -> FeaturedResult:
+        """The featured item for a user and filters.
 
         Raises:
             ValidationFailedError: malformed filters or an unknown filter field.
@@ -159,13 +203,14 @@ class FeaturedService:
         flt = filters if isinstance(filters, Filters) else parse_filters(filters)
         idx = self.index()
         rules = self._rules()
-        eligible, pool_note, n = self._eligible(idx, flt, rules)
+        eligible, pool_note, n = self._eligible(idx, flt, rules, user)
         if n == 0:
             return FeaturedResult(None, "none", "no item satisfies the filters", False,
                                   filters=flt.key())  # fmt: skip
-        segments, why = self._segments(user_id)
+        segments, why = user.segments, user.why or "user has no segment"
         if segments and rules is not None:
-            memo = (tuple(sorted(segments.items())), flt.key(), rules.version, rules.featured)
+            memo = (tuple(sorted(segments.items())), flt.key(), rules.version, rules.featured,
+                    _blocked_key(eligible, n))  # fmt: skip
             picked = idx.choices.get(memo)
             if picked is None:
                 picked = self._personalized(idx, eligible, segments, rules)
@@ -183,23 +228,39 @@ class FeaturedService:
 
     def _rules(self) -> SegmentRules | None:
         try:
-            return self.profiles.rules.current()
+            return self.rules_source.current()
         except Exception as exc:
             log.warning("segment rules unavailable: %s", exc)
             return None
 
     def _eligible(
-        self, idx: CatalogIndex, flt: Filters, rules: SegmentRules | None
+        self, idx: CatalogIndex, flt: Filters, rules: SegmentRules | None, user: FeaturedUser
     ) -> tuple[np.ndarray, str, int]:
-        """Candidates for a filter (memoized per filter, pool and catalog generation)."""
+        """Candidates: the hard filters' survivors, narrowed to the eligible pool.
+
+        The user-independent part is memoized per filter, pool and catalog generation.
+        """
         pool = rules.featured.pool if rules is not None else None
         key = (flt.key(), pool)
         got = idx.eligible.get(key)
         if got is None:
-            eligible, note = self._pool(idx, idx.base & flt.mask(idx.table), rules)
+            ctx = RerankContext(k=1, table=idx.table, allowed=flt.mask(idx.table))
+            allowed = ~blocked_mask(self.hard, ctx)
+            eligible, note = self._pool(idx, allowed, rules)
             got = (eligible, note, int(eligible.sum()))
             idx.remember(idx.eligible, key, got)
-        return got
+        purchased, refused = user.excluded
+        if not len(purchased) and not len(refused):
+            return got
+        ctx = RerankContext(
+            k=1,
+            table=idx.table,
+            allowed=got[0],
+            purchased=idx.table.lookup(list(purchased)),
+            not_interested=idx.table.lookup(list(refused)),
+        )
+        eligible = ~blocked_mask(self.hard.model_copy(update={"seen": False}), ctx)
+        return eligible, got[1], int(eligible.sum())
 
     def _pool(
         self, idx: CatalogIndex, eligible: np.ndarray, rules: SegmentRules | None
@@ -210,20 +271,6 @@ class FeaturedService:
         if pooled.any():
             return pooled, ""
         return eligible, " (eligible pool has no matching item)"
-
-    def _segments(self, user_id: str | None) -> tuple[dict[str, float], str]:
-        if not user_id:
-            return {}, "anonymous request"
-        try:
-            segments = self.profiles.segments(user_id)
-        except (TastemakerError, OSError, RuntimeError) as exc:
-            log.warning("profile unavailable for featured listing: %s", exc)
-            return {}, "profile store unavailable"
-        if segments is None:
-            return {}, "unknown user"
-        if not segments:
-            return {}, "user has no segment"
-        return segments, ""
 
     def _personalized(
         self,
@@ -254,3 +301,8 @@ class FeaturedService:
         index = int(tied[np.argmax(order[tied])])  # argmax keeps the first (lowest id) on ties
         used = {name: s for name, s, mask in applicable if mask[index]}
         return index, used
+
+
+def _blocked_key(eligible: np.ndarray, n: int) -> int:
+    """A memo key part that tells apart candidate sets of equal filters (user exclusions)."""
+    return hash((n, np.packbits(eligible).tobytes()))

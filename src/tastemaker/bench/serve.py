@@ -27,8 +27,8 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from tastemaker.cli.bench_serve_load import run_load
-from tastemaker.cli.bench_server import http_get, start_server
+from tastemaker.bench.serve_load import run_load
+from tastemaker.bench.server import http_get, start_server
 
 MARKER = ".tastemaker-bench-serve"
 PARAMS = {

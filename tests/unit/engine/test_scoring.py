@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from tastemaker.engine.scoring import ALSFoldIn, CandidateScorer
 from tastemaker.models.catalog import make_model
 from tastemaker.models.interactions import Interactions
-from tastemaker.serving.scoring import ALSFoldIn, CandidateScorer
 
 
 @pytest.fixture

@@ -1,0 +1,143 @@
+"""The model versions one process serves: loaded from the registry, swapped without a restart.
+
+:class:`VersionSet` loads the active version (and the canary and shadow), rebuilds the
+item tables when the catalog changed, and routes a user to the version and variant that
+serves them (canary by stable hash).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import polars as pl
+
+from tastemaker.engine.config import PipelineConfig
+from tastemaker.engine.version import LoadedVersion, load_version
+from tastemaker.registry.registry import ModelRegistry, RegistryState, in_canary
+
+log = logging.getLogger(__name__)
+
+
+class VersionSet:
+    """The loaded versions of one process and the registry state they follow.
+
+    Args:
+        registry: the workspace's model registry.
+        items: reads the current catalog.
+        config: engine settings (catalog refresh periods, re-ranking stages).
+        segment_attributes: catalog attributes that act as user segments.
+        generation: the catalog's change counter in this process (a change rebuilds the
+            item tables once ``catalog_change_seconds`` passed since the last rebuild).
+    """
+
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        items: Callable[[], pl.DataFrame],
+        config: PipelineConfig,
+        segment_attributes: tuple[str, ...],
+        generation: Callable[[], int] = lambda: 0,
+    ) -> None:
+        self.registry = registry
+        self.items = items
+        self.config = config
+        self.segment_attributes = segment_attributes
+        self.generation = generation
+        self.state = RegistryState()
+        self.versions: dict[str, LoadedVersion] = {}
+        self._token: tuple[int, int] | None = None
+        self._catalog_at = 0.0
+        self._catalog_generation = -1
+        self._lock = threading.Lock()
+
+    def _catalog_stale(self) -> bool:
+        age = time.monotonic() - self._catalog_at
+        if age > self.config.catalog_refresh_seconds:
+            return True
+        changed = self.generation() != self._catalog_generation
+        return changed and age > self.config.catalog_change_seconds
+
+    def refresh(self, force: bool = False) -> bool:
+        """Reload versions if the registry pointers (or the catalog) changed; True if so."""
+        token = self.registry.state_token()
+        stale = force or self._catalog_stale()
+        if not stale and token == self._token:
+            return False
+        with self._lock:
+            generation = self.generation()
+            state = self.registry.state()
+            items = self.items()
+            wanted = {state.active, state.shadow, state.canary.version if state.canary else None}
+            loaded: dict[str, LoadedVersion] = {}
+            for name in sorted(n for n in wanted if n):
+                keep = self.versions.get(name)
+                if keep is not None and not stale:
+                    loaded[name] = keep
+                    continue
+                found = self._load(name, items, keep)
+                if found is not None:
+                    loaded[name] = found
+            if not state.active or not loaded:
+                previous = self.versions.get("none")
+                if previous is None or stale:
+                    previous = self._build(None, items, None)
+                loaded["none"] = previous
+            self.versions, self.state, self._token = loaded, state, token
+            if stale:
+                self._catalog_at, self._catalog_generation = time.monotonic(), generation
+        return True
+
+    def _load(
+        self, name: str, items: pl.DataFrame, keep: LoadedVersion | None
+    ) -> LoadedVersion | None:
+        try:
+            return self._build(name, items, keep)
+        except Exception:
+            log.exception("could not load model version %s; keeping the previous", name)
+            return keep
+
+    def _build(
+        self, name: str | None, items: pl.DataFrame, keep: LoadedVersion | None
+    ) -> LoadedVersion:
+        return load_version(
+            self.registry.path(name) if name else None,
+            self.registry.manifest(name) if name else None,
+            items,
+            self.config,
+            keep.artifacts if keep is not None else None,
+            self.segment_attributes,
+        )
+
+    def roles(self) -> dict[str, str]:
+        """Which version plays which role (active, canary, shadow)."""
+        state = self.state
+        roles = {"active": state.active or "none"}
+        if state.canary:
+            roles["canary"] = state.canary.version
+        if state.shadow:
+            roles["shadow"] = state.shadow
+        return roles
+
+    def route(self, user_key: str) -> tuple[LoadedVersion, str]:
+        """The version and variant that serve ``user_key`` (canary by stable hash)."""
+        state = self.state
+        canary = state.canary
+        if canary and canary.version in self.versions and in_canary(user_key, canary):
+            return self.versions[canary.version], "canary"
+        if state.active and state.active in self.versions:
+            return self.versions[state.active], "control"
+        return self.active, "fallback"
+
+    @property
+    def active(self) -> LoadedVersion:
+        """The version serving most users (the fallback when none is promoted)."""
+        found = self.versions.get(self.state.active or "none") or self.versions.get("none")
+        return found if found is not None else next(iter(self.versions.values()))
+
+    def shadow(self) -> LoadedVersion | None:
+        """The shadow version, when one is set and loaded."""
+        name = self.state.shadow
+        return self.versions.get(name) if name else None
