@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 
 from tastemaker.datasets.marketplace import generate_marketplace
 from tastemaker.engine.runtime import Engine
-from tastemaker.registry.training import registry_of, train_version
 from tastemaker.rerank.filters import Filters
 from tastemaker.serving import create_app
+from tastemaker.training.recommender import registry_of, train_version
 from tastemaker.workspace import Workspace
 
 HYBRID = {

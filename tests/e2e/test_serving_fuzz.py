@@ -17,8 +17,8 @@ schemathesis = pytest.importorskip(
 )
 
 from tastemaker.datasets.marketplace import generate_marketplace  # noqa: E402
-from tastemaker.registry.training import registry_of, train_version  # noqa: E402
 from tastemaker.serving import create_app  # noqa: E402
+from tastemaker.training.recommender import registry_of, train_version  # noqa: E402
 from tastemaker.workspace import Workspace  # noqa: E402
 
 PREFIXES = ("/v1/", "/healthz", "/readyz", "/metrics")

@@ -41,7 +41,7 @@ PARAMS = {
 def _prepare(path: Path, items: int, events: int, seed: int) -> dict[str, Any]:
     """Create (or reuse) the benchmark workspace with a promoted model."""
     from tastemaker.datasets.marketplace import generate_marketplace
-    from tastemaker.registry.training import registry_of, train_version
+    from tastemaker.training.recommender import registry_of, train_version
     from tastemaker.workspace import Workspace
 
     if (path / MARKER).exists():

@@ -101,7 +101,7 @@ def _evaluate(ws: Workspace) -> None:
 
 def _train(ws: Workspace) -> None:
     """Train the serving model on every event, register it and promote it."""
-    from tastemaker.registry.training import registry_of, train_version
+    from tastemaker.training.recommender import registry_of, train_version
 
     t = time.perf_counter()
     manifest = train_version(ws, "hybrid", {}, holdout=0.2)

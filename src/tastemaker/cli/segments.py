@@ -106,7 +106,7 @@ def quality(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Precision and recall of each segment on the period after the split (and vs truth)."""
-    from tastemaker.profiles.quality import segment_quality
+    from tastemaker.evaluation.segments import segment_quality
 
     with opened(workspace) as ws:
         at = datetime.fromisoformat(split.replace("Z", "+00:00")) if split else None

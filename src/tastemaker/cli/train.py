@@ -36,7 +36,7 @@ def train(
     promote: Annotated[bool, typer.Option(help="Promote the new version at once.")] = False,
 ) -> None:
     """Train on every event, evaluate on a temporal holdout, write a new model version."""
-    from tastemaker.registry.training import registry_of, train_version
+    from tastemaker.training.recommender import registry_of, train_version
 
     with opened(workspace) as ws:
         try:

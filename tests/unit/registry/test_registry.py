@@ -15,7 +15,7 @@ from tastemaker.errors import ConflictError, NotFoundError, ValidationFailedErro
 from tastemaker.registry.artifacts import ServingArtifacts, unit_rows
 from tastemaker.registry.manifest import feature_schema_hash
 from tastemaker.registry.registry import Canary, ModelRegistry, in_canary
-from tastemaker.registry.training import registry_of, train_version
+from tastemaker.training.recommender import registry_of, train_version
 from tastemaker.workspace import Workspace
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import polars as pl
 from profile_helpers import ITEMS, T0, views
 
-from tastemaker.profiles.quality import segment_quality
+from tastemaker.evaluation.segments import segment_quality
 from tastemaker.workspace import Workspace
 
 

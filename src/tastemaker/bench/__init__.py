@@ -1,0 +1,1 @@
+"""Benchmarks (`tastemaker bench ...`): each prints JSON; figures in docs/benchmarks.md."""

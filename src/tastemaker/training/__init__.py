@@ -1,0 +1,1 @@
+"""Training jobs: a recommender version from the workspace's events into the registry."""
