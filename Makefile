@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 WORKSPACE ?= demo-workspace
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck unit integration e2e install clean bench
+.PHONY: demo test lint typecheck imports unit integration e2e install clean bench
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,7 +26,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src
 
-test: $(STAMP) lint typecheck
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
+test: $(STAMP) lint typecheck imports
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 unit: $(STAMP)

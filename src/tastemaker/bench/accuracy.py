@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 from rich.progress import Progress
 
+from tastemaker.bench.protocols import ML100K_MODELS, ml100k_benchmark, retail_benchmark
 from tastemaker.cli.common import err_console, fail
 from tastemaker.errors import TastemakerError
-from tastemaker.evaluation.protocols import ML100K_MODELS, ml100k_benchmark, retail_benchmark
 
 
 def bench_accuracy(
@@ -49,7 +49,7 @@ def bench_accuracy(
         elif dataset == "online-retail":
             result = retail_benchmark(data, k=k)
         elif dataset == "marketplace":
-            from tastemaker.evaluation.protocols import marketplace_benchmark
+            from tastemaker.bench.protocols import marketplace_benchmark
 
             result = marketplace_benchmark(k=k)
         else:

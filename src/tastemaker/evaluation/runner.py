@@ -208,6 +208,29 @@ def _segment_labels(
     return labels
 
 
+def _split_of(
+    data: Interactions | pl.DataFrame,
+    split: str | Split,
+    seed: int,
+    event_weights: Mapping[str, float] | None,
+) -> tuple[Interactions, Split]:
+    """The interactions and their split (a hand-made temporal split gets the leakage guard)."""
+    inter = (
+        data if isinstance(data, Interactions) else Interactions.from_events(data, event_weights)
+    )
+    sp_ = split if isinstance(split, Split) else make_split(inter, split, seed=seed)
+    if sp_.cutoff is not None:
+        assert_no_leakage(sp_.train, sp_.cutoff)
+    return inter, sp_
+
+
+def _moved(scored: tuple[Any, Any, float, Any]) -> tuple[float, Any, Any, Any]:
+    """``score_model``'s (metrics, segments, seconds, mean popularity) in the order
+    :class:`ModelEvaluation` takes them after the fit time."""
+    metrics, segs, rec_s, mean_pop = scored
+    return rec_s, metrics, segs, mean_pop
+
+
 def evaluate_models(
     data: Interactions | pl.DataFrame,
     model_names: Sequence[ModelSpec],
@@ -241,12 +264,7 @@ def evaluate_models(
         progress: called as ``progress(model_name, done, total)``.
     """
     started = time.perf_counter()
-    inter = (
-        data if isinstance(data, Interactions) else Interactions.from_events(data, event_weights)
-    )
-    sp_ = split if isinstance(split, Split) else make_split(inter, split, seed=seed)
-    if sp_.cutoff is not None:  # a hand-made temporal split gets the same guard
-        assert_no_leakage(sp_.train, sp_.cutoff)
+    inter, sp_ = _split_of(data, split, seed, event_weights)
     rel = relevant_matrix(sp_)
     users = evaluation_users(sp_, rel)
     labels = _segment_labels(inter, user_segments, segment_column)
@@ -264,10 +282,7 @@ def evaluate_models(
             model, sp_, ks_sorted, users=users, relevant=rel, n_bootstrap=n_bootstrap,
             segments=labels, seed=seed,
         )  # fmt: skip
-        metrics, segs, rec_s, mean_pop = scored
-        results.append(
-            ModelEvaluation(model.name, model.get_params(), fit_s, rec_s, metrics, segs, mean_pop)
-        )
+        results.append(ModelEvaluation(model.name, model.get_params(), fit_s, *_moved(scored)))
     if progress:
         progress("done", len(specs), len(specs))
     wall = time.perf_counter() - started
