@@ -120,20 +120,10 @@ class ServedFeatured:
     @staticmethod
     def frame(batch: list[Any]) -> pl.DataFrame:
         """One impression per listing; an anonymous request is logged as ``unidentified``."""
-        rows = [
-            (
-                r.event_id,
-                r.user_id,
-                r.anonymous_id or (None if r.user_id else "unidentified"),
-                "impression",
-                r.item_id,
-                r.at_ms,
-                _json(r.context),
-                None,
-            )
-            for r in batch
-        ]
-        return _rows_frame(rows)
+        return _rows_frame(
+            [(r.event_id, r.user_id, r.anonymous_id or (None if r.user_id else "unidentified"),
+              "impression", r.item_id, r.at_ms, _json(r.context), None) for r in batch]
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,20 +140,10 @@ class Feedback:
     @staticmethod
     def frame(batch: list[Any]) -> pl.DataFrame:
         """One ``not_interested`` event per record."""
-        rows = [
-            (
-                r.event_id,
-                r.user_id,
-                None,
-                "not_interested",
-                r.item_id,
-                r.at_ms,
-                None,
-                _json(r.properties),
-            )
-            for r in batch
-        ]
-        return _rows_frame(rows)
+        return _rows_frame(
+            [(r.event_id, r.user_id, None, "not_interested", r.item_id, r.at_ms, None,
+              _json(r.properties)) for r in batch]
+        )  # fmt: skip
 
 
 def records_frame(batch: list[PlatformRecord]) -> pl.DataFrame:
