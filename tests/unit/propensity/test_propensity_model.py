@@ -9,7 +9,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from tastemaker.errors import ValidationFailedError
-from tastemaker.models.propensity import PropensityModel
+from tastemaker.propensity.model import PropensityModel
 
 NAMES = ["carts", "noise", "views"]
 
