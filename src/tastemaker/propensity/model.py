@@ -1,18 +1,41 @@
 """Purchase-propensity classifiers: gradient-boosted trees (LightGBM) or logistic regression,
-calibrated on a later slice of time, with per-prediction feature contributions."""
+calibrated on a later slice of time, with per-prediction feature contributions.
+
+LightGBM and scikit-learn fit; the fitted model keeps the booster and, as plain numbers,
+the logistic regression and the calibrator (:mod:`tastemaker.propensity.parts`), which is
+what predicts and what is saved (:mod:`tastemaker.propensity.artifact`, no pickle).
+"""
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from scipy.special import expit
 
 from tastemaker.errors import ValidationFailedError
+from tastemaker.propensity.artifact import (
+    BOOSTER_FILE,
+    LEGACY_FILE,
+    MODEL_FILE,
+    ModelFile,
+    read_legacy,
+    read_model,
+    write_model,
+)
+from tastemaker.propensity.parts import (
+    Calibration,
+    LinearPart,
+    calibration_from,
+    calibration_from_json,
+    log1p_clipped,
+)
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 KINDS = ("lightgbm", "logistic")
-MODEL_FILE = "propensity.pkl"
 
 _LIGHTGBM_DEFAULTS: dict[str, Any] = {
     "n_estimators": 600,
@@ -25,10 +48,6 @@ _LIGHTGBM_DEFAULTS: dict[str, Any] = {
     "reg_lambda": 1.0,
 }
 _LOGISTIC_DEFAULTS: dict[str, Any] = {"C": 1.0}
-
-
-def _log1p(x: np.ndarray) -> np.ndarray:
-    return np.log1p(np.clip(x, 0.0, None))
 
 
 class PropensityModel:
@@ -62,8 +81,10 @@ class PropensityModel:
         self.params = {**defaults, **(params or {})}
         self.calibration = calibration
         self.seed = seed
-        self.estimator: Any = None
-        self.calibrator: Any = None
+        #: The trees (``lightgbm``), or the logistic regression's numbers (``logistic``).
+        self.booster: lgb.Booster | None = None
+        self.linear: LinearPart | None = None
+        self.calibrator: Calibration | None = None
         self.best_iteration: int | None = None
 
     def fit(
@@ -81,49 +102,83 @@ class PropensityModel:
                     f"{int(np.sum(labels))} purchases): more history or a longer horizon needed"
                 )
         if self.kind == "lightgbm":
-            import lightgbm as lgb
-
-            self.estimator = lgb.LGBMClassifier(
-                **self.params, random_state=self.seed, n_jobs=2, verbose=-1
-            )
-            self.estimator.fit(
-                x,
-                y,
-                eval_X=(x_cal,),
-                eval_y=(y_cal,),
-                callbacks=[lgb.early_stopping(30, verbose=False)],
-            )
-            self.best_iteration = int(self.estimator.best_iteration_ or self.params["n_estimators"])
+            estimator = self._fit_trees(x, y, x_cal, y_cal)
         else:
-            from sklearn.linear_model import LogisticRegression
-            from sklearn.pipeline import make_pipeline
-            from sklearn.preprocessing import FunctionTransformer, StandardScaler
-
-            self.estimator = make_pipeline(
-                FunctionTransformer(_log1p),
-                StandardScaler(),
-                LogisticRegression(max_iter=2000, random_state=self.seed, **self.params),
-            )
-            self.estimator.fit(x, y)
+            estimator = self._fit_logistic(x, y)
+        calibrated = None
         if self.calibration != "none":
             from sklearn.calibration import CalibratedClassifierCV
             from sklearn.frozen import FrozenEstimator
 
-            self.calibrator = CalibratedClassifierCV(
-                FrozenEstimator(self.estimator), method=self.calibration
+            calibrated = CalibratedClassifierCV(
+                FrozenEstimator(estimator), method=self.calibration
             ).fit(x_cal, y_cal)
+        return self._keep(estimator, calibrated)
+
+    def _fit_trees(self, x: np.ndarray, y: np.ndarray, x_cal: np.ndarray, y_cal: np.ndarray) -> Any:
+        import lightgbm as lgb
+
+        estimator = lgb.LGBMClassifier(**self.params, random_state=self.seed, n_jobs=2, verbose=-1)
+        estimator.fit(
+            x,
+            y,
+            eval_X=(x_cal,),
+            eval_y=(y_cal,),
+            callbacks=[lgb.early_stopping(30, verbose=False)],
+        )
+        self.best_iteration = int(estimator.best_iteration_ or self.params["n_estimators"])
+        return estimator
+
+    def _fit_logistic(self, x: np.ndarray, y: np.ndarray) -> Any:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+        return make_pipeline(
+            FunctionTransformer(log1p_clipped),
+            StandardScaler(),
+            LogisticRegression(max_iter=2000, random_state=self.seed, **self.params),
+        ).fit(x, y)
+
+    def _keep(self, estimator: Any, calibrated: Any) -> PropensityModel:
+        """Keep what a fitted estimator (and calibrator, or None) learned, as plain parts.
+
+        scikit-learn calibrates an estimator's ``decision_function`` (log-odds) when it has
+        one: the logistic pipeline and LightGBM from 4.7 do.
+        """
+        if calibrated is not None and not hasattr(estimator, "decision_function"):
+            raise ValidationFailedError(
+                "this propensity model was calibrated on probabilities (LightGBM before 4.7): "
+                "retrain it (`tastemaker propensity train`)"
+            )
+        if self.kind == "lightgbm":
+            self.booster = estimator.booster_
+        else:
+            self.linear = LinearPart.from_pipeline(estimator)
+        self.calibrator = None if calibrated is None else calibration_from(calibrated)
         return self
 
-    def _fitted(self) -> Any:
-        if self.estimator is None:
+    def _check_fitted(self) -> None:
+        if self.booster is None and self.linear is None:
             raise ValidationFailedError("the propensity model is not fitted")
-        return self.calibrator if self.calibrator is not None else self.estimator
+
+    def log_odds(self, x: np.ndarray) -> np.ndarray:
+        """Each row's log-odds before calibration (what the calibrator maps)."""
+        self._check_fitted()
+        if self.booster is not None:
+            return np.asarray(self.booster.predict(x, raw_score=True), dtype=np.float64)
+        assert self.linear is not None
+        return self.linear.log_odds(x)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Calibrated purchase probabilities, one per row."""
         if len(x) == 0:
             return np.zeros(0)
-        return np.asarray(self._fitted().predict_proba(x)[:, 1], dtype=np.float64)
+        if self.calibrator is not None:
+            return self.calibrator.apply(self.log_odds(x))
+        if self.booster is not None:
+            return np.asarray(self.booster.predict(x), dtype=np.float64)
+        return np.asarray(expit(self.log_odds(x)))
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """Each feature's additive share of each row's log-odds (before calibration).
@@ -131,38 +186,74 @@ class PropensityModel:
         Trees: exact SHAP values (LightGBM ``pred_contrib``); logistic: coefficient times the
         standardized value.
         """
-        self._fitted()
+        self._check_fitted()
         if len(x) == 0:
             return np.zeros((0, len(self.feature_names)))
-        if self.kind == "lightgbm":
-            raw = self.estimator.booster_.predict(x, pred_contrib=True)
+        if self.booster is not None:
+            raw = self.booster.predict(x, pred_contrib=True)
             return np.asarray(raw)[:, : len(self.feature_names)]
-        log1p, scaler, logistic = (step for _, step in self.estimator.steps)
-        z = scaler.transform(log1p.transform(x))
-        return np.asarray(z * logistic.coef_[0])
+        assert self.linear is not None
+        return np.asarray(self.linear.standardized(x) * self.linear.coef)
 
     def importance(self) -> dict[str, float]:
         """Global importance per feature: total gain (trees) or |coefficient| (logistic),
         normalized to sum to 1."""
-        self._fitted()
-        if self.kind == "lightgbm":
-            raw = self.estimator.booster_.feature_importance(importance_type="gain")
+        self._check_fitted()
+        if self.booster is not None:
+            raw = self.booster.feature_importance(importance_type="gain")
         else:
-            raw = np.abs(self.estimator.steps[-1][1].coef_[0])
+            assert self.linear is not None
+            raw = np.abs(self.linear.coef)
         values = np.asarray(raw, dtype=np.float64)
         total = values.sum() or 1.0
         return {n: float(v / total) for n, v in zip(self.feature_names, values, strict=True)}
 
     def save(self, folder: Path) -> None:
-        """Write the fitted model into ``folder``."""
-        with open(Path(folder) / MODEL_FILE, "wb") as handle:
-            pickle.dump(self, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        """Write the fitted model into ``folder``: ``propensity.json`` and, for trees, the
+        booster in LightGBM's text format (``booster.txt``)."""
+        self._check_fitted()
+        spec = ModelFile(
+            kind=self.kind,
+            feature_names=self.feature_names,
+            params=self.params,
+            calibration=self.calibration,
+            seed=self.seed,
+            best_iteration=self.best_iteration,
+            booster=BOOSTER_FILE if self.booster is not None else None,
+            linear=self.linear.to_json() if self.linear is not None else None,
+            calibrator=self.calibrator.to_json() if self.calibrator is not None else None,
+        )
+        write_model(folder, spec, self.booster)
 
     @staticmethod
     def load(folder: Path) -> PropensityModel:
-        """Read a model written by :meth:`save` (only load folders you wrote yourself)."""
-        with open(Path(folder) / MODEL_FILE, "rb") as handle:
-            model = pickle.load(handle)  # the workspace's own artifact
-        if not isinstance(model, PropensityModel):
-            raise ValidationFailedError(f"{folder / MODEL_FILE} is not a propensity model")
-        return model
+        """Read a model written by :meth:`save`, or pickled by an older version (with a
+        DeprecationWarning to retrain; only load folders you wrote yourself).
+
+        Raises:
+            ValidationFailedError: the folder holds no propensity model, or a damaged one.
+        """
+        folder = Path(folder)
+        if (folder / MODEL_FILE).is_file():
+            spec, booster = read_model(folder)
+            model = PropensityModel(
+                spec.kind, spec.feature_names, spec.params, spec.calibration, spec.seed
+            )
+            model.best_iteration = spec.best_iteration
+            model.booster = booster
+            if spec.linear is not None:
+                model.linear = LinearPart.from_json(spec.linear.model_dump())
+            if spec.calibrator is not None:
+                model.calibrator = calibration_from_json(spec.calibrator.model_dump())
+            return model
+        if (folder / LEGACY_FILE).is_file():
+            old = read_legacy(folder)
+            model = PropensityModel(
+                old["kind"], old["feature_names"], old["params"], old["calibration"], old["seed"]
+            )
+            model.best_iteration = old.get("best_iteration")
+            return model._keep(old["estimator"], old["calibrator"])
+        raise ValidationFailedError(
+            f"no propensity model in {folder} (neither {MODEL_FILE} nor {LEGACY_FILE})",
+            field="folder",
+        )
