@@ -11,8 +11,8 @@ from rich.table import Table
 
 from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
 from tastemaker.errors import TastemakerError
-from tastemaker.features.examples import LabelSpec
-from tastemaker.features.propensity import PropensityWindows
+from tastemaker.propensity.examples import LabelSpec
+from tastemaker.propensity.features import PropensityWindows
 
 if TYPE_CHECKING:
     from tastemaker.propensity.training import TrainResult

@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from tastemaker.errors import NotFoundError, ValidationFailedError
-from tastemaker.features.propensity import (
+from tastemaker.propensity.features import (
     EVENT_SCHEMA,
     FEATURE_NAMES,
     FEATURES,
@@ -28,7 +28,7 @@ from tastemaker.features.propensity import (
     item_stats,
     pair_features,
 )
-from tastemaker.models.propensity import PropensityModel
+from tastemaker.propensity.model import PropensityModel
 from tastemaker.propensity.training import registry_of, windows_of
 from tastemaker.registry.registry import ModelRegistry
 from tastemaker.schema import ITEM_EVENT_TYPES

@@ -1,6 +1,6 @@
 """Train and evaluate purchase-propensity models out of time, then version the served one.
 
-The labelled examples (:mod:`tastemaker.features.examples`) are split by cutoff into
+The labelled examples (:mod:`tastemaker.propensity.examples`) are split by cutoff into
 fit / calibration / test slices, each slice's labels ending before the next slice begins
 (checked, :class:`~tastemaker.errors.DataLeakageError` otherwise). The requested model and
 a logistic-regression baseline are evaluated on the test slice; the served model is then
@@ -21,15 +21,15 @@ import polars as pl
 
 from tastemaker.errors import DataLeakageError, ValidationFailedError
 from tastemaker.evaluation.classification import classification_metrics, reliability
-from tastemaker.features.examples import LabelSpec, labelled_examples
-from tastemaker.features.propensity import (
+from tastemaker.propensity.examples import LabelSpec, labelled_examples
+from tastemaker.propensity.features import (
     DAY_MS,
     FEATURE_NAMES,
     PropensityWindows,
     item_events,
     schema_hash,
 )
-from tastemaker.models.propensity import KINDS, PropensityModel
+from tastemaker.propensity.model import KINDS, PropensityModel
 from tastemaker.registry.manifest import DataRange, Manifest
 from tastemaker.registry.registry import ModelRegistry
 from tastemaker.schema import ITEM_EVENT_TYPES

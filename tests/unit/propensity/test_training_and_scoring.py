@@ -11,8 +11,8 @@ import pytest
 
 from tastemaker.datasets.marketplace import generate_marketplace
 from tastemaker.errors import DataLeakageError, NotFoundError, ValidationFailedError
-from tastemaker.features.examples import LabelSpec
-from tastemaker.features.propensity import DAY_MS, PropensityWindows
+from tastemaker.propensity.examples import LabelSpec
+from tastemaker.propensity.features import DAY_MS, PropensityWindows
 from tastemaker.propensity.scorer import PropensityScorer
 from tastemaker.propensity.training import (
     PropensityConfig,

@@ -9,7 +9,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from tastemaker.errors import ValidationFailedError
-from tastemaker.models.propensity import PropensityModel
+from tastemaker.propensity.model import PropensityModel
 
 NAMES = ["carts", "noise", "views"]
 
@@ -44,9 +44,8 @@ def test_contributions_explain_each_row_by_its_strongest_feature() -> None:
     contrib = model.contributions(row)[0]
     assert contrib.shape == (3,) and np.argmax(np.abs(contrib)) == 0 and contrib[0] > 0
     trees = PropensityModel("lightgbm", NAMES, calibration="none").fit(x, y, xc, yc)
-    raw = trees.estimator.predict_proba(row, raw_score=True)
-    shap = trees.estimator.booster_.predict(row, pred_contrib=True)[0]
-    assert shap.sum() == pytest.approx(float(np.ravel(raw)[0]), rel=1e-6)
+    shap = trees.booster.predict(row, pred_contrib=True)[0]
+    assert shap.sum() == pytest.approx(float(trees.log_odds(row)[0]), rel=1e-6)
     assert trees.contributions(row)[0].tolist() == pytest.approx(shap[:3].tolist())
 
 

@@ -2,7 +2,7 @@
 
 At each cutoff T (every ``step_days``), the candidates are the (user, item) pairs the user
 showed interest in during the user window before T; the label says whether the user bought
-that item in ``[T, T + horizon)``. Features come from :mod:`tastemaker.features.propensity`
+that item in ``[T, T + horizon)``. Features come from :mod:`tastemaker.propensity.features`
 as of T, so a label is never visible to its own features.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from tastemaker.errors import ValidationFailedError
-from tastemaker.features.propensity import (
+from tastemaker.propensity.features import (
     DAY_MS,
     INTEREST,
     PropensityWindows,
@@ -67,7 +67,7 @@ def labelled_examples(
     """One row per (user, item, cutoff) candidate: keys, ``label`` (0/1) and the features.
 
     Args:
-        events: item events in :func:`~tastemaker.features.propensity.item_events` shape.
+        events: item events in :func:`~tastemaker.propensity.features.item_events` shape.
         items: the catalog.
         windows: feature windows.
         spec: label horizon and cutoff spacing.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from tastemaker.features.propensity import (
+from tastemaker.propensity.features import (
     DAY_MS,
     FEATURE_NAMES,
     HOUR_MS,

@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from tastemaker.errors import ValidationFailedError
-from tastemaker.features.examples import LabelSpec, cutoffs, labelled_examples
-from tastemaker.features.propensity import DAY_MS, HOUR_MS, PropensityWindows
+from tastemaker.propensity.examples import LabelSpec, cutoffs, labelled_examples
+from tastemaker.propensity.features import DAY_MS, HOUR_MS, PropensityWindows
 
 W = PropensityWindows(user_days=2, item_days=5)
 SPEC = LabelSpec(horizon_days=2, step_days=1)
