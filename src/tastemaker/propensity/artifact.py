@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import logging
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -32,6 +33,8 @@ BOOSTER_FILE = "booster.txt"
 LEGACY_FILE = "propensity.pkl"
 #: Where the pickled objects' module was before the propensity package held it.
 _LEGACY_MODULE = "tastemaker.models.propensity"
+
+log = logging.getLogger(__name__)
 
 
 class _Strict(BaseModel):
@@ -170,13 +173,13 @@ def read_legacy(folder: Path) -> dict[str, Any]:
         ValidationFailedError: the file holds something else.
     """
     path = Path(folder) / LEGACY_FILE
-    warnings.warn(
+    message = (
         f"{path} is a propensity model pickled by an older tastemaker; it still loads, but "
         "pickled models will stop loading: retrain it (`tastemaker propensity train`) to "
-        f"save it as {MODEL_FILE} + {BOOSTER_FILE}",
-        DeprecationWarning,
-        stacklevel=3,
+        f"save it as {MODEL_FILE} + {BOOSTER_FILE}"
     )
+    warnings.warn(message, DeprecationWarning, stacklevel=3)
+    log.warning(message)  # Python hides deprecation warnings by default: operators see this
     with open(path, "rb") as handle:
         model = _LegacyUnpickler(handle).load()  # the workspace's own artifact
     if not isinstance(model, _PickledModel):
