@@ -13,8 +13,8 @@ retrain. Only read folders of your own workspace: unpickling runs code.
 from __future__ import annotations
 
 import json
-import pickle
 import logging
+import pickle
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
