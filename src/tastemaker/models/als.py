@@ -12,6 +12,7 @@ from threadpoolctl import threadpool_limits
 from tastemaker.models._factors import FactorModel
 from tastemaker.models._sparse import binarize
 from tastemaker.models.base import State
+from tastemaker.models.catalog import register
 from tastemaker.models.interactions import Interactions
 
 # Defaults chosen by `tastemaker tune --dataset ml-100k --model als` on a validation split
@@ -21,6 +22,7 @@ from tastemaker.models.interactions import Interactions
 # so event weights and dwell time act as confidence.)
 
 
+@register
 class ALSRecommender(FactorModel):
     """Weighted matrix factorization of the confidence matrix (event weights x dwell time).
 

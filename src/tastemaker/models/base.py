@@ -26,7 +26,6 @@ from tastemaker.models.vocab import Vocabulary
 
 FORMAT_VERSION = 1
 _SCORE_BUDGET = 1 << 23  # floats per scoring batch (32 MiB of float32)
-_REGISTRY: dict[str, type[Recommender]] = {}
 
 State = dict[str, np.ndarray | sp.csr_matrix]
 
@@ -74,11 +73,6 @@ class Recommender(ABC):
     name: ClassVar[str]
     users_: Vocabulary
     items_: Vocabulary
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "name" in cls.__dict__:
-            _REGISTRY[cls.name] = cls
 
     # --- hyperparameters -----------------------------------------------------------
     def get_params(self) -> dict[str, Any]:
@@ -322,16 +316,22 @@ class Recommender(ABC):
 
     @classmethod
     def load(cls, path: Path) -> Self:
-        """Read a model written by :meth:`save`; ``Recommender.load`` picks the right class."""
+        """Read a model of this class written by :meth:`save`.
+
+        ``tastemaker.models.load_model`` reads a model of any class.
+
+        Raises:
+            ValidationFailedError: the folder holds another model.
+        """
         folder = Path(path)
         manifest = json.loads((folder / "manifest.json").read_text())
-        target = _REGISTRY.get(manifest["model"])
-        if target is None or not issubclass(target, cls):
+        if manifest["model"] != getattr(cls, "name", None):
             raise ValidationFailedError(
-                f"{folder}: holds a '{manifest['model']}' model, not a {cls.__name__}",
+                f"{folder}: holds a '{manifest['model']}' model, not a {cls.__name__}"
+                " (tastemaker.models.load_model reads any model)",
                 field="model",
             )
-        model = target(**manifest["params"])
+        model = cls(**manifest["params"])
         with np.load(folder / "arrays.npz", allow_pickle=False) as npz:
             raw = {k: npz[k] for k in npz.files}
         state: dict[str, Any] = {}
@@ -357,6 +357,7 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} to a model manifest")
 
 
-def registered_models() -> dict[str, type[Recommender]]:
-    """Model classes by short name (filled as model modules are imported)."""
-    return dict(_REGISTRY)
+def saved_model_name(path: Path) -> str:
+    """The short name of the model saved in folder ``path`` (its ``manifest.json``)."""
+    manifest = json.loads((Path(path) / "manifest.json").read_text())
+    return str(manifest["model"])

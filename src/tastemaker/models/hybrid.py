@@ -11,6 +11,7 @@ import polars as pl
 import scipy.sparse as sp
 
 from tastemaker.models.base import Recommender, State, top_k
+from tastemaker.models.catalog import load_model, make_model, register
 from tastemaker.models.interactions import Interactions
 
 DEFAULT_COMPONENTS = ("ease", "itemknn", "als")
@@ -49,6 +50,7 @@ def _ndcg(scores: np.ndarray, relevant: sp.csr_matrix, k: int) -> float:
     return float(((hits * disc).sum(axis=1) / ideal).mean())
 
 
+@register
 class HybridRecommender(Recommender):
     """``score = sum_c w_c x standardize(score_c)`` over component models.
 
@@ -91,8 +93,6 @@ class HybridRecommender(Recommender):
         self.seed = seed
 
     def _make(self) -> list[Recommender]:
-        from tastemaker.models.catalog import make_model
-
         return [make_model(c, **(self.params or {}).get(c, {})) for c in self.components]
 
     def _fit(self, interactions: Interactions, items: pl.DataFrame | None) -> None:
@@ -162,6 +162,5 @@ class HybridRecommender(Recommender):
 
     def _load_extra(self, folder: Path) -> None:
         self.models_ = [
-            Recommender.load(folder / f"component_{i}_{name}")
-            for i, name in enumerate(self.components)
+            load_model(folder / f"component_{i}_{name}") for i, name in enumerate(self.components)
         ]

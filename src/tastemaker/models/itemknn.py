@@ -10,6 +10,7 @@ import scipy.sparse as sp
 
 from tastemaker.models._sparse import binarize, dense, prune_rows
 from tastemaker.models.base import Recommender, State
+from tastemaker.models.catalog import register
 from tastemaker.models.interactions import Interactions
 
 # Defaults chosen by `tastemaker tune --dataset ml-100k --model itemknn` on a validation split
@@ -17,6 +18,7 @@ from tastemaker.models.interactions import Interactions
 # ml-100k-itemknn.json).
 
 
+@register
 class ItemKNNRecommender(Recommender):
     """Scores an item by the summed similarity to the items in a user's history.
 

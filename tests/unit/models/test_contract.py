@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from tests.unit.models.toydata import N_ITEMS, N_USERS, TEST_PARAMS, Toy
 
 from tastemaker.errors import NotFittedError, ValidationFailedError
-from tastemaker.models import MODELS, Recommender, make_model
+from tastemaker.models import MODELS, Recommender, load_model, make_model
 
 ALL = sorted(MODELS)
 # models whose recommendations follow the taste clusters on the toy data
@@ -86,7 +86,7 @@ def test_candidates_restrict_the_list(name: str, toy: Toy) -> None:
 def test_save_load_round_trip_gives_identical_output(name: str, toy: Toy, tmp_path: Path) -> None:
     model = fitted(name, toy)
     model.save(tmp_path / name)
-    loaded = Recommender.load(tmp_path / name)
+    loaded = load_model(tmp_path / name)
     assert type(loaded) is type(model) and loaded.is_trained()
     assert loaded.get_params() == model.get_params()
     assert (loaded.items_.ids == model.items_.ids).all()

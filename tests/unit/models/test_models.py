@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from tests.unit.models.toydata import Toy
 
 from tastemaker.errors import ValidationFailedError
-from tastemaker.models import Interactions, make_model
+from tastemaker.models import MODELS, Interactions, Recommender, load_model, make_model, model_class
 from tastemaker.models.hybrid import simplex_grid, standardize
 
 DAY = 86_400_000
@@ -128,8 +128,6 @@ def test_factor_fast_path_matches_dense_scoring(toy: Toy) -> None:
 
 
 def test_popularity_per_user_segment(toy: Toy, tmp_path: Path) -> None:
-    from tastemaker.models.base import Recommender
-
     users = pl.DataFrame(
         {"user_id": [str(u) for u in range(40)], "segment": ["x"] * 20 + ["y"] * 20}
     )
@@ -139,7 +137,7 @@ def test_popularity_per_user_segment(toy: Toy, tmp_path: Path) -> None:
     y = model.recommend_segment("y", 1)[0][0, 0]  # type: ignore[attr-defined]
     assert (x, y) == (0, 10)  # each segment's head item
     model.save(tmp_path / "p")
-    loaded = Recommender.load(tmp_path / "p")
+    loaded = load_model(tmp_path / "p")
     assert loaded.recommend_segment("y", 1)[0][0, 0] == 10  # type: ignore[attr-defined]
     unknown = loaded.recommend_segment("zz", 2)[0][0]  # type: ignore[attr-defined]
     assert set(unknown.tolist()) == {0, 10}
@@ -177,3 +175,20 @@ def test_itemknn_similar_items_are_only_true_neighbours(toy: Toy) -> None:
     idx, scores = model.similar_items(np.array([0]), 10)
     assert (idx[0, :3] >= 0).all() and (idx[0, 3:] == -1).all()
     assert np.isneginf(scores[0, 3:]).all()
+
+
+def test_the_catalog_holds_every_named_model_class() -> None:
+    def subclasses(cls: type[Recommender]) -> list[type[Recommender]]:
+        return [s for c in cls.__subclasses__() for s in (c, *subclasses(c))]
+
+    named = {c.name: c for c in subclasses(Recommender) if "name" in c.__dict__}
+    assert named == dict(MODELS)
+    assert next(iter(MODELS)) == "popularity"  # the baseline heads every table
+
+
+def test_a_model_class_loads_only_its_own_models(toy: Toy, tmp_path: Path) -> None:
+    make_model("popularity").fit(toy.interactions).save(tmp_path / "p")
+    with pytest.raises(ValidationFailedError, match="'popularity' model, not a ALSRecommender"):
+        model_class("als").load(tmp_path / "p")
+    assert load_model(tmp_path / "p").name == "popularity"
+    assert model_class("popularity").load(tmp_path / "p").is_trained()
