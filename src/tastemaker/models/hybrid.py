@@ -12,6 +12,7 @@ import scipy.sparse as sp
 
 from tastemaker.models.base import Recommender, State, top_k
 from tastemaker.models.catalog import load_model, make_model, register
+from tastemaker.models.holdout import ndcg_at_k, random_holdout
 from tastemaker.models.interactions import Interactions
 
 DEFAULT_COMPONENTS = ("ease", "itemknn", "als")
@@ -38,16 +39,6 @@ def simplex_grid(n: int, step: float) -> np.ndarray:
     m = round(1.0 / step)
     pts = [c for c in itertools.product(range(m + 1), repeat=n) if sum(c) == m]
     return np.asarray(pts, dtype=np.float64) / m
-
-
-def _ndcg(scores: np.ndarray, relevant: sp.csr_matrix, k: int) -> float:
-    idx, _ = top_k(scores, k)
-    rel = np.asarray(relevant[np.repeat(np.arange(len(idx)), k), np.clip(idx, 0, None).ravel()])
-    hits = rel.reshape(idx.shape) * (idx >= 0)
-    disc = 1.0 / np.log2(np.arange(2, k + 2))
-    n_rel = np.minimum(np.diff(relevant.indptr), k)
-    ideal = np.cumsum(disc)[np.clip(n_rel - 1, 0, None)]
-    return float(((hits * disc).sum(axis=1) / ideal).mean())
 
 
 @register
@@ -106,23 +97,20 @@ class HybridRecommender(Recommender):
     def _search(
         self, interactions: Interactions, items: pl.DataFrame | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        from tastemaker.evaluation.splits import random_split
-
         ratio = self.validation_ratio
-        inner = random_split(interactions, (1.0 - ratio, ratio), seed=self.seed)
-        rel = inner.test.binary()
-        rel = sp.csr_matrix(rel - rel.multiply(inner.train.binary()))
-        users = np.flatnonzero((np.diff(rel.indptr) > 0) & (np.diff(inner.train.matrix.indptr) > 0))
+        train, valid = random_holdout(interactions, (1.0 - ratio, ratio), seed=self.seed)
+        rel = valid.binary()
+        rel = sp.csr_matrix(rel - rel.multiply(train.binary()))
+        users = np.flatnonzero((np.diff(rel.indptr) > 0) & (np.diff(train.matrix.indptr) > 0))
         # dense validation scores per component: bound them to ~64 MiB each
         cap = max(50, min(self.max_validation_users, _SEARCH_BUDGET // max(rel.shape[1], 1)))
         if len(users) > cap:
             rng = np.random.default_rng(self.seed)
             users = np.sort(rng.choice(users, cap, replace=False))
-        seen = inner.train.seen()[users].tocoo()
+        seen = train.seen()[users].tocoo()
         all_items = np.arange(rel.shape[1])
         parts = [
-            standardize(m.fit(inner.train, items).score_items(users, all_items))
-            for m in self._make()
+            standardize(m.fit(train, items).score_items(users, all_items)) for m in self._make()
         ]
         grid = simplex_grid(len(parts), self.grid_step)
         rel_u = rel[users]
@@ -130,7 +118,7 @@ class HybridRecommender(Recommender):
         for g, ws in enumerate(grid):
             blend = sum(w * p for w, p in zip(ws, parts, strict=True))
             blend[seen.row, seen.col] = -np.inf
-            values[g] = _ndcg(blend, rel_u, self.k)
+            values[g] = float(ndcg_at_k(top_k(blend, self.k)[0], rel_u, self.k).mean())
         return grid[int(values.argmax())], values
 
     def _blend(self, per_model: list[np.ndarray]) -> np.ndarray:
