@@ -19,15 +19,18 @@ from tastemaker.models import (  # noqa: F401
 )
 
 # isort: on
-from tastemaker.models.base import Recommender, top_k
+from tastemaker.models.base import Recommender
 from tastemaker.models.catalog import MODELS, load_model, make_model, model_class
 from tastemaker.models.interactions import Interactions
+from tastemaker.models.rows import Row
+from tastemaker.models.scores import top_k
 from tastemaker.models.vocab import Vocabulary
 
 __all__ = [
     "MODELS",
     "Interactions",
     "Recommender",
+    "Row",
     "Vocabulary",
     "load_model",
     "make_model",

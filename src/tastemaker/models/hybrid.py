@@ -10,28 +10,15 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from tastemaker.models.base import Recommender, State, top_k
+from tastemaker.models.base import Recommender, State
 from tastemaker.models.catalog import load_model, make_model, register
 from tastemaker.models.holdout import ndcg_at_k, random_holdout
 from tastemaker.models.interactions import Interactions
+from tastemaker.models.rows import Row
+from tastemaker.models.scores import standardize, top_k
 
 DEFAULT_COMPONENTS = ("ease", "itemknn", "als")
 _SEARCH_BUDGET = 1 << 24  # floats per component score matrix during the weight search
-
-
-def standardize(scores: np.ndarray) -> np.ndarray:
-    """Per row: subtract the mean and divide by the standard deviation (constant rows -> 0).
-
-    Non-finite scores are first replaced by the row's lowest finite score.
-    """
-    s = np.asarray(scores, dtype=np.float32)
-    finite = np.isfinite(s)
-    if not finite.all():  # "not a candidate" (-inf) counts as the row's lowest score
-        low = np.where(finite, s, np.inf).min(axis=1, keepdims=True)
-        s = np.where(finite, s, np.where(np.isfinite(low), low, 0.0)).astype(np.float32)
-    mean = s.mean(axis=1, keepdims=True)
-    std = s.std(axis=1, keepdims=True)
-    return (s - mean) / np.where(std > 0, std, 1.0)
 
 
 def simplex_grid(n: int, step: float) -> np.ndarray:
@@ -48,7 +35,10 @@ class HybridRecommender(Recommender):
     Without explicit ``weights``, ``fit`` carves a per-user random validation split out of
     the interactions it receives, fits the components on the rest, picks the weights on a
     simplex grid that maximize NDCG@``k`` on validation, then refits the components on
-    everything. History-based scoring delegates to each component.
+    everything. History-based scoring delegates to each component; so does candidate
+    scoring (``score_candidates``), each component standardizing its candidates' scores
+    with the moments of its full score row, computed exactly without that row where the
+    component knows how (ALS, item-kNN).
 
     Args:
         components: short names of the blended models.
@@ -136,6 +126,22 @@ class HybridRecommender(Recommender):
 
     def _similar_scores(self, item_ids: np.ndarray) -> np.ndarray:
         return self._blend([m._similar_scores(item_ids) for m in self.models_])
+
+    def _score_candidates(self, row: Row, candidates: np.ndarray) -> np.ndarray:
+        # each component's z-scores on the candidates, from its own (exact) row moments
+        out = np.zeros(len(candidates), np.float64)
+        for w, model in zip(self.weights_.tolist(), self.models_, strict=True):
+            if w > 0:
+                part = np.asarray(model._standardized_candidates(row, candidates), np.float64)
+                part *= w  # a fresh array of the component's: no temporary per weight
+                out += part
+        return out
+
+    def warm_up(self) -> None:
+        """Warm up every component."""
+        self._check()
+        for model in self.models_:
+            model.warm_up()
 
     def _state(self) -> State:
         return {"weights": self.weights_.astype(np.float64), "train": self.train_}

@@ -11,8 +11,18 @@ import scipy.sparse as sp
 from tests.unit.models.toydata import Toy
 
 from tastemaker.errors import ValidationFailedError
-from tastemaker.models import MODELS, Interactions, Recommender, load_model, make_model, model_class
-from tastemaker.models.hybrid import simplex_grid, standardize
+from tastemaker.models import (
+    MODELS,
+    Interactions,
+    Recommender,
+    Row,
+    load_model,
+    make_model,
+    model_class,
+)
+from tastemaker.models.als import ALSRecommender
+from tastemaker.models.hybrid import simplex_grid
+from tastemaker.models.scores import standardize
 
 DAY = 86_400_000
 
@@ -175,6 +185,17 @@ def test_itemknn_similar_items_are_only_true_neighbours(toy: Toy) -> None:
     idx, scores = model.similar_items(np.array([0]), 10)
     assert (idx[0, :3] >= 0).all() and (idx[0, 3:] == -1).all()
     assert np.isneginf(scores[0, 3:]).all()
+
+
+def test_als_user_vector_is_the_fold_in_and_reuses_its_last_answer(toy: Toy) -> None:
+    als = ALSRecommender(factors=4, iterations=5, num_threads=1).fit(toy.interactions)
+    history = sp.csr_matrix(toy.interactions.matrix[11])
+    row = Row.of(history)
+    expected = als.fold_in(history)[0]
+    np.testing.assert_allclose(als.user_vector(row), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(als.user_vector(history), expected, rtol=1e-5, atol=1e-6)
+    assert als.user_vector(row) is als.user_vector(row)  # serving asks twice per request
+    assert not als.user_vector(Row.of(sp.csr_matrix((1, 21)))).any()
 
 
 def test_the_catalog_holds_every_named_model_class() -> None:
