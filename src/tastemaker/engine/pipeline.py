@@ -6,7 +6,8 @@
    service's timeline), so what the user did a moment ago counts at once;
 2. **candidates**: ANN over ALS factors, item-kNN neighbours of recent items, popularity
    in the user's segments, new items matching them, global popularity; merged;
-3. **score**: the promoted scorer on the candidates, from the same history;
+3. **score**: the promoted model's ``score_candidates`` on the candidates, from the same
+   history (the model's own math, touching only the candidates);
 4. **rerank**: hard filters, business rules, diversity, exploration (``rerank.chain``);
 5. **response**: ids, scores and a reason per item.
 """
@@ -152,8 +153,8 @@ class RecommendationPipeline:
         idx = items.index
         in_model = idx < v.table.n_model
         raw = np.zeros(len(idx), np.float32)
-        if v.scorer is not None and len(user.row.cols) and in_model.any():
-            raw[in_model] = v.scorer.score(user.row, idx[in_model])
+        if v.artifacts is not None and len(user.row.cols) and in_model.any():
+            raw[in_model] = v.artifacts.model.score_candidates(user.row, idx[in_model])
         else:
             raw[in_model] = v.retrieval.popularity[idx[in_model]]
         raw[~np.isfinite(raw)] = np.nan

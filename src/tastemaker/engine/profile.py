@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from tastemaker.engine.scoring import Row, row_of
 from tastemaker.engine.version import LoadedVersion
+from tastemaker.models.rows import Row, row_of
 from tastemaker.profiles.signals import ITEM_TYPES, UserSignals
 from tastemaker.registry.artifacts import ServingArtifacts
 from tastemaker.retrieval.sources import CandidateQuery, Segment
@@ -107,8 +107,8 @@ def build_user_state(
     segments = _segments(v, sig.shares, np.union1d(row.cols, recent), params.segment_min_share,
                          attrs)  # fmt: skip
     vector = None
-    if len(row.cols) and v.fold_in is not None:
-        vector = v.fold_in.vector(row).astype(np.float32)
+    if len(row.cols) and v.query_als is not None:
+        vector = v.query_als.user_vector(row).astype(np.float32)
     query = CandidateQuery(vector, recent.astype(np.int64), segments)
     cold = len(row.cols) == 0 and len(recent) == 0
     return UserState(row, n_model, recent, purchased, negative, seen, query, cold,

@@ -10,7 +10,6 @@ import numpy as np
 import polars as pl
 
 from tastemaker.engine.config import PipelineConfig
-from tastemaker.engine.scoring import ALSFoldIn, CandidateScorer
 from tastemaker.models.als import ALSRecommender
 from tastemaker.registry.artifacts import ServingArtifacts, find_component, unit_rows
 from tastemaker.registry.manifest import Manifest
@@ -33,8 +32,8 @@ class LoadedVersion:
         stages: re-ranking stages compiled against ``table``.
         unit_vectors: unit-norm item factors (diversity).
         exposure: impressions / clicks per item (updated as impressions are logged).
-        scorer: scores candidates with the model (None for the fallback).
-        fold_in: ALS user step for the ANN query vector (None for the fallback).
+        query_als: the ALS whose user vector of a history row queries the ANN index (the
+            model's own ALS or the one fitted for retrieval; None for the fallback).
     """
 
     name: str
@@ -45,8 +44,7 @@ class LoadedVersion:
     stages: list[tuple[str, Stage]]
     unit_vectors: np.ndarray | None
     exposure: Exposure
-    scorer: CandidateScorer | None = None
-    fold_in: ALSFoldIn | None = None
+    query_als: ALSRecommender | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     _filled: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -116,14 +114,13 @@ def load_version(
     )
     stages = build_stages(config.rerank, table)
     name = manifest.version if manifest else "none"
-    fold_in = scorer = None
+    als = None
     if art is not None:
         als = find_component(art.model, ALSRecommender) or art.retrieval_als
-        fold_in = ALSFoldIn(als) if als is not None else None
-        scorer = CandidateScorer(art.model, fold_in)
-    return LoadedVersion(
-        name, manifest, art, table, retrieval, stages, unit, exposure, scorer, fold_in
-    )
+        art.model.warm_up()  # the scorer's caches (ALS Gram matrix), not in a request
+        if als is not None:
+            als.warm_up()
+    return LoadedVersion(name, manifest, art, table, retrieval, stages, unit, exposure, als)
 
 
 def _catalog_recency(table: ItemTable) -> np.ndarray:

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+# the hybrid model fits its blend weights on the same NDCG (one implementation)
+from tastemaker.models.holdout import hits, n_relevant, ndcg_from_hits
+
 ACCURACY_METRICS = ("precision", "recall", "ndcg", "map", "mrr", "hit_rate")
 
 
@@ -33,29 +36,6 @@ class Estimate:
         return {"mean": self.mean, "low": self.low, "high": self.high}
 
 
-def hits(recs: np.ndarray, relevant: sp.csr_matrix, k: int) -> np.ndarray:
-    """Boolean ``[n, k]``: is the item at each rank relevant to the user?"""
-    r = np.asarray(recs)[:, :k].astype(np.int64)
-    n = r.shape[0]
-    rows = np.repeat(np.arange(n), r.shape[1])
-    cols = r.ravel()
-    ok = cols >= 0
-    out = np.zeros(rows.shape, dtype=bool)
-    if ok.any():
-        rel = sp.csr_matrix(relevant)
-        out[ok] = np.asarray(rel[rows[ok], cols[ok]]).ravel() != 0
-    return out.reshape(r.shape)
-
-
-def n_relevant(relevant: sp.csr_matrix) -> np.ndarray:
-    """Number of relevant items per user."""
-    return np.asarray((sp.csr_matrix(relevant) != 0).sum(axis=1)).ravel().astype(np.float64)
-
-
-def _discounts(k: int) -> np.ndarray:
-    return 1.0 / np.log2(np.arange(2, k + 2))
-
-
 def accuracy_at_k(recs: np.ndarray, relevant: sp.csr_matrix, k: int) -> dict[str, np.ndarray]:
     """Every accuracy metric at ``k``, per user (users with no relevant item score 0)."""
     h = hits(recs, relevant, k).astype(np.float64)
@@ -63,9 +43,7 @@ def accuracy_at_k(recs: np.ndarray, relevant: sp.csr_matrix, k: int) -> dict[str
     n_rel = n_relevant(relevant)
     safe = np.where(n_rel > 0, n_rel, 1.0)
     n_hits = h.sum(axis=1)
-    disc = _discounts(k)[:kk]
-    ideal = np.cumsum(_discounts(k))[np.clip(np.minimum(n_rel, k).astype(int) - 1, 0, None)]
-    ndcg = np.where(n_rel > 0, (h * disc).sum(axis=1) / ideal, 0.0)
+    ndcg = ndcg_from_hits(h, n_rel, k)
     prec_at_i = np.cumsum(h, axis=1) / np.arange(1, kk + 1)
     ap = (prec_at_i * h).sum(axis=1) / np.minimum(safe, k)
     first = np.where(h.any(axis=1), h.argmax(axis=1) + 1, 0)

@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from tastemaker.errors import DataLeakageError, ValidationFailedError
+from tastemaker.models.holdout import assign_parts, pair_ranks, random_holdout
 from tastemaker.models.interactions import Interactions
 
 
@@ -51,48 +52,20 @@ def assert_no_leakage(train: Interactions, cutoff: datetime) -> None:
         )
 
 
-def _pair_ranks(inter: Interactions, seed: int, order_by_time: bool) -> pl.DataFrame:
-    """Unique user-item pairs with ``rank`` inside the user and ``count`` per user."""
-    pairs = inter.log.group_by("user", "item").agg(pl.col("timestamp").max()).sort("user", "item")
-    if order_by_time:
-        key = pl.col("timestamp").rank("ordinal", descending=True).over("user")
-        pairs = pairs.sort("user", "timestamp", "item", descending=[False, True, False])
-        pairs = pairs.with_columns((key - 1).alias("rank"))
-    else:
-        rng = np.random.default_rng(seed)
-        pairs = pairs.with_columns(pl.Series("r", rng.random(pairs.height)))
-        pairs = pairs.with_columns((pl.col("r").rank("ordinal").over("user") - 1).alias("rank"))
-    return pairs.with_columns(pl.len().over("user").alias("count"))
-
-
-def _assign(inter: Interactions, pairs: pl.DataFrame) -> list[Interactions]:
-    tagged = inter.log.join(pairs.select("user", "item", "part"), on=["user", "item"], how="left")
-    n_parts = int(pairs["part"].to_numpy().max(initial=0)) + 1
-    return [
-        inter.with_log(tagged.filter(pl.col("part") == p).drop("part"))
-        for p in range(max(n_parts, 2))
-    ]
-
-
 def random_split(
     inter: Interactions, ratios: Sequence[float] = (0.75, 0.25), *, seed: int = 0
 ) -> Split:
     """Per-user stratified random split (Microsoft Recommenders' ``python_stratified_split``).
 
     Each user's pairs are shuffled and cut at ``round(cumsum(ratios) x n)``. Two ratios
-    give train/test; three give train/validation/test (e.g. 0.8, 0.1, 0.1).
+    give train/test; three give train/validation/test (e.g. 0.8, 0.1, 0.1). The hybrid
+    model carves its validation part with the same function (``random_holdout``).
+
+    Raises:
+        ValidationFailedError: not 2 or 3 positive ratios.
     """
-    r = np.asarray(ratios, dtype=np.float64)
-    if len(r) not in (2, 3) or (r <= 0).any():
-        raise ValidationFailedError(f"ratios must be 2 or 3 positive numbers, got {list(ratios)}")
-    bounds = np.cumsum(r / r.sum())[:-1]
-    pairs = _pair_ranks(inter, seed, order_by_time=False)
-    part = pl.lit(len(bounds), dtype=pl.Int32)
-    for j in reversed(range(len(bounds))):
-        cut = (pl.col("count") * float(bounds[j])).round(0)
-        part = pl.when(pl.col("rank") < cut).then(pl.lit(j, dtype=pl.Int32)).otherwise(part)
-    parts = _assign(inter, pairs.with_columns(part.alias("part")))
-    if len(r) == 3:
+    parts = random_holdout(inter, ratios, seed=seed)
+    if len(parts) == 3:
         return Split(parts[0], parts[2], parts[1], kind="random", seed=seed)
     return Split(parts[0], parts[1], kind="random", seed=seed)
 
@@ -102,7 +75,7 @@ def leave_last_n_out(inter: Interactions, n: int = 1, *, validation: bool = Fals
 
     Users with too few items keep everything in training.
     """
-    pairs = _pair_ranks(inter, 0, order_by_time=True)
+    pairs = pair_ranks(inter, 0, order_by_time=True)
     need = n * (2 if validation else 1)
     enough = pl.col("count") > need
     part = (
@@ -112,9 +85,10 @@ def leave_last_n_out(inter: Interactions, n: int = 1, *, validation: bool = Fals
         .then(pl.lit(1))
         .otherwise(pl.lit(0))
     )
-    parts = _assign(inter, pairs.with_columns(part.cast(pl.Int32).alias("part")))
+    parts = assign_parts(
+        inter, pairs.with_columns(part.cast(pl.Int32).alias("part")), 3 if validation else 2
+    )
     if validation:
-        parts += [inter.with_log(inter.log.clear())] * (3 - len(parts))
         return Split(parts[0], parts[2], parts[1], kind="leave-last", seed=None)
     return Split(parts[0], parts[1], kind="leave-last", seed=None)
 

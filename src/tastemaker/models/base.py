@@ -5,7 +5,9 @@ learned at fit time are saved with the model. Subclasses implement ``_fit``, a
 scoring hook (``_score_history`` and/or ``_score_users``) and their state arrays; the
 base class owns masking, top-k, candidates, batching and the on-disk format
 (``manifest.json`` + ``arrays.npz``, no pickle), so evaluation and serving call exactly
-the same code.
+the same code. A model whose math allows it scores a few candidates of one history row
+without scoring the whole catalog (``_score_candidates``, ``_standardized_candidates``):
+serving's ranker stage, checked against ``score_items`` by the contract tests.
 """
 
 from __future__ import annotations
@@ -22,45 +24,14 @@ import scipy.sparse as sp
 
 from tastemaker.errors import NotFittedError, ValidationFailedError
 from tastemaker.models.interactions import Interactions
+from tastemaker.models.rows import Row, as_row
+from tastemaker.models.scores import standardize, top_k
 from tastemaker.models.vocab import Vocabulary
 
 FORMAT_VERSION = 1
 _SCORE_BUDGET = 1 << 23  # floats per scoring batch (32 MiB of float32)
-_REGISTRY: dict[str, type[Recommender]] = {}
 
 State = dict[str, np.ndarray | sp.csr_matrix]
-
-
-def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return the ``k`` best columns per row, best first.
-
-    Args:
-        scores: ``[n, m]`` float scores; ``-inf`` marks items that must not be returned.
-        k: list length.
-
-    Returns:
-        ``(indices int64 [n, k], scores float32 [n, k])``; slots without a finite score
-        hold index -1 and score ``-inf``.
-    """
-    n, m = scores.shape
-    kk = min(k, m)
-    if kk <= 0:
-        return np.full((n, k), -1, np.int64), np.full((n, k), -np.inf, np.float32)
-    if kk < m:
-        part = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
-    else:
-        part = np.broadcast_to(np.arange(m), (n, m)).copy()
-    vals = np.take_along_axis(scores, part, axis=1)
-    order = np.lexsort((part, -vals), axis=1)  # ties broken by lower index, deterministic
-    idx = np.take_along_axis(part, order, axis=1).astype(np.int64)
-    vals = np.take_along_axis(vals, order, axis=1).astype(np.float32)
-    bad = ~np.isfinite(vals)
-    idx[bad] = -1
-    vals[bad] = -np.inf
-    if kk < k:
-        idx = np.pad(idx, ((0, 0), (0, k - kk)), constant_values=-1)
-        vals = np.pad(vals, ((0, 0), (0, k - kk)), constant_values=-np.inf)
-    return idx, vals
 
 
 class Recommender(ABC):
@@ -74,11 +45,6 @@ class Recommender(ABC):
     name: ClassVar[str]
     users_: Vocabulary
     items_: Vocabulary
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "name" in cls.__dict__:
-            _REGISTRY[cls.name] = cls
 
     # --- hyperparameters -----------------------------------------------------------
     def get_params(self) -> dict[str, Any]:
@@ -220,6 +186,66 @@ class Recommender(ABC):
         out[idx < 0] = -np.inf
         return out
 
+    def score_candidates(
+        self,
+        history: Row | sp.spmatrix | sp.sparray,
+        candidates: np.ndarray,
+        *,
+        standardized: bool = False,
+    ) -> np.ndarray:
+        """Scores of some items for one history row: ``score_items(history)[0][candidates]``.
+
+        Models that can (ALS, item-kNN, hybrid) touch only the candidates, not the whole
+        catalog: serving scores a request's candidates with this.
+
+        Args:
+            history: a :class:`~tastemaker.models.rows.Row` or a ``[1, n_items]`` CSR row
+                (read as a Row: a repeated item's weights summed, non-positive ones dropped).
+            candidates: item indices; -1 scores ``-inf``.
+            standardized: return the row's z-scores instead (scores minus the mean of the
+                full row over every item, divided by its standard deviation, as
+                :func:`~tastemaker.models.scores.standardize` gives): the hybrid's blend input.
+
+        Returns:
+            float32 ``[len(candidates)]``.
+
+        Raises:
+            NotFittedError: before ``fit`` or ``load``.
+            ValidationFailedError: a history that is not one row over the model's items, or a
+                candidate index past the last item.
+        """
+        n = self.n_items  # raises NotFittedError first
+        row = as_row(history, n)
+        cand = np.asarray(candidates, dtype=np.int64).ravel()
+        # one pass finds both -1 and indices past the end: negatives wrap to huge unsigned
+        odd = len(cand) > 0 and int(cand.view(np.uint64).max()) >= n
+        if odd and cand.max() >= n:
+            raise ValidationFailedError(
+                f"candidate index {int(cand.max())} out of range [0, {n})", field="candidates"
+            )
+        valid = cand >= 0 if odd else None
+        safe = cand if valid is None else np.where(valid, cand, 0)
+        if standardized:
+            scores = self._standardized_candidates(row, safe)
+        else:
+            scores = self._score_candidates(row, safe)
+        out = np.array(scores, dtype=np.float32)  # a copy: never a model's own array
+        if valid is not None:
+            out[~valid] = -np.inf
+        return out
+
+    def _score_candidates(self, row: Row, candidates: np.ndarray) -> np.ndarray:
+        """Scores of valid ``candidates`` for ``row``: a new array (default: full row, picked)."""
+        return self._score_history(row.matrix(self.n_items))[0, candidates]
+
+    def _standardized_candidates(self, row: Row, candidates: np.ndarray) -> np.ndarray:
+        """Z-scores of valid ``candidates`` within ``row``'s full score row: a new array."""
+        return standardize(self._score_history(row.matrix(self.n_items)))[0, candidates]
+
+    def warm_up(self) -> None:
+        """Build the caches of the fast scoring paths now (serving: when a version loads)."""
+        self._check()
+
     def similar_items(self, item_ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` items most similar to each of ``item_ids`` (the item itself excluded)."""
         self._check()
@@ -322,16 +348,22 @@ class Recommender(ABC):
 
     @classmethod
     def load(cls, path: Path) -> Self:
-        """Read a model written by :meth:`save`; ``Recommender.load`` picks the right class."""
+        """Read a model of this class written by :meth:`save`.
+
+        ``tastemaker.models.load_model`` reads a model of any class.
+
+        Raises:
+            ValidationFailedError: the folder holds another model.
+        """
         folder = Path(path)
         manifest = json.loads((folder / "manifest.json").read_text())
-        target = _REGISTRY.get(manifest["model"])
-        if target is None or not issubclass(target, cls):
+        if manifest["model"] != getattr(cls, "name", None):
             raise ValidationFailedError(
-                f"{folder}: holds a '{manifest['model']}' model, not a {cls.__name__}",
+                f"{folder}: holds a '{manifest['model']}' model, not a {cls.__name__}"
+                " (tastemaker.models.load_model reads any model)",
                 field="model",
             )
-        model = target(**manifest["params"])
+        model = cls(**manifest["params"])
         with np.load(folder / "arrays.npz", allow_pickle=False) as npz:
             raw = {k: npz[k] for k in npz.files}
         state: dict[str, Any] = {}
@@ -357,6 +389,7 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} to a model manifest")
 
 
-def registered_models() -> dict[str, type[Recommender]]:
-    """Model classes by short name (filled as model modules are imported)."""
-    return dict(_REGISTRY)
+def saved_model_name(path: Path) -> str:
+    """The short name of the model saved in folder ``path`` (its ``manifest.json``)."""
+    manifest = json.loads((Path(path) / "manifest.json").read_text())
+    return str(manifest["model"])

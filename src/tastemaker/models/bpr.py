@@ -9,6 +9,7 @@ from threadpoolctl import threadpool_limits
 
 from tastemaker.models._factors import FactorModel
 from tastemaker.models._sparse import binarize, row_normalize
+from tastemaker.models.catalog import register
 from tastemaker.models.interactions import Interactions
 
 # Defaults chosen by `tastemaker tune --dataset ml-100k --model bpr` on a validation split
@@ -16,6 +17,7 @@ from tastemaker.models.interactions import Interactions
 # ml-100k-bpr.json).
 
 
+@register
 class BPRRecommender(FactorModel):
     """Pairwise ranking factorization trained by SGD on (user, seen, unseen) triples.
 

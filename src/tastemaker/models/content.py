@@ -17,11 +17,13 @@ import scipy.sparse as sp
 from tastemaker.errors import ValidationFailedError
 from tastemaker.models._sparse import dense, row_normalize
 from tastemaker.models.base import Recommender, State
+from tastemaker.models.catalog import register
 from tastemaker.models.interactions import Interactions
 
 _SKIP = {"item_id", "title", "text", "price", "in_stock", "created_at"}
 
 
+@register
 class ContentRecommender(Recommender):
     """Cosine similarity between a user's weighted item profile and item feature vectors.
 

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 
 from tastemaker.models._sparse import binarize, dense, prune_rows
 from tastemaker.models.base import Recommender, State
+from tastemaker.models.catalog import register
 from tastemaker.models.interactions import Interactions
 
 
@@ -29,6 +30,7 @@ def basket_matrix(inter: Interactions) -> sp.csr_matrix:
     )
 
 
+@register
 class FrequentlyBoughtTogetherRecommender(Recommender):
     """Items that co-occur in baskets with what is in the user's basket or history.
 

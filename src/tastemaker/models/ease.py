@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from tastemaker.errors import ValidationFailedError
 from tastemaker.models._sparse import binarize, dense
 from tastemaker.models.base import Recommender, State
+from tastemaker.models.catalog import register
 from tastemaker.models.interactions import Interactions
 
 # Chosen by `tastemaker tune --dataset ml-100k --model ease` on a validation split carved
@@ -36,6 +37,7 @@ def _spd_inverse(matrix: np.ndarray) -> np.ndarray:
     return upper + np.triu(upper, 1).T
 
 
+@register
 class EASERecommender(Recommender):
     """``B = argmin |X - XB|^2 + l2 |B|^2`` with ``diag(B) = 0``, solved in closed form.
 

@@ -10,26 +10,15 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from tastemaker.models.base import Recommender, State, top_k
+from tastemaker.models.base import Recommender, State
+from tastemaker.models.catalog import load_model, make_model, register
+from tastemaker.models.holdout import ndcg_at_k, random_holdout
 from tastemaker.models.interactions import Interactions
+from tastemaker.models.rows import Row
+from tastemaker.models.scores import standardize, top_k
 
 DEFAULT_COMPONENTS = ("ease", "itemknn", "als")
 _SEARCH_BUDGET = 1 << 24  # floats per component score matrix during the weight search
-
-
-def standardize(scores: np.ndarray) -> np.ndarray:
-    """Per row: subtract the mean and divide by the standard deviation (constant rows -> 0).
-
-    Non-finite scores are first replaced by the row's lowest finite score.
-    """
-    s = np.asarray(scores, dtype=np.float32)
-    finite = np.isfinite(s)
-    if not finite.all():  # "not a candidate" (-inf) counts as the row's lowest score
-        low = np.where(finite, s, np.inf).min(axis=1, keepdims=True)
-        s = np.where(finite, s, np.where(np.isfinite(low), low, 0.0)).astype(np.float32)
-    mean = s.mean(axis=1, keepdims=True)
-    std = s.std(axis=1, keepdims=True)
-    return (s - mean) / np.where(std > 0, std, 1.0)
 
 
 def simplex_grid(n: int, step: float) -> np.ndarray:
@@ -39,23 +28,17 @@ def simplex_grid(n: int, step: float) -> np.ndarray:
     return np.asarray(pts, dtype=np.float64) / m
 
 
-def _ndcg(scores: np.ndarray, relevant: sp.csr_matrix, k: int) -> float:
-    idx, _ = top_k(scores, k)
-    rel = np.asarray(relevant[np.repeat(np.arange(len(idx)), k), np.clip(idx, 0, None).ravel()])
-    hits = rel.reshape(idx.shape) * (idx >= 0)
-    disc = 1.0 / np.log2(np.arange(2, k + 2))
-    n_rel = np.minimum(np.diff(relevant.indptr), k)
-    ideal = np.cumsum(disc)[np.clip(n_rel - 1, 0, None)]
-    return float(((hits * disc).sum(axis=1) / ideal).mean())
-
-
+@register
 class HybridRecommender(Recommender):
     """``score = sum_c w_c x standardize(score_c)`` over component models.
 
     Without explicit ``weights``, ``fit`` carves a per-user random validation split out of
     the interactions it receives, fits the components on the rest, picks the weights on a
     simplex grid that maximize NDCG@``k`` on validation, then refits the components on
-    everything. History-based scoring delegates to each component.
+    everything. History-based scoring delegates to each component; so does candidate
+    scoring (``score_candidates``), each component standardizing its candidates' scores
+    with the moments of its full score row, computed exactly without that row where the
+    component knows how (ALS, item-kNN).
 
     Args:
         components: short names of the blended models.
@@ -91,8 +74,6 @@ class HybridRecommender(Recommender):
         self.seed = seed
 
     def _make(self) -> list[Recommender]:
-        from tastemaker.models.catalog import make_model
-
         return [make_model(c, **(self.params or {}).get(c, {})) for c in self.components]
 
     def _fit(self, interactions: Interactions, items: pl.DataFrame | None) -> None:
@@ -106,23 +87,20 @@ class HybridRecommender(Recommender):
     def _search(
         self, interactions: Interactions, items: pl.DataFrame | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        from tastemaker.evaluation.splits import random_split
-
         ratio = self.validation_ratio
-        inner = random_split(interactions, (1.0 - ratio, ratio), seed=self.seed)
-        rel = inner.test.binary()
-        rel = sp.csr_matrix(rel - rel.multiply(inner.train.binary()))
-        users = np.flatnonzero((np.diff(rel.indptr) > 0) & (np.diff(inner.train.matrix.indptr) > 0))
+        train, valid = random_holdout(interactions, (1.0 - ratio, ratio), seed=self.seed)
+        rel = valid.binary()
+        rel = sp.csr_matrix(rel - rel.multiply(train.binary()))
+        users = np.flatnonzero((np.diff(rel.indptr) > 0) & (np.diff(train.matrix.indptr) > 0))
         # dense validation scores per component: bound them to ~64 MiB each
         cap = max(50, min(self.max_validation_users, _SEARCH_BUDGET // max(rel.shape[1], 1)))
         if len(users) > cap:
             rng = np.random.default_rng(self.seed)
             users = np.sort(rng.choice(users, cap, replace=False))
-        seen = inner.train.seen()[users].tocoo()
+        seen = train.seen()[users].tocoo()
         all_items = np.arange(rel.shape[1])
         parts = [
-            standardize(m.fit(inner.train, items).score_items(users, all_items))
-            for m in self._make()
+            standardize(m.fit(train, items).score_items(users, all_items)) for m in self._make()
         ]
         grid = simplex_grid(len(parts), self.grid_step)
         rel_u = rel[users]
@@ -130,7 +108,7 @@ class HybridRecommender(Recommender):
         for g, ws in enumerate(grid):
             blend = sum(w * p for w, p in zip(ws, parts, strict=True))
             blend[seen.row, seen.col] = -np.inf
-            values[g] = _ndcg(blend, rel_u, self.k)
+            values[g] = float(ndcg_at_k(top_k(blend, self.k)[0], rel_u, self.k).mean())
         return grid[int(values.argmax())], values
 
     def _blend(self, per_model: list[np.ndarray]) -> np.ndarray:
@@ -149,6 +127,22 @@ class HybridRecommender(Recommender):
     def _similar_scores(self, item_ids: np.ndarray) -> np.ndarray:
         return self._blend([m._similar_scores(item_ids) for m in self.models_])
 
+    def _score_candidates(self, row: Row, candidates: np.ndarray) -> np.ndarray:
+        # each component's z-scores on the candidates, from its own (exact) row moments
+        out = np.zeros(len(candidates), np.float64)
+        for w, model in zip(self.weights_.tolist(), self.models_, strict=True):
+            if w > 0:
+                part = np.asarray(model._standardized_candidates(row, candidates), np.float64)
+                part *= w  # a fresh array of the component's: no temporary per weight
+                out += part
+        return out
+
+    def warm_up(self) -> None:
+        """Warm up every component."""
+        self._check()
+        for model in self.models_:
+            model.warm_up()
+
     def _state(self) -> State:
         return {"weights": self.weights_.astype(np.float64), "train": self.train_}
 
@@ -162,6 +156,5 @@ class HybridRecommender(Recommender):
 
     def _load_extra(self, folder: Path) -> None:
         self.models_ = [
-            Recommender.load(folder / f"component_{i}_{name}")
-            for i, name in enumerate(self.components)
+            load_model(folder / f"component_{i}_{name}") for i, name in enumerate(self.components)
         ]

@@ -10,9 +10,11 @@ import scipy.sparse as sp
 
 from tastemaker.errors import ValidationFailedError
 from tastemaker.models.base import Recommender, State
+from tastemaker.models.catalog import register
 from tastemaker.models.interactions import Interactions
 
 
+@register
 class PopularityRecommender(Recommender):
     """Ranks items by how many users engaged with them, recent engagement counting more.
 

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 
 from tastemaker.models._sparse import dense, prune_rows
 from tastemaker.models.base import Recommender, State
+from tastemaker.models.catalog import register
 from tastemaker.models.interactions import Interactions
 
 
@@ -27,6 +28,7 @@ def sessionize(log: pl.DataFrame, gap_minutes: float) -> pl.DataFrame:
     return log.with_columns(pl.int_range(pl.len()).over("sid").alias("pos"))
 
 
+@register
 class SessionRecommender(Recommender):
     """Next items after the items of the current session.
 

@@ -25,6 +25,7 @@ import scipy.sparse as sp
 from tastemaker.errors import NotFittedError
 from tastemaker.models.als import ALSRecommender
 from tastemaker.models.base import Recommender
+from tastemaker.models.catalog import load_model
 from tastemaker.models.interactions import Interactions
 from tastemaker.models.itemknn import ItemKNNRecommender
 from tastemaker.retrieval.ann import AnnConfig, AnnIndex
@@ -173,7 +174,7 @@ class ServingArtifacts:
             for key in _SPARSE
         }
         art = cls(
-            model=Recommender.load(folder / MODEL_DIR),
+            model=load_model(folder / MODEL_DIR),
             ann=AnnIndex.load(folder / RETRIEVAL_DIR),
             item_factors=raw["item_factors"],
             popularity=raw["popularity"],

@@ -10,21 +10,30 @@ import scipy.sparse as sp
 from tests.unit.models.toydata import N_ITEMS, N_USERS, TEST_PARAMS, Toy
 
 from tastemaker.errors import NotFittedError, ValidationFailedError
-from tastemaker.models import MODELS, Recommender, make_model
+from tastemaker.models import MODELS, Recommender, Row, load_model, make_model
+from tastemaker.models.scores import standardize
 
 ALL = sorted(MODELS)
 # models whose recommendations follow the taste clusters on the toy data
 CLUSTER_AWARE = [m for m in ALL if m != "popularity"]
+# the blend serving uses: both components score candidates without the whole catalog
+FAST_HYBRID = {
+    "components": ["itemknn", "als"],
+    "weights": [0.3, 0.7],
+    "params": {"itemknn": TEST_PARAMS["itemknn"], "als": TEST_PARAMS["als"]},
+}
 
 _fitted: dict[str, Recommender] = {}
 
 
 def fitted(name: str, toy: Toy) -> Recommender:
-    """Fit each model once per test session."""
+    """Fit each model once per test session (``hybrid-fast``: the FAST_HYBRID blend)."""
     if name not in _fitted:
-        _fitted[name] = make_model(name, **TEST_PARAMS.get(name, {})).fit(
-            toy.interactions, toy.items
+        model = make_model(
+            "hybrid" if name == "hybrid-fast" else name,
+            **(FAST_HYBRID if name == "hybrid-fast" else TEST_PARAMS.get(name, {})),
         )
+        _fitted[name] = model.fit(toy.interactions, toy.items)
     return _fitted[name]
 
 
@@ -34,6 +43,8 @@ def test_use_before_fit_raises_not_fitted(name: str, tmp_path: Path) -> None:
     assert not model.is_trained()
     with pytest.raises(NotFittedError):
         model.recommend(np.array([0]), 3)
+    with pytest.raises(NotFittedError):
+        model.score_candidates(Row(np.array([0]), np.ones(1, np.float32)), np.array([1]))
     with pytest.raises(NotFittedError):
         model.similar_items(np.array([0]), 3)
     with pytest.raises(NotFittedError):
@@ -86,7 +97,7 @@ def test_candidates_restrict_the_list(name: str, toy: Toy) -> None:
 def test_save_load_round_trip_gives_identical_output(name: str, toy: Toy, tmp_path: Path) -> None:
     model = fitted(name, toy)
     model.save(tmp_path / name)
-    loaded = Recommender.load(tmp_path / name)
+    loaded = load_model(tmp_path / name)
     assert type(loaded) is type(model) and loaded.is_trained()
     assert loaded.get_params() == model.get_params()
     assert (loaded.items_.ids == model.items_.ids).all()
@@ -122,10 +133,55 @@ def test_score_items_agree_with_recommend(name: str, toy: Toy) -> None:
     np.testing.assert_allclose(again, scores, rtol=1e-5, atol=1e-6)
 
 
+def _histories(toy: Toy) -> dict[str, sp.csr_matrix]:
+    """One-row histories: a known user, weighted fresh events (an item twice), nothing."""
+    fresh = sp.csr_matrix(
+        ([2.5, 1.0, 0.5, 1.5], ([0, 0, 0, 0], [11, 12, 3, 11])), shape=(1, N_ITEMS)
+    )
+    return {
+        "user": sp.csr_matrix(toy.interactions.matrix[3]),
+        "fresh": fresh,
+        "empty": sp.csr_matrix((1, N_ITEMS), dtype=np.float32),
+    }
+
+
+def _assert_close(actual: np.ndarray, expected: np.ndarray) -> None:
+    """Equal to 1e-5, relative to the largest score of the row (-inf where expected)."""
+    finite = expected[np.isfinite(expected)]
+    scale = float(np.abs(finite).max(initial=0.0))
+    assert actual.dtype == np.float32 and actual.shape == expected.shape
+    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize("name", [*ALL, "hybrid-fast"])
+@pytest.mark.parametrize("history", ["user", "fresh", "empty"])
+@pytest.mark.parametrize("standardized", [False, True])
+def test_score_candidates_equal_score_items(
+    name: str, history: str, standardized: bool, toy: Toy
+) -> None:
+    model = fitted(name, toy)
+    row = _histories(toy)[history]
+    candidates = np.array([3, 0, 20, 17, 17, 11, -1])
+    full = model.score_items(row, np.arange(N_ITEMS))
+    if standardized:
+        full = standardize(full)
+    expected = np.where(candidates >= 0, full[0, np.clip(candidates, 0, None)], -np.inf)
+    for given in (row, Row.of(row)):
+        scores = model.score_candidates(given, candidates, standardized=standardized)
+        _assert_close(scores, expected)
+
+
 @pytest.mark.parametrize("name", ALL)
 def test_history_rows_must_match_the_item_vocabulary(name: str, toy: Toy) -> None:
+    model = fitted(name, toy)
     with pytest.raises(ValidationFailedError):
-        fitted(name, toy).recommend_from_history(sp.csr_matrix((1, N_ITEMS + 1)), 3)
+        model.recommend_from_history(sp.csr_matrix((1, N_ITEMS + 1)), 3)
+    with pytest.raises(ValidationFailedError, match="history"):
+        model.score_candidates(sp.csr_matrix((2, N_ITEMS)), np.array([1]))
+    with pytest.raises(ValidationFailedError, match="history"):
+        model.score_candidates(Row(np.array([N_ITEMS]), np.ones(1, np.float32)), np.array([1]))
+    with pytest.raises(ValidationFailedError, match="candidate"):
+        model.score_candidates(sp.csr_matrix((1, N_ITEMS)), np.array([N_ITEMS]))
 
 
 @pytest.mark.parametrize("name", CLUSTER_AWARE)

@@ -11,8 +11,18 @@ import scipy.sparse as sp
 from tests.unit.models.toydata import Toy
 
 from tastemaker.errors import ValidationFailedError
-from tastemaker.models import Interactions, make_model
-from tastemaker.models.hybrid import simplex_grid, standardize
+from tastemaker.models import (
+    MODELS,
+    Interactions,
+    Recommender,
+    Row,
+    load_model,
+    make_model,
+    model_class,
+)
+from tastemaker.models.als import ALSRecommender
+from tastemaker.models.hybrid import simplex_grid
+from tastemaker.models.scores import standardize
 
 DAY = 86_400_000
 
@@ -128,8 +138,6 @@ def test_factor_fast_path_matches_dense_scoring(toy: Toy) -> None:
 
 
 def test_popularity_per_user_segment(toy: Toy, tmp_path: Path) -> None:
-    from tastemaker.models.base import Recommender
-
     users = pl.DataFrame(
         {"user_id": [str(u) for u in range(40)], "segment": ["x"] * 20 + ["y"] * 20}
     )
@@ -139,7 +147,7 @@ def test_popularity_per_user_segment(toy: Toy, tmp_path: Path) -> None:
     y = model.recommend_segment("y", 1)[0][0, 0]  # type: ignore[attr-defined]
     assert (x, y) == (0, 10)  # each segment's head item
     model.save(tmp_path / "p")
-    loaded = Recommender.load(tmp_path / "p")
+    loaded = load_model(tmp_path / "p")
     assert loaded.recommend_segment("y", 1)[0][0, 0] == 10  # type: ignore[attr-defined]
     unknown = loaded.recommend_segment("zz", 2)[0][0]  # type: ignore[attr-defined]
     assert set(unknown.tolist()) == {0, 10}
@@ -177,3 +185,31 @@ def test_itemknn_similar_items_are_only_true_neighbours(toy: Toy) -> None:
     idx, scores = model.similar_items(np.array([0]), 10)
     assert (idx[0, :3] >= 0).all() and (idx[0, 3:] == -1).all()
     assert np.isneginf(scores[0, 3:]).all()
+
+
+def test_als_user_vector_is_the_fold_in_and_reuses_its_last_answer(toy: Toy) -> None:
+    als = ALSRecommender(factors=4, iterations=5, num_threads=1).fit(toy.interactions)
+    history = sp.csr_matrix(toy.interactions.matrix[11])
+    row = Row.of(history)
+    expected = als.fold_in(history)[0]
+    np.testing.assert_allclose(als.user_vector(row), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(als.user_vector(history), expected, rtol=1e-5, atol=1e-6)
+    assert als.user_vector(row) is als.user_vector(row)  # serving asks twice per request
+    assert not als.user_vector(Row.of(sp.csr_matrix((1, 21)))).any()
+
+
+def test_the_catalog_holds_every_named_model_class() -> None:
+    def subclasses(cls: type[Recommender]) -> list[type[Recommender]]:
+        return [s for c in cls.__subclasses__() for s in (c, *subclasses(c))]
+
+    named = {c.name: c for c in subclasses(Recommender) if "name" in c.__dict__}
+    assert named == dict(MODELS)
+    assert next(iter(MODELS)) == "popularity"  # the baseline heads every table
+
+
+def test_a_model_class_loads_only_its_own_models(toy: Toy, tmp_path: Path) -> None:
+    make_model("popularity").fit(toy.interactions).save(tmp_path / "p")
+    with pytest.raises(ValidationFailedError, match="'popularity' model, not a ALSRecommender"):
+        model_class("als").load(tmp_path / "p")
+    assert load_model(tmp_path / "p").name == "popularity"
+    assert model_class("popularity").load(tmp_path / "p").is_trained()
