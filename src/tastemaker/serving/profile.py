@@ -9,18 +9,22 @@ later stages read.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
 import scipy.sparse as sp
 
+from tastemaker.errors import StoreUnavailableError
 from tastemaker.profiles.model import shares_of
 from tastemaker.registry.artifacts import ServingArtifacts
 from tastemaker.retrieval.sources import CandidateQuery, Segment
 from tastemaker.serving.scoring import Row, row_of
 from tastemaker.serving.version import SEGMENT_COLUMNS, LoadedVersion
 from tastemaker.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 #: Event types that carry an item and say something about the user's taste.
 ITEM_TYPES = ("view", "click", "add_to_cart", "purchase", "rating", "not_interested")
@@ -54,7 +58,11 @@ def user_signals(ws: Workspace, user_key: str, since_ms: int) -> UserSignals:
     profiles = getattr(ws, "profiles", None)
     if profiles is None:
         return _from_store(ws, user_key, since_ms)
-    state = profiles.state(user_key)
+    try:
+        state = profiles.state(user_key)
+    except StoreUnavailableError as exc:  # the non-personalized (cold-start) list, not an error
+        log.warning("profile store unavailable, serving the cold-start list: %s", exc)
+        return UserSignals()
     if state is None:
         return UserSignals()
     rows = [e for e in list(state.timeline) if e[0] >= since_ms and e[2] in _ITEM_TYPES]

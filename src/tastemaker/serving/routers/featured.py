@@ -8,16 +8,24 @@ constraints; a malformed filter answers 422 with the clause at fault.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from tastemaker.profiles.featured import FeaturedService
+from tastemaker.profiles.featured import FeaturedResult, FeaturedService
 from tastemaker.profiles.impressions import ImpressionLogger
 from tastemaker.serving.deps import WorkspaceDep, require_api_key
+from tastemaker.serving.responses import error_responses
+from tastemaker.storage.outage import is_outage, unavailable
 from tastemaker.workspace import Workspace
 
-router = APIRouter(prefix="/v1", tags=["featured"], dependencies=[Depends(require_api_key)])
+router = APIRouter(
+    prefix="/v1",
+    tags=["featured"],
+    dependencies=[Depends(require_api_key)],
+    responses=error_responses(401, 422, e422="a malformed filter (the clause at fault is named)"),
+)
 
 
 def featured_parts(request: Request, ws: WorkspaceDep) -> tuple[FeaturedService, ImpressionLogger]:
@@ -51,11 +59,18 @@ async def get_featured(
 
     The response names the rule that chose the item (``segments:electric+suv`` or
     ``fallback:random``) and the reason; every served listing is logged as an impression.
+    When the catalog store cannot be read the answer is ``fallback:unavailable`` without
+    an item (never an error).
     """
     service, impressions = parts
     user, anon = _ids(ws, user_id, anonymous_id)
     key = user or (f"anon:{anon}" if anon else None)
-    result = service.choose(key, filters)
+    try:  # in a worker thread: reloading a changed catalog must not hold up other requests
+        result = await asyncio.to_thread(service.choose, key, filters)
+    except Exception as exc:  # an outage is never an error here: an empty, non-personalized answer
+        if not is_outage(exc):
+            raise
+        result = FeaturedResult(None, "fallback:unavailable", unavailable(exc).message, False)
     body = result.to_dict()
     if result.item is not None:
         context = {"placement": "featured", "position": 0, "rule": result.rule}

@@ -22,7 +22,7 @@ from fastapi.responses import Response
 from tastemaker.errors import TastemakerError
 from tastemaker.rerank.filters import parse_filters
 from tastemaker.serving.metrics import ServingMetrics
-from tastemaker.serving.responses import RecommendationResponse
+from tastemaker.serving.responses import RecommendationResponse, error_responses
 from tastemaker.serving.runtime import ServingRuntime, check_api_key, get_runtime
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
@@ -60,7 +60,7 @@ def answer(
 @router.get(
     "/recommendations/{user_id}",
     response_model=RecommendationResponse,
-    responses={422: {"description": "k outside 1..500 or a malformed filter"}},
+    responses=error_responses(401, 422, e422="k outside 1..500 or a malformed filter"),
 )
 async def recommendations(
     request: Request,
