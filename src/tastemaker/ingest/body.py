@@ -92,7 +92,7 @@ def body_to_frame(
 
     Returns:
         One text column per allowed key seen in any object, in order of first appearance,
-        plus `REFUSED`.
+        plus `REFUSED` when some row was refused.
 
     Raises:
         ValidationFailedError: not JSON, not a list of objects, or more than ``max_batch``
@@ -163,8 +163,8 @@ def _screen(
 def _frame(
     records: list[dict[str, Any]], refused: dict[int, tuple[str, str, str]], cfg: IngestConfig
 ) -> pl.DataFrame:
-    """The text frame of screened rows plus `REFUSED`; a value too deep to be written as JSON
-    is removed and its row refused."""
+    """The text frame of screened rows, plus `REFUSED` when a row was refused; a value too
+    deep to be written as JSON is removed and its row refused."""
     keys, columns = _columns(records)
     series = []
     for key, values in zip(keys, columns, strict=True):
@@ -174,11 +174,12 @@ def _frame(
             if i not in refused:
                 dropped = limits.dropped_excerpt({key: values[i]}, cfg.dead_letter_excerpt_bytes)
                 refused[i] = (key, limits.too_deep(key, cfg.max_json_depth), dropped)
-    marks: list[dict[str, str] | None] = [None] * len(records)
-    for i, (field, reason, dropped) in refused.items():
-        marks[i] = {"field": field, "reason": reason, "dropped": dropped}
-    series.append(pl.Series(REFUSED, marks, dtype=REFUSED_DTYPE))
-    return pl.DataFrame(series, height=len(records))
+    if refused:  # only then: its check costs every batch a pass (and bodies group by shape)
+        marks: list[dict[str, str] | None] = [None] * len(records)
+        for i, (field, reason, dropped) in refused.items():
+            marks[i] = {"field": field, "reason": reason, "dropped": dropped}
+        series.append(pl.Series(REFUSED, marks, dtype=REFUSED_DTYPE))
+    return pl.DataFrame(series or None, height=len(records))  # [{}] is one row, no columns
 
 
 def unwrap(body: Any, key: str) -> Any:

@@ -90,7 +90,17 @@ def _attribute_checks(
     for name in names:
         if frame.schema[name] != pl.String:
             continue
-        checks.extend(text_checks(name, cfg.max_string_length, _LONG)[:1])
+        long = pl.col(name).str.len_chars() > cfg.max_string_length
+        checks.append(
+            Check(
+                name,
+                long,
+                pl.lit(
+                    f"field '{limits.clip(name)}' is longer than {cfg.max_string_length}"
+                    f" characters (limit ingest.{_LONG})"
+                ),
+            )
+        )
         checks.append(
             Check(
                 name,

@@ -119,21 +119,15 @@ def id_checks(name: str, max_length: int, *, required: bool) -> list[Check]:
 def text_checks(name: str, max_length: int, setting: str) -> list[Check]:
     """A text column: at most ``max_length`` characters (``ingest.<setting>``) and no NUL.
 
-    NUL cannot be stored in PostgreSQL text; it is refused on every backend alike.
+    NUL cannot be stored in PostgreSQL text; it is refused on every backend alike. One
+    check for both rules: each check costs a pass of the rule chain over the batch.
     """
+    long = pl.col(name).str.len_chars() > max_length
+    nul = pl.col(name).str.contains("\x00", literal=True)
+    too_long = f"field '{name}' is longer than {max_length} characters (limit ingest.{setting})"
+    has_nul = f"field '{name}' contains a NUL character"
     return [
-        Check(
-            name,
-            pl.col(name).str.len_chars() > max_length,
-            pl.lit(
-                f"field '{name}' is longer than {max_length} characters (limit ingest.{setting})"
-            ),
-        ),
-        Check(
-            name,
-            pl.col(name).str.contains("\x00", literal=True),
-            pl.lit(f"field '{name}' contains a NUL character"),
-        ),
+        Check(name, long | nul, pl.when(long).then(pl.lit(too_long)).otherwise(pl.lit(has_nul)))
     ]
 
 
@@ -182,10 +176,12 @@ def json_object_columns(frame: pl.DataFrame, name: str, max_depth: int) -> list[
             *flags,
         ]
     series = frame[name].cast(pl.String, strict=False)
+    # only texts with more opening brackets than max_depth can be that deep (counted in bulk)
+    many = set(series.filter(series.str.count_matches(r"[\[{]") > max_depth).to_list())
     bad: list[str] = []
     deep: list[str] = []
     for text in series.unique().to_list():
-        shape = _json_shape(text, max_depth)
+        shape = _json_shape(text, max_depth if text in many else None)
         if shape == "deep":
             deep.append(text)
         elif shape == "bad":
@@ -194,9 +190,14 @@ def json_object_columns(frame: pl.DataFrame, name: str, max_depth: int) -> list[
     empty = col.is_null() | (col.str.strip_chars() == "")
     return [
         pl.when(empty).then(pl.lit("{}")).otherwise(col).alias(name),
-        (col.is_in(bad) & ~empty).alias(f"_bad_{name}"),
-        (col.is_in(deep) & ~empty).alias(f"_deep_{name}"),
+        _among(col, bad, empty).alias(f"_bad_{name}"),
+        _among(col, deep, empty).alias(f"_deep_{name}"),
     ]
+
+
+def _among(col: pl.Expr, values: list[str], empty: pl.Expr) -> pl.Expr:
+    """Rows (not blank) whose text is one of ``values``; a constant when there are none."""
+    return col.is_in(values) & ~empty if values else pl.lit(False)
 
 
 def deep_text(frame: pl.DataFrame, name: str, max_depth: int) -> pl.Expr:
@@ -212,21 +213,26 @@ def deep_text(frame: pl.DataFrame, name: str, max_depth: int) -> pl.Expr:
 
 
 def json_checks(name: str, cfg: IngestConfig) -> list[Check]:
-    """A JSON-object column (flags from `json_object_columns`): an object, within size and depth."""
+    """A JSON-object column (flags from `json_object_columns`): an object, within size and
+    depth (one check, worded per row)."""
     size = cfg.max_json_bytes
-    return [
-        Check(
-            name,
-            pl.col(name).str.len_bytes() > size,
-            pl.lit(f"field '{name}' is larger than {size} bytes (limit ingest.max_json_bytes)"),
-        ),
-        Check(name, pl.col(f"_bad_{name}"), pl.lit(f"field '{name}' is not a JSON object")),
-        Check(name, pl.col(f"_deep_{name}"), pl.lit(limits.too_deep(name, cfg.max_json_depth))),
-    ]
+    large = pl.col(name).str.len_bytes() > size
+    bad, deep = pl.col(f"_bad_{name}"), pl.col(f"_deep_{name}")
+    reason = (
+        pl.when(large)
+        .then(pl.lit(f"field '{name}' is larger than {size} bytes (limit ingest.max_json_bytes)"))
+        .when(bad)
+        .then(pl.lit(f"field '{name}' is not a JSON object"))
+        .otherwise(pl.lit(limits.too_deep(name, cfg.max_json_depth)))
+    )
+    return [Check(name, large | bad | deep, reason)]
 
 
-def _json_shape(text: str | None, max_depth: int) -> str:
-    """``ok`` (blank or a JSON object within ``max_depth``), ``bad`` or ``deep``."""
+def _json_shape(text: str | None, max_depth: int | None) -> str:
+    """``ok`` (blank or a JSON object within ``max_depth``), ``bad`` or ``deep``.
+
+    ``max_depth`` None: the text cannot be too deep (too few brackets), depth is not measured.
+    """
     if text is None or text.strip() == "":
         return "ok"
     try:
@@ -235,6 +241,6 @@ def _json_shape(text: str | None, max_depth: int) -> str:
         return "deep" if "depth" in str(exc) else "bad"
     if not isinstance(value, dict):
         return "bad"
-    if text.count("{") + text.count("[") > max_depth and limits.json_depth(value) > max_depth:
+    if max_depth is not None and limits.json_depth(value) > max_depth:
         return "deep"
     return "ok"
