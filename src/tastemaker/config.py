@@ -70,12 +70,33 @@ class CacheConfig(_Strict):
 
 
 class IngestConfig(_Strict):
-    """Limits applied when validating incoming events, items and users."""
+    """Rules and limits applied to incoming events, items and users (API bodies and files).
 
+    A request over ``max_body_bytes`` is answered 413; a batch over ``max_batch`` 422; a row
+    over any other limit is refused on its own (row, field, reason naming the limit) and kept
+    as a dead letter holding at most ``dead_letter_excerpt_bytes`` of the row.
+    """
+
+    #: Events in one API batch.
     max_batch: int = Field(default=1000, ge=1)
+    #: Characters of an id (event, user, visitor, item, session).
     max_id_length: int = Field(default=256, ge=8)
     max_future_seconds: float = Field(default=86_400.0, ge=0)
     min_timestamp: str = "1990-01-01T00:00:00Z"
+    #: Bytes of one request body, checked while it is read (before parsing).
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    #: Characters of any other text field (title, text, category, brand, attribute values).
+    max_string_length: int = Field(default=65_536, ge=1)
+    #: Bytes of one JSON field (an event's context or properties) written as compact JSON.
+    max_json_bytes: int = Field(default=65_536, ge=2)
+    #: Nesting levels of a JSON value (context, properties, attribute values); `{}` is 1.
+    max_json_depth: int = Field(default=32, ge=1, le=250)
+    #: Attributes of one item or user (fields beside the core columns).
+    max_attributes: int = Field(default=64, ge=0)
+    #: Distinct attribute names across the catalog (and, separately, across users).
+    max_attribute_names: int = Field(default=256, ge=0)
+    #: Bytes of a refused row kept in its dead letter (a longer row keeps an excerpt).
+    dead_letter_excerpt_bytes: int = Field(default=4096, ge=256)
 
 
 class ProfileConfig(_Strict):

@@ -19,6 +19,10 @@ class TastemakerError(Exception):
         """Return the JSON body the API sends for this error."""
         return {"error": type(self).__name__, "message": self.message, **self.details}
 
+    def headers(self) -> dict[str, str]:
+        """Extra HTTP headers of the answer (none by default)."""
+        return {}
+
 
 class ConfigError(TastemakerError):
     """The workspace configuration is missing or invalid."""
@@ -61,10 +65,22 @@ class ConflictError(TastemakerError):
     status_code = 409
 
 
+class PayloadTooLargeError(TastemakerError):
+    """A request body is larger than ``ingest.max_body_bytes``."""
+
+    status_code = 413
+
+
 class StoreUnavailableError(TastemakerError):
-    """A backing store (database, Redis) cannot be reached."""
+    """A backing store (database, Redis) cannot be reached; the client should retry later."""
 
     status_code = 503
+    #: Seconds a client should wait before retrying (the ``Retry-After`` header).
+    retry_after = 5
+
+    def headers(self) -> dict[str, str]:
+        """``Retry-After``: the outage is expected to pass."""
+        return {"Retry-After": str(self.retry_after)}
 
 
 class AuthError(TastemakerError):

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from tastemaker.engine.config import PipelineConfig
 from tastemaker.engine.profile import ProfileParams, UserState, build_user_state
 from tastemaker.engine.served import ServedList
 from tastemaker.engine.version import LoadedVersion
+from tastemaker.errors import StoreUnavailableError
+from tastemaker.profiles.signals import UserSignals
 from tastemaker.rerank.context import RerankContext
 from tastemaker.rerank.filters import Filters
 from tastemaker.retrieval.itemlist import ItemList, Source
@@ -41,6 +44,7 @@ from tastemaker.retrieval.sources import (
 )
 from tastemaker.workspace import Workspace
 
+log = logging.getLogger(__name__)
 _SOURCE_NAMES = {s.value: s.name.lower() for s in Source}
 Timer = Callable[[str, float], None]
 
@@ -127,7 +131,11 @@ class RecommendationPipeline:
         """Training-time history of the user plus fresh events, over the version's items."""
         t0 = time.perf_counter()
         since = int(time.time() * 1000 - self.config.recent_days * 86_400_000)
-        sig = self.ws.profiles.signals(user_key, since)
+        try:
+            sig = self.ws.profiles.signals(user_key, since)
+        except StoreUnavailableError as exc:  # the non-personalized (cold-start) list
+            log.warning("profile store unavailable, serving the cold-start list: %s", exc)
+            sig = UserSignals()
         user = build_user_state(v, sig, user_key, self.params)
         self.timer("profile", time.perf_counter() - t0)
         return user

@@ -8,18 +8,21 @@ converted in one pass chosen by the types it holds instead of one branch per val
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from itertools import chain
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
 import polars as pl
 
+from tastemaker.config import IngestConfig
 from tastemaker.errors import ValidationFailedError
+from tastemaker.ingest import limits
+from tastemaker.ingest.checks import REFUSED, REFUSED_DTYPE
+from tastemaker.schema import EVENT_COLUMNS, ITEM_CORE_COLUMNS, USER_CORE_COLUMNS
 
 _NONE = type(None)
 _NUMBERS = frozenset({int, float})
@@ -27,53 +30,132 @@ _NUMBERS = frozenset({int, float})
 _PLAIN = (1e-4, 1e16)
 
 
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Keep the cyclic garbage collector from running inside the block.
+@dataclass(frozen=True)
+class RowShape:
+    """What the rows of a body may hold: ``core`` fields, and whether other keys are
+    attributes (items, users) or refused (events)."""
 
-    A body of 500 events parses into a thousand dicts that die a millisecond later, when
-    the columns are built. Counted while alive they trigger collections that walk every
-    live object of the process (the serving state included), which cost the event loop
-    more than parsing itself. Objects freed inside the block take their counts back with
-    them, so collections after it run as often as the surviving objects warrant.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+    what: str
+    core: tuple[str, ...]
+    attributes: bool
 
 
-def body_to_frame(raw: bytes, what: str, limit: int | None = None) -> pl.DataFrame:
+EVENTS = RowShape("events", EVENT_COLUMNS, attributes=False)
+ITEMS = RowShape("items", ITEM_CORE_COLUMNS, attributes=True)
+USERS = RowShape("users", USER_CORE_COLUMNS, attributes=True)
+
+
+class ParsedBody(NamedTuple):
+    """A body as an all-text frame; ``present`` lists each row's keys when asked for."""
+
+    frame: pl.DataFrame
+    present: list[frozenset[str]] | None = None
+
+
+def body_to_frame(
+    raw: bytes, shape: RowShape, cfg: IngestConfig, *, present: bool = False
+) -> ParsedBody:
     """Parse a request body (a JSON list, or ``{what: [...]}``) into an all-text frame.
+
+    Rows are refused one by one, never the batch, for what only the parser can see: a key
+    the row's shape does not allow (unknown event fields, reserved names, attribute names
+    past ``max_attribute_names`` in one body) and values nested too deep to be written as
+    JSON. Such a row keeps its other fields (so ids are pseudonymized as usual), loses the
+    offending keys and is marked in column `REFUSED` for validation to report.
 
     Args:
         raw: the request body.
-        what: the plural noun of the rows (``events``, ``items``, ``users``), also the key
-            of the wrapped form.
-        limit: most rows accepted in one body.
+        shape: the kind of rows (`EVENTS`, `ITEMS`, `USERS`).
+        cfg: the ingestion limits.
+        present: also return each row's keys (partial updates need absent from null).
 
     Returns:
-        One text column per key seen in any object, in order of first appearance.
+        One text column per allowed key seen in any object, in order of first appearance,
+        plus `REFUSED` when some row was refused.
 
     Raises:
-        ValidationFailedError: not JSON, not a list of objects, or more than ``limit`` rows.
+        ValidationFailedError: not JSON, not a list of objects, or more than ``max_batch``
+            rows.
     """
-    with collector_paused():
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise ValidationFailedError(f"body: not valid JSON ({exc})") from exc
-        records = unwrap(body, what)
-        if limit is not None and isinstance(records, list) and len(records) > limit:
-            raise ValidationFailedError(
-                f"body: {len(records)} {what} in one batch (at most {limit})"
-            )
-        frame = records_to_frame(records, what)
-        del body, records  # freed while the collector is paused (see `collector_paused`)
-    return frame
+    what = shape.what
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ValidationFailedError(f"body: not valid JSON ({exc})") from exc
+    records = unwrap(body, what)
+    limit = cfg.max_batch
+    if isinstance(records, list) and len(records) > limit:
+        raise ValidationFailedError(
+            f"body: {len(records)} {what} in one batch (at most {limit}: limit ingest.max_batch)"
+        )
+    _check_records(records, what)
+    keys = [frozenset(r) for r in records] if present else None
+    refused: dict[int, tuple[str, str, str]] = {}
+    records = _screen(records, shape, cfg, refused)
+    frame = _frame(records, refused, cfg)
+    return ParsedBody(frame, keys)
+
+
+def _screen(
+    records: list[dict[str, Any]],
+    shape: RowShape,
+    cfg: IngestConfig,
+    refused: dict[int, tuple[str, str, str]],
+) -> list[dict[str, Any]]:
+    """Remove keys a row may not have, noting the row in ``refused`` (field, reason, dropped).
+
+    The distinct keys of the body are screened once; rows are visited only when some key
+    is refused, so the usual body costs one pass over its keys.
+    """
+    names = dict.fromkeys(chain.from_iterable(records))
+    bad: dict[str, str] = {}
+    extra = [n for n in names if n not in shape.core]
+    for name in extra:
+        problem = limits.name_problem(
+            name, attribute=shape.attributes, max_length=cfg.max_id_length
+        )
+        if problem is None and not shape.attributes:
+            problem = limits.unknown_field(name, shape.core)
+        if problem is not None:
+            bad[name] = problem
+    if shape.attributes:
+        allowed = [n for n in extra if n not in bad]
+        for name in allowed[cfg.max_attribute_names :]:
+            bad[name] = limits.too_many_names(cfg.max_attribute_names)
+    if not bad:
+        return records
+    out = list(records)
+    for i, row in enumerate(records):
+        hit = row.keys() & bad.keys()
+        if hit:
+            first = next(k for k in row if k in hit)
+            dropped = {k: row[k] for k in row if k in hit}
+            out[i] = {k: v for k, v in row.items() if k not in hit}
+            excerpt = limits.dropped_excerpt(dropped, cfg.dead_letter_excerpt_bytes)
+            refused[i] = (limits.clip(first), bad[first], excerpt)
+    return out
+
+
+def _frame(
+    records: list[dict[str, Any]], refused: dict[int, tuple[str, str, str]], cfg: IngestConfig
+) -> pl.DataFrame:
+    """The text frame of screened rows, plus `REFUSED` when a row was refused; a value too
+    deep to be written as JSON is removed and its row refused."""
+    keys, columns = _columns(records)
+    series = []
+    for key, values in zip(keys, columns, strict=True):
+        column, failed = _text_column(key, values)
+        series.append(column)
+        for i in failed:
+            if i not in refused:
+                dropped = limits.dropped_excerpt({key: values[i]}, cfg.dead_letter_excerpt_bytes)
+                refused[i] = (key, limits.too_deep(key, cfg.max_json_depth), dropped)
+    if refused:  # only then: its check costs every batch a pass (and bodies group by shape)
+        marks: list[dict[str, str] | None] = [None] * len(records)
+        for i, (field, reason, dropped) in refused.items():
+            marks[i] = {"field": field, "reason": reason, "dropped": dropped}
+        series.append(pl.Series(REFUSED, marks, dtype=REFUSED_DTYPE))
+    return pl.DataFrame(series or None, height=len(records))  # [{}] is one row, no columns
 
 
 def unwrap(body: Any, key: str) -> Any:
@@ -89,6 +171,14 @@ def records_to_frame(records: Any, what: str) -> pl.DataFrame:
     Raises:
         ValidationFailedError: ``records`` is not a list of objects.
     """
+    _check_records(records, what)
+    keys, columns = _columns(records)
+    series = [_text_column(k, v)[0] for k, v in zip(keys, columns, strict=True)]
+    return pl.DataFrame(series or None, height=len(records))  # [{}] is one row, no columns
+
+
+def _check_records(records: Any, what: str) -> None:
+    """Refuse a body that is not a list of JSON objects (naming the first other value)."""
     if not isinstance(records, list):
         raise ValidationFailedError(
             f"body: expected a JSON list of {what} (or an object with key '{what}')"
@@ -98,9 +188,6 @@ def records_to_frame(records: Any, what: str) -> pl.DataFrame:
         raise ValidationFailedError(
             f"{what}[{index}]: expected a JSON object, got {type(bad).__name__}"
         )
-    keys, columns = _columns(records)
-    series = [_text_column(k, v) for k, v in zip(keys, columns, strict=True)]
-    return pl.DataFrame(series or None, height=len(records))  # [{}] is one row, no columns
 
 
 def _columns(records: list[dict[str, Any]]) -> tuple[list[str], list[Sequence[Any]]]:
@@ -118,26 +205,48 @@ def _columns(records: list[dict[str, Any]]) -> tuple[list[str], list[Sequence[An
     return keys, [[r.get(key) for r in records] for key in keys]
 
 
-def _text_column(name: str, values: Sequence[Any]) -> pl.Series:
-    """One column as text: strings as they are, anything else written out (null stays null)."""
+def _text_column(name: str, values: Sequence[Any]) -> tuple[pl.Series, list[int]]:
+    """One column as text: strings as they are, anything else written out (null stays null).
+
+    Also returns the positions of values that cannot be written as JSON (nested deeper
+    than the writer allows); they become null.
+    """
     kinds = set(map(type, values))
     nulls = _NONE in kinds
     kinds.discard(_NONE)
     if kinds <= {str}:
-        return pl.Series(name, values, dtype=pl.String)
+        return pl.Series(name, values, dtype=pl.String), []
     if kinds == {float} and not nulls:
         floats = np.fromiter(values, np.float64, len(values))
         size = np.abs(floats)
         if np.all((size >= _PLAIN[0]) & (size < _PLAIN[1]) | (size == 0)):
-            return pl.Series(name, floats).cast(pl.String)
+            return pl.Series(name, floats).cast(pl.String), []
     write = str if kinds <= _NUMBERS else _json_text if kinds <= {dict, list} else _write_any
-    return pl.Series(name, _each(write, values, nulls), dtype=pl.String)
+    try:
+        return pl.Series(name, _each(write, values, nulls), dtype=pl.String), []
+    except TypeError:  # orjson's recursion limit: find the values at fault
+        texts, failed = _each_guarded(write, values)
+        return pl.Series(name, texts, dtype=pl.String), failed
 
 
 def _each(write: Callable[[Any], Any], values: Sequence[Any], nulls: bool) -> list[Any]:
     if nulls:
         return [None if v is None else write(v) for v in values]
     return list(map(write, values))
+
+
+def _each_guarded(
+    write: Callable[[Any], Any], values: Sequence[Any]
+) -> tuple[list[str | None], list[int]]:
+    texts: list[str | None] = []
+    failed: list[int] = []
+    for i, v in enumerate(values):
+        try:
+            texts.append(None if v is None else write(v))
+        except TypeError:
+            texts.append(None)
+            failed.append(i)
+    return texts, failed
 
 
 def _write_any(value: Any) -> str:

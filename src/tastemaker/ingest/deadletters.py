@@ -7,6 +7,7 @@ import time
 import orjson
 import polars as pl
 
+from tastemaker.ingest.limits import is_replayable
 from tastemaker.ingest.service import Ingestor
 from tastemaker.schema import IngestSummary
 from tastemaker.storage.base import DeadLetter
@@ -16,13 +17,20 @@ def replay(ingestor: Ingestor, letters: list[DeadLetter]) -> IngestSummary:
     """Send dead letters through ingestion again; the ones now accepted are marked replayed.
 
     Rows that still fail keep their original dead letter (no new copy is made).
+    Letters that keep only an excerpt of their row, or lost content the body parser
+    removed, cannot be replayed: they count as refused again and stay.
     """
     summary = IngestSummary()
     for kind in ("event", "item", "user"):
-        batch = [d for d in letters if d.kind == kind]
+        rows = [(d, orjson.loads(d.payload)) for d in letters if d.kind == kind]
+        batch = [d for d, row in rows if is_replayable(row)]
+        kept = len(rows) - len(batch)
+        if kept:
+            summary = summary.merge(IngestSummary(received=kept, rejected=kept))
         if not batch:
             continue
-        frame = pl.DataFrame([orjson.loads(d.payload) for d in batch], infer_schema_length=None)
+        payloads = [row for _, row in rows if is_replayable(row)]
+        frame = pl.DataFrame(payloads, infer_schema_length=None)
         result = _replay_kind(ingestor, kind, frame, batch)
         summary = summary.merge(result)
     return summary
@@ -35,8 +43,10 @@ def _replay_kind(
     from tastemaker.ingest.validate import ROW, validate_events
 
     cfg = ingestor.settings.ingest
-    validator = {"event": validate_events, "item": validate_items, "user": validate_users}[kind]
-    checked = validator(frame, cfg)
+    if kind == "event":
+        checked = validate_events(frame, cfg)
+    else:
+        checked = (validate_items if kind == "item" else validate_users)(frame, cfg)
     ok_rows = checked.valid[ROW].to_list()
     still_bad = frame.height - len(ok_rows)
     if not ok_rows:

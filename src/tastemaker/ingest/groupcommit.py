@@ -24,6 +24,7 @@ from functools import partial
 import polars as pl
 
 from tastemaker.schema import IngestSummary
+from tastemaker.storage.outage import is_outage
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,8 @@ class GroupCommit:
         """Store one batch (possibly together with others); block until it is answered.
 
         Raises:
-            Exception: whatever storing the group raised (every batch of it gets the error).
+            Exception: whatever storing this batch raised (alone, or with its group when
+                the store is unreachable).
         """
         done = threading.Event()
         job = _Job(frame, source, done.set)
@@ -89,7 +91,7 @@ class GroupCommit:
         A request cancelled while waiting (client gone) is still stored.
 
         Raises:
-            Exception: whatever storing the group raised (every batch of it gets the error).
+            Exception: whatever storing this batch raised (see `submit`).
         """
         loop = asyncio.get_running_loop()
         answered: asyncio.Future[None] = loop.create_future()
@@ -138,13 +140,21 @@ class GroupCommit:
         return group
 
     def _run(self, group: list[_Job]) -> None:
+        """Store a group; if it fails, store each batch alone, so that a batch the store
+        refuses fails only its own request. An outage fails them all at once (alone they
+        would only wait for the same unreachable store)."""
         try:
             summaries = self._store_batches([j.frame for j in group], group[0].source)
             for job, summary in zip(group, summaries, strict=True):
                 job.summary = summary
-        except Exception as exc:  # every request of the group gets the failure
+        except Exception as exc:
+            if len(group) == 1 or is_outage(exc):
+                for job in group:
+                    job.error = exc
+                return
+            log.warning("a group of %d batches failed (%r); storing each alone", len(group), exc)
             for job in group:
-                job.error = exc
+                self._run([job])
 
 
 def _resolve(answered: asyncio.Future[None]) -> None:

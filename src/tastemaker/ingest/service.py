@@ -13,17 +13,20 @@ import orjson
 import polars as pl
 
 from tastemaker.config import Settings
-from tastemaker.ingest.catalog import validate_items, validate_users
+from tastemaker.ingest import limits
+from tastemaker.ingest.catalog import attribute_columns, validate_items, validate_users
 from tastemaker.ingest.groupcommit import GroupCommit
 from tastemaker.ingest.pseudonymize import Pseudonymizer
 from tastemaker.ingest.validate import ROW, Checked, validate_events
-from tastemaker.schema import IngestSummary, Rejection
+from tastemaker.schema import ITEM_CORE_COLUMNS, USER_CORE_COLUMNS, IngestSummary, Rejection
 from tastemaker.storage.base import AppendResult, DeadLetter, Store
 
 #: Called with the events that were newly stored (pseudonymized; timestamp in epoch ms).
 EventListener = Callable[[pl.DataFrame], None]
 
 _ID_FIELDS = ("user_id", "anonymous_id")
+_CORE = {"item": ITEM_CORE_COLUMNS, "user": USER_CORE_COLUMNS}
+_TABLE = {"item": "items", "user": "users"}
 
 
 class BatchOptions(TypedDict, total=False):
@@ -57,6 +60,8 @@ class Ingestor:
         self.listeners: list[EventListener] = []
         #: Concurrent API batches of events are stored together (`ingest_event_batches`).
         self.group_commit = GroupCommit(self.ingest_event_batches)
+        #: Attribute names stored items / users hold (re-read when a batch brings new ones).
+        self._names: dict[str, frozenset[str]] = {}
 
     def add_listener(self, listener: EventListener) -> None:
         """Register a callable that receives every batch of newly stored events."""
@@ -158,22 +163,77 @@ class Ingestor:
         """Validate, pseudonymize and upsert users."""
         return self.ingest("user", frame, source, **options)
 
+    def patch(
+        self, kind: str, frame: pl.DataFrame, present: list[frozenset[str]], source: str
+    ) -> IngestSummary:
+        """Merge items or users into the stored rows (``PATCH``).
+
+        Each row is validated as for an upsert; then only the fields it gave change (an
+        explicit null clears one, an attribute too), absent fields keep their stored
+        values, and an id not stored yet is created.
+
+        Args:
+            kind: ``item`` or ``user``.
+            frame: the rows (an API body's all-text frame).
+            present: the keys each row gave, in row order.
+            source: where they came from, kept with dead letters.
+        """
+        prepared = self._prepare(kind, frame, 0, False)
+        valid = prepared.checked.valid
+        key = f"{kind}_id"
+        patches = []
+        for row in valid.iter_rows(named=True):
+            given = present[row[ROW]]
+            attributes = orjson.loads(row["attributes"])
+            patch: dict[str, Any] = {key: row[key]}
+            for name in given - {key}:
+                if name in _CORE[kind]:
+                    patch[name] = row[name]
+                else:  # absent from the packed attributes when null: cleared
+                    patch.setdefault("attributes", {})[name] = attributes.get(name)
+            patches.append(patch)
+        accepted = self.store.patch_rows(_TABLE[kind], patches)
+        self._remember_names(kind, prepared.checked.attribute_names)
+        summary = self._dead_letter(prepared.checked, kind, source)
+        summary.received, summary.accepted = prepared.received, accepted
+        return summary
+
     # --- the two halves of a batch ----------------------------------------------------------
     def _prepare(
         self, kind: str, frame: pl.DataFrame, first_row: int, ids_pseudonymized: bool
     ) -> _Prepared:
         """Validate; replace raw user ids by pseudonyms in valid and refused rows."""
-        validator = {"event": validate_events, "item": validate_items, "user": validate_users}
-        if kind not in validator:
+        cfg = self.settings.ingest
+        if kind == "event":
+            checked = validate_events(frame, cfg, first_row=first_row)
+        elif kind in _CORE:
+            validate = validate_items if kind == "item" else validate_users
+            known = self._known_names(kind, frame)
+            checked = validate(frame, cfg, first_row=first_row, known_names=known)
+        else:
             raise ValueError(f"unknown kind '{kind}' (expected event, item or user)")
-        checked = validator[kind](frame, self.settings.ingest, first_row=first_row)
         if kind != "item" and not ids_pseudonymized:
             names = _ID_FIELDS if kind == "event" else ("user_id",)
             checked = Checked(
                 valid=self.pseudonymizer.columns(checked.valid, names),
                 rejected=self.pseudonymizer.columns(checked.rejected, _ID_FIELDS),
+                attribute_names=checked.attribute_names,
             )
         return _Prepared(kind, checked, frame.height)
+
+    def _known_names(self, kind: str, frame: pl.DataFrame) -> frozenset[str]:
+        """Attribute names the stored items / users hold, re-read from the store only when
+        ``frame`` brings a name this process has not seen stored."""
+        known = self._names.get(kind)
+        names = attribute_columns(frame.columns, _CORE[kind])
+        if known is None or not known.issuperset(names):
+            known = frozenset(self.store.attribute_names(_TABLE[kind]))
+            self._names[kind] = known
+        return known
+
+    def _remember_names(self, kind: str, names: frozenset[str]) -> None:
+        if names:
+            self._names[kind] = self._names.get(kind, frozenset()) | names
 
     def _store(self, prepared: _Prepared, source: str) -> IngestSummary:
         """Store valid rows, notify listeners, keep refused rows as dead letters."""
@@ -186,6 +246,7 @@ class Ingestor:
             accepted = self.store.upsert_items(valid.drop(ROW))
         else:
             accepted = self.store.upsert_users(valid.drop(ROW))
+        self._remember_names(prepared.kind, prepared.checked.attribute_names)
         summary = self._dead_letter(prepared.checked, prepared.kind, source)
         summary.received, summary.accepted = prepared.received, accepted
         summary.duplicates = duplicates
@@ -219,34 +280,35 @@ class Ingestor:
 
     # --- refusals -------------------------------------------------------------------------
     def _dead_letter(self, checked: Checked, kind: str, source: str) -> IngestSummary:
+        """Keep refused rows (bounded: an excerpt past ``dead_letter_excerpt_bytes``) and
+        answer each with its row, field and reason."""
         rejected = checked.rejected
         if rejected.height == 0:
             return IngestSummary()
+        size = self.settings.ingest.dead_letter_excerpt_bytes
         letters: list[DeadLetter] = []
         rejections: list[Rejection] = []
         for row in rejected.iter_rows(named=True):
             payload = {k: v for k, v in row.items() if not k.startswith("_")}
-            event_id = _as_str(
-                payload.get("event_id") if kind == "event" else payload.get(f"{kind}_id")
-            )
+            if row.get("_dropped") is not None:
+                payload[limits.DROPPED_KEY] = row["_dropped"]
+            key = payload.get("event_id") if kind == "event" else payload.get(f"{kind}_id")
+            event_id = _as_str(key)
+            field = limits.clip(row["_field"], limits.LABEL_CHARS)
+            reason = limits.clip(row["_reason"], limits.LABEL_CHARS)
             letters.append(
                 DeadLetter(
                     kind=kind,
                     source=source,
                     row_index=int(row[ROW]),
-                    field=row["_field"],
-                    reason=row["_reason"],
-                    payload=orjson.dumps(payload, default=str).decode(),
+                    field=field,
+                    reason=reason,
+                    payload=limits.bounded_payload(payload, size),
                     event_id=event_id,
                 )
             )
             rejections.append(
-                Rejection(
-                    index=int(row[ROW]),
-                    field=row["_field"],
-                    reason=row["_reason"],
-                    event_id=event_id,
-                )
+                Rejection(index=int(row[ROW]), field=field, reason=reason, event_id=event_id)
             )
         self.store.add_dead_letters(letters)
         by_reason = Counter(f"{r.field}: {_reason_kind(r.reason)}" for r in rejections)
@@ -256,7 +318,9 @@ class Ingestor:
 
 
 def _as_str(value: Any) -> str | None:
-    return None if value is None or str(value).strip() == "" else str(value)
+    """An id as a refusal names it: None when blank, else cut to `limits.LABEL_CHARS`."""
+    text = "" if value is None else str(value)
+    return limits.clip(text, limits.LABEL_CHARS) if text.strip() else None
 
 
 def _reason_kind(reason: str) -> str:

@@ -11,9 +11,13 @@ from tastemaker.config import IngestConfig
 from tastemaker.ingest.checks import (
     Check,
     blank,
+    dropped_column,
     first_failure,
     id_checks,
+    json_checks,
     json_object_columns,
+    parser_checks,
+    quoted,
     refusals,
     refuse_reserved_names,
     text_columns,
@@ -30,11 +34,14 @@ class Checked:
     """Result of validation: normalized valid rows and refused rows with reasons.
 
     ``valid`` has the columns of `EVENT_COLUMNS` (timestamp as epoch ms) plus ``_row``;
-    ``rejected`` keeps the original columns plus ``_row``, ``_field`` and ``_reason``.
+    ``rejected`` keeps the original columns plus ``_row``, ``_field``, ``_reason`` and
+    ``_dropped`` (what the body parser removed from the row, else null). For items and users
+    ``attribute_names`` are the attribute names the valid rows hold.
     """
 
     valid: pl.DataFrame
     rejected: pl.DataFrame
+    attribute_names: frozenset[str] = frozenset()
 
 
 def _identity_checks(cfg: IngestConfig) -> list[Check]:
@@ -56,14 +63,14 @@ def _identity_checks(cfg: IngestConfig) -> list[Check]:
             ~pl.col("type").is_in(known),
             pl.format(
                 "field 'type' = '{}' is not a known event type (expected one of {})",
-                pl.col("type"),
+                quoted(pl.col("type")),
                 pl.lit(", ".join(known)),
             ),
         ),
         Check(
             "item_id",
             pl.col("type").is_in(sorted(ITEM_EVENT_TYPES)) & blank("item_id"),
-            pl.format("field 'item_id' is required for a '{}' event", pl.col("type")),
+            pl.format("field 'item_id' is required for a '{}' event", quoted(pl.col("type"))),
         ),
         *id_checks("item_id", n, required=False),
         *id_checks("session_id", n, required=False),
@@ -74,7 +81,7 @@ def _timestamp_checks(cfg: IngestConfig, now_ms: int, raw_ts: pl.Expr) -> list[C
     """Timestamp present, parseable, not before ``min_timestamp`` nor far in the future."""
     min_ms = int(datetime.fromisoformat(cfg.min_timestamp).timestamp() * 1000)
     max_ms = now_ms + int(cfg.max_future_seconds * 1000)
-    shown = raw_ts.cast(pl.String)
+    shown = quoted(raw_ts)
     return [
         Check("timestamp", raw_ts.is_null(), pl.lit("field 'timestamp' is required")),
         Check(
@@ -103,42 +110,39 @@ def _timestamp_checks(cfg: IngestConfig, now_ms: int, raw_ts: pl.Expr) -> list[C
     ]
 
 
-def _payload_checks() -> list[Check]:
-    """A finite value; context and properties JSON objects."""
+def _payload_checks(cfg: IngestConfig) -> list[Check]:
+    """A finite value; context and properties JSON objects within size and depth."""
     return [
         Check(
             "value",
             pl.col("_value_raw").is_not_null() & ~pl.col("_value").is_finite().fill_null(False),
-            pl.format(
-                "field 'value' = '{}' is not a finite number", pl.col("_value_raw").cast(pl.String)
-            ),
+            pl.format("field 'value' = '{}' is not a finite number", quoted(pl.col("_value_raw"))),
         ),
-        Check("context", pl.col("_bad_context"), pl.lit("field 'context' is not a JSON object")),
-        Check(
-            "properties",
-            pl.col("_bad_properties"),
-            pl.lit("field 'properties' is not a JSON object"),
-        ),
+        *json_checks("context", cfg),
+        *json_checks("properties", cfg),
     ]
 
 
-def _event_checks(cfg: IngestConfig, now_ms: int, raw_ts: pl.Expr) -> list[Check]:
+def _event_checks(
+    frame: pl.DataFrame, cfg: IngestConfig, now_ms: int, raw_ts: pl.Expr
+) -> list[Check]:
     """Every event rule, in the order a row's first failure is reported."""
     return [
+        *parser_checks(frame),
         *_identity_checks(cfg),
         *_timestamp_checks(cfg, now_ms, raw_ts),
-        *_payload_checks(),
+        *_payload_checks(cfg),
     ]
 
 
-def _prepare(frame: pl.DataFrame) -> pl.LazyFrame:
+def _prepare(frame: pl.DataFrame, cfg: IngestConfig) -> pl.LazyFrame:
     schema = frame.schema
     ts_type = schema.get("timestamp", pl.String())
     text = (*_ID_COLUMNS, *(() if "timestamp" in schema else ("timestamp",)))
     lazy = frame.lazy().with_columns(
         *text_columns(schema, text),
-        *json_object_columns(frame, "context"),
-        *json_object_columns(frame, "properties"),
+        *json_object_columns(frame, "context", cfg.max_json_depth),
+        *json_object_columns(frame, "properties", cfg.max_json_depth),
     )
     if ts_type == pl.String and "timestamp" in schema:
         lazy = lazy.with_columns(text_to_epoch_ms(frame["timestamp"]).alias("_ts"))
@@ -174,8 +178,8 @@ def validate_events(
     original = list(frame.columns)
     frame = frame.with_row_index(ROW, offset=first_row)
     raw_ts = pl.col("timestamp")
-    checks = _event_checks(cfg, now_ms, raw_ts)
-    checked = _prepare(frame).with_columns(
+    checks = _event_checks(frame, cfg, now_ms, raw_ts)
+    checked = _prepare(frame, cfg).with_columns(
         pl.col(ROW).cast(pl.Int64), first_failure(checks).alias("_failure")
     )
     ok = pl.col("_failure").is_null()
@@ -196,5 +200,7 @@ def validate_events(
     # One run of the shared plan: valid rows in storage shape, refused rows with the working
     # columns their reasons quote.
     valid_rows, refused = pl.collect_all([valid.select(ROW, *EVENT_COLUMNS), checked.filter(~ok)])
-    rejected = refusals(refused, checks, "_failure").select(ROW, *keep, "_field", "_reason")
+    rejected = refusals(refused, checks, "_failure").select(
+        ROW, *keep, "_field", "_reason", dropped_column(frame)
+    )
     return Checked(valid=valid_rows, rejected=rejected)

@@ -16,12 +16,30 @@ from tastemaker.serving import metrics
 from tastemaker.serving.routers import featured, feedback, health, ingest, items, recommendations
 from tastemaker.serving.routers import profiles as profiles_router
 from tastemaker.serving.routers import propensity as propensity_router
+from tastemaker.storage.outage import is_outage, unavailable
 from tastemaker.workspace import Workspace
+
+
+def error_answer(exc: TastemakerError) -> JSONResponse:
+    """The JSON answer of an error (`ErrorBody`), with its status and headers."""
+    return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=exc.headers())
 
 
 async def _error_handler(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, TastemakerError)
-    return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+    return error_answer(exc)
+
+
+async def _unexpected_handler(_request: Request, exc: Exception) -> JSONResponse:
+    """Anything else: a backend outage answers 503 with ``Retry-After``, a bug a JSON 500.
+
+    Either way the client gets a JSON answer, never a dropped connection (the server still
+    logs the exception).
+    """
+    if is_outage(exc):
+        return error_answer(unavailable(exc))
+    body = {"error": "InternalError", "message": "internal error; the server log has the details"}
+    return JSONResponse(body, status_code=500)
 
 
 async def _request_error_handler(_request: Request, exc: Exception) -> JSONResponse:
@@ -66,6 +84,7 @@ def create_app(workspace: Workspace, *, preload: bool = False) -> FastAPI:
     app.state.preload = preload
     app.add_exception_handler(TastemakerError, _error_handler)
     app.add_exception_handler(RequestValidationError, _request_error_handler)
+    app.add_exception_handler(Exception, _unexpected_handler)
     app.include_router(health.router)
     app.include_router(ingest.router)
     app.include_router(profiles_router.router)

@@ -1,4 +1,10 @@
-"""FastAPI dependencies: the workspace, the engine and the API-key check (tests override them)."""
+"""FastAPI dependencies: the workspace, the engine, the API-key check and the bounded body.
+
+A route that reads a body declares `require_api_key` (its router does) before `RawBody`:
+FastAPI solves router dependencies first, so an unauthenticated request is refused before
+a byte of its body is read, and a body is never read past ``ingest.max_body_bytes``. Tests
+swap the engine through ``app.dependency_overrides[get_engine]``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from tastemaker.engine.runtime import Engine
-from tastemaker.errors import AuthError
+from tastemaker.errors import AuthError, PayloadTooLargeError
 from tastemaker.serving.metrics import get_metrics
 from tastemaker.workspace import Workspace
 
@@ -60,6 +66,41 @@ async def get_engine(request: Request) -> Engine:
     return engine
 
 
+async def read_body(request: Request, ws: Annotated[Workspace, Depends(get_workspace)]) -> bytes:
+    """The request body, refused with 413 past ``ingest.max_body_bytes``.
+
+    A declared ``Content-Length`` over the limit is refused before reading; a body sent
+    without one (chunked) is refused as soon as what arrived passes the limit, so no more
+    than the limit is ever held in memory.
+
+    Raises:
+        PayloadTooLargeError: naming the limit.
+    """
+    limit = ws.settings.ingest.max_body_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(int(declared), limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(size, limit, at_least=True)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: int, limit: int, *, at_least: bool = False) -> PayloadTooLargeError:
+    more = "more than " if at_least else ""
+    return PayloadTooLargeError(
+        f"body: {more}{size} bytes (at most {limit}: limit ingest.max_body_bytes)",
+        limit="ingest.max_body_bytes",
+        max_bytes=limit,
+    )
+
+
 WorkspaceDep = Annotated[Workspace, Depends(get_workspace)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 Authenticated = Depends(require_api_key)
+#: The request body, read after the API-key check and within ``ingest.max_body_bytes``.
+RawBody = Annotated[bytes, Depends(read_body)]

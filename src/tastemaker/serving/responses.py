@@ -7,7 +7,7 @@ orjson, so no model is built or validated per item.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -57,3 +57,48 @@ class FeedbackResponse(BaseModel):
 
     accepted: bool
     event_id: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: the kind of error and a message saying what was wrong.
+
+    Some errors add fields (``item_id``, ``user_id``, ``backend``); parameter errors list
+    each problem in ``detail``.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str = Field(description="kind of error, e.g. ValidationFailedError, AuthError")
+    message: str = Field(description="what was wrong, naming the field or limit at fault")
+    detail: list[str] | None = Field(default=None, description="one entry per bad parameter")
+
+
+_ERRORS: dict[int, str] = {
+    401: "missing or wrong X-API-Key header (when serving.api_key is set)",
+    404: "unknown resource",
+    413: "request body larger than ingest.max_body_bytes",
+    422: "invalid parameters or body (the message names the field and the limit)",
+    503: "a backend store is unreachable: retry after the Retry-After header's seconds",
+}
+
+
+def error_responses(*codes: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for error statuses, each with the `ErrorBody` schema.
+
+    ``descriptions`` override the default text of a status (``e404="unknown item"``).
+    """
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        entry: dict[str, Any] = {
+            "model": ErrorBody,
+            "description": descriptions.get(f"e{code}", _ERRORS[code]),
+        }
+        if code == 503:
+            entry["headers"] = {
+                "Retry-After": {
+                    "description": "seconds to wait before retrying",
+                    "schema": {"type": "integer"},
+                }
+            }
+        out[code] = entry
+    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import polars as pl
 
@@ -101,6 +102,19 @@ class Store(ABC):
     @abstractmethod
     def items(self, item_ids: list[str] | None = None) -> pl.DataFrame:
         """Read the catalog: core columns plus one column per attribute."""
+
+    @abstractmethod
+    def patch_rows(self, table: str, patches: list[dict[str, Any]]) -> int:
+        """Merge partial rows into ``items`` or ``users`` (absent fields keep their values,
+        None clears one; ``attributes`` maps names to set, or to remove when None)."""
+
+    @abstractmethod
+    def delete_items(self, item_ids: list[str]) -> int:
+        """Delete catalog items; return how many existed."""
+
+    @abstractmethod
+    def attribute_names(self, table: str) -> set[str]:
+        """The attribute names the rows of ``items`` or ``users`` hold."""
 
     @abstractmethod
     def upsert_users(self, frame: pl.DataFrame) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -61,11 +62,8 @@ def attributes_to_columns(frame: pl.DataFrame, column: str = "attributes") -> pl
     if frame.height == 0:
         return frame.drop(column)
     decoded = [orjson.loads(v) if v else {} for v in frame[column].to_list()]
-    keys: list[str] = []
-    for d in decoded:
-        for k in d:
-            if k not in keys and k not in frame.columns:
-                keys.append(k)
+    taken = set(frame.columns)
+    keys = [k for k in dict.fromkeys(chain.from_iterable(decoded)) if k not in taken]
     extra = {k: [d.get(k) for d in decoded] for k in keys}
     out = frame.drop(column)
     if extra:

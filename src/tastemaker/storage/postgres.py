@@ -18,6 +18,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from tastemaker.storage.frames import EVENT_WRITE_COLUMNS
+from tastemaker.storage.outage import is_outage, unavailable
 from tastemaker.storage.sql import SqlStore
 
 BULK_ROWS = 10_000
@@ -74,8 +75,13 @@ class PostgresStore(SqlStore):
         return self._transaction(bulk, lambda cur: _move_staged(cur, data))
 
     def _transaction(self, bulk: bool, work: Callable[[Any], T]) -> T:
-        """Run ``work(cursor)`` in one transaction on a pooled connection."""
-        raw = self.engine.raw_connection()
+        """Run ``work(cursor)`` in one transaction on a pooled connection.
+
+        Raises:
+            StoreUnavailableError: the server cannot be reached or dropped the connection
+                (the connection is discarded, not returned to the pool).
+        """
+        raw = self.engine.raw_connection()  # a refused connection raises via handle_error
         try:
             cur: Any = raw.cursor()
             if bulk:
@@ -85,7 +91,10 @@ class PostgresStore(SqlStore):
             result = work(cur)
             raw.commit()
             return result
-        except Exception:
+        except Exception as exc:
+            if is_outage(exc):
+                raw.invalidate()
+                raise unavailable(exc, f"{self.backend} store") from exc
             raw.rollback()
             raise
         finally:

@@ -10,13 +10,13 @@ import time
 from datetime import datetime
 from typing import Any
 
+import orjson
 import polars as pl
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, event, func, select
 from sqlalchemy import delete as sa_delete
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.sql import Select
 
-from tastemaker.errors import StoreUnavailableError
 from tastemaker.storage import migrations
 from tastemaker.storage import tables as t
 from tastemaker.storage.base import AppendResult, DeadLetter, Store
@@ -26,7 +26,15 @@ from tastemaker.storage.frames import (
     attributes_to_columns,
     rows_to_frame,
 )
-from tastemaker.storage.sql_profiles import SqlProfilesMixin
+from tastemaker.storage.outage import is_outage, unavailable
+from tastemaker.storage.sql_profiles import ITEMS_DELETED, SqlProfilesMixin
+
+#: Values of a new row that a partial update does not name.
+_PATCH_DEFAULTS: dict[str, dict[str, Any]] = {
+    "items": {c: None for c in ("category", "brand", "price", "title", "text", "created_at")}
+    | {"in_stock": True, "attributes": "{}"},
+    "users": {"consent": True, "attributes": "{}"},
+}
 
 
 def _now_ms() -> int:
@@ -44,15 +52,21 @@ class SqlStore(SqlProfilesMixin, Store):
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        event.listen(engine, "handle_error", self._on_error)
+
+    def _on_error(self, ctx: ExceptionContext) -> None:
+        """Raise `StoreUnavailableError` for a driver error that means an outage.
+
+        A pool's pre-ping is left alone: it recovers from a dropped connection by itself.
+        """
+        if not ctx.is_pre_ping and is_outage(ctx.original_exception):
+            raise unavailable(ctx.original_exception, f"{self.backend} store")
 
     # --- schema -------------------------------------------------------------------------
     def migrate(self) -> list[int]:
         """Apply pending migrations."""
-        try:
-            with self.engine.begin() as conn:
-                return migrations.migrate(conn)
-        except OperationalError as exc:
-            raise StoreUnavailableError(f"cannot reach the {self.backend} store: {exc}") from exc
+        with self.engine.begin() as conn:
+            return migrations.migrate(conn)
 
     def schema_version(self) -> int:
         """Return the schema version of the database."""
@@ -127,19 +141,70 @@ class SqlStore(SqlProfilesMixin, Store):
         """Insert records; on a key conflict replace the row (or skip it if not ``update``)."""
         if not records:
             return 0
+        with self.engine.begin() as conn:
+            return self._upsert_on(conn, table, records, key, update=update)
+
+    def _upsert_on(
+        self, conn: Connection, table: Any, records: list[dict[str, Any]], key: str, *, update: bool
+    ) -> int:
         stmt = self._dialect_insert(table)
         if update:
             cols = {c: stmt.excluded[c] for c in records[0] if c != key}
-            stmt = stmt.on_conflict_do_update(index_elements=[key], set_=cols)
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=[key])
+            conn.execute(stmt.on_conflict_do_update(index_elements=[key], set_=cols), records)
+            return len(records)
+        # RETURNING tells which rows were new on every driver (rowcount may be -1).
+        returning = stmt.on_conflict_do_nothing(index_elements=[key]).returning(table.c[key])
+        return sum(len(conn.execute(returning, r).fetchall()) for r in records)
+
+    def patch_rows(self, table: str, patches: list[dict[str, Any]]) -> int:
+        """Merge partial rows into ``items`` or ``users`` in one transaction.
+
+        Each patch holds the key, the core fields to set (None clears) and optionally
+        ``attributes``: names to set, or to remove when None. Other fields keep their stored
+        values; a key not stored yet gets a new row. Later patches of a key see earlier ones.
+        """
+        if not patches:
+            return 0
+        tab = t.metadata.tables[table]
+        key = tab.primary_key.columns[0].name
+        ids = list(dict.fromkeys(p[key] for p in patches))
+        now = _now_ms()
         with self.engine.begin() as conn:
-            if update:
-                conn.execute(stmt, records)
-                return len(records)
-            # RETURNING tells which rows were new on every driver (rowcount may be -1).
-            returning = stmt.returning(table.c[key])
-            return sum(len(conn.execute(returning, r).fetchall()) for r in records)
+            rows = conn.execute(select(tab).where(tab.c[key].in_(ids))).mappings()
+            merged: dict[str, dict[str, Any]] = {r[key]: dict(r) for r in rows}
+            for patch in patches:
+                row = merged.setdefault(patch[key], {key: patch[key], **_PATCH_DEFAULTS[table]})
+                attributes = orjson.loads(row["attributes"] or "{}")
+                for name, value in patch.get("attributes", {}).items():
+                    if value is None:
+                        attributes.pop(name, None)
+                    else:
+                        attributes[name] = value
+                row.update({k: v for k, v in patch.items() if k != "attributes"})
+                row["attributes"] = orjson.dumps(attributes).decode()
+                row["updated_at"] = now
+            self._upsert_on(conn, tab, list(merged.values()), key, update=True)
+        return len(patches)
+
+    def delete_items(self, item_ids: list[str]) -> int:
+        """Delete catalog items; return how many existed. The catalog fingerprint changes."""
+        if not item_ids:
+            return 0
+        items = t.items
+        with self.engine.begin() as conn:
+            gone = conn.execute(sa_delete(items).where(items.c.item_id.in_(item_ids))).rowcount
+            if gone:
+                self._set_meta_on(conn, ITEMS_DELETED, str(_now_ms()))
+        return int(gone or 0)
+
+    def attribute_names(self, table: str) -> set[str]:
+        """The attribute names the rows of ``items`` or ``users`` hold (one pass over them)."""
+        column = t.metadata.tables[table].c.attributes
+        names: set[str] = set()
+        with self.engine.connect() as conn:
+            for (text,) in conn.execute(select(column).where(column != "{}")):
+                names.update(orjson.loads(text))
+        return names
 
     def _dialect_insert(self, table: Any) -> Any:
         """Return the backend's INSERT construct supporting ON CONFLICT."""

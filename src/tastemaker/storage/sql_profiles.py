@@ -6,11 +6,15 @@ import time
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy import delete as sa_delete
 
 from tastemaker.storage import tables as t
 from tastemaker.storage.base import ProfileRow, SegmentVersion
+from tastemaker.storage.outage import is_outage, unavailable
+
+#: Store meta key holding when items were last deleted (part of the catalog fingerprint).
+ITEMS_DELETED = "items.deleted_at"
 
 #: One positional parameter in each DB-API paramstyle.
 _PLACEHOLDERS = {"qmark": "?", "numeric": ":1", "format": "%s", "pyformat": "%s"}
@@ -93,6 +97,11 @@ class SqlProfilesMixin:
             try:
                 cursor.execute(sql, (user_id,))
                 row = cursor.fetchone()
+            except Exception as exc:  # the driver's own error: SQLAlchemy does not see it
+                if not is_outage(exc):
+                    raise
+                conn.invalidate()
+                raise unavailable(exc, "store") from exc
             finally:
                 cursor.close()
         return None if row is None else str(row[0])
@@ -129,20 +138,26 @@ class SqlProfilesMixin:
 
     def set_meta(self, key: str, value: str) -> None:
         """Store a small setting."""
+        with self.engine.begin() as conn:
+            self._set_meta_on(conn, key, value)
+
+    def _set_meta_on(self, conn: Connection, key: str, value: str) -> None:
         stmt = self._dialect_insert(t.store_meta)
         stmt = stmt.on_conflict_do_update(
             index_elements=["key"],
             set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
         )
-        with self.engine.begin() as conn:
-            conn.execute(stmt, [{"key": key, "value": value, "updated_at": _now_ms()}])
+        conn.execute(stmt, [{"key": key, "value": value, "updated_at": _now_ms()}])
 
     def items_version(self) -> str:
-        """Return the catalog's latest ``updated_at``: every upsert sets it to now, so it
-        changes whenever items change (an index lookup, cheap enough to ask every second)."""
+        """Return the catalog's latest ``updated_at`` and last deletion: every upsert sets the
+        first to now, a deletion the second, so it changes whenever items change (two
+        indexed lookups, cheap enough to ask every second)."""
+        m = t.store_meta
+        deleted = select(m.c.value).where(m.c.key == ITEMS_DELETED).scalar_subquery()
         with self.engine.connect() as conn:
-            last = conn.execute(select(func.max(t.items.c.updated_at))).scalar()
-        return str(int(last or 0))
+            last, gone = conn.execute(select(func.max(t.items.c.updated_at), deleted)).one()
+        return f"{int(last or 0)}:{gone or 0}"
 
     def add_segment_stats(self, at_ms: int, rules_version: int, sizes: dict[str, int]) -> None:
         """Record the size of each segment at a point in time."""

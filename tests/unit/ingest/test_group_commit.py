@@ -11,6 +11,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from tastemaker.errors import StoreUnavailableError
 from tastemaker.ingest.groupcommit import GroupCommit
 from tastemaker.schema import IngestSummary
 from tastemaker.workspace import Workspace
@@ -98,16 +99,19 @@ def _job(frame: pl.DataFrame) -> Any:
     return _Job(frame, "api", lambda: None)
 
 
-def test_a_failure_reaches_every_batch_of_the_group() -> None:
+def test_an_outage_reaches_every_batch_of_the_group_at_once() -> None:
+    calls: list[int] = []
+
     def store(frames: list[pl.DataFrame], source: str) -> list[IngestSummary]:
+        calls.append(len(frames))
         time.sleep(0.05)
-        raise RuntimeError("database down")
+        raise StoreUnavailableError("database down")
 
     commit = GroupCommit(store)
     errors: list[str] = []
 
     def send() -> None:
-        with pytest.raises(RuntimeError) as info:
+        with pytest.raises(StoreUnavailableError) as info:
             commit.submit(pl.DataFrame({"n": [1]}), "api")
         errors.append(str(info.value))
 
@@ -117,7 +121,27 @@ def test_a_failure_reaches_every_batch_of_the_group() -> None:
     for t in threads:
         t.join()
     assert errors == ["database down"] * 5
+    assert sum(calls) == 5  # no batch was tried again alone: the store is down for all
     assert not commit._queue
+
+
+def test_a_batch_the_store_refuses_is_retried_alone_and_fails_alone() -> None:
+    """Issue #12 point 7: one bad batch used to fail every request of its group."""
+    calls: list[list[int]] = []
+
+    def store(frames: list[pl.DataFrame], source: str) -> list[IngestSummary]:
+        calls.append([int(f["n"][0]) for f in frames])
+        if any(int(f["n"][0]) == 2 for f in frames):
+            raise ValueError("cannot store batch 2")
+        return [IngestSummary(received=1, accepted=int(f["n"][0])) for f in frames]
+
+    commit = GroupCommit(store)
+    commit._queue = [_job(pl.DataFrame({"n": [n]})) for n in range(4)]
+    group = commit._take()
+    commit._run(group)
+    assert calls == [[0, 1, 2, 3], [0], [1], [2], [3]]
+    assert [j.summary.accepted if j.summary else None for j in group] == [0, 1, None, 3]
+    assert isinstance(group[2].error, ValueError)
 
 
 def test_requests_on_an_event_loop_are_grouped_and_each_gets_its_own_answer() -> None:

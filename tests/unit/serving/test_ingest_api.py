@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tastemaker.serving import create_app
@@ -127,40 +128,30 @@ def test_api_key_is_enforced_when_configured(sqlite_workspace: Workspace) -> Non
     assert ok.status_code == 200
 
 
-def test_reserved_field_names_are_refused_with_a_clear_message(sqlite_workspace: Workspace) -> None:
+@pytest.mark.parametrize("name", ["_row", "_reason", "*", "^a.*$"])
+def test_reserved_field_names_refuse_their_row_not_the_batch(
+    sqlite_workspace: Workspace, name: str
+) -> None:
+    """Issue #12 point 12: one row with a reserved key used to refuse the whole batch."""
     client = _client(sqlite_workspace)
-    for path, key in (("/v1/users", "user_id"), ("/v1/items", "item_id")):
-        response = client.put(path, json=[{key: "x", "_row": 1}])
-        assert response.status_code == 422
-        assert response.json()["message"] == (
-            "field '_row': names starting with '_' are reserved; rename the field"
-        )
-    events = client.post(
-        "/v1/events",
-        json=[
-            {
-                "event_id": "e",
-                "user_id": "u",
-                "type": "view",
-                "item_id": "i",
-                "timestamp": "2026-01-01",
-                "_reason": "x",
-            }
-        ],
-    )
-    assert events.status_code == 422 and "'_reason'" in events.json()["message"]
-
-
-def test_wildcard_and_pattern_field_names_are_refused(sqlite_workspace: Workspace) -> None:
-    client = _client(sqlite_workspace)
-    for name in ("*", "^a.*$"):
-        for path, key in (("/v1/users", "user_id"), ("/v1/items", "item_id")):
-            response = client.put(path, json=[{name: None, key: "0"}])
-            assert response.status_code == 422
-            assert response.json()["message"].startswith(f"field '{name}': '*' and names")
-        event = {"event_id": "e", "user_id": "u", "type": "view", "item_id": "i"}
-        events = client.post("/v1/events", json=[{**event, "timestamp": "2026-01-01", name: 1}])
-        assert events.status_code == 422 and f"'{name}'" in events.json()["message"]
+    event = {"user_id": "u", "type": "view", "item_id": "i", "timestamp": "2026-01-01"}
+    bodies = {
+        "/v1/users": [{"user_id": "ok"}, {"user_id": "x", name: 1}],
+        "/v1/items": [{"item_id": "ok"}, {"item_id": "x", name: 1}],
+        "/v1/events": [{**event, "event_id": "ok"}, {**event, "event_id": "x", name: 1}],
+    }
+    for path, body in bodies.items():
+        send = client.post if path == "/v1/events" else client.put
+        answer = send(path, json=body)
+        assert answer.status_code == 200, answer.text
+        summary = answer.json()
+        assert (summary["accepted"], summary["rejected"]) == (1, 1)
+        refusal = summary["rejections"][0]
+        assert (refusal["index"], refusal["field"]) == (1, name)
+        assert refusal["reason"].startswith(f"field '{name}': ")
+        assert "rename the field" in refusal["reason"]
+    assert sqlite_workspace.store.items()["item_id"].to_list() == ["ok"]
+    assert sqlite_workspace.store.events()["event_id"].to_list() == ["ok"]
 
 
 def test_parameter_errors_use_the_common_error_shape(sqlite_workspace: Workspace) -> None:

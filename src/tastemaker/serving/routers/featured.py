@@ -8,13 +8,22 @@ constraints; a malformed filter answers 422 with the clause at fault.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from tastemaker.engine.featured import FeaturedResult
 from tastemaker.serving.deps import Authenticated, EngineDep
+from tastemaker.serving.responses import error_responses
+from tastemaker.storage.outage import is_outage, unavailable
 
-router = APIRouter(prefix="/v1", tags=["featured"], dependencies=[Authenticated])
+router = APIRouter(
+    prefix="/v1",
+    tags=["featured"],
+    dependencies=[Authenticated],
+    responses=error_responses(401, 422, e422="a malformed filter (the clause at fault is named)"),
+)
 
 
 @router.get("/featured")
@@ -32,8 +41,18 @@ async def get_featured(
 
     The response names the rule that chose the item (``segments:electric+suv`` or
     ``fallback:random``) and the reason; every served listing is logged as an impression.
+    When the catalog store cannot be read the answer is ``fallback:unavailable`` without
+    an item (never an error).
     """
-    result, impression_id = engine.featured(user_id, anonymous_id, filters, variant)
+    try:  # in a worker thread: reloading a changed catalog must not hold up other requests
+        result, impression_id = await asyncio.to_thread(
+            engine.featured, user_id, anonymous_id, filters, variant
+        )
+    except Exception as exc:  # an outage is never an error here: an empty, non-personalized answer
+        if not is_outage(exc):
+            raise
+        result = FeaturedResult(None, "fallback:unavailable", unavailable(exc).message, False)
+        impression_id = None
     body = result.to_dict()
     if impression_id is not None:
         body["impression_id"] = impression_id

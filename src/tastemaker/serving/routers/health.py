@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 
 from tastemaker.serving.deps import WorkspaceDep, engine_of
 
@@ -69,7 +70,21 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+class Readiness(BaseModel):
+    """Readiness: each check's status and the model versions served."""
+
+    model_config = ConfigDict(extra="allow")
+
+    ready: bool
+    checks: dict[str, str]
+    model_version: str | None = None
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "not ready (the checks say why)"}},
+)
 def readyz(ws: WorkspaceDep, request: Request) -> JSONResponse:
     """The store is reachable and a model version (or the popularity fallback) is loaded."""
     checks: dict[str, str] = {}

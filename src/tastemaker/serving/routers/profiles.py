@@ -11,8 +11,14 @@ from fastapi import APIRouter, Depends
 
 from tastemaker.errors import NotFoundError
 from tastemaker.serving.deps import WorkspaceDep, require_api_key
+from tastemaker.serving.responses import error_responses
 
-router = APIRouter(prefix="/v1/users", tags=["profiles"], dependencies=[Depends(require_api_key)])
+router = APIRouter(
+    prefix="/v1/users",
+    tags=["profiles"],
+    dependencies=[Depends(require_api_key)],
+    responses=error_responses(401, 404, 422, 503, e404="the user has no profile yet"),
+)
 
 
 @router.get("/{user_id}/profile")

@@ -13,12 +13,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from tastemaker.serving.deps import WorkspaceDep, require_api_key
+from tastemaker.serving.responses import error_responses
 
 if TYPE_CHECKING:
     from tastemaker.propensity.scorer import PropensityScorer
 
 router = APIRouter(
-    prefix="/v1/propensity", tags=["propensity"], dependencies=[Depends(require_api_key)]
+    prefix="/v1/propensity",
+    tags=["propensity"],
+    dependencies=[Depends(require_api_key)],
+    responses=error_responses(
+        401, 404, 422, 503, e404="no propensity model promoted yet, or an item not in the catalog"
+    ),
 )
 
 

@@ -23,7 +23,7 @@ from tastemaker.errors import TastemakerError
 from tastemaker.rerank.filters import parse_filters
 from tastemaker.serving.deps import Authenticated, EngineDep, api_key_ok
 from tastemaker.serving.metrics import ServingMetrics
-from tastemaker.serving.responses import RecommendationResponse
+from tastemaker.serving.responses import RecommendationResponse, error_responses
 
 router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=[Authenticated])
 
@@ -60,7 +60,7 @@ def answer(
 @router.get(
     "/recommendations/{user_id}",
     response_model=RecommendationResponse,
-    responses={422: {"description": "k outside 1..500 or a malformed filter"}},
+    responses=error_responses(401, 422, e422="k outside 1..500 or a malformed filter"),
 )
 async def recommendations(
     engine: EngineDep,
