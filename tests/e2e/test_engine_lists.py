@@ -3,6 +3,7 @@ segment attributes are the shop's own (any catalog, not only vehicles)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +14,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from tastemaker.datasets.marketplace import generate_marketplace
+from tastemaker.engine.config import load_pipeline_config
 from tastemaker.engine.runtime import Engine
 from tastemaker.rerank.filters import Filters, parse_filters
 from tastemaker.serving import create_app
@@ -133,6 +135,30 @@ def test_a_shop_with_its_own_segment_attributes_gets_segment_candidates(tmp_path
         assert any(r == "popular in jazz" for r in served.reasons)
         jazz = set(items.filter(pl.col("genre") == "jazz")["item_id"])
         assert sum(i in jazz for i in served.item_ids) >= 6  # pulled toward the fan's genre
+    finally:
+        engine.close()
+        ws.close()
+
+
+def test_item_tables_are_rebuilt_only_after_a_catalog_change(
+    shop: tuple[Workspace, TestClient, str],
+) -> None:
+    shop_ws, _, _ = shop
+    ws = Workspace.open(shop_ws.root)  # as a fresh server process: nothing loaded yet
+    config = load_pipeline_config(ws.root).model_copy(update={"catalog_change_seconds": 0.01})
+    engine = Engine(ws, config=config, watch=False)
+    try:
+        table = engine.active.table
+        ws.profiles.catalog.attribute_map()  # the profile catalog's first load is no change
+        time.sleep(0.05)
+        assert engine.refresh() is False and engine.active.table is table
+        item = ws.store.items().row(0, named=True)["item_id"]
+        ws.ingestor.ingest_items(pl.DataFrame({"item_id": [item], "in_stock": [False]}), "test")
+        ws.profiles.catalog.invalidate()
+        time.sleep(1.1)  # the catalog fingerprint is checked at most once a second
+        assert engine.refresh() is True
+        idx = engine.active.table.vocab.index_of(item)
+        assert not engine.active.table.in_stock[idx]
     finally:
         engine.close()
         ws.close()

@@ -77,7 +77,7 @@ class Engine:
             ws.store.items,
             self.config,
             attrs,
-            lambda: catalog.generation,
+            catalog.version,
         )
         self.cache = ResultCache(ws.settings.cache.result_ttl_seconds)
         self.users = ResultCache(self.config.user_cache_seconds)

@@ -29,8 +29,8 @@ class VersionSet:
         items: reads the current catalog.
         config: engine settings (catalog refresh periods, re-ranking stages).
         segment_attributes: catalog attributes that act as user segments.
-        generation: the catalog's change counter in this process (a change rebuilds the
-            item tables once ``catalog_change_seconds`` passed since the last rebuild).
+        catalog_version: the store's catalog fingerprint (a change rebuilds the item tables
+            once ``catalog_change_seconds`` passed since the last rebuild).
     """
 
     def __init__(
@@ -39,25 +39,25 @@ class VersionSet:
         items: Callable[[], pl.DataFrame],
         config: PipelineConfig,
         segment_attributes: tuple[str, ...],
-        generation: Callable[[], int] = lambda: 0,
+        catalog_version: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.registry = registry
         self.items = items
         self.config = config
         self.segment_attributes = segment_attributes
-        self.generation = generation
+        self.catalog_version = catalog_version
         self.state = RegistryState()
         self.versions: dict[str, LoadedVersion] = {}
         self._token: tuple[int, int] | None = None
         self._catalog_at = 0.0
-        self._catalog_generation = -1
+        self._catalog_version: str | None = None
         self._lock = threading.Lock()
 
     def _catalog_stale(self) -> bool:
         age = time.monotonic() - self._catalog_at
         if age > self.config.catalog_refresh_seconds:
             return True
-        changed = self.generation() != self._catalog_generation
+        changed = self.catalog_version() != self._catalog_version
         return changed and age > self.config.catalog_change_seconds
 
     def refresh(self, force: bool = False) -> bool:
@@ -67,7 +67,7 @@ class VersionSet:
         if not stale and token == self._token:
             return False
         with self._lock:
-            generation = self.generation()
+            version = self.catalog_version()
             state = self.registry.state()
             items = self.items()
             wanted = {state.active, state.shadow, state.canary.version if state.canary else None}
@@ -87,7 +87,7 @@ class VersionSet:
                 loaded["none"] = previous
             self.versions, self.state, self._token = loaded, state, token
             if stale:
-                self._catalog_at, self._catalog_generation = time.monotonic(), generation
+                self._catalog_at, self._catalog_version = time.monotonic(), version
         return True
 
     def _load(

@@ -120,6 +120,12 @@ class CatalogCache:
             self._map_generation = self.generation
         return self._map
 
+    def version(self) -> str | None:
+        """The store's catalog fingerprint the cached catalog was read at (checked at most
+        every ``check_every`` seconds): it changes when the catalog changed."""
+        self._refresh()
+        return self._version
+
     def invalidate(self) -> None:
         """Force a reload on next use (after an item upsert in this process)."""
         self._version = None
