@@ -135,6 +135,39 @@ def _finish(
     return Checked(valid.select(ROW, *core, "attributes"), rejected, names)
 
 
+def _item_checks(frame: pl.DataFrame, cfg: IngestConfig) -> list[Check]:
+    """The item rules other than attributes, in the order a row's first failure is reported."""
+    price_given = pl.col("_price_raw").is_not_null() & (pl.col("_price_raw").cast(pl.String) != "")
+    return [
+        *parser_checks(frame),
+        *id_checks("item_id", cfg.max_id_length, required=True),
+        *(c for name in _ITEM_TEXT for c in text_checks(name, cfg.max_string_length, _LONG)),
+        Check(
+            "price",
+            price_given & ~(pl.col("price").is_finite() & (pl.col("price") >= 0)).fill_null(False),
+            pl.format(
+                "field 'price' = '{}' is not a finite number >= 0", quoted(pl.col("_price_raw"))
+            ),
+        ),
+        Check(
+            "created_at",
+            pl.col("created_at").is_not_null() & pl.col("_created").is_null(),
+            pl.format(
+                "field 'created_at' = '{}' is not a date (expected ISO 8601)",
+                quoted(pl.col("created_at")),
+            ),
+        ),
+        Check(
+            "created_at",
+            ~pl.col("_created").is_between(*_CREATED_RANGE_MS).fill_null(True),
+            pl.format(
+                "field 'created_at' = '{}' is outside 1900..2200", quoted(pl.col("created_at"))
+            ),
+        ),
+        Check("in_stock", pl.col("_bad_in_stock"), pl.lit("field 'in_stock' is not true or false")),
+    ]
+
+
 def validate_items(
     frame: pl.DataFrame,
     cfg: IngestConfig,
@@ -169,36 +202,7 @@ def validate_items(
             pl.lit(None, dtype=pl.Int64).alias("_created"), pl.lit(None).alias("created_at")
         )
     frame = _bool_column(frame, "in_stock")
-    price_given = pl.col("_price_raw").is_not_null() & (pl.col("_price_raw").cast(pl.String) != "")
-    checks = [
-        *parser_checks(frame),
-        *id_checks("item_id", cfg.max_id_length, required=True),
-        *(c for name in _ITEM_TEXT for c in text_checks(name, cfg.max_string_length, _LONG)),
-        Check(
-            "price",
-            price_given & ~(pl.col("price").is_finite() & (pl.col("price") >= 0)).fill_null(False),
-            pl.format(
-                "field 'price' = '{}' is not a finite number >= 0", quoted(pl.col("_price_raw"))
-            ),
-        ),
-        Check(
-            "created_at",
-            pl.col("created_at").is_not_null() & pl.col("_created").is_null(),
-            pl.format(
-                "field 'created_at' = '{}' is not a date (expected ISO 8601)",
-                quoted(pl.col("created_at")),
-            ),
-        ),
-        Check(
-            "created_at",
-            ~pl.col("_created").is_between(*_CREATED_RANGE_MS).fill_null(True),
-            pl.format(
-                "field 'created_at' = '{}' is outside 1900..2200", quoted(pl.col("created_at"))
-            ),
-        ),
-        Check("in_stock", pl.col("_bad_in_stock"), pl.lit("field 'in_stock' is not true or false")),
-        *attribute_checks,
-    ]
+    checks = [*_item_checks(frame, cfg), *attribute_checks]
     normalize = [
         pl.col("_created").alias("created_at"),
         *(pl.when(blank(c)).then(None).otherwise(pl.col(c)).alias(c) for c in ("title", "text")),
