@@ -150,20 +150,26 @@ class LogFollower:
             self._retry_later()
         return done
 
-    def flush(self, timeout: float = 300.0) -> bool:
-        """Wait until the watermark has passed every event this process appended (or the
-        timeout passed); True when it has."""
-        deadline, pause = time.monotonic() + timeout, 0.005
+    def flush(self, timeout: float = 300.0, failing: float = 10.0) -> bool:
+        """Wait until the watermark has passed every event this process appended; True when
+        it has. Gives up after ``timeout`` seconds, or once the work has kept failing for
+        ``failing`` seconds (the events wait in the log for the next follower or a rebuild).
+        """
+        now = time.monotonic()
+        deadline, pause, failed_at = now + timeout, 0.005, None
         while self.seen < self.owed:
             try:
                 with self._work:
                     self._attempt()
+                failed_at = None
             except Exception:  # logged by _attempt
-                pass
+                failed_at = failed_at or time.monotonic()
             if self.seen >= self.owed:
                 break
-            if time.monotonic() >= deadline:
-                log.warning("%s: %d events not followed yet", self.name, self.owed - self.seen)
+            now = time.monotonic()
+            if now >= deadline or (failed_at is not None and now - failed_at >= failing):
+                log.warning("%s: %d events not followed yet; the next process to append (or a "
+                            "rebuild) follows them", self.name, self.owed - self.seen)  # fmt: skip
                 return False
             time.sleep(pause)
             pause = min(pause * 2, self.retry_max_s)
