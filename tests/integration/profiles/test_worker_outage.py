@@ -140,7 +140,8 @@ def test_a_worker_survives_a_redis_outage_and_catches_up(
         assert ws.outbox is not None
         assert _wait(lambda: ws.outbox.pending() == 0, 60), "events stored were not published"  # type: ignore[union-attr]
         assert _wait(lambda: drained() and _metric(port, "tastemaker_worker_up") == 1.0, 60)
-        assert _metric(port, "tastemaker_worker_unpublished_events") == 0.0
+        # the gauges are refreshed once a second
+        assert _wait(lambda: _metric(port, "tastemaker_worker_unpublished_events") == 0.0, 30)
     finally:
         worker.send_signal(signal.SIGTERM)
         _, err = worker.communicate(timeout=60)
