@@ -111,6 +111,9 @@ class ProfileConfig(_Strict):
     segments_file: str = "segments.yaml"
     #: How often the stream worker owning partition 0 records segment sizes (0: never).
     stats_interval_minutes: float = Field(default=60.0, ge=0)
+    #: A process applying the event log to profiles holds a lease this long unless it
+    #: renews it (each step does); a crashed holder's lease passes on after it.
+    lease_seconds: float = Field(default=30.0, gt=0)
 
 
 class ServingConfig(_Strict):

@@ -20,6 +20,7 @@ from tastemaker.profiles.service import ProfileService
 from tastemaker.profiles.wiring import attach_profiles, copy_default_rules
 from tastemaker.storage.base import Store
 from tastemaker.storage.factory import open_store
+from tastemaker.storage.outbox import Outbox
 
 
 @dataclass
@@ -31,10 +32,12 @@ class Workspace:
     pseudonymizer: Pseudonymizer
     ingestor: Ingestor = field(init=False)
     profiles: ProfileService = field(init=False)
+    #: publishes the event log to Redis Streams (``bus: redis``), else None.
+    outbox: Outbox | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.ingestor = Ingestor(self.settings, self.store, self.pseudonymizer)
-        self.profiles = attach_profiles(self.settings, self.store, self.ingestor)
+        self.profiles, self.outbox = attach_profiles(self.settings, self.store, self.ingestor)
 
     @property
     def root(self) -> Path:
@@ -81,5 +84,10 @@ class Workspace:
         return cls(settings, store, Pseudonymizer.from_file(settings.key_path))
 
     def close(self) -> None:
-        """Release the store's connections."""
-        self.store.close()
+        """Publish and apply what this process still owes, then release the store."""
+        try:
+            if self.outbox is not None:
+                self.outbox.close()
+            self.profiles.close()
+        finally:
+            self.store.close()

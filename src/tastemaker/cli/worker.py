@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from prometheus_client import start_http_server
 
 from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
 from tastemaker.config import RedisBusConfig
@@ -18,6 +19,8 @@ from tastemaker.profiles.service import ProfileService
 from tastemaker.profiles.wiring import fast_path
 from tastemaker.profiles.worker import (
     StatsRecorder,
+    WorkerHealth,
+    WorkerOptions,
     WorkerStats,
     parse_partitions,
     run_worker,
@@ -33,6 +36,12 @@ def worker(
     ] = None,
     consumer: Annotated[str | None, typer.Option(help="Consumer name in the group.")] = None,
     batch: Annotated[int, typer.Option(help="Stream entries per read.")] = 100,
+    metrics_port: Annotated[
+        int, typer.Option(help="Serve Prometheus metrics (/metrics) on this port; 0: off.")
+    ] = 0,
+    retry_max: Annotated[
+        float, typer.Option(help="Longest pause (s) between retries during an outage.")
+    ] = 30.0,
     max_events: Annotated[int | None, typer.Option(hidden=True)] = None,
     stats_file: Annotated[Path | None, typer.Option(hidden=True)] = None,
 ) -> None:
@@ -40,7 +49,9 @@ def worker(
 
     Run one worker per set of partitions; each partition must be owned by one worker so a
     user's events apply in order. Stop with Ctrl-C or SIGTERM; un-acknowledged events are
-    delivered again to the restarted worker and applied idempotently.
+    delivered again to the restarted worker and applied idempotently. An outage of Redis or
+    the store is waited out (backoff, logged, `tastemaker_worker_up` 0); the worker then
+    catches up, and publishes events stored while publishing failed.
     """
     with opened(workspace) as ws:
         bus_cfg = ws.settings.bus
@@ -68,10 +79,14 @@ def worker(
         def after_batch(_stats: WorkerStats) -> None:
             recorder.maybe_record()
 
-        stats = run_worker(
-            service, bus, name, stop=stop, batch=batch, max_events=max_events,
-            keep_latency=stats_file is not None, on_batch=after_batch,
-        )  # fmt: skip
+        health = WorkerHealth(name)
+        if metrics_port:
+            start_http_server(metrics_port, registry=health.registry)
+            console.print(f"metrics on http://127.0.0.1:{metrics_port}/metrics")
+        options = WorkerOptions(batch=batch, max_events=max_events, retry_max_s=retry_max,
+                                keep_latency=stats_file is not None)  # fmt: skip
+        stats = run_worker(service, bus, name, stop=stop, on_batch=after_batch, health=health,
+                           outbox=ws.outbox, options=options)  # fmt: skip
         bus.close()
         if stats_file is not None:
             stats_file.write_text(

@@ -253,30 +253,29 @@ class Ingestor:
         return summary
 
     def _store_events(self, valid: pl.DataFrame) -> tuple[pl.DataFrame, AppendResult]:
-        """Append events; link identities and notify listeners of the new ones (returned)."""
+        """Append events; notify listeners of the new ones (returned).
+
+        Listeners get the new events with their ``seq``, in log order, after every append of
+        valid rows, even when all were stored before: a follower of the log (profiles, the
+        outbox) then also catches up on what an earlier failure left behind.
+        """
         stored = valid.drop(ROW)
         result = self.store.append_events(stored)
         new = valid
+        seqs = result.inserted_seqs
         if result.duplicates:
             new = valid.filter(pl.col("event_id").is_in(result.inserted_ids.implode())).unique(
                 "event_id", keep="first", maintain_order=True
             )
-            stored = new.drop(ROW)
-        self._link_identities(stored)
-        if self.listeners and new.height:
+            order = pl.DataFrame({"event_id": result.inserted_ids, "seq": seqs})
+            new = new.join(order, on="event_id", how="left").sort("seq")
+            seqs = new["seq"]
+            stored = new.drop(ROW, "seq")
+        if self.listeners and valid.height:
+            appended = stored.with_columns(seqs.alias("seq"))
             for listener in self.listeners:
-                listener(stored)
+                listener(appended)
         return new, result
-
-    def _link_identities(self, new: pl.DataFrame) -> None:
-        if not (new["type"] == "identify").any():
-            return
-        links = new.filter(
-            (pl.col("type") == "identify")
-            & pl.col("user_id").is_not_null()
-            & pl.col("anonymous_id").is_not_null()
-        )
-        self.store.link_identities(links.select("anonymous_id", "user_id", "timestamp").rows())
 
     # --- refusals -------------------------------------------------------------------------
     def _dead_letter(self, checked: Checked, kind: str, source: str) -> IngestSummary:

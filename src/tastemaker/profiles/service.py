@@ -1,10 +1,13 @@
 """`ProfileService`: applies events to profiles, evaluates segments, persists and serves profiles.
 
-One process owns the writing of a profile: the ingesting process in the embedded default
-(``bus: inprocess``), or the worker of the user's partition when events go through Redis
-Streams. The owner keeps states in memory and writes every changed profile to the store
-(and the Redis fast path when configured) before `apply` returns. Readers (API processes
-in the scaled-out mode) read Redis first, then the store.
+With ``bus: inprocess`` profiles follow the event log: after each append the process asks its
+`LogFollower` to apply the log past the ``profiles`` watermark, in ``seq`` order, under a
+lease, and the watermark moves in the transaction that writes the profiles. Whichever
+processes append (a server, importers), each event is applied once, in log order, exactly as
+`rebuild` replays it. With ``bus: redis`` the worker owning a user's partition applies the
+events it consumes (`apply_columns`). A writer keeps states in memory while the watermark's
+version is the one it wrote; readers (API processes in the scaled-out mode) read Redis first,
+then the store.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,6 +25,7 @@ from tastemaker.config import Settings
 from tastemaker.errors import StoreUnavailableError
 from tastemaker.profiles.catalog import CatalogCache
 from tastemaker.profiles.evaluate import evaluate
+from tastemaker.profiles.maintenance import WATERMARK, ProfileMaintenance
 from tastemaker.profiles.model import (
     Profile,
     ProfileState,
@@ -34,19 +37,26 @@ from tastemaker.profiles.model import (
 from tastemaker.profiles.registry import RulesRegistry
 from tastemaker.profiles.rules import SegmentRules
 from tastemaker.profiles.signals import ITEM_TYPES, UserSignals
-from tastemaker.profiles.update import Columns, Updater, decayed_affinities, to_columns
-from tastemaker.storage.base import ProfileRow, Store
+from tastemaker.profiles.update import (
+    BatchResult,
+    Columns,
+    Updater,
+    decayed_affinities,
+    to_columns,
+)
+from tastemaker.storage.base import Advance, Lease, ProfileRow, Store
+from tastemaker.storage.follower import LogFollower
 
 if TYPE_CHECKING:  # the redis client costs ~0.1 s of every start-up: imported when used
     from tastemaker.storage.redis_profiles import RedisProfiles
 
 log = logging.getLogger(__name__)
 _ITEM_TYPES = frozenset(ITEM_TYPES)
-REBUILD_CHUNK = 200_000
-SAVE_CHUNK = 5_000
+#: Events applied per step when following the log.
+FOLLOW_CHUNK = 10_000
 
 
-class ProfileService:
+class ProfileService(ProfileMaintenance):
     """Real-time profiles and segments of a workspace.
 
     Args:
@@ -55,8 +65,13 @@ class ProfileService:
         fast: optional Redis fast path.
         owner: this process applies events (keeps states in memory); False for read-only
             API processes of the scaled-out mode.
+        follow: apply the event log past the ``profiles`` watermark after each append
+            (`listener`), the ``bus: inprocess`` mode.
         max_cached: most profile states kept in memory.
     """
+
+    #: How often (seconds) a reader checks that no other process changed profiles it keeps.
+    fresh_seconds = 1.0
 
     def __init__(
         self,
@@ -65,6 +80,7 @@ class ProfileService:
         *,
         fast: RedisProfiles | None = None,
         owner: bool = True,
+        follow: bool = False,
         max_cached: int = 500_000,
     ) -> None:
         cfg = settings.profiles
@@ -84,11 +100,68 @@ class ProfileService:
         self._replaying = False
         self._links: dict[str, str] | None = None
         self._lock = threading.RLock()
+        self._lease_ms = int(cfg.lease_seconds * 1000)
+        #: watermark version the states in memory belong to; when checked last (monotonic).
+        self._version: int | None = None
+        self._checked = 0.0
+        self.follower = (
+            LogFollower(store, WATERMARK, self._step, ttl_ms=self._lease_ms, chunk=FOLLOW_CHUNK)
+            if follow
+            else None
+        )
 
     # --- writing ------------------------------------------------------------------------
+    def listener(self, events: pl.DataFrame) -> None:
+        """Ingestor listener: follow the log past the events just appended (a frame with
+        ``seq``), but never fail ingestion (the next append, `flush` or `rebuild` retries).
+        A batch of impressions only is left for the next follow (they change no profile)."""
+        if self.follower is None:
+            return
+        if events.height and (events["type"] == "impression").all():
+            return
+        try:
+            self.follower.request(events)
+        except Exception:
+            log.exception("profile update failed (%d events wait in the log)", events.height)
+
+    def catch_up(self) -> bool:
+        """Apply the log up to its current end; False when another process holds the lease
+        (it is retried in the background)."""
+        assert self.follower is not None, "this service does not follow the event log"
+        return self.follower.request()
+
+    def flush(self, timeout: float = 300.0) -> bool:
+        """Wait until every event this process appended is applied; True when it is."""
+        return self.follower.flush(timeout) if self.follower is not None else True
+
+    def close(self) -> None:
+        """Apply what this process still owes (`flush`) and stop retrying."""
+        if self.follower is not None:
+            self.flush()
+            self.follower.close()
+
+    def _step(self, frame: pl.DataFrame, lease: Lease, release: bool) -> Lease:
+        """Apply a chunk of the log (seq order) and move the watermark with the profiles."""
+        advance = Advance(lease, int(frame["seq"].max()), release, self._lease_ms)  # type: ignore[arg-type]
+        with self._lock:
+            if lease.version != self._version:  # another process wrote profiles meanwhile
+                self._forget()
+            cols = to_columns(frame)
+            if all(t == "impression" for t in cols["type"]):
+                moved: Lease | None = self.store.advance_lease(advance)
+            else:
+                moved = self._write(cols, advance)[1]
+            assert moved is not None
+            self._version = moved.version
+            return moved
+
     def apply(self, events: pl.DataFrame) -> int:
-        """Apply newly stored events (pseudonymized, timestamp in epoch ms); return how many
-        changed a profile (redelivered or too-late events change nothing)."""
+        """Apply newly stored events (pseudonymized, timestamp in epoch ms), in log order;
+        return how many changed a profile (redelivered or too-late events change nothing).
+
+        The caller owns these profiles (a stream worker owning the partition, a test): the
+        ``profiles`` watermark does not move.
+        """
         if events.height == 0:
             return 0
         return self.apply_columns(to_columns(events))
@@ -98,27 +171,27 @@ class ProfileService:
         if not cols.get("event_id") or all(t == "impression" for t in cols["type"]):
             return 0  # impressions change no profile: no rules, catalog or store round trip
         with self._lock:
-            try:
-                applied, states, deleted = self._apply(cols)
-                self._persist(states, deleted)
-            except Exception:
-                # cached states may hold changes that were never written: forget them all,
-                # so a retry starts from the store and applies the batch for real
-                self._cache.clear()
-                self._absent.clear()
-                self._links = None
-                raise
-            self._remember(states, deleted)
-            return applied
+            return self._write(cols, None)[0]
 
-    def listener(self, events: pl.DataFrame) -> None:
-        """Ingestor listener: apply, but never fail ingestion (rebuild recovers profiles)."""
+    def _write(self, cols: Columns, advance: Advance | None) -> tuple[int, Lease | None]:
+        """Apply and persist; the number applied and the moved watermark (with ``advance``)."""
         try:
-            self.apply(events)
+            result = self._apply(cols)
+            moved = self._persist(result.touched, result.deleted, result.linked, advance)
         except Exception:
-            log.exception("profile update failed for %d events", events.height)
+            # cached states may hold changes that were never written: forget them all,
+            # so a retry starts from the store and applies the batch for real
+            self._forget()
+            raise
+        self._remember(result.touched, result.deleted)
+        return result.applied, moved
 
-    def _apply(self, cols: Columns) -> tuple[int, dict[str, ProfileState], list[str]]:
+    def _forget(self) -> None:
+        self._cache.clear()
+        self._absent.clear()
+        self._links = None
+
+    def _apply(self, cols: Columns) -> BatchResult:
         rules = self.rules.current()
         links = self.links()
         attrs = self.catalog.attribute_map()
@@ -128,8 +201,7 @@ class ProfileService:
             state.segments = evaluate(state, rules, window, inter)
             state.rules_version = rules.version
 
-        result = self.updater.apply(cols, self._load_states, links, attrs, on_change)
-        return result.applied, result.touched, result.deleted
+        return self.updater.apply(cols, self._load_states, links, attrs, on_change)
 
     def _evaluate(self, states: Iterable[ProfileState], rules: SegmentRules) -> None:
         window = self.settings.profiles.window_days
@@ -138,16 +210,26 @@ class ProfileService:
             state.segments = evaluate(state, rules, window, inter)
             state.rules_version = rules.version
 
-    def _persist(self, states: dict[str, ProfileState], deleted: list[str]) -> None:
+    def _persist(
+        self,
+        states: dict[str, ProfileState],
+        deleted: list[str],
+        links: list[tuple[str, str, int]] | None = None,
+        advance: Advance | None = None,
+        clear: bool = False,
+    ) -> Lease | None:
+        """One transaction: profiles, links and the watermark; then the Redis fast path."""
         texts = {k: dumps_state(s) for k, s in states.items()}
         rows = [ProfileRow(k, texts[k], s.rules_version, s.last_seen) for k, s in states.items()]
-        for start in range(0, max(len(rows), 1), SAVE_CHUNK):
-            self.store.save_profiles(rows[start : start + SAVE_CHUNK], deleted if not start else [])
+        moved = self.store.save_profiles(rows, deleted, links=links, clear=clear, advance=advance)
         if self.fast is not None:
             try:
+                if clear:
+                    self.fast.clear()
                 self.fast.put_many(texts, deleted)
             except StoreUnavailableError as exc:  # the store has it; rebuild refills Redis
                 log.warning("profile fast path not updated: %s", exc)
+        return moved
 
     def _remember(self, states: dict[str, ProfileState], deleted: list[str]) -> None:
         for key in deleted:
@@ -170,6 +252,19 @@ class ProfileService:
             self._absent.update(k for k in missing if k not in found)
         return found
 
+    def _check_fresh(self) -> None:
+        """Forget kept states when another process wrote profiles since (the watermark's
+        version tells; read at most every `fresh_seconds`)."""
+        now = time.monotonic()
+        if now - self._checked < self.fresh_seconds:
+            return
+        self._checked = now
+        version = self.store.watermark(WATERMARK).version
+        with self._lock:
+            if version != self._version:
+                self._forget()
+                self._version = version
+
     def links(self) -> dict[str, str]:
         """Anonymous id -> user id links (loaded once from the store, then kept current)."""
         if self._links is None:
@@ -184,6 +279,8 @@ class ProfileService:
             StoreUnavailableError: neither the fast path nor the store can be read.
         """
         if self.owner:
+            if self.follower is not None:
+                self._check_fresh()
             with self._lock:
                 cached = self._cache.get(user_id)
             if cached is not None:
@@ -274,92 +371,3 @@ class ProfileService:
             return dict(state.segments)
         window, inter = self.settings.profiles.window_days, self.updater.interactions
         return evaluate(state, rules, window, inter)
-
-    # --- maintenance --------------------------------------------------------------------
-    def rebuild(self) -> int:
-        """Recompute every profile from the event log; return the number of profiles."""
-        with self._lock:
-            self._cache.clear()
-            self._absent.clear()
-            self._links = None
-            self.catalog.invalidate()
-            self.store.clear_profiles()
-            if self.fast is not None:
-                self.fast.clear()
-            states, deleted = self.simulate()
-            self._persist(states, sorted(deleted))
-            self._remember(states, [])
-            return len(states)
-
-    def simulate(self, end: datetime | None = None) -> tuple[dict[str, ProfileState], set[str]]:
-        """Replay the event log (up to ``end``) in memory; return states and merged-away keys.
-
-        Nothing is written: `rebuild` persists the result, quality reports read it.
-        """
-        with self._lock:
-            saved_cache, saved_links = self._cache, self._links
-            self._links = {}  # learned in sequence, exactly as the online path does
-            self._replaying = True  # states come from the replay only, never the store
-            states: dict[str, ProfileState] = {}
-            deleted: set[str] = set()
-            after = 0
-            try:
-                while True:
-                    chunk = self.store.events(after_seq=after, limit=REBUILD_CHUNK)
-                    if chunk.height == 0:
-                        break
-                    after = int(chunk["seq"].max())  # type: ignore[arg-type]
-                    if end is not None:
-                        chunk = chunk.filter(pl.col("timestamp") < end)
-                    self._cache = states
-                    _, touched, gone = self._apply(to_columns(chunk))
-                    states.update(touched)
-                    for key in gone:
-                        states.pop(key, None)
-                        deleted.add(key)
-            finally:
-                self._cache, self._links = saved_cache, saved_links
-                self._replaying = False
-            return states, deleted
-
-    def reevaluate_all(self) -> dict[str, int]:
-        """Re-evaluate every stored profile with the active rules; return segment sizes."""
-        with self._lock:
-            rules = self.rules.current()
-            n, inter = len(self.attributes), self.updater.interactions
-            rows = self.store.load_profiles()
-            states = {k: loads_state(k, r.state, n, inter) for k, r in rows.items()}
-            self._evaluate(states.values(), rules)
-            self._persist(states, [])
-            if self.owner:
-                self._cache.update({k: s for k, s in states.items() if k in self._cache})
-            return sizes_of(states.values())
-
-    def segment_sizes(self) -> dict[str, int]:
-        """Members per segment with the active rules, over every stored profile."""
-        rules = self.rules.current()
-        n, inter = len(self.attributes), self.updater.interactions
-        window = self.settings.profiles.window_days
-        counts: dict[str, int] = dict.fromkeys(rules.segments, 0)
-        for key, row in self.store.load_profiles().items():
-            state = loads_state(key, row.state, n, inter)
-            if state.rules_version != rules.version:
-                state.segments = evaluate(state, rules, window, inter)
-            for name in state.segments:
-                counts[name] = counts.get(name, 0) + 1
-        return counts
-
-    def record_stats(self) -> dict[str, int]:
-        """Record the current segment sizes in the store (for `segments stats`)."""
-        sizes = self.segment_sizes()
-        self.store.add_segment_stats(int(time.time() * 1000), self.rules.active_version(), sizes)
-        return sizes
-
-
-def sizes_of(states: Iterable[ProfileState]) -> dict[str, int]:
-    """Members per segment over states."""
-    counts: dict[str, int] = {}
-    for state in states:
-        for name in state.segments:
-            counts[name] = counts.get(name, 0) + 1
-    return counts

@@ -1,7 +1,12 @@
 """Applying a batch of events to profile states: routing, stitching, window, affinities.
 
-The batch is prepared column-wise with polars (profile key per event, catalog attributes
-joined once, sorted by key and time); the per-event work is a few dictionary updates.
+The order: a profile is a fold over its events in the order of the event log (``seq``, the
+order events arrived in). Event time places each event in the timeline and decides the
+window; the lateness rule follows: an event older than the window of the newest event
+applied before it changes nothing. Nothing depends on how the log was cut into batches, so
+live profiles equal `ProfileService.rebuild` whoever appended and however the events were
+batched. The batch is prepared in one pass (profile key per event, grouped by key in log
+order); the per-event work is a few dictionary updates.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ class BatchResult:
 
     touched: dict[str, ProfileState] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
+    #: identity links learned from the batch: (anonymous id, user id, at ms).
+    linked: list[tuple[str, str, int]] = field(default_factory=list)
     applied: int = 0
     skipped: int = 0
 
@@ -80,17 +87,21 @@ class Updater:
         self.half_life_ms = half_life_days * DAY_MS
         self.interactions = frozenset(t for t, w in weights.items() if w > 0)
 
-    def prepare(self, cols: Columns, links: dict[str, str]) -> list[tuple[bool, str, int, int]]:
+    def prepare(
+        self, cols: Columns, links: dict[str, str], linked: list[tuple[str, str, int]] | None = None
+    ) -> list[tuple[bool, str, int, int]]:
         """The order to apply a batch in: (is a user, profile key, timestamp, row) per event.
 
-        The key of an event is its user id; else the user its anonymous id was linked to
-        before, or by an ``identify`` earlier in this batch; else ``anon:<anonymous id>``.
-        Anonymous profiles come first, so an identify later in the batch merges them whole.
-        The batch's identify events then update ``links``. Impressions change no profile.
+        Rows are in log order. The key of an event is its user id; else the user its
+        anonymous id was linked to before, or by an ``identify`` earlier in the log; else
+        ``anon:<anonymous id>``. Events are grouped by key, each key's in log order, and
+        anonymous profiles come first, so an identify later in the batch merges them whole.
+        The batch's identify events then update ``links`` (new ones are added to ``linked``).
+        Impressions change no profile.
         """
         types, users, anons, stamps = (cols["type"], cols["user_id"], cols["anonymous_id"],
                                        cols["timestamp"])  # fmt: skip
-        learned: dict[str, str] = {}
+        learned: dict[str, tuple[str, int]] = {}
         rows: list[tuple[bool, str, int, int]] = []
         for i, etype in enumerate(types):
             if etype == "impression":
@@ -98,17 +109,20 @@ class Updater:
             user, anon = users[i], anons[i]
             if user is not None:
                 key = user
-                if etype == "identify" and anon is not None:
-                    learned.setdefault(anon, user)
+                if etype == "identify" and anon is not None and anon not in links:
+                    learned.setdefault(anon, (user, int(stamps[i])))
             elif anon is not None:
-                key = links.get(anon) or learned.get(anon) or ANON_PREFIX + anon
+                known = links.get(anon) or learned.get(anon, (None, 0))[0]
+                key = known or ANON_PREFIX + anon
             else:
                 continue
-            rows.append((not key.startswith(ANON_PREFIX), key, int(stamps[i]), i))
-        for anon, user in learned.items():
-            links.setdefault(anon, user)
-        rows.sort()
-        return rows
+            rows.append((not key.startswith(ANON_PREFIX), key, i, int(stamps[i])))
+        for anon, (user, ts) in learned.items():
+            links[anon] = user
+            if linked is not None:
+                linked.append((anon, user, ts))
+        rows.sort()  # by key, then row: each key's events in log order
+        return [(is_user, key, ts, i) for is_user, key, i, ts in rows]
 
     def apply(
         self,
@@ -118,7 +132,8 @@ class Updater:
         attrs: dict[str, tuple[str | None, ...]],
         on_change: OnChange | None = None,
     ) -> BatchResult:
-        """Apply a batch of events given as columns (`tastemaker.schema.EVENT_COLUMNS`).
+        """Apply a batch of events given as columns (`tastemaker.schema.EVENT_COLUMNS`), in
+        log order.
 
         ``load`` returns existing states for keys (missing = new) and ``attrs`` maps item
         ids to their attribute values. After each event that changes a state, the window is
@@ -126,7 +141,7 @@ class Updater:
         only on the user's event sequence, not on how events were batched.
         """
         result = BatchResult()
-        order = self.prepare(cols, links)
+        order = self.prepare(cols, links, result.linked)
         if not order:
             return result
         types, anons = cols["type"], cols["anonymous_id"]
@@ -212,20 +227,18 @@ class Updater:
                 table[v] = table.get(v, 0.0) + contribution
 
     def settle(self, state: ProfileState) -> None:
-        """End of a batch: drop sessions that left the window and re-anchor affinities at the
-        last activity (stored numbers then do not depend on order or batching)."""
+        """End of a batch: drop sessions that left the window (whatever the batching, a
+        session dropped here could only come back with a later time).
+
+        Affinities stay anchored where they are: re-anchoring at batch ends would make the
+        stored numbers depend on the batching in their last bits. The anchor moves only when
+        the exponent grows too large, which depends on the event sequence alone.
+        """
         if state.last_seen is None:
             return
         cutoff = state.last_seen - self.window_ms
         if state.sessions and min(state.sessions.values()) < cutoff:
             state.sessions = {s: t for s, t in state.sessions.items() if t >= cutoff}
-        if not state.aff_ts or state.aff_ts == state.last_seen:
-            return
-        factor = 2.0 ** (-(state.last_seen - state.aff_ts) / self.half_life_ms)
-        for table in state.affinities:
-            for name in table:
-                table[name] *= factor
-        state.aff_ts = state.last_seen
 
     def finish(self, state: ProfileState) -> None:
         """Drop timeline entries and sessions that left the window."""

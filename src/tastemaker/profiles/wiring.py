@@ -7,13 +7,12 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import polars as pl
-
 from tastemaker.config import RedisBusConfig, Settings
 from tastemaker.ingest.service import Ingestor
 from tastemaker.profiles.registry import DEFAULT_RULES_FILE
 from tastemaker.profiles.service import ProfileService
 from tastemaker.storage.base import Store
+from tastemaker.storage.outbox import Outbox
 
 if TYPE_CHECKING:
     from tastemaker.storage.redis_profiles import RedisProfiles
@@ -31,29 +30,33 @@ def fast_path(settings: Settings) -> RedisProfiles | None:
     return RedisProfiles(url, prefix=prefix)
 
 
-def attach_profiles(settings: Settings, store: Store, ingestor: Ingestor) -> ProfileService:
-    """Create the workspace's profile service and connect it to ingestion.
+def attach_profiles(
+    settings: Settings, store: Store, ingestor: Ingestor
+) -> tuple[ProfileService, Outbox | None]:
+    """Create the workspace's profile service (and outbox) and connect them to ingestion.
 
-    With ``bus: inprocess`` every accepted batch updates profiles inside the ingesting
-    request; with ``bus: redis`` accepted events are published to Redis Streams and
-    `tastemaker worker` processes apply them (this process only reads profiles).
+    With ``bus: inprocess`` every append has the log applied to profiles up to it (by this
+    process, or by the one holding the lease); with ``bus: redis`` the outbox publishes the
+    log to Redis Streams past its watermark and `tastemaker worker` processes apply it (this
+    process only reads profiles).
     """
     bus = settings.bus
     owner = not isinstance(bus, RedisBusConfig)
-    service = ProfileService(settings, store, fast=fast_path(settings), owner=owner)
+    service = ProfileService(settings, store, fast=fast_path(settings), owner=owner, follow=owner)
     if owner:
         ingestor.add_listener(service.listener)
-    else:
-        from tastemaker.storage.redis_streams import RedisStreamBus
+        return service, None
+    assert isinstance(bus, RedisBusConfig)
+    relay = outbox(bus, store)
+    ingestor.add_listener(relay.listener)
+    return service, relay
 
-        assert isinstance(bus, RedisBusConfig)
-        publisher = RedisStreamBus(bus)
 
-        def publish(events: pl.DataFrame) -> None:
-            publisher.publish(events)
+def outbox(bus: RedisBusConfig, store: Store) -> Outbox:
+    """The outbox publishing the workspace's event log to its Redis Streams."""
+    from tastemaker.storage.redis_streams import RedisStreamBus
 
-        ingestor.add_listener(publish)
-    return service
+    return Outbox(store, RedisStreamBus(bus))
 
 
 def copy_default_rules(settings: Settings) -> Path:

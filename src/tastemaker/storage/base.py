@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import polars as pl
+
+from tastemaker.errors import ConflictError
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,42 @@ class AppendResult:
     duplicates: int
     #: event_ids of the rows actually inserted, in arrival order.
     inserted_ids: pl.Series
+    #: their ``seq`` (position in the log), aligned with ``inserted_ids``.
+    inserted_seqs: pl.Series = field(default_factory=lambda: pl.Series("seq", [], pl.Int64))
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A follower's watermark (every event with ``seq`` up to it is done) and its lease.
+
+    ``acquired`` says whether ``holder`` holds the lease now; when False, the fields are what
+    was read (``holder`` is then the other process, or None). ``version`` changes with every
+    write under the lease, so a process that keeps states in memory knows when another one
+    changed them.
+    """
+
+    name: str
+    holder: str | None
+    seq: int
+    version: int
+    acquired: bool
+
+
+@dataclass(frozen=True)
+class Advance:
+    """Move a held watermark to ``to_seq`` in the transaction that writes what it covers."""
+
+    lease: Lease
+    to_seq: int
+    #: give the lease up in the same statement.
+    release: bool = False
+    #: otherwise keep it this much longer (ms).
+    ttl_ms: int = 30_000
+
+
+class LeaseLostError(ConflictError):
+    """The lease expired and another process took it (or moved the watermark): the work done
+    under it is not written, and the caller starts again from the stored watermark."""
 
 
 @dataclass(frozen=True)
@@ -158,9 +196,54 @@ class Store(ABC):
     def close(self) -> None:
         """Release connections."""
 
+    # --- followers of the log: watermarks and leases (schema version 4) -----------------
+    def last_seq(self) -> int:
+        """The highest ``seq`` in the event log (0 when empty)."""
+        raise NotImplementedError
+
+    def take_lease(self, name: str, holder: str, ttl_ms: int) -> Lease:
+        """Take (or renew) the lease of watermark ``name`` unless another holder's is valid.
+
+        Returns the watermark with ``acquired`` True when ``holder`` now holds it.
+        """
+        raise NotImplementedError
+
+    def advance_lease(self, advance: Advance) -> Lease:
+        """Move a held watermark on its own.
+
+        Raises:
+            LeaseLostError: the lease is no longer ``advance.lease``'s.
+        """
+        raise NotImplementedError
+
+    def release_lease(self, lease: Lease) -> None:
+        """Give a lease up (nothing happens when it is no longer held)."""
+        raise NotImplementedError
+
+    def watermark(self, name: str) -> Lease:
+        """Read a watermark without taking its lease."""
+        raise NotImplementedError
+
     # --- profiles and segment rules (schema version 2) ---------------------------------
-    def save_profiles(self, rows: list[ProfileRow], delete: list[str] | None = None) -> None:
-        """Upsert profile states and delete the keys in ``delete``, in one transaction."""
+    def save_profiles(
+        self,
+        rows: list[ProfileRow],
+        delete: list[str] | None = None,
+        *,
+        links: list[tuple[str, str, int]] | None = None,
+        clear: bool = False,
+        advance: Advance | None = None,
+    ) -> Lease | None:
+        """Write profiles in one transaction: every profile deleted first when ``clear``, the
+        keys in ``delete`` deleted, ``rows`` upserted, identity ``links`` (anonymous id,
+        user id, at ms) recorded, and the watermark moved by ``advance``.
+
+        Returns:
+            The moved watermark (None without ``advance``).
+
+        Raises:
+            LeaseLostError: the lease of ``advance`` was lost; nothing was written.
+        """
         raise NotImplementedError
 
     def load_profiles(self, user_ids: list[str] | None = None) -> dict[str, ProfileRow]:

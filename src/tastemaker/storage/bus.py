@@ -62,7 +62,16 @@ class EventBus(Protocol):
         ...
 
     def redeliver(self) -> None:
-        """Deliver this consumer's un-acknowledged messages again on the next `consume`."""
+        """After a failure: deliver this consumer's un-acknowledged messages again on the next
+        `consume` (and check the groups again: a restarted backend may have lost them)."""
+        ...
+
+    def lag(self) -> int:
+        """Messages of the owned partitions not yet delivered."""
+        ...
+
+    def pending(self) -> int:
+        """Messages delivered but not acknowledged."""
         ...
 
 
@@ -203,3 +212,13 @@ class InProcessBus:
         with self._lock:
             for m in messages:
                 self._pending.pop(m.id, None)
+
+    def lag(self) -> int:
+        """Messages queued and not delivered yet."""
+        with self._lock:
+            return sum(len(q) for q in self._queues)
+
+    def pending(self) -> int:
+        """Messages delivered and not acknowledged."""
+        with self._lock:
+            return len(self._pending)

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Table, insert, inspect, select
+from sqlalchemy import Connection, Table, func, insert, inspect, select
 
 from tastemaker.storage import tables as t
 
@@ -37,7 +37,24 @@ MIGRATIONS: list[Migration] = [
         "index on items.updated_at (cheap catalog change check)",
         run=lambda conn: _create_index(conn, "ix_items_updated_at", "items", "updated_at"),
     ),
+    Migration(
+        4,
+        "watermarks and leases of the event log's followers (profiles, outbox)",
+        creates=(t.watermarks,),
+        run=lambda conn: _start_watermarks(conn, ("profiles", "published")),
+    ),
 ]
+
+
+def _start_watermarks(conn: Connection, names: tuple[str, ...]) -> None:
+    """Events stored before followers existed were applied and published as they came."""
+    last = int(conn.execute(select(func.max(t.events.c.seq))).scalar() or 0)
+    now = int(time.time() * 1000)
+    conn.execute(
+        insert(t.watermarks),
+        [{"name": n, "seq": last, "version": 0, "holder": None, "expires_at": 0,
+          "updated_at": now} for n in names],
+    )  # fmt: skip
 
 
 def _create_index(conn: Connection, name: str, table: str, column: str) -> None:

@@ -4,11 +4,17 @@ A batch of events is copied straight into the log. If the unique index on ``even
 refuses it (some events were stored before), the transaction is rolled back and the batch is
 copied into a temporary table instead, from which ``INSERT ... ON CONFLICT DO NOTHING`` moves
 the new rows.
+
+Every append first takes a transaction-scoped advisory lock (one per schema): appends commit
+one after the other, so ``seq`` values become visible in order and the followers of the log
+(profiles, the outbox) never pass over an event that commits after a later one. The rows of
+one COPY then take consecutive values of the ``seq`` sequence.
 """
 
 from __future__ import annotations
 
 import io
+import zlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -48,6 +54,7 @@ class PostgresStore(SqlStore):
             engine_url(url), future=True, pool_pre_ping=True, connect_args=connect_args
         )
         self.schema_name = schema_name
+        self._append_lock = zlib.crc32(f"tastemaker.events:{schema_name or ''}".encode())
         super().__init__(engine)
 
     def migrate(self) -> list[int]:
@@ -60,19 +67,28 @@ class PostgresStore(SqlStore):
     def _dialect_insert(self, table: Any) -> Any:
         return pg_insert(table)
 
-    def _insert_events(self, rows: pl.DataFrame) -> pl.Series:
+    def _insert_events(self, rows: pl.DataFrame) -> pl.DataFrame:
         buf = io.BytesIO()
         rows.write_csv(buf, include_header=False, null_value="\\N", quote_style="necessary")
         data = buf.getvalue()
         bulk = rows.height >= BULK_ROWS
+        lock = self._append_lock
+
+        def direct(cur: Any) -> pl.DataFrame:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
+            _copy(cur, "events", data)
+            cur.execute("SELECT currval(pg_get_serial_sequence('events', 'seq'))")
+            last = int(cur.fetchone()[0])
+            seqs = pl.int_range(last - rows.height + 1, last + 1, eager=True, dtype=pl.Int64)
+            return pl.DataFrame({"event_id": rows["event_id"], "seq": seqs})
+
         try:
             # New events are the common case: COPY straight into the log, no staging copy.
-            self._transaction(bulk, lambda cur: _copy(cur, "events", data))
-            return rows["event_id"]
+            return self._transaction(bulk, direct)
         except UniqueViolation:
             pass
         # Some ids are stored already: stage the batch and let the index skip them.
-        return self._transaction(bulk, lambda cur: _move_staged(cur, data))
+        return self._transaction(bulk, lambda cur: _move_staged(cur, data, lock))
 
     def _transaction(self, bulk: bool, work: Callable[[Any], T]) -> T:
         """Run ``work(cursor)`` in one transaction on a pooled connection.
@@ -106,16 +122,22 @@ def _copy(cur: Any, table: str, data: bytes) -> None:
         copy.write(data)
 
 
-def _move_staged(cur: Any, data: bytes) -> pl.Series:
-    """Stage a batch in a temporary table, move the rows whose event_id is new, return them."""
+def _move_staged(cur: Any, data: bytes, lock: int) -> pl.DataFrame:
+    """Stage a batch in a temporary table, move the rows whose event_id is new, return them
+    (``event_id``, ``seq``)."""
     cur.execute(
         # Only the loaded columns: no sequence default to evaluate per staged row.
         f"CREATE TEMP TABLE IF NOT EXISTS _incoming_events ON COMMIT DELETE ROWS"
         f" AS SELECT {_COLUMNS} FROM events WITH NO DATA"
     )
     _copy(cur, "_incoming_events", data)
+    cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
     cur.execute(
         f"INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM _incoming_events"
-        " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+        " ON CONFLICT (event_id) DO NOTHING RETURNING event_id, seq"
     )
-    return pl.Series("event_id", [r[0] for r in cur.fetchall()], dtype=pl.String)
+    found = cur.fetchall()
+    return pl.DataFrame(
+        {"event_id": [r[0] for r in found], "seq": [int(r[1]) for r in found]},
+        schema={"event_id": pl.String, "seq": pl.Int64},
+    )

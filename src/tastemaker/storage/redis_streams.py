@@ -33,6 +33,8 @@ from tastemaker.storage.bus import (
 )
 
 MAXLEN = 1_000_000
+#: Longest wait for a reply (a timeout is an outage: the worker retries with backoff).
+SOCKET_TIMEOUT_S = 10.0
 
 
 class RedisStreamBus:
@@ -47,7 +49,10 @@ class RedisStreamBus:
         self.cfg = cfg
         self.partitions = cfg.partitions
         self.owned = list(range(cfg.partitions)) if owned is None else list(owned)
-        self.client = redis.Redis.from_url(cfg.url, socket_connect_timeout=1.0)
+        # a read blocks `block_ms` at most: a reply that takes far longer means Redis hangs
+        self.client = redis.Redis.from_url(
+            cfg.url, socket_connect_timeout=1.0, socket_timeout=SOCKET_TIMEOUT_S
+        )
         self._groups_ready = False
         self._claimed = False
         self._pending_done = False
@@ -131,7 +136,11 @@ class RedisStreamBus:
         return out
 
     def redeliver(self) -> None:
-        """Re-read this consumer's pending entries on the next `consume` (after a failure)."""
+        """After a failure: check the groups again (a Redis restarted without its data has
+        none), take over entries left pending, and re-read this consumer's pending entries
+        on the next `consume`."""
+        self._groups_ready = False
+        self._claimed = False
         self._pending_done = False
 
     def ack(self, messages: list[Message]) -> None:

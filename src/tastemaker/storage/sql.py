@@ -28,6 +28,7 @@ from tastemaker.storage.frames import (
 )
 from tastemaker.storage.outage import is_outage, unavailable
 from tastemaker.storage.sql_profiles import ITEMS_DELETED, SqlProfilesMixin
+from tastemaker.storage.sql_watermarks import SqlWatermarksMixin
 
 #: Values of a new row that a partial update does not name.
 _PATCH_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -45,7 +46,7 @@ def _to_ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
-class SqlStore(SqlProfilesMixin, Store):
+class SqlStore(SqlProfilesMixin, SqlWatermarksMixin, Store):
     """Store backed by a SQL database through SQLAlchemy Core."""
 
     backend = "sql"
@@ -87,11 +88,17 @@ class SqlStore(SqlProfilesMixin, Store):
             .select(EVENT_WRITE_COLUMNS)
             .collect()
         )
-        inserted_ids = self._insert_events(rows)
-        return AppendResult(len(inserted_ids), frame.height - len(inserted_ids), inserted_ids)
+        new = self._insert_events(rows)
+        return AppendResult(new.height, frame.height - new.height, new["event_id"], new["seq"])
 
-    def _insert_events(self, rows: pl.DataFrame) -> pl.Series:
-        """Insert rows (columns `EVENT_WRITE_COLUMNS`) skipping conflicts; return new ids."""
+    def _insert_events(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """Insert rows (columns `EVENT_WRITE_COLUMNS`) skipping conflicts; return the new
+        ids (``event_id``) with their ``seq``.
+
+        Appends are serialized (SQLite's one writer; an advisory lock on PostgreSQL), so the
+        log commits in ``seq`` order: a reader that sees an event sees every one before it,
+        which lets followers keep a plain watermark.
+        """
         raise NotImplementedError
 
     def events(
@@ -307,13 +314,24 @@ class SqlStore(SqlProfilesMixin, Store):
 
     # --- housekeeping -------------------------------------------------------------------------
     def delete_user(self, user_id: str) -> dict[str, int]:
-        """Delete every row of every table that has a user_id equal to ``user_id``."""
+        """Delete every row of every table that has a user_id equal to ``user_id``.
+
+        Watermarks past the log's new end come back to it (SQLite gives the next event the
+        ``seq`` after the highest left, which must not count as done), and every version
+        changes: processes that keep profiles in memory drop them.
+        """
         counts: dict[str, int] = {}
+        w = t.watermarks
         with self.engine.begin() as conn:
             for table in t.metadata.sorted_tables:
                 if "user_id" in table.c:
                     res = conn.execute(sa_delete(table).where(table.c.user_id == user_id))
                     counts[table.name] = int(res.rowcount or 0)
+            end = int(conn.execute(select(func.max(t.events.c.seq))).scalar() or 0)
+            conn.execute(
+                w.update().values(seq=func.min(w.c.seq, end) if _is_sqlite(conn) else
+                                  func.least(w.c.seq, end), version=w.c.version + 1)
+            )  # fmt: skip
         return counts
 
     def table_counts(self) -> dict[str, int]:
@@ -329,6 +347,10 @@ class SqlStore(SqlProfilesMixin, Store):
     def close(self) -> None:
         """Dispose of the connection pool."""
         self.engine.dispose()
+
+
+def _is_sqlite(conn: Any) -> bool:
+    return bool(conn.dialect.name == "sqlite")
 
 
 def _polars_type(column: Any) -> pl.DataType:

@@ -10,11 +10,14 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy import delete as sa_delete
 
 from tastemaker.storage import tables as t
-from tastemaker.storage.base import ProfileRow, SegmentVersion
+from tastemaker.storage.base import Advance, Lease, ProfileRow, SegmentVersion
 from tastemaker.storage.outage import is_outage, unavailable
+from tastemaker.storage.sql_watermarks import advance_in
 
 #: Store meta key holding when items were last deleted (part of the catalog fingerprint).
 ITEMS_DELETED = "items.deleted_at"
+#: Profile rows per INSERT statement.
+SAVE_CHUNK = 5_000
 
 #: One positional parameter in each DB-API paramstyle.
 _PLACEHOLDERS = {"qmark": "?", "numeric": ":1", "format": "%s", "pyformat": "%s"}
@@ -32,10 +35,18 @@ class SqlProfilesMixin:
     def _dialect_insert(self, table: Any) -> Any:  # provided by the backend
         raise NotImplementedError
 
-    def save_profiles(self, rows: list[ProfileRow], delete: list[str] | None = None) -> None:
-        """Upsert profile states and delete the keys in ``delete``, in one transaction."""
-        if not rows and not delete:
-            return
+    def save_profiles(
+        self,
+        rows: list[ProfileRow],
+        delete: list[str] | None = None,
+        *,
+        links: list[tuple[str, str, int]] | None = None,
+        clear: bool = False,
+        advance: Advance | None = None,
+    ) -> Lease | None:
+        """Write profiles, identity links and the watermark they reach in one transaction."""
+        if not rows and not delete and not links and not clear and advance is None:
+            return None
         now = _now_ms()
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
@@ -43,32 +54,43 @@ class SqlProfilesMixin:
                 # WAL flush; a committed write is still visible at once and survives a
                 # crash of this process, only a crash of the database server may lose it
                 conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+            moved = advance_in(conn, advance) if advance is not None else None
+            if clear:
+                conn.execute(sa_delete(t.profiles))
             if delete:
                 conn.execute(sa_delete(t.profiles).where(t.profiles.c.user_id.in_(delete)))
-            if rows:
-                stmt = self._dialect_insert(t.profiles)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["user_id"],
-                    set_={
-                        "state": stmt.excluded.state,
-                        "rules_version": stmt.excluded.rules_version,
-                        "last_seen": stmt.excluded.last_seen,
-                        "updated_at": stmt.excluded.updated_at,
-                    },
-                )
-                conn.execute(
-                    stmt,
-                    [
-                        {
-                            "user_id": r.user_id,
-                            "state": r.state,
-                            "rules_version": r.rules_version,
-                            "last_seen": r.last_seen,
-                            "updated_at": now,
-                        }
-                        for r in rows
-                    ],
-                )
+            for start in range(0, len(rows), SAVE_CHUNK):
+                self._upsert_profiles(conn, rows[start : start + SAVE_CHUNK], now)
+            if links:
+                records = [{"anonymous_id": a, "user_id": u, "linked_at": ts} for a, u, ts in links]
+                stmt = self._dialect_insert(t.identity_links)
+                conn.execute(stmt.on_conflict_do_nothing(index_elements=["anonymous_id"]), records)
+        return moved
+
+    def _upsert_profiles(self, conn: Connection, rows: list[ProfileRow], now: int) -> None:
+        stmt = self._dialect_insert(t.profiles)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["user_id"],
+            set_={
+                "state": stmt.excluded.state,
+                "rules_version": stmt.excluded.rules_version,
+                "last_seen": stmt.excluded.last_seen,
+                "updated_at": stmt.excluded.updated_at,
+            },
+        )
+        conn.execute(
+            stmt,
+            [
+                {
+                    "user_id": r.user_id,
+                    "state": r.state,
+                    "rules_version": r.rules_version,
+                    "last_seen": r.last_seen,
+                    "updated_at": now,
+                }
+                for r in rows
+            ],
+        )
 
     def load_profiles(self, user_ids: list[str] | None = None) -> dict[str, ProfileRow]:
         """Return stored profile rows by key (every profile when ``user_ids`` is None)."""

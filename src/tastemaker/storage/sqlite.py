@@ -59,7 +59,7 @@ class SqliteStore(SqlStore):
         """Start the event writer process ahead of the first append (a server does)."""
         self._writer.start()
 
-    def _insert_events(self, rows: pl.DataFrame) -> pl.Series:
+    def _insert_events(self, rows: pl.DataFrame) -> pl.DataFrame:
         ids = self._writer.insert(rows, checkpoint=self._checkpointer.log_too_long())
         self._checkpointer.nudge()  # otherwise the writer leaves checkpoints to that thread
         return ids

@@ -12,7 +12,7 @@ The insert also runs on another core, outside the ingesting process's GIL.
 A batch goes straight into the log; if the unique index on ``event_id`` refuses it (some
 events were stored before), the transaction is rolled back and the batch goes into a
 temporary table, from which one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` moves the
-new rows. The answer is the ids stored.
+new rows. The answer is the ids stored and their ``seq``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 # driver (start-up ~0.3 s); the ingesting side imports polars where it uses it.
 _MOVE = (
     "INSERT INTO events ({c}) SELECT {c} FROM _incoming_events WHERE true"
-    " ON CONFLICT(event_id) DO NOTHING RETURNING event_id"
+    " ON CONFLICT(event_id) DO NOTHING RETURNING event_id, seq"
 )
 _UNIQUE_EVENT_ID = "UNIQUE constraint failed: events.event_id"
 _INSERT, _CHECKPOINT, _OK, _FAILED = b"I", b"C", b"\x00", b"\x01"
@@ -78,7 +78,7 @@ def _receive(stream: IO[bytes]) -> bytes | None:
 
 
 def serve(path: str, pragmas: list[str], source: IO[bytes], sink: IO[bytes]) -> None:
-    """The writer process: store each batch received, answer with the ids stored."""
+    """The writer process: store each batch received, answer with the ids stored (and seq)."""
     import adbc_driver_sqlite.dbapi as adbc_sqlite
     import pyarrow as pa
 
@@ -92,9 +92,8 @@ def serve(path: str, pragmas: list[str], source: IO[bytes], sink: IO[bytes]) -> 
         while (message := _receive(source)) is not None and message:
             try:
                 table = pa.ipc.open_stream(message[1:]).read_all()
-                ids = _store(db, table, checkpoint=message[:1] == _CHECKPOINT)
+                batch = _store(db, table, checkpoint=message[:1] == _CHECKPOINT)
                 sink_buffer = pa.BufferOutputStream()
-                batch = pa.table({"event_id": ids})
                 with pa.ipc.new_stream(sink_buffer, batch.schema) as writer:
                     writer.write_table(batch)
                 _send(sink, _OK, sink_buffer.getvalue().to_pybytes())
@@ -105,7 +104,8 @@ def serve(path: str, pragmas: list[str], source: IO[bytes], sink: IO[bytes]) -> 
 
 
 def _store(db: Any, table: Any, checkpoint: bool) -> Any:
-    """Append ``table`` in one transaction; the ids stored (an Arrow array)."""
+    """Append ``table`` in one transaction; the ids stored and their seq (an Arrow table)."""
+    import pyarrow as pa
 
     def run(work: Any) -> Any:
         cur = db.cursor()
@@ -122,10 +122,17 @@ def _store(db: Any, table: Any, checkpoint: bool) -> Any:
         finally:
             cur.close()
 
+    def append(cur: Any) -> Any:
+        cur.adbc_ingest("events", table, mode="append")
+        # One writer at a time (BEGIN IMMEDIATE): the rows took the seqs after the last one.
+        cur.execute("SELECT max(seq) FROM events")
+        last = int(cur.fetchone()[0])
+        seqs = pa.array(range(last - table.num_rows + 1, last + 1), pa.int64())
+        return pa.table({"event_id": table.column("event_id"), "seq": seqs})
+
     try:
         # New events are the common case: straight into the log, no staging copy.
-        run(lambda cur: cur.adbc_ingest("events", table, mode="append"))
-        return table.column("event_id")
+        return run(append)
     except Exception as exc:  # the driver reports constraint failures as InternalError
         if _UNIQUE_EVENT_ID not in str(exc):
             raise
@@ -133,7 +140,7 @@ def _store(db: Any, table: Any, checkpoint: bool) -> Any:
     def move(cur: Any) -> Any:
         cur.adbc_ingest("_incoming_events", table, mode="create_append", temporary=True)
         cur.execute(_MOVE.format(c=", ".join(table.column_names)))
-        inserted = cur.fetch_arrow_table().column(0)
+        inserted = cur.fetch_arrow_table()
         cur.execute("DELETE FROM _incoming_events")
         return inserted
 
@@ -155,8 +162,9 @@ class EventWriter:
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
 
-    def insert(self, rows: pl.DataFrame, checkpoint: bool = False) -> pl.Series:
-        """Store ``rows`` (columns ``EVENT_WRITE_COLUMNS``) skipping stored ids; new ids.
+    def insert(self, rows: pl.DataFrame, checkpoint: bool = False) -> pl.DataFrame:
+        """Store ``rows`` (columns ``EVENT_WRITE_COLUMNS``) skipping stored ids; the new ids
+        (``event_id``) with their ``seq``.
 
         ``checkpoint``: run a passive WAL checkpoint right after the commit.
 
@@ -182,8 +190,8 @@ class EventWriter:
             raise StoreUnavailableError(f"could not store events in {self.path}: {reason}")
         import polars as pl
 
-        ids: pl.Series = pl.read_ipc_stream(io.BytesIO(answer[1:])).to_series()
-        return ids.cast(pl.String)
+        stored = pl.read_ipc_stream(io.BytesIO(answer[1:]))
+        return stored.select(pl.col("event_id").cast(pl.String), pl.col("seq").cast(pl.Int64))
 
     def start(self) -> None:
         """Start the writer process now (it imports while the caller goes on)."""

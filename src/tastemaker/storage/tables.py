@@ -141,3 +141,20 @@ segment_stats = Table(
     Column("segment", Text, nullable=False),
     Column("members", Integer, nullable=False),
 )
+
+# --- derived state followers (schema version 4) --------------------------------------------
+
+#: How far each follower of the event log got: ``profiles`` (in-process profile updates) and
+#: ``published`` (the outbox to Redis Streams). ``seq``: every event up to it is done;
+#: ``version`` changes with every write under the lease (caches compare it); ``holder`` and
+#: ``expires_at`` (epoch ms) make the lease: one process at a time follows the log.
+watermarks = Table(
+    "watermarks",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("holder", Text, nullable=True),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)

@@ -65,3 +65,57 @@ def test_a_failed_batch_is_retried_and_applied_once() -> None:
     assert stats.failures == 1 and stats.events == 3
     assert sorted(service.applied) == ["e0", "e1", "e2"]
     assert bus.consume("w") == []
+
+
+def test_a_read_timeout_is_survived_reported_and_followed_by_a_catch_up() -> None:
+    """Issue #12 point 3: `consume` failing (a Redis read timeout) does not end the worker."""
+    import threading
+
+    from tastemaker.profiles.worker import WorkerHealth, run_worker
+
+    class Outage(InProcessBus):
+        """Reads time out twice, as Redis does while it is away, then work again."""
+
+        def __init__(self) -> None:
+            super().__init__(partitions=2)
+            self.timeouts = 2
+            self.redelivered = 0
+
+        def consume(self, consumer: str, *, count: int = 100, block_ms: int = 100) -> list:  # type: ignore[type-arg]
+            if self.timeouts:
+                self.timeouts -= 1
+                raise TimeoutError("Timeout reading from 127.0.0.1:6379")
+            return super().consume(consumer, count=count, block_ms=block_ms)
+
+        def redeliver(self) -> None:
+            self.redelivered += 1
+
+    class Service:
+        def __init__(self) -> None:
+            self.applied: list[str] = []
+
+        def apply_columns(self, cols: dict[str, list[object]]) -> int:
+            self.applied += [str(e) for e in cols["event_id"]]
+            return len(cols["event_id"])
+
+    class Health(WorkerHealth):
+        """Records whether the worker counted as up at each failure."""
+
+        def __init__(self) -> None:
+            super().__init__("w")
+            self.up_at_failures: list[bool] = []
+
+        def failed(self, exc: BaseException, pause: float) -> None:
+            self.up_at_failures.append(self.is_up)
+            super().failed(exc, pause)
+
+    bus, service, health = Outage(), Service(), Health()
+    bus.publish(_events(["a", "b", "c"]))
+    stats = run_worker(service, bus, "w", stop=threading.Event(), max_events=3,  # type: ignore[arg-type]
+                       health=health, retry_min_s=0.001, retry_max_s=0.002)  # fmt: skip
+    assert stats.failures == 2 and bus.redelivered == 2
+    assert sorted(service.applied) == ["e0", "e1", "e2"]  # caught up after the outage
+    assert health.registry.get_sample_value("tastemaker_worker_up") == 1.0
+    assert health.registry.get_sample_value("tastemaker_worker_failures_total") == 2.0
+    assert health.registry.get_sample_value("tastemaker_worker_retry_seconds") == 0.0
+    assert health.up_at_failures == [True, False]  # down at the first failure, still at the 2nd

@@ -1,0 +1,179 @@
+"""Maintenance of the profiles of a workspace: rebuild from the log, replay, re-evaluation
+with new rules, segment sizes (a part of `ProfileService`)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import polars as pl
+
+from tastemaker.config import Settings
+from tastemaker.profiles.catalog import CatalogCache
+from tastemaker.profiles.evaluate import evaluate
+from tastemaker.profiles.model import ProfileState, loads_state
+from tastemaker.profiles.registry import RulesRegistry
+from tastemaker.profiles.rules import SegmentRules
+from tastemaker.profiles.update import BatchResult, Columns, Updater, to_columns
+from tastemaker.storage.base import Advance, Lease, Store
+from tastemaker.storage.follower import holding, renew
+
+REBUILD_CHUNK = 200_000
+#: The watermark of in-process profile updates.
+WATERMARK = "profiles"
+
+
+class ProfileMaintenance:
+    """`ProfileService` methods that recompute many profiles at once, holding the lease of the
+    ``profiles`` watermark so in-process updates wait for them."""
+
+    settings: Settings
+    store: Store
+    owner: bool
+    attributes: list[str]
+    catalog: CatalogCache
+    rules: RulesRegistry
+    updater: Updater
+    _cache: dict[str, ProfileState]
+    _links: dict[str, str] | None
+    _replaying: bool
+    _lock: threading.RLock
+    _lease_ms: int
+    _version: int | None
+
+    # provided by ProfileService
+    def _apply(self, cols: Columns) -> BatchResult:
+        raise NotImplementedError
+
+    def _persist(
+        self,
+        states: dict[str, ProfileState],
+        deleted: list[str],
+        links: list[tuple[str, str, int]] | None = None,
+        advance: Advance | None = None,
+        clear: bool = False,
+    ) -> Lease | None:
+        raise NotImplementedError
+
+    def _forget(self) -> None:
+        raise NotImplementedError
+
+    def _remember(self, states: dict[str, ProfileState], deleted: list[str]) -> None:
+        raise NotImplementedError
+
+    def _evaluate(self, states: Iterable[ProfileState], rules: SegmentRules) -> None:
+        raise NotImplementedError
+
+    def rebuild(self) -> int:
+        """Recompute every profile from the event log; return the number of profiles.
+
+        Holds the ``profiles`` lease meanwhile (in-process updates wait), and writes the
+        profiles and the watermark at the log's end in one transaction.
+        """
+        with holding(self.store, WATERMARK, self._lease_ms) as lease, self._lock:
+            self._forget()
+            self.catalog.invalidate()
+            replay = self._replay(None, lambda: renew(self.store, lease, self._lease_ms))
+            advance = Advance(lease, replay.last, True, self._lease_ms)
+            moved = self._persist(replay.states, sorted(replay.deleted), replay.links,
+                                  advance, clear=True)  # fmt: skip
+            assert moved is not None
+            self._version = moved.version
+            self._remember(replay.states, [])
+            return len(replay.states)
+
+    def simulate(self, end: datetime | None = None) -> tuple[dict[str, ProfileState], set[str]]:
+        """Replay the event log (up to ``end``) in memory; return states and merged-away keys.
+
+        Nothing is written: `rebuild` persists the result, quality reports read it.
+        """
+        replay = self._replay(end, None)
+        return replay.states, replay.deleted
+
+    def _replay(self, end: datetime | None, keep: Callable[[], None] | None) -> _Replay:
+        """The log replayed in seq order, exactly as followers apply it (``keep`` runs after
+        each chunk: it renews the lease of a rebuild)."""
+        with self._lock:
+            saved_cache, saved_links = self._cache, self._links
+            self._links = {}  # learned in sequence, exactly as the online path does
+            self._replaying = True  # states come from the replay only, never the store
+            out = _Replay()
+            try:
+                while True:
+                    chunk = self.store.events(after_seq=out.last, limit=REBUILD_CHUNK)
+                    if chunk.height == 0:
+                        break
+                    out.last = int(chunk["seq"].max())  # type: ignore[arg-type]
+                    if end is not None:
+                        chunk = chunk.filter(pl.col("timestamp") < end)
+                    self._cache = out.states
+                    result = self._apply(to_columns(chunk))
+                    out.states.update(result.touched)
+                    out.links += result.linked
+                    for key in result.deleted:
+                        out.states.pop(key, None)
+                        out.deleted.add(key)
+                    if keep is not None:
+                        keep()
+            finally:
+                self._cache, self._links = saved_cache, saved_links
+                self._replaying = False
+            return out
+
+    def reevaluate_all(self) -> dict[str, int]:
+        """Re-evaluate every stored profile with the active rules; return segment sizes."""
+        with holding(self.store, WATERMARK, self._lease_ms) as lease, self._lock:
+            rules = self.rules.current()
+            n, inter = len(self.attributes), self.updater.interactions
+            rows = self.store.load_profiles()
+            states = {k: loads_state(k, r.state, n, inter) for k, r in rows.items()}
+            self._evaluate(states.values(), rules)
+            advance = Advance(lease, lease.seq, True, self._lease_ms)
+            moved = self._persist(states, [], None, advance)
+            assert moved is not None
+            if self.owner:
+                self._cache.update({k: s for k, s in states.items() if k in self._cache})
+                self._version = moved.version if self._version == lease.version else None
+            return sizes_of(states.values())
+
+    def segment_sizes(self) -> dict[str, int]:
+        """Members per segment with the active rules, over every stored profile."""
+        rules = self.rules.current()
+        n, inter = len(self.attributes), self.updater.interactions
+        window = self.settings.profiles.window_days
+        counts: dict[str, int] = dict.fromkeys(rules.segments, 0)
+        for key, row in self.store.load_profiles().items():
+            state = loads_state(key, row.state, n, inter)
+            if state.rules_version != rules.version:
+                state.segments = evaluate(state, rules, window, inter)
+            for name in state.segments:
+                counts[name] = counts.get(name, 0) + 1
+        return counts
+
+    def record_stats(self) -> dict[str, int]:
+        """Record the current segment sizes in the store (for `segments stats`)."""
+        sizes = self.segment_sizes()
+        self.store.add_segment_stats(int(time.time() * 1000), self.rules.active_version(), sizes)
+        return sizes
+
+
+@dataclass
+class _Replay:
+    """The log replayed: states, merged-away keys, identity links learned, last seq read."""
+
+    states: dict[str, ProfileState] = field(default_factory=dict)
+    deleted: set[str] = field(default_factory=set)
+    links: list[tuple[str, str, int]] = field(default_factory=list)
+    last: int = 0
+
+
+def sizes_of(states: Iterable[ProfileState]) -> dict[str, int]:
+    """Members per segment over states."""
+    counts: dict[str, int] = {}
+    for state in states:
+        for name in state.segments:
+            counts[name] = counts.get(name, 0) + 1
+    return counts
