@@ -79,21 +79,31 @@ def worker(
         def after_batch(_stats: WorkerStats) -> None:
             recorder.maybe_record()
 
-        health = WorkerHealth(name)
-        if metrics_port:
-            start_http_server(metrics_port, registry=health.registry)
-            console.print(f"metrics on http://127.0.0.1:{metrics_port}/metrics")
+        health = _health(name, metrics_port)
         options = WorkerOptions(batch=batch, max_events=max_events, retry_max_s=retry_max,
                                 keep_latency=stats_file is not None)  # fmt: skip
         stats = run_worker(service, bus, name, stop=stop, on_batch=after_batch, health=health,
                            outbox=ws.outbox, options=options)  # fmt: skip
         bus.close()
         if stats_file is not None:
-            stats_file.write_text(
-                json.dumps(
-                    {"events": stats.events, "applied": stats.applied,
-                     "messages": stats.messages, "latencies_ms": stats.latencies_ms,
-                     "published_ms": stats.published_ms}
-                )
-            )  # fmt: skip
+            _write_stats(stats, stats_file)
         console.print(f"stopped: {stats.events:,} events, {stats.applied:,} applied")
+
+
+def _health(name: str, metrics_port: int) -> WorkerHealth:
+    """The worker's state and gauges, served on ``metrics_port`` (0: not served)."""
+    health = WorkerHealth(name)
+    if metrics_port:
+        start_http_server(metrics_port, registry=health.registry)
+        console.print(f"metrics on http://127.0.0.1:{metrics_port}/metrics")
+    return health
+
+
+def _write_stats(stats: WorkerStats, path: Path) -> None:
+    """What the worker did, with per-event latencies (benchmarks read it)."""
+    path.write_text(
+        json.dumps(
+            {"events": stats.events, "applied": stats.applied, "messages": stats.messages,
+             "latencies_ms": stats.latencies_ms, "published_ms": stats.published_ms}
+        )
+    )  # fmt: skip

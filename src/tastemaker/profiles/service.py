@@ -282,7 +282,7 @@ class ProfileService(ProfileMaintenance):
             if self.follower is not None:
                 self._check_fresh()
             with self._lock:
-                cached = self._cache.get(user_id)
+                cached, version = self._cache.get(user_id), self._version
             if cached is not None:
                 return cached
         text: str | None = None
@@ -303,7 +303,8 @@ class ProfileService(ProfileMaintenance):
         state = loads_state(user_id, text, len(self.attributes), self.updater.interactions)
         if self.owner:
             with self._lock:
-                self._cache.setdefault(user_id, state)
+                if self._version == version:  # kept only if no other writer came meanwhile
+                    self._cache.setdefault(user_id, state)
         return state
 
     def get(self, user_id: str) -> Profile | None:

@@ -253,3 +253,27 @@ def test_a_batch_of_impressions_only_touches_no_profile_and_no_store(
     assert ws.profiles.get(_key(ws, "carol")) is None
     ws.ingestor.ingest_events(views("carol", ["ev_suv1"], prefix="v"), "test")
     assert len(writes) == 1
+
+
+def test_another_process_appending_to_the_workspace_loses_nothing(ws: Workspace) -> None:
+    """Issue #12 point 1, read path: a process keeping profiles in memory sees another
+    process's updates, and its own next update builds on them."""
+    key = _key(ws, "quinn")
+    ws.ingestor.ingest_events(views("quinn", ["ev_suv1", "ev_suv2", "ev_hatch"]), "t")
+    assert "electric" in ws.profiles.segments(key)  # type: ignore[operator]
+    other = Workspace.open(ws.root)  # e.g. `tastemaker import events` at the same time
+    try:
+        later = T0 + timedelta(hours=1)
+        other.ingestor.ingest_events(views("quinn", ["d_sedan"] * 4, start=later, prefix="q"), "t")
+    finally:
+        other.close()
+    ws.profiles.fresh_seconds = 0.0  # readers check the watermark's version at most this often
+    assert ws.profiles.get(key).counts["fuel_type"] == {"electric": 3, "diesel": 4}  # type: ignore[union-attr]
+    assert "diesel" in ws.profiles.segments(key)  # type: ignore[operator]
+    ws.ingestor.ingest_events(views("quinn", ["p_hatch"], start=later + timedelta(hours=1),
+                                    prefix="r"), "t")  # fmt: skip
+    counts = {"electric": 3, "diesel": 4, "petrol": 1}
+    assert ws.profiles.get(key).counts["fuel_type"] == counts  # type: ignore[union-attr]
+    stored = ws.store.load_profiles([key])[key].state
+    ws.profiles.rebuild()
+    assert ws.store.load_profiles([key])[key].state == stored
