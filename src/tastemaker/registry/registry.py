@@ -155,7 +155,10 @@ class ModelRegistry:
         return manifest
 
     def promote(self, version: str) -> RegistryState:
-        """Make ``version`` the active one (the previous active goes to history)."""
+        """Make ``version`` the active one (the previous active goes to history).
+
+        A canary or shadow of ``version`` ends: it is live now.
+        """
         self.check_schema(version)
 
         def change(s: RegistryState) -> None:
@@ -164,6 +167,8 @@ class ModelRegistry:
             s.active = version
             if s.canary and s.canary.version == version:
                 s.canary = None
+            if s.shadow == version:
+                s.shadow = None
 
         return self._update(change)
 

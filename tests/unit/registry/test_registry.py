@@ -91,6 +91,19 @@ def test_promote_canary_shadow_and_rollback(
     assert reg.set_canary(v2, 0).canary is None
 
 
+def test_promoting_the_shadow_version_clears_the_shadow(market_ws: Workspace) -> None:
+    v1 = train_version(market_ws, "itemknn", {}, holdout=0).version
+    v2 = train_version(market_ws, "itemknn", {}, holdout=0).version
+    reg = registry_of(market_ws)
+    reg.promote(v1)
+    reg.set_shadow(v2)
+    state = reg.promote(v2)  # the shadow is now live: nothing left to compare it with
+    assert (state.active, state.shadow) == (v2, None)
+    assert reg.state().shadow is None
+    reg.set_shadow(v2)
+    assert reg.promote(v1).shadow == v2  # another version's promotion keeps the shadow
+
+
 def test_canary_assignment_is_stable_and_close_to_its_share() -> None:
     canary = Canary(version="v0002", share=10)
     users = [f"user-{i}" for i in range(20_000)]
