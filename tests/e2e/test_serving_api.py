@@ -277,6 +277,7 @@ def test_shadow_version_scores_without_being_served(shop: tuple[Workspace, TestC
     row = json.loads(log.read_text().splitlines()[0])
     assert row["served_version"] == "v0001" and row["shadow_version"] == v2
     assert len(row["shadow"]) == 5 and 0 <= row["overlap"] <= 1
+    assert row["user_key"] == ws.pseudonymizer.one(ACTIVE[5]) and "user_id" not in row
 
 
 def test_per_list_impressions_and_api_key(shop: tuple[Workspace, TestClient]) -> None:

@@ -236,7 +236,7 @@ class Engine:
             self.shadow = ShadowLogger(reports)
         shadow_req = replace(req)
         run = lambda: self.pipeline.run(version, shadow_req, "shadow")  # noqa: E731
-        self.shadow.submit(version.name, run, served)
+        self.shadow.submit(version.name, req.user_key, run, served)
 
     def _log(self, served: ServedList, user_key: str, context: str | None) -> None:
         mode = self.config.impressions

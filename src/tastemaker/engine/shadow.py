@@ -2,7 +2,8 @@
 
 Its lists are never served; each is written as one JSON line to
 ``reports/shadow-<version>.jsonl`` next to the served list, with their overlap, so the
-candidate can be compared before a canary or promotion.
+candidate can be compared before a canary or promotion. A row names the user by the
+pseudonymized key only: raw ids are never written at rest.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import orjson
 from tastemaker.engine.served import ServedList
 
 log = logging.getLogger(__name__)
-Job = tuple[str, Callable[[], ServedList], ServedList]
+Job = tuple[str, str, Callable[[], ServedList], ServedList]
 
 
 class ShadowLogger:
@@ -39,24 +40,32 @@ class ShadowLogger:
     def submit(
         self,
         version: str,
+        user_key: str,
         run: Callable[[], ServedList],
         served: ServedList,
     ) -> None:
-        """Queue a shadow scoring of a request whose ``served`` list went out."""
+        """Queue a shadow scoring of a request whose ``served`` list went out.
+
+        ``user_key`` is the pseudonymized user id the row is logged under.
+        """
         try:
-            self._queue.put_nowait((version, run, served))
+            self._queue.put_nowait((version, user_key, run, served))
         except queue.Full:
             self.dropped += 1
 
+    def join(self) -> None:
+        """Wait until every queued job was scored and logged (tests, shutdown)."""
+        self._queue.join()
+
     def _run(self) -> None:
         while True:
-            version, run, served = self._queue.get()
+            version, user_key, run, served = self._queue.get()
             try:
                 shadow = run()
                 ours, theirs = served.item_ids, shadow.item_ids
                 row = {
                     "request_id": served.request_id,
-                    "user_id": served.user_id,
+                    "user_key": user_key,
                     "served_version": served.model_version,
                     "shadow_version": version,
                     "served": ours,
@@ -69,3 +78,5 @@ class ShadowLogger:
                 self.done += 1
             except Exception:  # the shadow must never disturb serving
                 log.exception("shadow scoring with %s failed", version)
+            finally:
+                self._queue.task_done()
