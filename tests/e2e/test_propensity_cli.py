@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from tests.e2e.conftest import Tastemaker
 
 from tastemaker.serving import create_app
+from tastemaker.serving.responses import PropensityResponse
 from tastemaker.workspace import Workspace
 
 TRAIN = ("--user-days", "3", "--item-days", "10", "--horizon-days", "2", "--test-days", "3")
@@ -48,6 +49,7 @@ def test_train_list_score_and_serve(tmp_path: Path, tm: Tastemaker) -> None:
         client = TestClient(create_app(ws))
         http = client.get(f"/v1/propensity/{user}", params={"at": at, "k": 3})
         assert http.status_code == 200
+        assert PropensityResponse.model_validate(http.json()).model_dump() == http.json()
         assert [i["item_id"] for i in http.json()["items"]] == [
             i["item_id"] for i in answer["items"]
         ]

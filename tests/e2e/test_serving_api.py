@@ -17,6 +17,7 @@ from tastemaker.datasets.marketplace import generate_marketplace
 from tastemaker.engine.runtime import Engine
 from tastemaker.rerank.filters import Filters
 from tastemaker.serving import create_app
+from tastemaker.serving.responses import FeaturedResponse, ProfileResponse, SegmentsResponse
 from tastemaker.training.recommender import registry_of, train_version
 from tastemaker.workspace import Workspace
 
@@ -96,6 +97,25 @@ def test_error_answers(shop: tuple[Workspace, TestClient]) -> None:
     assert client.get("/v1/items/no-such-item/bought-together").status_code == 404
     assert client.post("/v1/feedback", json={"user_id": "u1", "item_id": "nope"}).status_code == 404
     assert client.post("/v1/feedback", json={"user_id": "u1"}).status_code == 422
+
+
+def test_profile_segments_and_featured_answers_are_their_documented_models(
+    shop: tuple[Workspace, TestClient],
+) -> None:
+    _, client = shop
+    models = {
+        f"/v1/users/{ACTIVE[1]}/profile": ProfileResponse,
+        f"/v1/users/{ACTIVE[1]}/segments": SegmentsResponse,
+        f"/v1/featured?user_id={ACTIVE[1]}": FeaturedResponse,
+        "/v1/featured?filters=price<0": FeaturedResponse,  # no item, no impression id
+    }
+    for url, model in models.items():
+        body = client.get(url).json()
+        assert model.model_validate(body).model_dump(exclude_unset=True) == body, url
+    profile = client.get(f"/v1/users/{ACTIVE[1]}/profile").json()
+    assert profile["timeline"] and profile["traits"]["frequency"] > 0
+    assert "impression_id" in client.get(f"/v1/featured?user_id={ACTIVE[1]}").json()
+    assert "impression_id" not in client.get("/v1/featured?filters=price<0").json()
 
 
 def test_similar_and_bought_together(shop: tuple[Workspace, TestClient]) -> None:

@@ -1,4 +1,4 @@
-"""Response and request bodies of the recommendation endpoints (documented in OpenAPI).
+"""Response and request bodies of the API endpoints (documented in OpenAPI).
 
 The pydantic models document the API; the engine builds
 :class:`tastemaker.engine.served.ServedList` (plain slots) and writes the same JSON with
@@ -57,6 +57,97 @@ class FeedbackResponse(BaseModel):
 
     accepted: bool
     event_id: str
+
+
+class TimelineEntry(BaseModel):
+    """One recent item event of a profile."""
+
+    item_id: str
+    type: str = Field(description="event type: view, click, add_to_cart, purchase, ...")
+    timestamp: int = Field(description="epoch milliseconds")
+    value: float | None = Field(default=None, description="dwell seconds or purchase amount")
+
+
+class ProfileTraits(BaseModel):
+    """Behavioural traits derived from the timeline (times in epoch ms, dwell in seconds)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    recency_days: float | None = None
+    frequency: int = 0
+    monetary: float = 0.0
+    sessions: int = 0
+    first_seen: int | None = None
+    last_seen: int | None = None
+    dwell_count: int = 0
+    dwell_mean: float | None = None
+    dwell_max: float | None = None
+    dwell_total: float = 0.0
+
+
+class ProfileResponse(BaseModel):
+    """A user's real-time profile (``user_id`` is the pseudonymized id)."""
+
+    user_id: str = Field(description="pseudonymized user id (anon:<pseudonym> for a visitor)")
+    segments: dict[str, float] = Field(description="segment name -> score, for member segments")
+    rules_version: int = Field(description="version of the segment rules that decided")
+    traits: ProfileTraits
+    shares: dict[str, dict[str, float]] = Field(description="attribute -> value -> share")
+    counts: dict[str, dict[str, int]] = Field(description="attribute -> value -> interactions")
+    affinities: dict[str, dict[str, float]] = Field(description="attribute -> value -> weight")
+    timeline: list[TimelineEntry] = Field(description="recent item events, oldest first")
+    merged_ids: list[str] = Field(description="anonymous profiles stitched into this one")
+
+
+class SegmentsResponse(BaseModel):
+    """The segments a user belongs to."""
+
+    segments: dict[str, float] = Field(description="segment name -> score")
+    rules_version: int
+    last_seen: int | None = Field(description="epoch milliseconds of the last event")
+
+
+class FeaturedResponse(BaseModel):
+    """The featured listing and the rule that chose it."""
+
+    item: dict[str, Any] | None = Field(
+        description="the catalog row of the featured item; null when no item fits the filters"
+    )
+    rule: str = Field(description="segments:<names>, fallback:random, fallback:unavailable, none")
+    reason: str
+    personalized: bool
+    segments: dict[str, float] = Field(description="the user's segments that were matched")
+    candidates: int = Field(description="items that satisfied the filters")
+    filters: str = Field(description="the filters applied")
+    impression_id: str | None = Field(
+        default=None, description="event id of the logged impression (absent without an item)"
+    )
+
+
+class PropensityFactor(BaseModel):
+    """One feature's push on a probability (log-odds units, before calibration)."""
+
+    feature: str
+    value: float
+    contribution: float
+    description: str
+
+
+class PropensityItem(BaseModel):
+    """The purchase probability of one item and the features that pushed it most."""
+
+    item_id: str
+    probability: float = Field(ge=0, le=1)
+    factors: list[PropensityFactor]
+
+
+class PropensityResponse(BaseModel):
+    """Purchase probabilities of a user, highest first."""
+
+    user_id: str = Field(description="the raw user id as sent")
+    model_version: str
+    known_user: bool
+    items: list[PropensityItem]
 
 
 class ErrorBody(BaseModel):

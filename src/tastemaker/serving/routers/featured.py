@@ -9,13 +9,13 @@ constraints; a malformed filter answers 422 with the clause at fault.
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from tastemaker.engine.featured import FeaturedResult
 from tastemaker.serving.deps import Authenticated, EngineDep
-from tastemaker.serving.responses import error_responses
+from tastemaker.serving.responses import FeaturedResponse, error_responses
 from tastemaker.storage.outage import is_outage, unavailable
 
 router = APIRouter(
@@ -26,7 +26,7 @@ router = APIRouter(
 )
 
 
-@router.get("/featured")
+@router.get("/featured", response_model=FeaturedResponse, response_model_exclude_unset=True)
 async def get_featured(
     engine: EngineDep,
     user_id: Annotated[str | None, Query(description="Raw user id (pseudonymized here).")] = None,
@@ -35,7 +35,7 @@ async def get_featured(
         str | None, Query(description="e.g. fuel_type:electric,body_type:suv,price<30000")
     ] = None,
     variant: Annotated[str | None, Query(description="Experiment variant, logged.")] = None,
-) -> dict[str, Any]:
+) -> FeaturedResponse:
     """One listing that honors ``filters``, the hard filters and the user's feedback, and
     best fits the user's segments.
 
@@ -54,6 +54,6 @@ async def get_featured(
         result = FeaturedResult(None, "fallback:unavailable", unavailable(exc).message, False)
         impression_id = None
     body = result.to_dict()
-    if impression_id is not None:
+    if impression_id is not None:  # absent (not null) without an impression
         body["impression_id"] = impression_id
-    return body
+    return FeaturedResponse.model_validate(body)

@@ -64,10 +64,16 @@ def model_status(request: Request) -> dict[str, Any]:
     return out
 
 
-@router.get("/healthz")
-def healthz() -> dict[str, str]:
+class Liveness(BaseModel):
+    """Liveness: the process answers."""
+
+    status: str = "ok"
+
+
+@router.get("/healthz", response_model=Liveness)
+def healthz() -> Liveness:
     """The process is up."""
-    return {"status": "ok"}
+    return Liveness()
 
 
 class Readiness(BaseModel):

@@ -5,13 +5,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends
 
 from tastemaker.errors import NotFoundError
 from tastemaker.serving.deps import WorkspaceDep, require_api_key
-from tastemaker.serving.responses import error_responses
+from tastemaker.serving.responses import ProfileResponse, SegmentsResponse, error_responses
 
 router = APIRouter(
     prefix="/v1/users",
@@ -21,23 +19,23 @@ router = APIRouter(
 )
 
 
-@router.get("/{user_id}/profile")
-def get_profile(user_id: str, ws: WorkspaceDep) -> dict[str, Any]:
+@router.get("/{user_id}/profile", response_model=ProfileResponse)
+def get_profile(user_id: str, ws: WorkspaceDep) -> ProfileResponse:
     """The user's real-time profile: segments, traits, shares, affinities and timeline."""
     profile = ws.profiles.get(ws.pseudonymizer.one(user_id))
     if profile is None:
         raise NotFoundError(f"user '{user_id}' has no profile yet", user_id=user_id)
-    return profile.to_dict()
+    return ProfileResponse.model_validate(profile.to_dict())
 
 
-@router.get("/{user_id}/segments")
-def get_segments(user_id: str, ws: WorkspaceDep) -> dict[str, Any]:
+@router.get("/{user_id}/segments", response_model=SegmentsResponse)
+def get_segments(user_id: str, ws: WorkspaceDep) -> SegmentsResponse:
     """The segments the user belongs to, with scores, and the rules version that decided."""
     profile = ws.profiles.get(ws.pseudonymizer.one(user_id))
     if profile is None:
         raise NotFoundError(f"user '{user_id}' has no profile yet", user_id=user_id)
-    return {
-        "segments": profile.segments,
-        "rules_version": profile.rules_version,
-        "last_seen": profile.traits.get("last_seen"),
-    }
+    return SegmentsResponse(
+        segments=profile.segments,
+        rules_version=profile.rules_version,
+        last_seen=profile.traits.get("last_seen"),
+    )

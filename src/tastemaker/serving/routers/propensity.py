@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from tastemaker.serving.deps import WorkspaceDep, require_api_key
-from tastemaker.serving.responses import error_responses
+from tastemaker.serving.responses import PropensityResponse, error_responses
 
 if TYPE_CHECKING:
     from tastemaker.propensity.scorer import PropensityScorer
@@ -40,7 +40,7 @@ def _scorer(request: Request, ws: WorkspaceDep) -> PropensityScorer:
     return scorer
 
 
-@router.get("/{user_id}")
+@router.get("/{user_id}", response_model=PropensityResponse)
 def get_propensity(
     user_id: str,
     ws: WorkspaceDep,
@@ -49,11 +49,11 @@ def get_propensity(
     k: Annotated[int, Query(ge=1, le=500)] = 20,
     factors: Annotated[int, Query(ge=0, le=10)] = 3,
     at: Annotated[datetime | None, Query(description="Score as of this time (replays).")] = None,
-) -> dict[str, Any]:
+) -> PropensityResponse:
     """Probability that the user buys each item, with the features that pushed it most."""
     from tastemaker.propensity.scorer import answer_dict, as_of_ms
 
     answer = scorer.score(
         ws.pseudonymizer.one(user_id), item_id, k=k, factors=factors, now_ms=as_of_ms(at)
     )
-    return answer_dict(answer, user_id)
+    return PropensityResponse.model_validate(answer_dict(answer, user_id))
