@@ -63,6 +63,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = getattr(app.state, "engine", None)
     if engine is not None:  # a clean shutdown stores the impressions still buffered
         engine.close()
+    metrics.process_exit()
 
 
 def create_app(workspace: Workspace, *, preload: bool = False) -> FastAPI:

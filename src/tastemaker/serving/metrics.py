@@ -2,11 +2,20 @@
 
 ``install_metrics(app)`` adds a light ASGI middleware and keeps the metrics on
 ``app.state.metrics``; ``GET /metrics`` renders them in the text format.
+
+With several server processes (``tastemaker serve --workers N``) prometheus-client's
+multiprocess mode is used: ``serve`` gives the workers a fresh folder in
+``PROMETHEUS_MULTIPROC_DIR`` (set before a worker imports prometheus_client), every
+process writes its values there, and a scrape adds up the files of all processes, whichever
+worker answers it. Without that variable (one process, tests) each app has its own registry.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -18,7 +27,10 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 _BUCKETS = (0.001, 0.002, 0.004, 0.006, 0.008, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 1.0)
 
@@ -51,18 +63,23 @@ class ServingMetrics:
             "Loaded model versions (1 = serving)",
             ["version", "role"],
             registry=r,
+            multiprocess_mode="livemax",
         )
         self.cache = Counter(
             "tastemaker_cache_lookups", "Result cache lookups", ["result"], registry=r
         )
         self.cache_hit_rate = Gauge(
-            "tastemaker_cache_hit_rate", "Result cache hit rate", registry=r
+            "tastemaker_cache_hit_rate",
+            "Result cache hit rate (per process with several workers)",
+            registry=r,
+            multiprocess_mode="liveall",
         )
         self.impressions = Counter(
             "tastemaker_impressions_queued",
             "Served lists queued for impression logging",
             registry=r,
         )
+        self._roles: list[tuple[str, str]] = []
         self._stage_children: dict[str, Any] = {}
         self._http_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
@@ -87,9 +104,12 @@ class ServingMetrics:
 
     def set_models(self, roles: dict[str, str]) -> None:
         """Show which version plays which role (active, canary, shadow)."""
+        for version, role in self._roles:  # a multiprocess file keeps a removed value: 0
+            self.model.labels(version, role).set(0)
         self.model.clear()
         for role, version in roles.items():
             self.model.labels(version, role).set(1)
+        self._roles = [(version, role) for role, version in roles.items()]
 
     def cache_lookup(self, hit: bool, rate: float) -> None:
         """Count a cache lookup and publish the running hit rate."""
@@ -149,10 +169,45 @@ def get_metrics(request: Request) -> ServingMetrics:
     return metrics
 
 
+def fresh_multiprocess_dir() -> tuple[Path, bool]:
+    """An empty folder for the values of several server processes, set in the environment.
+
+    A folder already named in ``PROMETHEUS_MULTIPROC_DIR`` is used with its value files of
+    an earlier run deleted; otherwise a new temporary folder is made. Call it before the
+    worker processes start (they inherit the environment). Returns the folder and whether
+    it was made here (then the caller removes it when the server stops).
+    """
+    given = os.environ.get(MULTIPROC_ENV)
+    if not given:
+        folder = Path(tempfile.mkdtemp(prefix="tastemaker-metrics-"))
+        os.environ[MULTIPROC_ENV] = str(folder)
+        return folder, True
+    folder = Path(given)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    return folder, False
+
+
+def process_exit() -> None:
+    """Drop this process's live gauges from the multiprocess values (a worker stopping)."""
+    if os.environ.get(MULTIPROC_ENV):
+        multiprocess.mark_process_dead(os.getpid())
+
+
+def exposition(metrics: ServingMetrics) -> bytes:
+    """The text format of ``metrics``, or of every server process in multiprocess mode."""
+    if not os.environ.get(MULTIPROC_ENV):
+        return generate_latest(metrics.registry)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return generate_latest(registry)
+
+
 router = APIRouter(tags=["health"])
 
 
 @router.get("/metrics", response_class=Response)
 def metrics_endpoint(request: Request) -> Response:
     """Prometheus text format: request counts, latency histograms, model version, cache."""
-    return Response(generate_latest(get_metrics(request).registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(exposition(get_metrics(request)), media_type=CONTENT_TYPE_LATEST)
