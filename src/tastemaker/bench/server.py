@@ -31,9 +31,15 @@ def http_get(port: int, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
 
 
 def start_server(
-    workspace: Path, workers: int = 1, env: dict[str, str] | None = None, timeout: float = 120.0
+    workspace: Path,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    timeout: float = 120.0,
+    log: Path | None = None,
 ) -> tuple[subprocess.Popen[bytes], int, float]:
     """Start uvicorn on ``workspace``; return the process, its port and seconds until ready.
+
+    Its output goes to ``log`` (appended) when given, else to this process's.
 
     Raises:
         RuntimeError: ``/readyz`` did not answer 200 within ``timeout`` seconds.
@@ -46,7 +52,11 @@ def start_server(
         "--workers", str(workers),
     ]  # fmt: skip
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=child_env)
+    if log is None:
+        proc = subprocess.Popen(cmd, env=child_env)
+    else:
+        with log.open("ab") as out:  # the child keeps its own descriptor
+            proc = subprocess.Popen(cmd, env=child_env, stdout=out, stderr=subprocess.STDOUT)
     while time.perf_counter() - t0 < timeout:
         if http_get(port, "/readyz", 10.0)[0] == 200:
             return proc, port, time.perf_counter() - t0

@@ -11,6 +11,7 @@ BENCHMARKS = {
     "profiles": "tastemaker.bench.profiles:bench_profiles",
     "serve": "tastemaker.bench.serve:bench_serve",
     "propensity": "tastemaker.bench.propensity:bench_propensity",
+    "chaos": "tastemaker.bench.chaos:bench_chaos",
 }
 
 app = lazy_typer(BENCHMARKS, help="Benchmarks printing JSON.", no_args_is_help=True)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from tastemaker.engine.events import PlatformRecord, records_frame
 from tastemaker.ingest.service import Ingestor
 from tastemaker.schema import IngestSummary
+from tastemaker.storage.outage import is_outage
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,8 @@ class EventSink:
         ingestor: the workspace's ingestor (validation, storage, listeners).
         flush_seconds: longest wait before a partial batch is stored.
         batch: records that trigger a write before ``flush_seconds``.
-        max_queue: records kept waiting; beyond it records are dropped and counted.
+        max_queue: records kept waiting (those the store could not take during an outage
+            included); beyond it records are dropped and counted.
         on_stored: called with the number of events of each stored batch (metrics).
     """
 
@@ -88,6 +90,17 @@ class EventSink:
             self._wake.clear()
             self._write(raise_errors=False)
 
+    def _requeue(self, batch: list[PlatformRecord]) -> None:
+        """Put records the store could not take (an outage) back in front of the buffer,
+        within ``max_queue`` (the newest beyond it are dropped and counted)."""
+        with self._lock:
+            keep = max(0, self.max_queue - len(self._buffer))
+            self._buffer = batch[:keep] + self._buffer
+            self.dropped += len(batch) - min(keep, len(batch))
+            waiting = len(self._buffer)
+        log.warning("platform records kept for a retry (%d waiting): the store is unavailable",
+                    waiting)  # fmt: skip
+
     def _write(self, raise_errors: bool) -> IngestSummary | None:
         with self._write_lock:
             with self._lock:
@@ -97,7 +110,10 @@ class EventSink:
             try:
                 frame = records_frame(batch)
                 summary = self.ingestor.ingest_events(frame, "platform", ids_pseudonymized=True)
-            except Exception:
+            except Exception as exc:
+                if not raise_errors and is_outage(exc):
+                    self._requeue(batch)  # the next flush stores them (ids make it idempotent)
+                    return None
                 self.failed += len(batch)
                 if raise_errors:
                     raise

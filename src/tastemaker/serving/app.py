@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -31,15 +32,40 @@ async def _error_handler(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_handler(_request: Request, exc: Exception) -> JSONResponse:
-    """Anything else: a backend outage answers 503 with ``Retry-After``, a bug a JSON 500.
-
-    Either way the client gets a JSON answer, never a dropped connection (the server still
-    logs the exception).
-    """
-    if is_outage(exc):
-        return error_answer(unavailable(exc))
+    """A bug: a JSON 500 (the server logs the exception and closes the connection)."""
     body = {"error": "InternalError", "message": "internal error; the server log has the details"}
     return JSONResponse(body, status_code=500)
+
+
+class _OutageAnswers:
+    """Pure ASGI middleware: a backend outage that escaped a route as a driver error (not
+    `StoreUnavailableError`) is answered 503 with ``Retry-After`` here.
+
+    Starlette's catch-all handler answers and then raises the exception again, and uvicorn
+    then closes the connection: a client keeping it alive would see its next request reset.
+    An outage is not a bug, so it is answered here and goes no further.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            if started or not is_outage(exc):
+                raise
+            await error_answer(unavailable(exc))(scope, receive, send)
 
 
 async def _request_error_handler(_request: Request, exc: Exception) -> JSONResponse:
@@ -90,6 +116,7 @@ def create_app(workspace: Workspace, *, preload: bool = False) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(profiles_router.router)
     app.include_router(featured.router)
+    app.add_middleware(_OutageAnswers)  # inside the metrics middleware: it counts the 503
     metrics.install_metrics(app)
     app.include_router(metrics.router)
     app.include_router(recommendations.router)

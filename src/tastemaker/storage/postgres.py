@@ -97,7 +97,13 @@ class PostgresStore(SqlStore):
             StoreUnavailableError: the server cannot be reached or dropped the connection
                 (the connection is discarded, not returned to the pool).
         """
-        raw = self.engine.raw_connection()  # a refused connection raises via handle_error
+        try:
+            # the pool's checkout: SQLAlchemy's handle_error does not see its failures
+            raw = self.engine.raw_connection()
+        except Exception as exc:
+            if is_outage(exc):
+                raise unavailable(exc, f"{self.backend} store") from exc
+            raise
         try:
             cur: Any = raw.cursor()
             if bulk:

@@ -14,7 +14,7 @@ object per event) from `ARROW_MIN_ROWS` events on, as JSON columns (``e``) below
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import polars as pl
@@ -177,6 +177,20 @@ class RedisStreamBus:
                 if name == self.cfg.group:
                     total += int(g.get("lag") or 0)
         return total
+
+    def entries(self, partition: int, count: int = 1_000) -> Iterator[Message]:
+        """Every entry still in a partition's stream, oldest first, whatever the group has
+        read or acknowledged (audits: which events reached Redis)."""
+        start = "-"
+        while True:
+            got: Any = self.client.xrange(self.stream(partition), start, "+", count=count)
+            if not got:
+                return
+            for entry_id, fields in got:
+                mid = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+                if fields:
+                    yield Message(partition, mid, _columns(fields), int(fields[b"t"]))
+            start = f"({mid}"
 
     def delete_streams(self) -> None:
         """Remove every partition stream (tests and benchmarks)."""

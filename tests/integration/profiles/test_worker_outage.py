@@ -8,9 +8,7 @@ rebuild computes from the log, events stored during the outage included.
 
 from __future__ import annotations
 
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +20,8 @@ import polars as pl
 import pytest
 import redis
 
+from tastemaker.bench.chaos_backends import ThrowawayRedis
+from tastemaker.bench.server import free_port
 from tastemaker.config import RedisBusConfig, load_settings, write_settings
 from tastemaker.datasets.marketplace import generate_marketplace
 from tastemaker.storage.redis_streams import RedisStreamBus
@@ -29,12 +29,6 @@ from tastemaker.workspace import Workspace
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 CLI = [sys.executable, "-c", "from tastemaker.cli.app import main; main()"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
@@ -49,45 +43,15 @@ def _wait(predicate: Callable[[], bool], timeout: float) -> bool:
     return False
 
 
-class ThrowawayRedis:
-    """A redis-server of this test only: append-only file with fsync on every write, so a
-    SIGKILL loses nothing acknowledged and a restart finds the streams and groups again."""
-
-    def __init__(self, binary: str, folder: Path) -> None:
-        self.binary, self.folder, self.port = binary, folder, _free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-        folder.mkdir()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
-             str(self.folder), "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        client = redis.Redis.from_url(self.url)
-        assert _wait(lambda: bool(client.ping()), 20), "the throwaway redis-server did not start"
-        client.close()
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-            self.proc = None
-
-
 @pytest.fixture
 def throwaway_redis(tmp_path: Path) -> Iterator[ThrowawayRedis]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    server = ThrowawayRedis(binary, tmp_path / "redis")
+    try:
+        server = ThrowawayRedis(tmp_path / "redis")
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
     server.start()
     yield server
-    server.kill()
+    server.remove()
 
 
 def _metric(port: int, name: str) -> float:
@@ -116,7 +80,7 @@ def test_a_worker_survives_a_redis_outage_and_catches_up(
     events = market.events.filter(pl.col("type") != "impression")
     third = events.height // 3
     ws.ingestor.ingest_items(market.items, "items")
-    port = _free_port()
+    port = free_port()
     worker = subprocess.Popen(
         [*CLI, "worker", "-w", str(root), "--metrics-port", str(port), "--retry-max", "0.5"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

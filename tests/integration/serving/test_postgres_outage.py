@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from throwaway_postgres import ThrowawayPostgres
 
+from tastemaker.bench.chaos_backends import ThrowawayPostgres
 from tastemaker.serving import create_app
 from tastemaker.workspace import Workspace
 

@@ -17,14 +17,18 @@ from tastemaker.engine.events import (
 )
 from tastemaker.engine.runtime import new_request_id
 from tastemaker.engine.sink import EventSink
+from tastemaker.errors import StoreUnavailableError
 
 
 class _Ingestor:
     def __init__(self) -> None:
         self.frames: list[pl.DataFrame] = []
+        self.down = False
 
     def ingest_events(self, frame: pl.DataFrame, source: str, **kwargs: Any) -> None:
         assert source == "platform" and kwargs == {"ids_pseudonymized": True}
+        if self.down:
+            raise StoreUnavailableError("the store cannot be reached")
         self.frames.append(frame)
 
 
@@ -57,6 +61,22 @@ def test_a_full_buffer_drops_and_counts() -> None:
     assert sink.dropped == 3
     sink.flush()
     assert pl.concat(ingestor.frames).height == 4
+
+
+def test_records_the_store_could_not_take_are_stored_when_it_is_back() -> None:
+    """`tastemaker bench chaos` found impressions dropped while PostgreSQL was down."""
+    ingestor = _Ingestor()
+    sink = EventSink(ingestor, max_queue=5, flush_seconds=3600)  # type: ignore[arg-type]
+    ingestor.down = True
+    sink.put(_served(1))
+    sink.put(_served(2))
+    assert sink._write(raise_errors=False) is None  # the background thread's write fails
+    sink.put(_served(3))
+    ingestor.down = False
+    sink.close()
+    rows = pl.concat(ingestor.frames)
+    assert rows["event_id"].to_list() == [f"imp-r{i}-{p}" for i in (1, 2, 3) for p in (1, 2)]
+    assert sink.failed == 0 and sink.dropped == 0 and sink.stored == 6
 
 
 def test_records_of_every_kind_become_one_typed_frame() -> None:

@@ -192,6 +192,25 @@ def test_an_outage_while_ingesting_answers_503_with_retry_after(
         assert "127.0.0.1" not in body.message  # the driver's details stay in the log
 
 
+def test_an_outage_is_answered_inside_the_app_so_the_connection_stays_open(
+    sqlite_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A driver error left unwrapped must not reach Starlette's catch-all handler: it answers
+    and raises again, and uvicorn then closes the keep-alive connection (the client's next
+    request on it was reset in `tastemaker bench chaos`)."""
+
+    def down(*_: Any, **__: Any) -> Any:
+        raise psycopg.OperationalError("connection failed: Connection refused")
+
+    monkeypatch.setattr(sqlite_workspace.store, "append_events", down)
+    event = {"event_id": "e", "user_id": "u", "type": "search", "timestamp": "2026-01-01"}
+    # raise_server_exceptions: an exception leaving the app fails here
+    with TestClient(create_app(sqlite_workspace)) as strict:
+        answer = strict.post("/v1/events", json=[event])
+    assert answer.status_code == 503 and int(answer.headers["retry-after"]) > 0
+    assert ErrorBody.model_validate(answer.json()).error == "StoreUnavailableError"
+
+
 def test_an_outage_while_reading_answers_a_fallback(
     client: TestClient, sqlite_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import orjson
+import psycopg
 import pytest
 
 from tastemaker.errors import StoreUnavailableError
@@ -26,15 +27,15 @@ class _Served:
 class _Runtime:
     """Records calls; raises when told to."""
 
-    def __init__(self, fail: bool = False) -> None:
+    def __init__(self, fail: Exception | None = None) -> None:
         self.calls: list[tuple[str, int, Filters, str | None]] = []
         self.fail = fail
         settings = SimpleNamespace(serving=SimpleNamespace(default_k=10, api_key=None))
         self.ws = SimpleNamespace(settings=settings)
 
     def recommend(self, user_id: str, k: int, filters: Filters, context: str | None) -> _Served:
-        if self.fail:
-            raise StoreUnavailableError("store down")
+        if self.fail is not None:
+            raise self.fail
         self.calls.append((user_id, k, filters, context))
         return _Served({"user_id": user_id, "k": k})
 
@@ -116,7 +117,17 @@ def test_a_wrong_api_key_or_an_error_goes_to_the_route() -> None:
     assert handed_on == ["/v1/recommendations/alice"]
     _, handed_on, _, _ = _call("/v1/recommendations/alice", api_key="yes", expected_key="yes")
     assert handed_on == []
-    _, handed_on, _, _ = _call("/v1/recommendations/alice", runtime=_Runtime(fail=True))
+    _, handed_on, _, _ = _call(
+        "/v1/recommendations/alice", runtime=_Runtime(fail=StoreUnavailableError("store down"))
+    )
+    assert handed_on == ["/v1/recommendations/alice"]
+
+
+def test_a_driver_outage_goes_to_the_route_which_answers_it() -> None:
+    """Raised from here, a driver error would pass the app's outage answer by and reach
+    Starlette's catch-all handler, after which uvicorn closes the connection."""
+    down = _Runtime(fail=psycopg.OperationalError("connection refused"))
+    _, handed_on, _, _ = _call("/v1/recommendations/alice", runtime=down)
     assert handed_on == ["/v1/recommendations/alice"]
 
 

@@ -24,6 +24,7 @@ from tastemaker.rerank.filters import parse_filters
 from tastemaker.serving.deps import Authenticated, EngineDep, api_key_ok
 from tastemaker.serving.metrics import ServingMetrics
 from tastemaker.serving.responses import RecommendationResponse, error_responses
+from tastemaker.storage.outage import is_outage
 
 router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=[Authenticated])
 
@@ -139,8 +140,10 @@ class RecommendationShortcut:
                     params.get("filters"),
                     params.get("context"),
                 )
-            except TastemakerError:
-                body = None  # the route gives the documented error answer
+            except Exception as exc:
+                if not (isinstance(exc, TastemakerError) or is_outage(exc)):
+                    raise
+                body = None  # the route gives the documented error (or outage) answer
         if body is None:
             await self.app(scope, receive, send)
             return

@@ -1,0 +1,44 @@
+"""`tastemaker bench chaos` end to end, short: Redis killed and restarted, a worker killed and
+restarted, under ingest + read load; every event answered 2xx is stored, published and
+applied, and nothing is answered 5xx but 503.
+
+Runs its own PostgreSQL and Redis (never the shared ones); skipped without their binaries.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tastemaker.bench.chaos import ChaosOptions, run_chaos
+from tastemaker.bench.chaos_backends import pg_bindir
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.mark.skipif(
+    pg_bindir() is None or shutil.which("redis-server") is None,
+    reason="needs PostgreSQL's server binaries (initdb, pg_ctl) and redis-server",
+)
+def test_a_short_run_with_a_redis_kill_and_a_worker_kill_loses_nothing() -> None:
+    opts = ChaosOptions(seconds=15, clients=3, rate=40, users=150, items=100, days=3,
+                        faults=("redis_kill", "worker_kill"), settle_s=45)  # fmt: skip
+    result = run_chaos(opts)
+
+    events = result["events"]
+    assert events["answered_2xx"] > 0
+    assert events["answered_2xx"] == events["stored"] == events["published"] == events["applied"]
+    assert result["lost"] == {
+        "answered_not_stored": 0,
+        "stored_not_published": 0,
+        "published_not_applied": 0,
+    }
+    assert result["answers"]["answered_5xx_not_503"] == 0
+    assert result["answers"]["connection_failures"] == 0
+    assert result["profiles"]["differing_from_replay"] == 0
+    assert result["settle"]["settled"] and result["bar_met"] is True
+    faults = [t["event"] for t in result["timeline"]][:4]
+    assert faults == ["redis: SIGKILL", "redis: restarted (same port, append-only file replayed)",
+                      "worker 0: SIGKILL", "worker 0: restarted"]  # fmt: skip
+    assert result["kept"] is None
