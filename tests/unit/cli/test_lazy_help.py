@@ -7,6 +7,7 @@ from pathlib import Path
 
 import tastemaker
 from tastemaker.cli.app import COMMANDS
+from tastemaker.cli.bench import BENCHMARKS
 from tastemaker.cli.lazy import load_command
 
 HEAVY = ("polars", "scipy", "matplotlib", "faiss", "fastapi", "sklearn")
@@ -33,7 +34,7 @@ def test_root_help_imports_no_heavy_library() -> None:
 
 
 def test_listed_help_matches_each_command() -> None:
-    for name, (target, short_help) in COMMANDS.items():
+    for name, (target, short_help) in {**COMMANDS, **BENCHMARKS}.items():
         real = load_command(name, target)
         assert real.get_short_help_str(limit=300) == short_help, name
 
@@ -48,3 +49,13 @@ def test_only_the_root_offers_completion_install() -> None:
         assert result.exit_code == 0, result.output
         assert "--install-completion" not in result.output, name
     assert "--install-completion" in CliRunner().invoke(app, ["--help"]).output
+
+
+def test_a_benchmark_still_resolves_and_shows_its_own_help() -> None:
+    from typer.testing import CliRunner
+
+    from tastemaker.cli.app import app
+
+    result = CliRunner().invoke(app, ["bench", "generate", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--" in result.output and "peak RSS" in result.output
