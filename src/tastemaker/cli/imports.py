@@ -28,7 +28,7 @@ app = typer.Typer(
     help="Import events, items or users from CSV, JSON Lines or Parquet.", no_args_is_help=True
 )
 
-CHUNK = 100_000
+CHUNK = 20_000
 _KINDS = {"events": "event", "items": "item", "users": "user"}
 FileArg = Annotated[Path, typer.Argument(help="A .csv (.csv.gz), .jsonl or .parquet file.")]
 
