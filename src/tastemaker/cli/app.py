@@ -4,28 +4,62 @@ Each command's module is imported only when that command runs (see `cli/lazy.py`
 `tastemaker import ...` does not pay for loading faiss or scikit-learn.
 """
 
-from tastemaker.cli.lazy import lazy_typer
+from tastemaker.cli.lazy import LazyCommands, lazy_typer
 
-# Registrations: one line per command ("module:function") or group ("module:app").
-COMMANDS = {
-    "init": "tastemaker.cli.init:init",
-    "doctor": "tastemaker.cli.init:doctor",
-    "demo": "tastemaker.cli.demo:demo",
-    "import": "tastemaker.cli.imports:app",
-    "deadletters": "tastemaker.cli.deadletters:app",
-    "export": "tastemaker.cli.export:app",
-    "generate": "tastemaker.cli.generate:app",
-    "dataset": "tastemaker.cli.dataset:app",
-    "profiles": "tastemaker.cli.profiles:app",
-    "segments": "tastemaker.cli.segments:app",
-    "worker": "tastemaker.cli.worker:worker",
-    "train": "tastemaker.cli.train:train",
-    "tune": "tastemaker.cli.tune:tune_command",
-    "evaluate": "tastemaker.cli.evaluate:evaluate",
-    "models": "tastemaker.cli.models:app",
-    "propensity": "tastemaker.cli.propensity:app",
-    "serve": "tastemaker.cli.serve:serve",
-    "bench": "tastemaker.cli.bench:app",
+# Registrations: one entry per command ("module:function") or group ("module:app"), with
+# the short help the root help lists without importing the module (a test keeps them equal).
+COMMANDS: LazyCommands = {
+    "init": (
+        "tastemaker.cli.init:init",
+        "Create a workspace: config file, database and a fresh pseudonymization key (mode 0600).",
+    ),
+    "doctor": (
+        "tastemaker.cli.init:doctor",
+        "Check a workspace: schema version, row counts and events naming unknown items.",
+    ),
+    "demo": (
+        "tastemaker.cli.demo:demo",
+        "Create a workspace, generate the synthetic marketplace, import it, train and evaluate.",
+    ),
+    "import": (
+        "tastemaker.cli.imports:app",
+        "Import events, items or users from CSV, JSON Lines or Parquet.",
+    ),
+    "deadletters": ("tastemaker.cli.deadletters:app", "Inspect and replay refused rows."),
+    "export": ("tastemaker.cli.export:app", "Export data for batch engines (Spark, DuckDB)."),
+    "generate": ("tastemaker.cli.generate:app", "Generate synthetic data sets."),
+    "dataset": ("tastemaker.cli.dataset:app", "Import public data sets into a workspace."),
+    "profiles": ("tastemaker.cli.profiles:app", "Real-time user profiles."),
+    "segments": (
+        "tastemaker.cli.segments:app",
+        "Segment rules: versions, apply, rollback, stats, quality.",
+    ),
+    "worker": (
+        "tastemaker.cli.worker:worker",
+        "Consume accepted events (bus.type: redis) and keep profiles and segments current.",
+    ),
+    "train": (
+        "tastemaker.cli.train:train",
+        "Train on every event, evaluate on a temporal holdout, write a new model version.",
+    ),
+    "tune": (
+        "tastemaker.cli.tune:tune_command",
+        "Tune a model's hyperparameters on validation carved from the training part only.",
+    ),
+    "evaluate": (
+        "tastemaker.cli.evaluate:evaluate",
+        "Split, train every model, print the metric table and write an HTML report.",
+    ),
+    "models": (
+        "tastemaker.cli.models:app",
+        "Model versions: list, inspect, promote, roll back, canary, shadow.",
+    ),
+    "propensity": (
+        "tastemaker.cli.propensity:app",
+        "Purchase propensity: train and evaluate, version, score.",
+    ),
+    "serve": ("tastemaker.cli.serve:serve", "Serve the API (OpenAPI docs at /docs)."),
+    "bench": ("tastemaker.cli.bench:app", "Benchmarks printing JSON."),
 }
 
 app = lazy_typer(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +16,14 @@ from tastemaker.errors import TastemakerError
 app = typer.Typer(help="Import public data sets into a workspace.", no_args_is_help=True)
 
 CHUNK = 100_000
-FORMATS = ("movielens", "retail", "retailrocket")
+
+
+class PublicDataset(StrEnum):
+    """The public data sets `dataset import` knows (the help lists them)."""
+
+    movielens = "movielens"
+    retail = "retail"
+    retailrocket = "retailrocket"
 
 
 def load_public(kind: str, path: Path) -> LoadedDataset:
@@ -32,18 +40,19 @@ def load_public(kind: str, path: Path) -> LoadedDataset:
         from tastemaker.datasets.retailrocket import load_retailrocket
 
         return load_retailrocket(path)
-    raise fail(f"unknown data set format '{kind}' (choose {', '.join(FORMATS)})")
+    choices = ", ".join(d.value for d in PublicDataset)
+    raise fail(f"unknown data set format '{kind}' (choose {choices})")
 
 
 @app.command("import")
 def import_dataset(
-    kind: Annotated[str, typer.Argument(help="movielens, retail or retailrocket.")],
+    kind: Annotated[PublicDataset, typer.Argument(help="Which public data set.")],
     path: Annotated[Path, typer.Argument(help="Data set folder or file.")],
     workspace: WorkspaceOpt,
 ) -> None:
     """Convert a public data set and ingest its events, items and users into a workspace."""
     try:
-        loaded = load_public(kind, path)
+        loaded = load_public(kind.value, path)
     except TastemakerError as exc:
         raise fail(exc.message) from exc
     events = loaded.events

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.text import Text
 
 from tastemaker.cli.common import WorkspaceOpt, console, fail, opened, summary_table
 from tastemaker.errors import TastemakerError
-from tastemaker.ingest.readers import read_table
+from tastemaker.ingest.readers import count_rows, read_batches
 from tastemaker.schema import IngestSummary
 from tastemaker.workspace import Workspace
 
@@ -18,35 +28,59 @@ app = typer.Typer(
     help="Import events, items or users from CSV, JSON Lines or Parquet.", no_args_is_help=True
 )
 
-CHUNK = 100_000
+CHUNK = 20_000
 _KINDS = {"events": "event", "items": "item", "users": "user"}
 FileArg = Annotated[Path, typer.Argument(help="A .csv (.csv.gz), .jsonl or .parquet file.")]
 
 
+class RowsPerSecond(ProgressColumn):
+    """Rows read so far and the current rate."""
+
+    def render(self, task: Task) -> Text:
+        """``12,345 rows  45,678 rows/s``."""
+        speed = f"{task.speed:,.0f}" if task.speed else "-"
+        return Text(f"{task.completed:,.0f} rows  {speed} rows/s")
+
+
 def import_file(
-    ws: Workspace, kind: str, path: Path, *, show_progress: bool = True
+    ws: Workspace,
+    kind: str,
+    path: Path,
+    *,
+    show_progress: bool = True,
+    chunk: int = CHUNK,
+    on_progress: Callable[[int], None] | None = None,
 ) -> IngestSummary:
-    """Import one file of ``kind`` (events, items, users) into the workspace in chunks."""
-    frame = read_table(path)
-    chunks = (
-        (frame.slice(offset, CHUNK), offset + 1) for offset in range(0, max(frame.height, 1), CHUNK)
-    )
+    """Import one file of ``kind`` (events, items, users), reading and storing it in chunks.
+
+    ``on_progress`` is called with the rows stored so far after every chunk.
+    """
     summary = IngestSummary()
+    received = 0
+
+    def chunks() -> Iterator[tuple[pl.DataFrame, int]]:
+        nonlocal received
+        for batch in read_batches(path, chunk):
+            yield batch, received + 1
+            received += batch.height
+
     with Progress(
         TextColumn(f"importing {kind}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        RowsPerSecond(),
         TimeElapsedColumn(),
         console=console,
         disable=not show_progress,
         transient=True,
     ) as progress:
-        task = progress.add_task(kind, total=frame.height)
-        # The next chunk is validated while the store writes the last one.
-        for done in ws.ingestor.ingest_chunks(_KINDS[kind], chunks, path.name):
+        task = progress.add_task(kind, total=count_rows(path))
+        # The next chunk is read and validated while the store writes the last one.
+        for done in ws.ingestor.ingest_chunks(_KINDS[kind], chunks(), path.name):
             summary = summary.merge(done)
             progress.advance(task, done.received)
-    summary.received = frame.height
+            if on_progress is not None:
+                on_progress(int(progress.tasks[0].completed))
+    summary.received = received
     return summary
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,7 @@ import typer
 from rich.table import Table
 
 from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
+from tastemaker.engine.config import PIPELINE_FILE
 from tastemaker.errors import TastemakerError
 from tastemaker.storage.migrations import latest_version
 from tastemaker.workspace import Workspace
@@ -33,7 +35,19 @@ def init(
     console.print(f"  config   {ws.root / 'tastemaker.yaml'}")
     console.print(f"  store    {ws.store.backend} (schema v{ws.store.schema_version()})")
     console.print(f"  key      {ws.settings.key_path} (mode 0600)")
+    segments = ws.settings.path(ws.settings.profiles.segments_file)
+    console.print(f"  segments {segments} (commented; `tastemaker segments apply` it)")
+    console.print(f"  engine   {write_recommendations_template(ws.root)} (commented defaults)")
     ws.close()
+
+
+def write_recommendations_template(root: Path) -> Path:
+    """Write the commented ``recommendations.yaml`` (every default) unless one exists."""
+    target = root / PIPELINE_FILE
+    if not target.exists():
+        template = resources.files("tastemaker.cli.templates").joinpath(PIPELINE_FILE)
+        target.write_text(template.read_text())
+    return target
 
 
 def doctor(workspace: WorkspaceOpt = Path(".")) -> None:

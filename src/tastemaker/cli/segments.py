@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
 from tastemaker.errors import TastemakerError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from tastemaker.evaluation.segments import SegmentQuality
 
 app = typer.Typer(help="Segment rules: versions, apply, rollback, stats, quality.",
                   no_args_is_help=True)  # fmt: skip
@@ -27,8 +32,11 @@ def versions(workspace: WorkspaceOpt = Path(".")) -> None:
     with opened(workspace) as ws:
         active = ws.profiles.rules.active_version()
         table = Table(title="segment rule versions")
-        for col in ("version", "active", "created", "segments", "note"):
-            table.add_column(col)
+        table.add_column("ver", justify="right")
+        table.add_column("on")
+        table.add_column("created", no_wrap=True)
+        table.add_column("segments", overflow="fold", ratio=2)
+        table.add_column("note", overflow="fold", ratio=1)
         for v in ws.store.segment_versions():
             rules = ws.profiles.rules.parse(v.text, f"v{v.version}")
             table.add_row(str(v.version), "*" if v.version == active else "", _when(v.created_at),
@@ -83,14 +91,35 @@ def stats(
             rows = history.with_columns(history["at"].dt.to_string("%Y-%m-%dT%H:%M:%SZ"))
             console.print_json(json.dumps({"current": sizes, "history": rows.to_dicts()}))
             return
-        wide = history.pivot(on="segment", index="at", values="members", aggregate_function="last")
-        table = Table(title="segment sizes over time")
-        for col in wide.columns:
-            table.add_column(col)
-        for row in wide.iter_rows():
-            table.add_row(*[str(v) if v is not None else "" for v in row])
-        console.print(table)
+        console.print(stats_table(history))
         console.print(f"now: {json.dumps(sizes)}")
+
+
+def stats_table(history: pl.DataFrame) -> Table:
+    """One row per recorded time, the sizes folded into one column (readable at 80 columns)."""
+    table = Table(title="segment sizes over time")
+    table.add_column("at (UTC)", no_wrap=True)
+    table.add_column("members per segment", overflow="fold")
+    for (at,), part in history.group_by("at", maintain_order=True):
+        sizes = {}
+        for segment, members in part.select("segment", "members").iter_rows():
+            sizes[segment] = members  # the last record at a time wins
+        cells = "  ".join(f"{name} {count:,}" for name, count in sizes.items())
+        table.add_row(f"{at:%Y-%m-%d %H:%M:%S}", cells)
+    return table
+
+
+def quality_table(report: list[SegmentQuality], title: str) -> Table:
+    """Precision/recall per segment with short headers, so 80 columns hold every column."""
+    table = Table(title=title, caption="P/R: precision/recall on the period; truth: vs labels")
+    table.add_column("segment", overflow="fold")
+    for col in ("members", "views", "P", "R", "truth P", "truth R"):
+        table.add_column(col, justify="right", no_wrap=True)
+    fmt = lambda v: "" if v is None else f"{v:.3f}"  # noqa: E731
+    for q in report:
+        table.add_row(q.segment, f"{q.members:,}", f"{q.views_by_members:,}", fmt(q.precision),
+                      fmt(q.recall), fmt(q.truth_precision), fmt(q.truth_recall))  # fmt: skip
+    return table
 
 
 @app.command("quality")
@@ -125,14 +154,6 @@ def quality(
         if as_json:
             console.print_json(json.dumps(doc))
             return
-        table = Table(
-            title=f"segment quality: membership at {used:%Y-%m-%d %H:%M}, next {days:g} days"
-        )
-        for col in ("segment", "members", "views", "precision", "recall", "truth P", "truth R"):
-            table.add_column(col)
-        fmt = lambda v: "" if v is None else f"{v:.3f}"  # noqa: E731
-        for q in report:
-            table.add_row(q.segment, str(q.members), str(q.views_by_members), fmt(q.precision),
-                          fmt(q.recall), fmt(q.truth_precision), fmt(q.truth_recall))  # fmt: skip
-        console.print(table)
+        title = f"segment quality: membership at {used:%Y-%m-%d %H:%M}, next {days:g} days"
+        console.print(quality_table(report, title))
         console.print(f"written to {out}")

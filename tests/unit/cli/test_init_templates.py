@@ -1,0 +1,33 @@
+"""`tastemaker init` writes commented configuration files that parse to the defaults."""
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tastemaker.cli.app import app
+from tastemaker.engine.config import PipelineConfig, load_pipeline_config
+from tastemaker.workspace import Workspace
+
+
+def test_init_writes_commented_templates_equal_to_defaults(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["init", str(tmp_path / "ws")])
+    assert result.exit_code == 0, result.output
+    root = tmp_path / "ws"
+    recommendations = (root / "recommendations.yaml").read_text()
+    assert recommendations.count("#") > 20
+    assert load_pipeline_config(root) == PipelineConfig()
+    segments = (root / "segments.yaml").read_text()
+    assert segments.lstrip().startswith("#")
+    ws = Workspace.open(root)
+    try:
+        assert ws.profiles.rules.parse(segments).segments
+    finally:
+        ws.close()
+
+
+def test_readme_documents_every_file_init_writes(tmp_path: Path) -> None:
+    CliRunner().invoke(app, ["init", str(tmp_path / "ws")])
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    for path in (tmp_path / "ws").iterdir():
+        suffix = "/" if path.is_dir() else ""
+        assert f"`{path.name}{suffix}`" in readme, path.name
