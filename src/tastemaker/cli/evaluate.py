@@ -64,7 +64,7 @@ def evaluate(
         with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
             task = bar.add_task("evaluating", total=len(names))
             options["progress"] = lambda name, done, total: bar.update(
-                task, completed=done, description=f"fitting {name}"
+                task, completed=done, description=name
             )
             if dataset == "ml-100k":
                 result, html = _evaluate_ml100k(data, names, split, ks, report, options)
