@@ -33,6 +33,8 @@ from tastemaker.models.interactions import Interactions
 
 BEYOND_METRICS = ("coverage", "novelty", "diversity", "gini")
 Progress = Callable[[str, float, int], None]
+SCORE_BATCH = 1024
+"""Users recommended for per call while scoring (progress moves after each batch)."""
 _NONE = Comparison(0.0, 0.0, 0.0, 1.0, "")
 
 
@@ -153,17 +155,20 @@ def score_model(
     segments: np.ndarray | None = None,
     seed: int = 0,
     per_user_out: dict[tuple[str, int], np.ndarray] | None = None,
+    progress: Callable[[str, float], None] | None = None,
 ) -> tuple[dict[str, dict[int, Estimate]], dict[str, dict[str, dict[int, Estimate]]], float, float]:
     """Recommend for ``users`` with a fitted ``model`` and compute every metric at each K.
 
     Returns ``(metrics, per_segment, recommend_seconds, mean_rec_popularity)``; the per-user
     values of each ``(metric, k)`` are also stored into ``per_user_out`` when given.
+    Users are recommended for in batches of :data:`SCORE_BATCH`; ``progress(stage, share)``
+    is called after each batch and each K (share of this model's work, fit counted as 0.5).
     """
     rel_all = relevant_matrix(split) if relevant is None else relevant
     users = evaluation_users(split, rel_all) if users is None else users
     kmax = max(ks)
     t0 = time.perf_counter()
-    recs, _ = model.recommend(users, kmax, exclude=split.train.seen()[users])
+    recs = _recommend_batches(model, split, users, kmax, progress)
     rec_seconds = time.perf_counter() - t0
     rel = rel_all[users]
     pop = split.train.item_popularity()
@@ -171,7 +176,9 @@ def score_model(
     n_items = split.train.n_items
     out: dict[str, dict[int, Estimate]] = {m: {} for m in (*ACCURACY_METRICS, *BEYOND_METRICS)}
     per_user: dict[tuple[str, int], np.ndarray] = {}
-    for k in ks:
+    for i, k in enumerate(ks):
+        if progress:
+            progress(f"scoring {model.name} at K={k}", 0.8 + 0.2 * i / len(ks))
         r = recs[:, :k]
         values = accuracy_at_k(r, rel, k)
         values["novelty"] = novelty(r, pop, split.train.n_users)
@@ -192,6 +199,27 @@ def score_model(
     valid = recs[recs >= 0]
     mean_pop = float(pop[valid].mean() / max(split.train.n_users, 1)) if len(valid) else 0.0
     return out, seg_out, rec_seconds, mean_pop
+
+
+def _recommend_batches(
+    model: Recommender,
+    split: Split,
+    users: np.ndarray,
+    k: int,
+    progress: Callable[[str, float], None] | None,
+) -> np.ndarray:
+    """Top-``k`` lists of ``users`` (training items excluded), :data:`SCORE_BATCH` at a time."""
+    seen = split.train.seen()
+    parts = []
+    for start in range(0, len(users), SCORE_BATCH):
+        batch = users[start : start + SCORE_BATCH]
+        parts.append(model.recommend(batch, k, exclude=seen[batch])[0])
+        if progress:
+            done = min(start + SCORE_BATCH, len(users))
+            progress(
+                f"recommending {model.name} {done}/{len(users)}", 0.5 + 0.3 * done / len(users)
+            )
+    return np.vstack(parts) if parts else np.zeros((0, k), dtype=np.int64)
 
 
 def _per_segment(
@@ -274,7 +302,9 @@ def _fit_and_score(
     model.fit(sp_.train, items)
     fit_s = time.perf_counter() - t0
     per_user: dict[tuple[str, int], np.ndarray] = {}
-    scored = score_model(model, sp_, ks, per_user_out=per_user, **score_kw)
+    if progress:
+        progress(f"recommending {model.name}", 0.5)
+    scored = score_model(model, sp_, ks, per_user_out=per_user, progress=progress, **score_kw)
     return ModelEvaluation(model.name, model.get_params(), fit_s, *_moved(scored)), per_user
 
 
