@@ -80,3 +80,37 @@ def test_import_tune_evaluate_report(tmp_path: Path) -> None:
 def test_evaluate_without_workspace_fails_clearly(tmp_path: Path) -> None:
     result = runner.invoke(app, ["evaluate", "-w", str(tmp_path / "missing")])
     assert result.exit_code == 2
+
+
+def test_tune_writes_the_workspace_record_that_train_and_evaluate_use(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    data = tmp_path / "ml"
+    write_movielens(data)
+    assert runner.invoke(app, ["init", str(ws)]).exit_code == 0
+    imported = runner.invoke(app, ["dataset", "import", "movielens", str(data), "-w", str(ws)])
+    assert imported.exit_code == 0, imported.output
+
+    tuned = runner.invoke(
+        app, ["tune", "-w", str(ws), "--model", "ease", "--grid", '{"l2": [1, 3]}']
+    )
+    assert tuned.exit_code == 0, tuned.output
+    assert "WARNING" in tuned.output and "of the grid" in tuned.output  # best at an end
+    record = json.loads((ws / "reports" / "tuning.json").read_text())["models"]["ease"]
+    assert record["grid"] == {"l2": [1, 3]} and record["data"]["users"] == 40
+    l2 = record["params"]["l2"]
+
+    trained = runner.invoke(app, ["train", "-w", str(ws), "--model", "ease", "--holdout", "0"])
+    assert trained.exit_code == 0, trained.output
+    assert f'{{"l2": {l2}}} (from tuning record' in trained.output
+
+    args = ["evaluate", "-w", str(ws), "--models", "popularity,ease", "--bootstrap", "20"]
+    evaluated = runner.invoke(app, args)
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "parameters of ease" in evaluated.output and "tuning record" in evaluated.output
+    saved = sorted((ws / "reports").glob("evaluation-*.json"))[-1]
+    ease = next(m for m in json.loads(saved.read_text())["models"] if m["name"] == "ease")
+    assert ease["params"]["l2"] == l2
+
+    ignored = runner.invoke(app, [*args, "--ignore-tuning"])
+    assert ignored.exit_code == 0, ignored.output
+    assert "from model defaults" in ignored.output

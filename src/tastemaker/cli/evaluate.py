@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -14,9 +14,13 @@ from tastemaker.cli.common import console, fail, opened
 from tastemaker.errors import TastemakerError
 from tastemaker.evaluation.runner import EvaluationResult, evaluate_models
 from tastemaker.evaluation.table import COMPACT_COLUMNS, DEFAULT_COLUMNS, render_table
+from tastemaker.evaluation.tuning import TUNING_RECORD, params_with_sources
 from tastemaker.evaluation.workspace_eval import evaluate_workspace, save_result
 from tastemaker.models.catalog import MODELS
 from tastemaker.models.interactions import Interactions
+
+if TYPE_CHECKING:
+    from tastemaker.workspace import Workspace
 
 DEFAULT_MODELS = "popularity,itemknn,als,ease"
 
@@ -49,6 +53,9 @@ def evaluate(
         str | None,
         typer.Option(help='Hyperparameters per model as JSON, e.g. {"ease": {"l2": 300}}.'),
     ] = None,
+    ignore_tuning: Annotated[
+        bool, typer.Option(help="Ignore the workspace's tuning record (`tastemaker tune`).")
+    ] = False,
 ) -> None:
     """Split, train every model, print the metric table and write an HTML report."""
     names = list(MODELS) if models == "all" else _parse_list(models)
@@ -64,12 +71,13 @@ def evaluate(
         with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
             task = bar.add_task("evaluating", total=len(names))
             options["progress"] = lambda name, done, total: bar.update(
-                task, completed=done, description=f"fitting {name}"
+                task, completed=done, description=name
             )
             if dataset == "ml-100k":
                 result, html = _evaluate_ml100k(data, names, split, ks, report, options)
             elif workspace is not None:
                 with opened(workspace) as ws:
+                    options["params"] = _tuned(ws, names, options["params"], ignore_tuning)
                     result, html = evaluate_workspace(ws, names, split, ks, report=report,
                                                       **options)  # fmt: skip
             else:
@@ -79,6 +87,18 @@ def evaluate(
     narrow = console.width < 110  # keep the table readable in an 80-column terminal
     console.print(render_table(result, COMPACT_COLUMNS if narrow else DEFAULT_COLUMNS))
     console.print(f"report: {html}  (json: {html.with_suffix('.json')})")
+
+
+def _tuned(
+    ws: Workspace, names: list[str], explicit: dict[str, Any] | None, ignore: bool
+) -> dict[str, dict[str, Any]]:
+    """Per-model parameters: the workspace's tuning record under ``--params``; says which."""
+    record = None if ignore else ws.settings.path(ws.settings.reports_dir) / TUNING_RECORD
+    out = {}
+    for name in names:
+        out[name], source = params_with_sources(record, name, (explicit or {}).get(name, {}))
+        console.print(f"parameters of {name}: {json.dumps(out[name])} (from {source})")
+    return out
 
 
 def _evaluate_ml100k(

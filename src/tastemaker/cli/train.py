@@ -34,13 +34,26 @@ def train(
         float, typer.Option(help="Share of newest events held out for offline metrics (0: skip).")
     ] = 0.2,
     promote: Annotated[bool, typer.Option(help="Promote the new version at once.")] = False,
+    ignore_tuning: Annotated[
+        bool, typer.Option(help="Ignore the workspace's tuning record (`tastemaker tune`).")
+    ] = False,
 ) -> None:
-    """Train on every event, evaluate on a temporal holdout, write a new model version."""
+    """Train on every event, evaluate on a temporal holdout, write a new model version.
+
+    Hyperparameters come from the workspace's tuning record when it has one for the model
+    (``--params`` overrides single values); the command prints where they came from.
+    """
+    from tastemaker.evaluation.tuning import TUNING_RECORD, params_with_sources
     from tastemaker.training.recommender import registry_of, train_version
 
     with opened(workspace) as ws:
+        record = (
+            None if ignore_tuning else ws.settings.path(ws.settings.reports_dir) / TUNING_RECORD
+        )
+        chosen, source = params_with_sources(record, model, _params(params))
+        console.print(f"parameters of {model}: {json.dumps(chosen)} (from {source})")
         try:
-            manifest = train_version(ws, model, _params(params), holdout=holdout)
+            manifest = train_version(ws, model, chosen, holdout=holdout)
             if promote:
                 registry_of(ws).promote(manifest.version)
         except TastemakerError as exc:

@@ -15,7 +15,14 @@ from tastemaker.cli.common import console, fail, opened
 from tastemaker.errors import TastemakerError
 from tastemaker.evaluation.protocols import marketplace_interactions, ml100k_interactions
 from tastemaker.evaluation.splits import make_split
-from tastemaker.evaluation.tuning import DEFAULT_GRIDS, tune
+from tastemaker.evaluation.tuning import (
+    DEFAULT_GRIDS,
+    TUNING_RECORD,
+    data_fingerprint,
+    edge_warnings,
+    tune,
+    write_record,
+)
 from tastemaker.models.interactions import Interactions
 
 
@@ -59,7 +66,13 @@ def tune_command(
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     path = result.save(out or reports / "tuning" / f"{model}-{stamp}.json")
     summary = {"best_params": result.best_params, "best_value": result.best_value}
+    if workspace is not None:  # the workspace's record that train and evaluate use
+        tuning = write_record(reports / TUNING_RECORD, result, grid_dict or {},
+                              data_fingerprint(inter))  # fmt: skip
+        summary["tuning_record"] = str(tuning)
     console.print_json(json.dumps({**summary, "trials": len(result.trials), "record": str(path)}))
+    for warning in edge_warnings(result, grid_dict or {}):
+        console.print(f"[bold red]WARNING[/bold red] {warning}")
 
 
 def _source(

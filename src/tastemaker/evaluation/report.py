@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 from jinja2 import Environment, select_autoescape
 
 from tastemaker.evaluation.metrics import ACCURACY_METRICS
+from tastemaker.evaluation.paired import Comparison
 from tastemaker.evaluation.runner import EvaluationResult, ModelEvaluation
 
 BAR_METRICS = ("ndcg", "precision", "recall", "map", "mrr", "hit_rate")
@@ -29,21 +30,34 @@ body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:1200px}
 table{border-collapse:collapse;margin:1rem 0;font-size:.85rem}
 th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:right}
 th:first-child,td:first-child{text-align:left} .best{background:#e3f6e3;font-weight:600}
+.tied{background:#fbf6dc} .loses{color:#b00020;font-weight:600}
 .ci{color:#777;font-size:.75rem} img{max-width:100%;border:1px solid #eee;margin:.5rem 0}
 </style></head><body>
 <h1>{{ title }}</h1>
 <p>Generated {{ generated }} &middot; split: <code>{{ result.split }}</code> &middot;
 {{ result.n_users }} evaluated users &middot; {{ result.n_items }} items &middot;
 {{ "%.1f"|format(result.wall_seconds) }} s. Intervals are 95% bootstrap intervals over users.</p>
-<p>Best by NDCG@{{ result.ks[0] }}: <b>{{ best }}</b>.</p>
+<p>Best by NDCG@{{ result.ks[0] }}: <b>{{ best }}</b>. A cell is green (best) only when a
+paired test over users (Wilcoxon signed-rank, p &lt; 0.05) separates it from every other
+model, and yellow when it is tied with the best; under each value: its difference to the
+best with a 95% paired bootstrap interval and p-value. Gini is better when lower.
+Coverage and Gini are catalog-wide: best there means disjoint intervals.</p>
+{% for k in result.ks %}{% if result.loses_to_popularity.get(k) %}
+<p class="loses">Loses to popularity at NDCG@{{ k }} (significantly below it):
+{{ result.loses_to_popularity[k]|join(", ") }}.</p>{% endif %}{% endfor %}
 {% for k in result.ks %}
 <h2>Metrics at K={{ k }}</h2>
 <table><tr><th>model</th>{% for m in metrics %}<th>{{ m }}</th>{% endfor %}
 <th>fit s</th><th>recommend s</th></tr>
-{% for row in result.models %}<tr><td>{{ row.name }}</td>
-{% for m in metrics %}{% set e = row.metrics[m][k] %}
-<td class="{{ 'best' if e.mean == bests[(m, k)] else '' }}">{{ "%.4f"|format(e.mean) }}
-<div class="ci">[{{ "%.3f"|format(e.low) }}, {{ "%.3f"|format(e.high) }}]</div></td>{% endfor %}
+{% for row in result.models %}<tr><td>{{ row.name }}{% if row.name in
+result.loses_to_popularity.get(k, []) %} <span class="loses">loses to popularity</span>
+{% endif %}</td>
+{% for m in metrics %}{% set e = row.metrics[m][k] %}{% set c = compared(m, k, row.name) %}
+<td class="{{ c.status if c.status in ('best', 'tied') else '' }}">{{ "%.4f"|format(e.mean) }}
+<div class="ci">[{{ "%.3f"|format(e.low) }}, {{ "%.3f"|format(e.high) }}]</div>
+{% if c.status in ('tied', 'below') %}<div class="ci">&Delta; {{ "%+.4f"|format(c.diff) }}
+{% if c.low == c.low %}[{{ "%.3f"|format(c.low) }}, {{ "%.3f"|format(c.high) }}]
+p={{ "%.3f"|format(c.p_value) }}{% endif %}</div>{% endif %}</td>{% endfor %}
 <td>{{ "%.2f"|format(row.fit_seconds) }}</td><td>{{ "%.2f"|format(row.recommend_seconds) }}</td>
 </tr>{% endfor %}</table>
 {% endfor %}
@@ -150,6 +164,21 @@ def segment_gap(model: ModelEvaluation, k: int, metric: str = "ndcg") -> tuple[f
     return hi.mean - lo.mean, lo.high < hi.low
 
 
+_NONE = Comparison(0.0, 0.0, 0.0, float("nan"), "")
+
+
+def _best_text(result: EvaluationResult) -> str:
+    """The significantly best model by NDCG at the first K, or who is tied."""
+    if not result.models:
+        return "-"
+    best = result.best("ndcg")
+    if best is not None:
+        return best.name
+    k = result.ks[0]
+    tied = [m.name for m in result.models if result.status("ndcg", k, m.name) == "tied"]
+    return "none significantly; tied: " + ", ".join(tied)
+
+
 def render_report(result: EvaluationResult, title: str = "tastemaker evaluation") -> str:
     """Return the report as one self-contained HTML string."""
     segments = sorted({s for m in result.models for s in m.segments})
@@ -160,11 +189,6 @@ def render_report(result: EvaluationResult, title: str = "tastemaker evaluation"
     ]
     if segments:
         figures.append((f"Per segment ({result.segment_column})", _segments(result, segments)))
-    bests = {
-        (m, k): max(row.metrics[m][k].mean for row in result.models)
-        for m in TABLE_METRICS
-        for k in result.ks
-    }
     gaps = {m.name: segment_gap(m, result.ks[0]) for m in result.models} if segments else {}
     env = Environment(autoescape=select_autoescape(default=True))
     return env.from_string(_TEMPLATE).render(
@@ -172,8 +196,8 @@ def render_report(result: EvaluationResult, title: str = "tastemaker evaluation"
         generated=datetime.now(UTC).isoformat(timespec="seconds"),
         result=result,
         metrics=TABLE_METRICS,
-        bests=bests,
-        best=result.best("ndcg").name if result.models else "-",
+        compared=lambda m, k, name: result.comparisons.get(m, {}).get(k, {}).get(name, _NONE),
+        best=_best_text(result),
         figures=figures,
         segments=segments,
         gaps=gaps,

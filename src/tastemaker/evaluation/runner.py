@@ -25,13 +25,17 @@ from tastemaker.evaluation.metrics import (
     intra_list_diversity,
     novelty,
 )
+from tastemaker.evaluation.paired import Comparison, compare_all
 from tastemaker.evaluation.splits import Split, assert_no_leakage, make_split
 from tastemaker.models.base import Recommender
 from tastemaker.models.catalog import make_model
 from tastemaker.models.interactions import Interactions
 
 BEYOND_METRICS = ("coverage", "novelty", "diversity", "gini")
-Progress = Callable[[str, int, int], None]
+Progress = Callable[[str, float, int], None]
+SCORE_BATCH = 1024
+"""Users recommended for per call while scoring (progress moves after each batch)."""
+_NONE = Comparison(0.0, 0.0, 0.0, 1.0, "")
 
 
 @dataclass
@@ -80,11 +84,19 @@ class EvaluationResult:
     models: list[ModelEvaluation]
     segment_column: str | None = None
     wall_seconds: float = 0.0
+    comparisons: dict[str, dict[int, dict[str, Comparison]]] = field(default_factory=dict)
+    loses_to_popularity: dict[int, list[str]] = field(default_factory=dict)
 
-    def best(self, metric: str = "ndcg", k: int | None = None) -> ModelEvaluation:
-        """The model with the highest mean ``metric`` at ``k`` (default: the first K)."""
+    def best(self, metric: str = "ndcg", k: int | None = None) -> ModelEvaluation | None:
+        """The model significantly best at ``metric`` and ``k`` (default: the first K), or
+        None when the leader is tied with another model (see :mod:`.paired`)."""
         kk = self.ks[0] if k is None else k
-        return max(self.models, key=lambda m: m.value(metric, kk))
+        status = self.comparisons.get(metric, {}).get(kk, {})
+        return next((m for m in self.models if status.get(m.name, _NONE).status == "best"), None)
+
+    def status(self, metric: str, k: int, model: str) -> str:
+        """``best``, ``tied`` (with the best), ``below`` or ``""`` when not compared."""
+        return self.comparisons.get(metric, {}).get(k, {}).get(model, _NONE).status
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -96,6 +108,11 @@ class EvaluationResult:
             "segment_column": self.segment_column,
             "wall_seconds": self.wall_seconds,
             "models": [m.to_dict() for m in self.models],
+            "comparisons": {
+                m: {str(k): {n: c.to_dict() for n, c in per.items()} for k, per in pk.items()}
+                for m, pk in self.comparisons.items()
+            },
+            "loses_to_popularity": {str(k): v for k, v in self.loses_to_popularity.items()},
         }
 
 
@@ -137,16 +154,21 @@ def score_model(
     n_bootstrap: int = 1000,
     segments: np.ndarray | None = None,
     seed: int = 0,
+    per_user_out: dict[tuple[str, int], np.ndarray] | None = None,
+    progress: Callable[[str, float], None] | None = None,
 ) -> tuple[dict[str, dict[int, Estimate]], dict[str, dict[str, dict[int, Estimate]]], float, float]:
     """Recommend for ``users`` with a fitted ``model`` and compute every metric at each K.
 
-    Returns ``(metrics, per_segment, recommend_seconds, mean_rec_popularity)``.
+    Returns ``(metrics, per_segment, recommend_seconds, mean_rec_popularity)``; the per-user
+    values of each ``(metric, k)`` are also stored into ``per_user_out`` when given.
+    Users are recommended for in batches of :data:`SCORE_BATCH`; ``progress(stage, share)``
+    is called after each batch and each K (share of this model's work, fit counted as 0.5).
     """
     rel_all = relevant_matrix(split) if relevant is None else relevant
     users = evaluation_users(split, rel_all) if users is None else users
     kmax = max(ks)
     t0 = time.perf_counter()
-    recs, _ = model.recommend(users, kmax, exclude=split.train.seen()[users])
+    recs = _recommend_batches(model, split, users, kmax, progress)
     rec_seconds = time.perf_counter() - t0
     rel = rel_all[users]
     pop = split.train.item_popularity()
@@ -154,7 +176,9 @@ def score_model(
     n_items = split.train.n_items
     out: dict[str, dict[int, Estimate]] = {m: {} for m in (*ACCURACY_METRICS, *BEYOND_METRICS)}
     per_user: dict[tuple[str, int], np.ndarray] = {}
-    for k in ks:
+    for i, k in enumerate(ks):
+        if progress:
+            progress(f"scoring {model.name} at K={k}", 0.8 + 0.2 * i / len(ks))
         r = recs[:, :k]
         values = accuracy_at_k(r, rel, k)
         values["novelty"] = novelty(r, pop, split.train.n_users)
@@ -165,6 +189,8 @@ def score_model(
         n_glob = min(n_bootstrap, 200)
         out["coverage"][k] = bootstrap_global(r, "coverage", n_items, n_resamples=n_glob, seed=seed)
         out["gini"][k] = bootstrap_global(r, "gini", n_items, n_resamples=n_glob, seed=seed)
+    if per_user_out is not None:
+        per_user_out.update(per_user)
     seg_out = (
         _per_segment(per_user, np.asarray(segments)[users], ks, n_bootstrap, seed)
         if segments is not None
@@ -173,6 +199,27 @@ def score_model(
     valid = recs[recs >= 0]
     mean_pop = float(pop[valid].mean() / max(split.train.n_users, 1)) if len(valid) else 0.0
     return out, seg_out, rec_seconds, mean_pop
+
+
+def _recommend_batches(
+    model: Recommender,
+    split: Split,
+    users: np.ndarray,
+    k: int,
+    progress: Callable[[str, float], None] | None,
+) -> np.ndarray:
+    """Top-``k`` lists of ``users`` (training items excluded), :data:`SCORE_BATCH` at a time."""
+    seen = split.train.seen()
+    parts = []
+    for start in range(0, len(users), SCORE_BATCH):
+        batch = users[start : start + SCORE_BATCH]
+        parts.append(model.recommend(batch, k, exclude=seen[batch])[0])
+        if progress:
+            done = min(start + SCORE_BATCH, len(users))
+            progress(
+                f"recommending {model.name} {done}/{len(users)}", 0.5 + 0.3 * done / len(users)
+            )
+    return np.vstack(parts) if parts else np.zeros((0, k), dtype=np.int64)
 
 
 def _per_segment(
@@ -231,6 +278,36 @@ def _moved(scored: tuple[Any, Any, float, Any]) -> tuple[float, Any, Any, Any]:
     return rec_s, metrics, segs, mean_pop
 
 
+def _model_progress(
+    progress: Progress | None, n: int, total: int
+) -> Callable[[str, float], None] | None:
+    """``progress`` of the whole run seen from model ``n``: ``(stage, share of this model)``."""
+    if progress is None:
+        return None
+    return lambda stage, share: progress(stage, n + share, total)
+
+
+def _fit_and_score(
+    model: Recommender,
+    sp_: Split,
+    items: pl.DataFrame | None,
+    ks: Sequence[int],
+    progress: Callable[[str, float], None] | None,
+    score_kw: Mapping[str, Any],
+) -> tuple[ModelEvaluation, dict[tuple[str, int], np.ndarray]]:
+    """Fit ``model`` on the training part and score it; return it and its per-user values."""
+    if progress:
+        progress(f"fitting {model.name}", 0.0)
+    t0 = time.perf_counter()
+    model.fit(sp_.train, items)
+    fit_s = time.perf_counter() - t0
+    per_user: dict[tuple[str, int], np.ndarray] = {}
+    if progress:
+        progress(f"recommending {model.name}", 0.5)
+    scored = score_model(model, sp_, ks, per_user_out=per_user, progress=progress, **score_kw)
+    return ModelEvaluation(model.name, model.get_params(), fit_s, *_moved(scored)), per_user
+
+
 def evaluate_models(
     data: Interactions | pl.DataFrame,
     model_names: Sequence[ModelSpec],
@@ -270,22 +347,24 @@ def evaluate_models(
     labels = _segment_labels(inter, user_segments, segment_column)
     ks_sorted = sorted({int(k) for k in ks})
     results = []
+    vectors: dict[str, dict[tuple[str, int], np.ndarray]] = {}
     specs = list(model_names)
+    score_kw: dict[str, Any] = dict(
+        users=users, relevant=rel, n_bootstrap=n_bootstrap, segments=labels, seed=seed
+    )
     for n, spec in enumerate(specs):
         model = _instantiate(spec, params or {})
-        if progress:
-            progress(model.name, n, len(specs))
-        t0 = time.perf_counter()
-        model.fit(sp_.train, items)
-        fit_s = time.perf_counter() - t0
-        scored = score_model(
-            model, sp_, ks_sorted, users=users, relevant=rel, n_bootstrap=n_bootstrap,
-            segments=labels, seed=seed,
-        )  # fmt: skip
-        results.append(ModelEvaluation(model.name, model.get_params(), fit_s, *_moved(scored)))
+        on = _model_progress(progress, n, len(specs))
+        evaluated, vectors[model.name] = _fit_and_score(model, sp_, items, ks_sorted, on, score_kw)
+        results.append(evaluated)
     if progress:
         progress("done", len(specs), len(specs))
+    estimates = {m.name: m.metrics for m in results}
+    compared, losers = compare_all(
+        vectors, estimates, ks_sorted, n_resamples=n_bootstrap, seed=seed
+    )
     wall = time.perf_counter() - started
     return EvaluationResult(
-        sp_.describe(), ks_sorted, len(users), inter.n_items, results, segment_column, wall
-    )
+        sp_.describe(), ks_sorted, len(users), inter.n_items, results, segment_column, wall,
+        compared, losers,
+    )  # fmt: skip

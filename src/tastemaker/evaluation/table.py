@@ -16,7 +16,9 @@ def render_table(
 ) -> Table:
     """One row per model and K; the first metric also shows its 95% interval half-width.
 
-    The best value of each column is green. Full intervals are in the report and JSON.
+    A value is green when a paired test over users says it is the best of its column, and
+    yellow (``≈``) when it is tied with the best; a model whose NDCG is significantly below
+    popularity's is marked "loses to popularity". Full intervals are in the report and JSON.
     """
     table = Table(title=f"Offline evaluation ({result.split}; {result.n_users} users)")
     width = max([len(m.name) for m in result.models] + [5])
@@ -25,7 +27,6 @@ def render_table(
     for c in columns:
         table.add_column(SHORT.get(c, c), justify="right", no_wrap=True)
     table.add_column("fit s", justify="right", no_wrap=True)
-    best = {(c, k): max(m.value(c, k) for m in result.models) for c in columns for k in result.ks}
     for m in result.models:
         for k in result.ks:
             cells = []
@@ -34,8 +35,14 @@ def render_table(
                 text = f"{e.mean:.3f}"
                 if ci and n == 0:
                     text += f"±{(e.high - e.low) / 2:.3f}"
-                if e.mean == best[(c, k)] and len(result.models) > 1:
+                status = result.status(c, k, m.name) if len(result.models) > 1 else ""
+                if status == "best":
                     text = f"[green]{text}[/green]"
+                elif status == "tied":
+                    text = f"[yellow]≈{text}[/yellow]"
                 cells.append(text)
-            table.add_row(m.name, str(k), *cells, f"{m.fit_seconds:.1f}")
+            name = m.name
+            if m.name in result.loses_to_popularity.get(k, []):
+                name += " [red](loses to popularity)[/red]"
+            table.add_row(name, str(k), *cells, f"{m.fit_seconds:.1f}")
     return table

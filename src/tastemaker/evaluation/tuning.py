@@ -80,6 +80,88 @@ def tuned_params(dataset: str, model: str, folder: Path = TUNING_RUNS) -> dict[s
     return dict(json.loads(path.read_text())["best_params"])
 
 
+TUNING_RECORD = "tuning.json"
+"""The workspace's tuning record, in its reports folder: ``{"models": {name: entry}}``.
+
+Each entry holds ``params`` (the chosen point), ``grid``, ``metric``, ``k``, ``value``,
+``validation`` (inner split), ``outer_split`` and ``data`` (a fingerprint of the data tuned
+on), ``tuned_at`` and ``edge_warnings``. ``tune`` writes it; ``train`` and ``evaluate`` use it.
+"""
+
+
+def data_fingerprint(inter: Interactions) -> dict[str, int]:
+    """Shape of the interactions a record was tuned on (to tell when the data moved on)."""
+    return {"users": inter.n_users, "items": inter.n_items, "interactions": int(inter.nnz)}
+
+
+def edge_warnings(result: TuneResult, grid: Mapping[str, Sequence[Any]]) -> list[str]:
+    """One message per numeric parameter whose best value is the lowest or highest tried."""
+    out = []
+    for name, values in grid.items():
+        numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+        best = result.best_params.get(name)
+        if len(numbers) < 2 or best not in numbers:
+            continue
+        if best in (min(numbers), max(numbers)):
+            side = "lowest" if best == min(numbers) else "highest"
+            out.append(
+                f"{result.model}: best {name}={best} is the {side} value of the grid "
+                f"{sorted(numbers)}; the optimum may lie beyond it, extend the grid"
+            )
+    return out
+
+
+def write_record(
+    path: Path,
+    result: TuneResult,
+    grid: Mapping[str, Sequence[Any]],
+    data: Mapping[str, Any],
+) -> Path:
+    """Enter ``result`` as the record of its model in the tuning record at ``path``."""
+    record: dict[str, Any] = {"models": {}}
+    if path.is_file():
+        record = json.loads(path.read_text())
+    record.setdefault("models", {})[result.model] = {
+        "params": result.best_params,
+        "grid": {k: list(v) for k, v in grid.items()},
+        "metric": result.metric,
+        "k": result.k,
+        "value": result.best_value,
+        "validation": result.validation,
+        "outer_split": result.context.get("outer_split"),
+        "data": dict(data),
+        "tuned_at": result.started_at,
+        "edge_warnings": edge_warnings(result, grid),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2, default=str))
+    return path
+
+
+def recorded_params(path: Path, model: str) -> dict[str, Any] | None:
+    """The chosen parameters of ``model`` in the tuning record at ``path`` (None if none)."""
+    if not path.is_file():
+        return None
+    entry = json.loads(path.read_text()).get("models", {}).get(model)
+    return None if entry is None else dict(entry["params"])
+
+
+def params_with_sources(
+    record: Path | None, model: str, explicit: Mapping[str, Any]
+) -> tuple[dict[str, Any], str]:
+    """Parameters for ``model``: the tuning record's, overridden by ``explicit``; and where
+    they came from, for the user to read (``record`` None: the record is ignored)."""
+    tuned = recorded_params(record, model) if record is not None else None
+    params = {**(tuned or {}), **explicit}
+    if tuned is None:
+        source = "model defaults" if not explicit else "--params over model defaults"
+        if record is not None:
+            source += f" (no tuning record for {model} in {record})"
+        return params, source
+    source = f"tuning record {record}"
+    return params, (source if not explicit else f"--params over {source}")
+
+
 def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     """Cartesian product of a grid ``{param: [values]}``."""
     keys = list(grid)

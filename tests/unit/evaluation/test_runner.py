@@ -109,3 +109,24 @@ def test_runner_refuses_a_leaky_temporal_split() -> None:
     split.train = split.train.with_log(pl.concat([split.train.log, split.test.log.head(1)]))
     with pytest.raises(DataLeakageError):
         evaluate_models(TOY.interactions, ["popularity"], split, [3], n_bootstrap=5)
+
+
+def test_progress_moves_within_each_model_on_many_users() -> None:
+    rng = np.random.default_rng(0)
+    n_users = 3000  # several scoring batches
+    users = np.repeat(np.arange(n_users), 4)
+    inter = Interactions.from_arrays(users, rng.integers(0, 50, len(users)), n_items=50)
+    calls: list[tuple[str, float, int]] = []
+    evaluate_models(
+        inter,
+        ["popularity", ("itemknn", {"neighbors": 5})],
+        "random",
+        [5, 10],
+        n_bootstrap=20,
+        progress=lambda stage, done, total: calls.append((stage, done, total)),
+    )
+    for n in range(2):
+        within = [c for c in calls if n <= c[1] < n + 1]
+        assert len(within) >= 4, f"model {n} advanced only {len(within)} times"
+    done = [c[1] for c in calls]
+    assert done == sorted(done) and calls[-1] == ("done", 2, 2)
