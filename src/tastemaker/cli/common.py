@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,18 @@ from rich.table import Table
 from tastemaker.errors import TastemakerError
 from tastemaker.schema import IngestSummary
 from tastemaker.workspace import Workspace
+
+
+class LogLevel(StrEnum):
+    """uvicorn's log levels."""
+
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+    trace = "trace"
+
 
 console = Console()
 err_console = Console(stderr=True)

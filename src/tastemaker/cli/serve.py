@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from tastemaker.cli.common import WorkspaceOpt, console, opened
+from tastemaker.cli.common import LogLevel, WorkspaceOpt, console, opened
 from tastemaker.serving.main import WORKSPACE_ENV
 from tastemaker.serving.metrics import fresh_multiprocess_dir
 
@@ -22,7 +22,7 @@ def serve(
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default from config).")] = None,
     workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+    log_level: Annotated[LogLevel, typer.Option(help="uvicorn log level.")] = LogLevel.warning,
 ) -> None:
     """Serve the API (OpenAPI docs at /docs).
 
@@ -43,7 +43,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            log_level=log_level,
+            log_level=log_level.value,
             access_log=False,
         )
     finally:
