@@ -90,3 +90,22 @@ def test_bench_generate_signal_reports_segments_and_model_lift() -> None:
     assert set(figures["segments"]["body_type"]) >= {"suv", "hatchback"}
     assert electric["users"] > 0 and electric["precision"] > 0.7
     assert figures["models"]["ndcg10_ease"] > figures["models"]["ndcg10_popularity"]
+
+
+def test_the_next_hint_imports_into_the_workspace_it_names(tmp_path: Path) -> None:
+    out = tmp_path / "market"
+    args = ["generate", "marketplace", "--out", str(out), "--users", "60", "--items", "40"]
+    result = runner.invoke(app, [*args, "--days", "2", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    hints = [line.split() for line in result.output.splitlines() if "tastemaker import" in line]
+    assert [h[2] for h in hints] == ["items", "users", "events"], result.output
+    Workspace.init(tmp_path / "ws").close()
+    for hint in hints:
+        command = [str(tmp_path / "ws") if word == "WORKSPACE" else word for word in hint[1:]]
+        imported = runner.invoke(app, command)
+        assert imported.exit_code == 0, (hint, imported.output)
+    ws = Workspace.open(tmp_path / "ws")
+    try:
+        assert ws.store.items().height == 40 and ws.store.events().height > 0
+    finally:
+        ws.close()

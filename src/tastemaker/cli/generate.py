@@ -91,7 +91,6 @@ def _print_summary(summary: dict[str, object], counts: pl.DataFrame, out: Path) 
     assert isinstance(files, dict)
     for path in files.values():
         console.print(f"wrote {path}")
-    console.print(
-        f"next: tastemaker import items {files['items']} && "
-        f"tastemaker import users {files['users']} && tastemaker import events {files['events']}"
-    )
+    console.print("next, into a workspace made by `tastemaker init WORKSPACE`:")
+    for kind in ("items", "users", "events"):
+        typer.echo(f"  tastemaker import {kind} {files[kind]} -w WORKSPACE")

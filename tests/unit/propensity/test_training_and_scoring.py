@@ -103,3 +103,21 @@ def test_an_add_to_cart_a_moment_ago_raises_that_items_probability_at_once(
     assert after.items[0].factors and all(f.feature for f in after.items[0].factors)
     with pytest.raises(NotFoundError, match="'no-such-item' is not in the catalog"):
         scorer.score(ws.pseudonymizer.one("shopper-1"), ["no-such-item"], now_ms=now)
+
+
+def test_an_answer_for_a_given_time_does_not_depend_on_what_was_asked_before(
+    trained: tuple[Workspace, object],
+) -> None:
+    ws, result = trained
+    registry_of(ws).promote(result.version)  # type: ignore[attr-defined]
+    events = ws.store.events(types=["add_to_cart"])
+    at = int(events["timestamp"].max().timestamp() * 1000)  # type: ignore[union-attr]
+    item = events["item_id"].mode()[0]
+    user = ws.pseudonymizer.one("u000001")
+
+    fresh = PropensityScorer(ws).score(user, [item], now_ms=at).items[0]
+    warmed = PropensityScorer(ws)
+    warmed.score(user, [item])  # a live call first caches popularity as of now
+    later = warmed.score(user, [item], now_ms=at).items[0]
+    assert later.probability == pytest.approx(fresh.probability)
+    assert warmed.item_stats(at).filter(pl.col("item_id") == item)["i_carts"][0] > 0
