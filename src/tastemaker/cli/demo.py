@@ -113,7 +113,7 @@ def _train(ws: Workspace) -> None:
 
 
 def _propensity(ws: Workspace) -> None:
-    """Train the purchase-propensity model out of time and promote it."""
+    """Train the purchase-propensity model out of time; promote it if it beats the base rate."""
     from tastemaker.errors import ValidationFailedError
     from tastemaker.propensity.training import PropensityConfig, registry_of, train_propensity
 
@@ -124,6 +124,10 @@ def _propensity(ws: Workspace) -> None:
         console.print(f"[bold]6.[/bold] purchase propensity skipped: {exc.message}")
         return
     assert result.version is not None
+    refusal = result.promotion_refusal()
+    if refusal is not None:
+        console.print(f"[bold]6.[/bold] [bold red]propensity not promoted:[/bold red] {refusal}")
+        return
     registry_of(ws).promote(result.version)
     m = result.metrics[result.model]
     base = result.metrics["base_rate"]
