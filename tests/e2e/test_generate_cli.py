@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -109,3 +110,21 @@ def test_the_next_hint_imports_into_the_workspace_it_names(tmp_path: Path) -> No
         assert ws.store.items().height == 40 and ws.store.events().height > 0
     finally:
         ws.close()
+
+
+def test_data_ends_now_by_default_and_at_end_when_given(tmp_path: Path) -> None:
+    base = ["generate", "marketplace", "--users", "80", "--items", "60", "--days", "3"]
+    before = datetime.now(UTC)
+    assert runner.invoke(app, [*base, "--out", str(tmp_path / "now")]).exit_code == 0
+    last = pl.read_parquet(tmp_path / "now" / "events.parquet")["timestamp"].max()
+    assert isinstance(last, datetime)
+    assert before - timedelta(days=1) < last <= datetime.now(UTC)
+    for name in ("a", "b"):
+        args = [*base, "--out", str(tmp_path / name), "--end", "2026-03-01T12:00:00Z"]
+        assert runner.invoke(app, args).exit_code == 0
+    assert (tmp_path / "a" / "events.parquet").read_bytes() == (
+        tmp_path / "b" / "events.parquet"
+    ).read_bytes()
+    fixed = pl.read_parquet(tmp_path / "a" / "events.parquet")["timestamp"]
+    assert datetime(2026, 2, 26, 12, tzinfo=UTC) <= fixed.min()  # type: ignore[operator]
+    assert fixed.max() < datetime(2026, 3, 1, 12, tzinfo=UTC)  # type: ignore[operator]

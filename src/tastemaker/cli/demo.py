@@ -12,6 +12,7 @@ import typer
 from rich.panel import Panel
 
 from tastemaker.cli.common import console, fail
+from tastemaker.cli.generate import window_start
 from tastemaker.cli.imports import import_file
 from tastemaker.datasets.marketplace import generate_marketplace, write_marketplace
 from tastemaker.workspace import Workspace
@@ -44,7 +45,7 @@ def demo(
     console.print(f"[bold]1.[/bold] workspace at {ws.root} ({ws.store.backend})")
 
     t = time.perf_counter()
-    market = generate_marketplace(users, items, days, seed)
+    market = generate_marketplace(users, items, days, seed, start=window_start(days))
     files = write_marketplace(market, ws.root / "data", "parquet")
     console.print(
         f"[bold]2.[/bold] generated {market.events.height:,} events, {market.items.height:,} items,"

@@ -105,7 +105,7 @@ class PropensityScorer:
                 version = self.registry.state().active
                 if version is None:
                     raise NotFoundError(
-                        "no propensity model is active: run `tastemaker propensity train`"
+                        "no propensity model is active: run `tastemaker propensity train --promote`"
                     )
                 manifest = self.registry.check_schema(version)
                 self._model = (version, PropensityModel.load(self.registry.path(version)))
