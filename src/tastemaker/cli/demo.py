@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
 from rich.panel import Panel
 
@@ -61,6 +62,7 @@ def demo(
         )
     for step in _later_steps():
         step(ws)
+    calls = suggested_calls(ws, *suggested_pair(ws, market.events))
     ws.close()
     console.print(
         Panel.fit(
@@ -71,12 +73,32 @@ def demo(
             "Next:\n"
             f"  tastemaker doctor -w {workspace}\n"
             f"  tastemaker serve -w {workspace}      # then open http://127.0.0.1:8000/docs\n"
-            "  curl 'http://127.0.0.1:8000/v1/recommendations/u000001?k=5'\n"
-            "  curl 'http://127.0.0.1:8000/v1/featured?user_id=u000001&filters=fuel_type:electric'\n"
-            "  curl 'http://127.0.0.1:8000/v1/propensity/u000001?item_id=i000001'\n",
+            + "".join(f"  curl 'http://127.0.0.1:8000{path}'\n" for path in calls),
             title="tastemaker demo",
         )
     )
+
+
+def suggested_pair(ws: Workspace, events: pl.DataFrame) -> tuple[str, str]:
+    """A (raw user id, item id) worth showing: the latest add-to-cart by a user who is in a
+    segment, so propensity has behaviour features and featured has a segment rule."""
+    carts = events.filter(pl.col("type") == "add_to_cart").sort("timestamp", descending=True)
+    for user, item in carts.select("user_id", "item_id").head(2_000).iter_rows():
+        state = ws.profiles.state(ws.pseudonymizer.one(user))
+        if state is not None and state.segments:
+            return str(user), str(item)
+    return str(events["user_id"][-1]), str(events["item_id"][-1])
+
+
+def suggested_calls(ws: Workspace, user: str, item: str) -> list[str]:
+    """The HTTP paths the demo suggests trying, for the suggested user and item (propensity
+    only when a propensity model was promoted)."""
+    from tastemaker.propensity.training import registry_of
+
+    calls = [f"/v1/recommendations/{user}?k=5", f"/v1/featured?user_id={user}"]
+    if registry_of(ws).state().active is not None:
+        calls.append(f"/v1/propensity/{user}?item_id={item}")
+    return calls
 
 
 def _evaluate(ws: Workspace) -> None:
