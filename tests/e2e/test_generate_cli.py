@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -90,3 +91,40 @@ def test_bench_generate_signal_reports_segments_and_model_lift() -> None:
     assert set(figures["segments"]["body_type"]) >= {"suv", "hatchback"}
     assert electric["users"] > 0 and electric["precision"] > 0.7
     assert figures["models"]["ndcg10_ease"] > figures["models"]["ndcg10_popularity"]
+
+
+def test_the_next_hint_imports_into_the_workspace_it_names(tmp_path: Path) -> None:
+    out = tmp_path / "market"
+    args = ["generate", "marketplace", "--out", str(out), "--users", "60", "--items", "40"]
+    result = runner.invoke(app, [*args, "--days", "2", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    hints = [line.split() for line in result.output.splitlines() if "tastemaker import" in line]
+    assert [h[2] for h in hints] == ["items", "users", "events"], result.output
+    Workspace.init(tmp_path / "ws").close()
+    for hint in hints:
+        command = [str(tmp_path / "ws") if word == "WORKSPACE" else word for word in hint[1:]]
+        imported = runner.invoke(app, command)
+        assert imported.exit_code == 0, (hint, imported.output)
+    ws = Workspace.open(tmp_path / "ws")
+    try:
+        assert ws.store.items().height == 40 and ws.store.events().height > 0
+    finally:
+        ws.close()
+
+
+def test_data_ends_now_by_default_and_at_end_when_given(tmp_path: Path) -> None:
+    base = ["generate", "marketplace", "--users", "80", "--items", "60", "--days", "3"]
+    before = datetime.now(UTC)
+    assert runner.invoke(app, [*base, "--out", str(tmp_path / "now")]).exit_code == 0
+    last = pl.read_parquet(tmp_path / "now" / "events.parquet")["timestamp"].max()
+    assert isinstance(last, datetime)
+    assert before - timedelta(days=1) < last <= datetime.now(UTC)
+    for name in ("a", "b"):
+        args = [*base, "--out", str(tmp_path / name), "--end", "2026-03-01T12:00:00Z"]
+        assert runner.invoke(app, args).exit_code == 0
+    assert (tmp_path / "a" / "events.parquet").read_bytes() == (
+        tmp_path / "b" / "events.parquet"
+    ).read_bytes()
+    fixed = pl.read_parquet(tmp_path / "a" / "events.parquet")["timestamp"]
+    assert datetime(2026, 2, 26, 12, tzinfo=UTC) <= fixed.min()  # type: ignore[operator]
+    assert fixed.max() < datetime(2026, 3, 1, 12, tzinfo=UTC)  # type: ignore[operator]

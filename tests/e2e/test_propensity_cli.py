@@ -27,9 +27,13 @@ def test_train_list_score_and_serve(tmp_path: Path, tm: Tastemaker) -> None:
     trained = tm("propensity", "train", "-w", "shop", *TRAIN, cwd=tmp_path)
     assert trained.returncode == 0, trained.stdout + trained.stderr
     assert "out-of-time test" in trained.stdout and "base_rate" in trained.stdout
-    assert "saved v0001" in trained.stdout and "and promoted" in trained.stdout
+    assert "saved v0001" in trained.stdout and "(not promoted)" in trained.stdout
+    assert "active" not in tm("propensity", "list", "-w", "shop", cwd=tmp_path).stdout
+    promoted = tm("propensity", "train", "-w", "shop", *TRAIN, "--promote", cwd=tmp_path)
+    assert promoted.returncode == 0, promoted.stdout + promoted.stderr
+    assert "saved v0002" in promoted.stdout and "and promoted" in promoted.stdout
     listed = tm("propensity", "list", "-w", "shop", cwd=tmp_path)
-    assert "v0001" in listed.stdout and "active" in listed.stdout
+    assert "v0002" in listed.stdout and "active" in listed.stdout
 
     events = pl.read_parquet(tmp_path / "data" / "events.parquet")
     carts = events.filter(pl.col("type") == "add_to_cart").sort("timestamp")
@@ -37,7 +41,7 @@ def test_train_list_score_and_serve(tmp_path: Path, tm: Tastemaker) -> None:
     scored = tm("propensity", "score", user, "-w", "shop", "--at", at, "--k", "3", cwd=tmp_path)
     assert scored.returncode == 0, scored.stderr
     answer = json.loads(scored.stdout)
-    assert answer["user_id"] == user and answer["model_version"] == "v0001"
+    assert answer["user_id"] == user and answer["model_version"] == "v0002"
     probs = [i["probability"] for i in answer["items"]]
     assert 0 < len(probs) <= 3 and probs == sorted(probs, reverse=True)
     assert all(0.0 <= p <= 1.0 for p in probs)

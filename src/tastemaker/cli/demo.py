@@ -8,10 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
 from rich.panel import Panel
 
 from tastemaker.cli.common import console, fail
+from tastemaker.cli.generate import window_start
 from tastemaker.cli.imports import import_file
 from tastemaker.datasets.marketplace import generate_marketplace, write_marketplace
 from tastemaker.workspace import Workspace
@@ -44,7 +46,7 @@ def demo(
     console.print(f"[bold]1.[/bold] workspace at {ws.root} ({ws.store.backend})")
 
     t = time.perf_counter()
-    market = generate_marketplace(users, items, days, seed)
+    market = generate_marketplace(users, items, days, seed, start=window_start(days))
     files = write_marketplace(market, ws.root / "data", "parquet")
     console.print(
         f"[bold]2.[/bold] generated {market.events.height:,} events, {market.items.height:,} items,"
@@ -60,6 +62,7 @@ def demo(
         )
     for step in _later_steps():
         step(ws)
+    calls = suggested_calls(ws, *suggested_pair(ws, market.events))
     ws.close()
     console.print(
         Panel.fit(
@@ -70,12 +73,32 @@ def demo(
             "Next:\n"
             f"  tastemaker doctor -w {workspace}\n"
             f"  tastemaker serve -w {workspace}      # then open http://127.0.0.1:8000/docs\n"
-            "  curl 'http://127.0.0.1:8000/v1/recommendations/u000001?k=5'\n"
-            "  curl 'http://127.0.0.1:8000/v1/featured?user_id=u000001&filters=fuel_type:electric'\n"
-            "  curl 'http://127.0.0.1:8000/v1/propensity/u000001?item_id=i000001'\n",
+            + "".join(f"  curl 'http://127.0.0.1:8000{path}'\n" for path in calls),
             title="tastemaker demo",
         )
     )
+
+
+def suggested_pair(ws: Workspace, events: pl.DataFrame) -> tuple[str, str]:
+    """A (raw user id, item id) worth showing: the latest add-to-cart by a user who is in a
+    segment, so propensity has behaviour features and featured has a segment rule."""
+    carts = events.filter(pl.col("type") == "add_to_cart").sort("timestamp", descending=True)
+    for user, item in carts.select("user_id", "item_id").head(2_000).iter_rows():
+        state = ws.profiles.state(ws.pseudonymizer.one(user))
+        if state is not None and state.segments:
+            return str(user), str(item)
+    return str(events["user_id"][-1]), str(events["item_id"][-1])
+
+
+def suggested_calls(ws: Workspace, user: str, item: str) -> list[str]:
+    """The HTTP paths the demo suggests trying, for the suggested user and item (propensity
+    only when a propensity model was promoted)."""
+    from tastemaker.propensity.training import registry_of
+
+    calls = [f"/v1/recommendations/{user}?k=5", f"/v1/featured?user_id={user}"]
+    if registry_of(ws).state().active is not None:
+        calls.append(f"/v1/propensity/{user}?item_id={item}")
+    return calls
 
 
 def _evaluate(ws: Workspace) -> None:
@@ -113,7 +136,7 @@ def _train(ws: Workspace) -> None:
 
 
 def _propensity(ws: Workspace) -> None:
-    """Train the purchase-propensity model out of time and promote it."""
+    """Train the purchase-propensity model out of time; promote it if it beats the base rate."""
     from tastemaker.errors import ValidationFailedError
     from tastemaker.propensity.training import PropensityConfig, registry_of, train_propensity
 
@@ -124,6 +147,10 @@ def _propensity(ws: Workspace) -> None:
         console.print(f"[bold]6.[/bold] purchase propensity skipped: {exc.message}")
         return
     assert result.version is not None
+    refusal = result.promotion_refusal()
+    if refusal is not None:
+        console.print(f"[bold]6.[/bold] [bold red]propensity not promoted:[/bold red] {refusal}")
+        return
     registry_of(ws).promote(result.version)
     m = result.metrics[result.model]
     base = result.metrics["base_rate"]

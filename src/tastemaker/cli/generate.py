@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +14,6 @@ from rich.table import Table
 
 from tastemaker.cli.common import console, fail
 from tastemaker.datasets.marketplace import (
-    DEFAULT_START,
     FILE_FORMATS,
     FileFormat,
     generate_marketplace,
@@ -23,6 +22,29 @@ from tastemaker.datasets.marketplace import (
 from tastemaker.errors import TastemakerError
 
 app = typer.Typer(help="Generate synthetic data sets.", no_args_is_help=True)
+
+
+def window_start(days: int, end: str | None = None, start: str | None = None) -> datetime:
+    """First instant of a ``days``-long event window (UTC).
+
+    ``start`` (YYYY-MM-DD) fixes the first day; otherwise the window ends at ``end`` (ISO 8601,
+    naive = UTC) or, by default, now rounded down to the minute, so fresh data is recent.
+
+    Raises:
+        ValueError: ``start`` or ``end`` does not parse, or both are given.
+    """
+    if start is not None and end is not None:
+        raise ValueError("give --start or --end, not both")
+    if start is not None:
+        first = date.fromisoformat(start)
+        return datetime(first.year, first.month, first.day, tzinfo=UTC)
+    last = (
+        datetime.now(UTC).replace(second=0, microsecond=0)
+        if end is None
+        else datetime.fromisoformat(end.replace("Z", "+00:00"))
+    )
+    last = last if last.tzinfo is not None else last.replace(tzinfo=UTC)
+    return last - timedelta(days=days)
 
 
 @app.command("marketplace")
@@ -38,8 +60,12 @@ def marketplace(
         str, typer.Option("--format", "-f", help=f"File format: {', '.join(FILE_FORMATS)}.")
     ] = "parquet",
     start: Annotated[
-        str, typer.Option(help="First day of the event window (UTC, YYYY-MM-DD).")
-    ] = DEFAULT_START.isoformat(),
+        str | None, typer.Option(help="First day of the event window (UTC, YYYY-MM-DD).")
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(help="End of the event window (ISO 8601, UTC); default: now (the minute)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Generate a synthetic vehicle-and-goods marketplace: events, items, users, ground truth.
@@ -52,9 +78,12 @@ def marketplace(
     if fmt not in FILE_FORMATS:
         raise fail(f"--format '{fmt}' is not one of {', '.join(FILE_FORMATS)}")
     try:
-        first_day = date.fromisoformat(start)
+        first_day = window_start(days, end=end, start=start)
     except ValueError as exc:
-        raise fail(f"--start '{start}' is not a date (expected YYYY-MM-DD)") from exc
+        raise fail(
+            f"--start {start!r} / --end {end!r} is not a date (expected --start YYYY-MM-DD"
+            f" or --end an ISO 8601 time): {exc}"
+        ) from exc
     began = time.perf_counter()
     try:
         m = generate_marketplace(users, items, days, seed, start=first_day)
@@ -91,7 +120,6 @@ def _print_summary(summary: dict[str, object], counts: pl.DataFrame, out: Path) 
     assert isinstance(files, dict)
     for path in files.values():
         console.print(f"wrote {path}")
-    console.print(
-        f"next: tastemaker import items {files['items']} && "
-        f"tastemaker import users {files['users']} && tastemaker import events {files['events']}"
-    )
+    console.print("next, into a workspace made by `tastemaker init WORKSPACE`:")
+    for kind in ("items", "users", "events"):
+        typer.echo(f"  tastemaker import {kind} {files[kind]} -w WORKSPACE")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
+from tastemaker.cli.common import WorkspaceOpt, console, err_console, fail, opened
 from tastemaker.errors import TastemakerError
 from tastemaker.propensity.examples import LabelSpec
 from tastemaker.propensity.features import PropensityWindows
@@ -39,11 +39,15 @@ def train(
         float, typer.Option(help="Days of cutoffs to stop boosting and calibrate on.")
     ] = 3.0,
     calibration: Annotated[str, typer.Option(help="isotonic, sigmoid or none.")] = "isotonic",
-    promote: Annotated[bool, typer.Option(help="Serve the new version at once.")] = True,
+    promote: Annotated[
+        bool,
+        typer.Option(help="Serve the new version at once (only if it beats the base rate)."),
+    ] = False,
     seed: int = 0,
 ) -> None:
     """Build point-in-time examples, evaluate out of time against a logistic baseline and
-    the base rate, save the chosen model as a new version (and promote it)."""
+    the base rate, save the chosen model as a new version; with --promote, serve it if it
+    beats the base rate out of time (log loss and Brier), else exit 1 saying why."""
     from tastemaker.propensity.training import PropensityConfig, registry_of, train_propensity
 
     if model not in ("auto", "lightgbm", "logistic"):
@@ -63,15 +67,27 @@ def train(
             with console.status("building examples and training"):
                 result = train_propensity(ws, cfg)
             registry = registry_of(ws)
-            if promote and result.version is not None:
+            refusal = result.promotion_refusal()
+            if promote and refusal is None and result.version is not None:
                 registry.promote(result.version)
         except TastemakerError as exc:
             raise fail(exc.message) from exc
+    _report(result, registry.root, promote=promote, refusal=refusal)
+
+
+def _report(result: TrainResult, root: Path, *, promote: bool, refusal: str | None) -> None:
+    """Print the metrics and what was saved; exit 1 when --promote was refused."""
     console.print(_metrics_table(result))
     top = sorted(result.importance.items(), key=lambda kv: -kv[1])[:5]
     console.print("strongest features: " + ", ".join(f"{n} {v:.2f}" for n, v in top))
-    state = "and promoted" if promote else "(not promoted)"
-    console.print(f"saved {result.version} ({result.model}) {state} in {registry.root}")
+    state = "and promoted" if promote and refusal is None else "(not promoted)"
+    console.print(f"saved {result.version} ({result.model}) {state} in {root}")
+    if refusal is not None:
+        err_console.print(f"[bold red]warning:[/bold red] {refusal}")
+        if promote:
+            raise fail(f"not promoted: {refusal}", code=1)
+    elif not promote:
+        console.print(f"promote it with `tastemaker propensity promote {result.version}`")
 
 
 _COLUMNS = (

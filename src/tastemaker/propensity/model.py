@@ -50,6 +50,9 @@ _LIGHTGBM_DEFAULTS: dict[str, Any] = {
 _LOGISTIC_DEFAULTS: dict[str, Any] = {"C": 1.0}
 
 
+PROBABILITY_EPS = 1e-6  # no answer is exactly 0 or 1: log loss stays finite, odds defined
+
+
 class PropensityModel:
     """Probability that a user buys an item, from the propensity feature columns.
 
@@ -171,14 +174,17 @@ class PropensityModel:
         return self.linear.log_odds(x)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """Calibrated purchase probabilities, one per row."""
+        """Calibrated purchase probabilities, one per row, within [PROBABILITY_EPS,
+        1 - PROBABILITY_EPS] (a calibrator can map a whole bin to exactly 0 or 1)."""
         if len(x) == 0:
             return np.zeros(0)
         if self.calibrator is not None:
-            return self.calibrator.apply(self.log_odds(x))
-        if self.booster is not None:
-            return np.asarray(self.booster.predict(x), dtype=np.float64)
-        return np.asarray(expit(self.log_odds(x)))
+            p = self.calibrator.apply(self.log_odds(x))
+        elif self.booster is not None:
+            p = np.asarray(self.booster.predict(x), dtype=np.float64)
+        else:
+            p = np.asarray(expit(self.log_odds(x)))
+        return np.clip(p, PROBABILITY_EPS, 1.0 - PROBABILITY_EPS)
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """Each feature's additive share of each row's log-odds (before calibration).

@@ -65,6 +65,7 @@ class PropensityAnswer:
 
 
 _LATEST_MS = 4_102_444_800_000  # 2100-01-01
+_STATS_KEPT = 16  # popularity snapshots kept (one per time asked)
 
 
 def as_of_ms(at: datetime | None) -> int | None:
@@ -90,7 +91,7 @@ class PropensityScorer:
         self._lock = threading.Lock()
         self._token: tuple[int, int] | None = None
         self._model: tuple[str, PropensityModel] | None = None
-        self._stats: tuple[float, pl.DataFrame] | None = None
+        self._stats: dict[int | None, tuple[float, pl.DataFrame]] = {}
 
     def model(self) -> tuple[str, PropensityModel]:
         """The active (version, model), reloaded when the registry's pointers change.
@@ -104,28 +105,39 @@ class PropensityScorer:
                 version = self.registry.state().active
                 if version is None:
                     raise NotFoundError(
-                        "no propensity model is active: run `tastemaker propensity train`"
+                        "no propensity model is active: run `tastemaker propensity train --promote`"
                     )
                 manifest = self.registry.check_schema(version)
                 self._model = (version, PropensityModel.load(self.registry.path(version)))
                 if windows_of(manifest) != self.windows:
-                    self._stats = None
+                    self._stats = {}
                 self.windows = windows_of(manifest)
                 self._token = token
             return self._model
 
-    def item_stats(self, now_ms: int) -> pl.DataFrame:
-        """Item popularity as of the last snapshot (taken again when older than the refresh)."""
+    def item_stats(self, now_ms: int, *, live: bool = False) -> pl.DataFrame:
+        """Item popularity as of ``now_ms``, cached per time asked for ``refresh_seconds``.
+
+        A live request (``live``: the time is "now") shares one snapshot until it is older than
+        the refresh; a request for an explicit time gets popularity as of exactly that time,
+        whatever was asked before.
+        """
+        key = None if live else now_ms
         with self._lock:
-            if self._stats is not None and time.monotonic() - self._stats[0] < self.refresh_seconds:
-                return self._stats[1]
+            hit = self._stats.get(key)
+            if hit is not None and time.monotonic() - hit[0] < self.refresh_seconds:
+                return hit[1]
         start = now_ms - self.windows.item_ms
         log = self.ws.store.events(
-            start=datetime.fromtimestamp(start / 1000, UTC), types=sorted(ITEM_EVENT_TYPES)
+            start=datetime.fromtimestamp(start / 1000, UTC),
+            end=datetime.fromtimestamp(now_ms / 1000, UTC),
+            types=sorted(ITEM_EVENT_TYPES),
         )
         stats = item_stats(item_events(log), [now_ms], self.windows)
         with self._lock:
-            self._stats = (time.monotonic(), stats)
+            if len(self._stats) >= _STATS_KEPT:
+                self._stats.pop(next(iter(self._stats)))
+            self._stats[key] = (time.monotonic(), stats)
         return stats
 
     def timeline(self, user_key: str) -> pl.DataFrame | None:
@@ -183,7 +195,8 @@ class PropensityScorer:
             },
             schema={"user_id": pl.String, "item_id": pl.String, "as_of": pl.Int64},
         )
-        feats = pair_features(queries, events, catalog, self.item_stats(now), self.windows)
+        stats = self.item_stats(now, live=now_ms is None)
+        feats = pair_features(queries, events, catalog, stats, self.windows)
         x = feats.select(FEATURE_NAMES).to_numpy().astype(np.float64)
         probs = model.predict(x)
         contrib = model.contributions(x) if factors > 0 else np.zeros_like(x)

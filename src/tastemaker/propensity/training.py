@@ -130,6 +130,21 @@ class TrainResult:
     examples: int
     cutoffs: int
 
+    def promotion_refusal(self) -> str | None:
+        """Why the chosen model must not be promoted, or None when it beats the base rate
+        on the out-of-time test slice in both log loss and Brier score (lower is better)."""
+        chosen, base = self.metrics[self.model], self.metrics["base_rate"]
+        nan = float("nan")  # a one-class test slice has no log loss: never promoted
+        worse = [
+            f"{name} {chosen.get(name, nan):.6f} is not below the base rate's "
+            f"{base.get(name, nan):.6f}"
+            for name in ("log_loss", "brier")
+            if not float(chosen.get(name, nan)) < float(base.get(name, nan))
+        ]
+        if not worse:
+            return None
+        return f"{self.model} does not beat the base rate out of time: " + "; ".join(worse)
+
 
 def evaluate_models(
     examples: pl.DataFrame, cfg: PropensityConfig

@@ -4,8 +4,10 @@ version, score online from the profile timeline."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -13,6 +15,7 @@ from tastemaker.datasets.marketplace import generate_marketplace
 from tastemaker.errors import DataLeakageError, NotFoundError, ValidationFailedError
 from tastemaker.propensity.examples import LabelSpec
 from tastemaker.propensity.features import DAY_MS, PropensityWindows
+from tastemaker.propensity.model import PROBABILITY_EPS, PropensityModel
 from tastemaker.propensity.scorer import PropensityScorer
 from tastemaker.propensity.training import (
     PropensityConfig,
@@ -103,3 +106,43 @@ def test_an_add_to_cart_a_moment_ago_raises_that_items_probability_at_once(
     assert after.items[0].factors and all(f.feature for f in after.items[0].factors)
     with pytest.raises(NotFoundError, match="'no-such-item' is not in the catalog"):
         scorer.score(ws.pseudonymizer.one("shopper-1"), ["no-such-item"], now_ms=now)
+
+
+def test_an_answer_for_a_given_time_does_not_depend_on_what_was_asked_before(
+    trained: tuple[Workspace, object],
+) -> None:
+    ws, result = trained
+    registry_of(ws).promote(result.version)  # type: ignore[attr-defined]
+    events = ws.store.events(types=["add_to_cart"])
+    at = int(events["timestamp"].max().timestamp() * 1000)  # type: ignore[union-attr]
+    item = events["item_id"].mode()[0]
+    user = ws.pseudonymizer.one("u000001")
+
+    fresh = PropensityScorer(ws).score(user, [item], now_ms=at).items[0]
+    warmed = PropensityScorer(ws)
+    warmed.score(user, [item])  # a live call first caches popularity as of now
+    later = warmed.score(user, [item], now_ms=at).items[0]
+    assert later.probability == pytest.approx(fresh.probability)
+    assert warmed.item_stats(at).filter(pl.col("item_id") == item)["i_carts"][0] > 0
+
+
+def test_no_probability_is_exactly_zero_or_one(trained: tuple[Workspace, object]) -> None:
+    ws, result = trained
+    model = PropensityModel.load(registry_of(ws).path(result.version))  # type: ignore[attr-defined]
+    width = len(model.feature_names)
+    extremes = np.vstack([np.full(width, -1e6), np.zeros(width), np.full(width, 1e6)])
+    p = model.predict(extremes)
+    assert ((p >= PROBABILITY_EPS) & (p <= 1 - PROBABILITY_EPS)).all(), p
+
+
+def test_a_model_that_does_not_beat_the_base_rate_is_refused_promotion(
+    trained: tuple[Workspace, object],
+) -> None:
+    _, result = trained
+    assert result.promotion_refusal() is None  # type: ignore[attr-defined]
+    metrics = dict(result.metrics)  # type: ignore[attr-defined]
+    chosen = result.model  # type: ignore[attr-defined]
+    metrics[chosen] = {**metrics[chosen], "brier": metrics["base_rate"]["brier"] + 1e-6}
+    worse = replace(result, metrics=metrics)  # type: ignore[type-var]
+    refusal = worse.promotion_refusal()
+    assert refusal is not None and "brier" in refusal and "log_loss" not in refusal

@@ -1,0 +1,36 @@
+"""`tastemaker demo` on a small workspace: every call it suggests shows what it claims."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from tastemaker.cli.app import app
+from tastemaker.serving import create_app
+from tastemaker.workspace import Workspace
+
+BEHAVIOUR = ("u_", "ui_")  # user and user-item features, as opposed to item-only ones
+
+
+def test_every_suggested_call_answers_what_it_claims(tmp_path: Path) -> None:
+    args = ["demo", str(tmp_path / "demo"), "--users", "400", "--items", "200", "--days", "30"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    paths = re.findall(r"curl 'http://127\.0\.0\.1:8000(\S+)'", result.output)
+    kinds = [p.split("/")[2].split("?")[0] for p in paths]
+    assert kinds == ["recommendations", "featured", "propensity"], result.output
+    ws = Workspace.open(tmp_path / "demo")
+    try:
+        client = TestClient(create_app(ws))
+        answers = [client.get(path) for path in paths]
+        assert [a.status_code for a in answers] == [200, 200, 200]
+        recommended, featured, propensity = (a.json() for a in answers)
+        assert recommended["items"] and not recommended["cold_start"]
+        assert featured["rule"].startswith("segments:") and featured["segments"]
+        factors = propensity["items"][0]["factors"]
+        assert any(f["feature"].startswith(BEHAVIOUR) and f["value"] != 0 for f in factors)
+    finally:
+        ws.close()
