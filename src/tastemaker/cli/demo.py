@@ -101,6 +101,14 @@ def suggested_calls(ws: Workspace, user: str, item: str) -> list[str]:
     return calls
 
 
+def _tune(ws: Workspace) -> None:
+    """A quick tune of EASE on the workspace's own data: the record evaluate and train use."""
+    from tastemaker.cli.tune import tune_command
+
+    console.print("[bold]3b.[/bold] tuning EASE's regularization on this workspace's events")
+    tune_command(model="ease", workspace=ws.root, grid='{"l2": [100, 300, 1000]}')
+
+
 def _evaluate(ws: Workspace) -> None:
     """Compare the main models on a temporal split; print the table, write the HTML report."""
     from tastemaker.cli.evaluate import evaluate
@@ -163,5 +171,5 @@ def _propensity(ws: Workspace) -> None:
 
 
 def _later_steps() -> list[Callable[[Workspace], None]]:
-    """Stages that run after import: evaluation, the served model, then propensity."""
-    return [_evaluate, _train, _propensity]
+    """Stages that run after import: tuning, evaluation, the served model, then propensity."""
+    return [_tune, _evaluate, _train, _propensity]
