@@ -18,8 +18,11 @@ TRAIN = ("--user-days", "3", "--item-days", "10", "--horizon-days", "2", "--test
 
 def test_train_list_score_and_serve(tmp_path: Path, tm: Tastemaker) -> None:
     assert tm("init", "shop", cwd=tmp_path).returncode == 0
+    # fixed data (--end): with data ending at the real "now", an explicit item scored with
+    # `at` disagreed with the CLI's default-item answer (open in issue #13, point 2)
     gen = tm("generate", "marketplace", "--users", "600", "--items", "250", "--days", "21",
-             "--seed", "9", "--out", "data", cwd=tmp_path)  # fmt: skip
+             "--seed", "9", "--end", "2026-01-31T00:00:00Z", "--out", "data",
+             cwd=tmp_path)  # fmt: skip
     assert gen.returncode == 0, gen.stderr
     for kind in ("items", "events"):
         done = tm("import", kind, f"data/{kind}.parquet", "-w", "shop", cwd=tmp_path)
@@ -36,7 +39,8 @@ def test_train_list_score_and_serve(tmp_path: Path, tm: Tastemaker) -> None:
     assert "v0002" in listed.stdout and "active" in listed.stdout
 
     events = pl.read_parquet(tmp_path / "data" / "events.parquet")
-    carts = events.filter(pl.col("type") == "add_to_cart").sort("timestamp")
+    carts = events.filter((pl.col("type") == "add_to_cart") & pl.col("user_id").is_not_null())
+    carts = carts.sort("timestamp")
     user, at = carts["user_id"][-1], carts["timestamp"][-1].isoformat()
     scored = tm("propensity", "score", user, "-w", "shop", "--at", at, "--k", "3", cwd=tmp_path)
     assert scored.returncode == 0, scored.stderr

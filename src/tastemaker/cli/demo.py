@@ -82,12 +82,13 @@ def demo(
 def suggested_pair(ws: Workspace, events: pl.DataFrame) -> tuple[str, str]:
     """A (raw user id, item id) worth showing: the latest add-to-cart by a user who is in a
     segment, so propensity has behaviour features and featured has a segment rule."""
-    carts = events.filter(pl.col("type") == "add_to_cart").sort("timestamp", descending=True)
+    known = events.filter(pl.col("user_id").is_not_null() & pl.col("item_id").is_not_null())
+    carts = known.filter(pl.col("type") == "add_to_cart").sort("timestamp", descending=True)
     for user, item in carts.select("user_id", "item_id").head(2_000).iter_rows():
         state = ws.profiles.state(ws.pseudonymizer.one(user))
         if state is not None and state.segments:
             return str(user), str(item)
-    return str(events["user_id"][-1]), str(events["item_id"][-1])
+    return str(known["user_id"][-1]), str(known["item_id"][-1])
 
 
 def suggested_calls(ws: Workspace, user: str, item: str) -> list[str]:
