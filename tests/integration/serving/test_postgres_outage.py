@@ -6,8 +6,6 @@ The test runs its own PostgreSQL server (never the shared one) and stops it mid-
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,19 +16,6 @@ from tastemaker.serving import create_app
 from tastemaker.workspace import Workspace
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def server() -> Iterator[ThrowawayPostgres]:
-    try:
-        pg = ThrowawayPostgres()
-    except (FileNotFoundError, subprocess.CalledProcessError, KeyError) as exc:
-        pytest.skip(f"cannot run a throwaway PostgreSQL server: {exc}")
-    try:
-        pg.start()
-        yield pg
-    finally:
-        pg.remove()
 
 
 def _event(event_id: str, user: str = "alice", item: str = "car1") -> dict[str, str]:
@@ -50,9 +35,9 @@ def _assert_unavailable(answer: object) -> None:
 
 
 def test_an_outage_answers_503_or_a_fallback_and_recovers(
-    server: ThrowawayPostgres, tmp_path: Path
+    throwaway_postgres: ThrowawayPostgres, tmp_path: Path
 ) -> None:
-    ws = Workspace.init(tmp_path / "ws", database_url=server.url)
+    ws = Workspace.init(tmp_path / "ws", database_url=throwaway_postgres.url)
     try:
         with TestClient(create_app(ws), raise_server_exceptions=False) as client:
             items = [{"item_id": f"car{i}", "category": "car"} for i in range(5)]
@@ -62,7 +47,7 @@ def test_an_outage_answers_503_or_a_fallback_and_recovers(
             assert client.get("/v1/featured", params={"user_id": "alice"}).status_code == 200
             assert client.get("/v1/recommendations/alice").status_code == 200
 
-            server.stop()
+            throwaway_postgres.stop()
             _assert_unavailable(client.post("/v1/events", json=[_event("down1")]))
             _assert_unavailable(client.put("/v1/items", json=[{"item_id": "car9"}]))
             _assert_unavailable(client.patch("/v1/items", json=[{"item_id": "car9"}]))
@@ -75,7 +60,7 @@ def test_an_outage_answers_503_or_a_fallback_and_recovers(
             assert cold.status_code == 200 and cold.json()["cold_start"] is True
             assert client.get("/readyz").status_code == 503
 
-            server.start()
+            throwaway_postgres.start()
             again = client.post("/v1/events", json=[_event("up1")])
             assert again.status_code == 200 and again.json()["accepted"] == 1
             assert client.get("/readyz").status_code == 200

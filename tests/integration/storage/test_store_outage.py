@@ -6,8 +6,6 @@ The test runs its own PostgreSQL server (never the shared one) and stops it mid-
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -20,19 +18,6 @@ from tastemaker.workspace import Workspace
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def server() -> Iterator[ThrowawayPostgres]:
-    try:
-        pg = ThrowawayPostgres()
-    except (FileNotFoundError, subprocess.CalledProcessError, KeyError) as exc:
-        pytest.skip(f"cannot run a throwaway PostgreSQL server: {exc}")
-    try:
-        pg.start()
-        yield pg
-    finally:
-        pg.remove()
-
-
 def _events(*ids: str) -> pl.DataFrame:
     return pl.DataFrame(
         [{"event_id": i, "user_id": "alice", "type": "view", "item_id": "car1",
@@ -41,17 +26,17 @@ def _events(*ids: str) -> pl.DataFrame:
 
 
 def test_appending_events_to_a_stopped_server_raises_store_unavailable(
-    server: ThrowawayPostgres, tmp_path: Path
+    throwaway_postgres: ThrowawayPostgres, tmp_path: Path
 ) -> None:
-    ws = Workspace.init(tmp_path / "ws", database_url=server.url)
+    ws = Workspace.init(tmp_path / "ws", database_url=throwaway_postgres.url)
     try:
         assert ws.ingestor.ingest_events(_events("e1"), "test").accepted == 1
-        server.stop()
+        throwaway_postgres.stop()
         # the pool's connection is dead (the checkout's ping fails), then nothing connects
         for attempt in ("e2", "e3"):
             with pytest.raises(StoreUnavailableError):
                 ws.ingestor.ingest_events(_events(attempt), "test")
-        server.start()
+        throwaway_postgres.start()
         assert ws.ingestor.ingest_events(_events("e4"), "test").accepted == 1
     finally:
         ws.close()
