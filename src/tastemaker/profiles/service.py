@@ -195,11 +195,9 @@ class ProfileService(ProfileMaintenance):
         rules = self.rules.current()
         links = self.links()
         attrs = self.catalog.attribute_map()
-        window, inter = self.settings.profiles.window_days, self.updater.interactions
 
         def on_change(state: ProfileState) -> None:
-            state.segments = evaluate(state, rules, window, inter)
-            state.rules_version = rules.version
+            self._evaluate((state,), rules)
 
         return self.updater.apply(cols, self._load_states, links, attrs, on_change)
 
