@@ -210,7 +210,7 @@ class FeaturedService:
         segments, why = user.segments, user.why or "user has no segment"
         if segments and rules is not None:
             memo = (tuple(sorted(segments.items())), flt.key(), rules.version, rules.featured,
-                    _blocked_key(eligible, n))  # fmt: skip
+                    tuple(map(tuple, user.excluded)))  # fmt: skip
             picked = idx.choices.get(memo)
             if picked is None:
                 picked = self._personalized(idx, eligible, segments, rules)
@@ -259,7 +259,7 @@ class FeaturedService:
             purchased=idx.table.lookup(list(purchased)),
             not_interested=idx.table.lookup(list(refused)),
         )
-        eligible = ~blocked_mask(self.hard.model_copy(update={"seen": False}), ctx)
+        eligible = ~blocked_mask(self.hard, ctx)
         return eligible, got[1], int(eligible.sum())
 
     def _pool(
@@ -301,8 +301,3 @@ class FeaturedService:
         index = int(tied[np.argmax(order[tied])])  # argmax keeps the first (lowest id) on ties
         used = {name: s for name, s, mask in applicable if mask[index]}
         return index, used
-
-
-def _blocked_key(eligible: np.ndarray, n: int) -> int:
-    """A memo key part that tells apart candidate sets of equal filters (user exclusions)."""
-    return hash((n, np.packbits(eligible).tobytes()))

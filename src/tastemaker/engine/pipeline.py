@@ -127,12 +127,20 @@ class RecommendationPipeline:
         return user, scored
 
     # --- 1. profile -------------------------------------------------------------------
+    def signals(self, user_key: str) -> UserSignals:
+        """The user's signals over the last ``recent_days`` from the profile reader.
+
+        Raises:
+            StoreUnavailableError: the profile cannot be read.
+        """
+        since = int(time.time() * 1000 - self.config.recent_days * 86_400_000)
+        return self.ws.profiles.signals(user_key, since)
+
     def profile(self, v: LoadedVersion, user_key: str) -> UserState:
         """Training-time history of the user plus fresh events, over the version's items."""
         t0 = time.perf_counter()
-        since = int(time.time() * 1000 - self.config.recent_days * 86_400_000)
         try:
-            sig = self.ws.profiles.signals(user_key, since)
+            sig = self.signals(user_key)
         except StoreUnavailableError as exc:  # the non-personalized (cold-start) list
             log.warning("profile store unavailable, serving the cold-start list: %s", exc)
             sig = UserSignals()

@@ -192,9 +192,8 @@ class Engine:
     def _featured_user(self, key: str | None) -> FeaturedUser:
         if key is None:
             return FeaturedUser()
-        since = int(time.time() * 1000 - self.config.recent_days * 86_400_000)
         try:
-            sig = self.ws.profiles.signals(key, since)
+            sig = self.pipeline.signals(key)
         except (TastemakerError, OSError, RuntimeError) as exc:
             log.warning("profile unavailable for featured listing: %s", exc)
             return FeaturedUser(why="profile store unavailable")
