@@ -21,7 +21,7 @@ def test_train_list_score_and_serve(tmp_path: Path, tm: Tastemaker) -> None:
     # fixed data (--end): with data ending at the real "now", an explicit item scored with
     # `at` disagreed with the CLI's default-item answer (open in issue #13, point 2)
     gen = tm("generate", "marketplace", "--users", "600", "--items", "250", "--days", "21",
-             "--seed", "9", "--end", "2026-01-31T00:00:00Z", "--out", "data",
+             "--seed", "9", "--out", "data",
              cwd=tmp_path)  # fmt: skip
     assert gen.returncode == 0, gen.stderr
     for kind in ("items", "events"):
@@ -32,11 +32,21 @@ def test_train_list_score_and_serve(tmp_path: Path, tm: Tastemaker) -> None:
     assert "out-of-time test" in trained.stdout and "base_rate" in trained.stdout
     assert "saved v0001" in trained.stdout and "(not promoted)" in trained.stdout
     assert "active" not in tm("propensity", "list", "-w", "shop", cwd=tmp_path).stdout
-    promoted = tm("propensity", "train", "-w", "shop", *TRAIN, "--promote", cwd=tmp_path)
-    assert promoted.returncode == 0, promoted.stdout + promoted.stderr
-    assert "saved v0002" in promoted.stdout and "and promoted" in promoted.stdout
-    listed = tm("propensity", "list", "-w", "shop", cwd=tmp_path)
-    assert "v0002" in listed.stdout and "active" in listed.stdout
+    promoted = tm("propensity", "promote", "v0001", "-w", "shop", cwd=tmp_path)
+    assert promoted.returncode == 0 and "active: v0001" in promoted.stdout
+    # --promote serves the new version only if it beats the base rate out of time; on 27
+    # test purchases that is a coin toss, so check the CLI keeps its word either way
+    again = tm("propensity", "train", "-w", "shop", *TRAIN, "--promote", cwd=tmp_path)
+    assert "saved v0002" in again.stdout
+    listed = tm("propensity", "list", "-w", "shop", cwd=tmp_path).stdout
+    active = next(line for line in listed.splitlines() if "active" in line)
+    if "does not beat the base rate" in again.stdout:
+        assert again.returncode == 1 and "not promoted:" in again.stdout + again.stderr
+        assert "v0001" in active
+    else:
+        assert again.returncode == 0 and "and promoted" in again.stdout
+        assert "v0002" in active
+    served = "v0002" if "v0002" in active else "v0001"
 
     events = pl.read_parquet(tmp_path / "data" / "events.parquet")
     carts = events.filter((pl.col("type") == "add_to_cart") & pl.col("user_id").is_not_null())
@@ -45,7 +55,7 @@ def test_train_list_score_and_serve(tmp_path: Path, tm: Tastemaker) -> None:
     scored = tm("propensity", "score", user, "-w", "shop", "--at", at, "--k", "3", cwd=tmp_path)
     assert scored.returncode == 0, scored.stderr
     answer = json.loads(scored.stdout)
-    assert answer["user_id"] == user and answer["model_version"] == "v0002"
+    assert answer["user_id"] == user and answer["model_version"] == served
     probs = [i["probability"] for i in answer["items"]]
     assert 0 < len(probs) <= 3 and probs == sorted(probs, reverse=True)
     assert all(0.0 <= p <= 1.0 for p in probs)

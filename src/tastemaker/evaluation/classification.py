@@ -11,24 +11,32 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 
 def reliability(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
-    """Per bin of equal row counts (deciles of the predicted probability by default): the
-    probability range, mean predicted, observed rate and row count."""
+    """Per bin of about equal row counts (deciles of the predicted probability by default):
+    the probability range, mean predicted, observed rate and row count.
+
+    Equal predictions always share a bin, so the table does not depend on row order (a
+    constant prediction is one bin).
+    """
     if len(p) == 0:
         return []
-    order = np.argsort(p, kind="stable")
+    n_bins = min(bins, len(p))
+    # rank "min": tied rows get the same rank, hence the same bin
+    which = (rankdata(p, method="min").astype(np.int64) - 1) * n_bins // len(p)
     rows = []
-    for chunk in np.array_split(order, min(bins, len(p))):
+    for b in np.unique(which):
+        chunk = which == b
         rows.append(
             {
                 "low": float(p[chunk].min()),
                 "high": float(p[chunk].max()),
                 "predicted": float(p[chunk].mean()),
                 "observed": float(y[chunk].mean()),
-                "n": len(chunk),
+                "n": int(chunk.sum()),
             }
         )
     return rows
@@ -41,13 +49,20 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
 
 
 def lift_at(y: np.ndarray, p: np.ndarray, share: float = 0.1) -> float:
-    """Purchase rate among the top ``share`` of rows by probability, over the overall rate."""
+    """Purchase rate among the top ``share`` of rows by probability, over the overall rate.
+
+    Rows tied at the cut count by their mean (the expectation over any order of the ties), so
+    a constant prediction has a lift of exactly 1.
+    """
     base = float(np.mean(y)) if len(y) else 0.0
     if base == 0.0:
         return float("nan")
     top = max(1, round(len(p) * share))
-    order = np.argsort(-p, kind="stable")[:top]
-    return float(np.mean(y[order]) / base)
+    cut = np.sort(p)[::-1][top - 1]
+    above = p > cut
+    tied = p == cut
+    bought = float(y[above].sum()) + (top - int(above.sum())) * float(y[tied].mean())
+    return bought / top / base
 
 
 def auc_interval(

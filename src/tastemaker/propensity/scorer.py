@@ -177,13 +177,17 @@ class PropensityScorer:
         requested = item_ids is not None
         if item_ids is None:
             recent = events.filter(
-                pl.col("type").is_in(INTEREST) & (pl.col("ts") >= now - self.windows.user_ms)
+                pl.col("type").is_in(INTEREST)
+                & (pl.col("ts") < now)
+                & (pl.col("ts") >= now - self.windows.user_ms)
             )
             item_ids = recent["item_id"].to_list()
         item_ids = list(dict.fromkeys(item_ids))
         if not item_ids:
             return PropensityAnswer(user_key, version, known, [])
-        catalog = self.ws.store.items(item_ids)
+        # the user's own events need their items' category and price too (category share,
+        # price ratio), not only the items asked about
+        catalog = self.ws.store.items(sorted(set(item_ids) | set(events["item_id"].to_list())))
         missing = sorted(set(item_ids) - set(catalog["item_id"].to_list()))
         if requested and missing:
             raise NotFoundError(f"item '{missing[0]}' is not in the catalog", item_id=missing[0])

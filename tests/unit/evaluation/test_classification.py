@@ -47,3 +47,19 @@ def test_auc_interval_resamples_users_and_contains_the_point() -> None:
 def test_one_class_gives_counts_without_auc() -> None:
     m = classification_metrics(np.zeros(5), np.full(5, 0.1))
     assert m["positives"] == 0 and "auc" not in m
+
+
+def test_tied_predictions_give_the_same_metrics_in_any_row_order() -> None:
+    # a constant predictor (the base rate) has lift 1 and one calibration bin, however the
+    # rows happen to be ordered (they are ordered by pseudonymous user id in training)
+    rng = np.random.default_rng(2)
+    y = (rng.uniform(size=3000) < 0.01).astype(int)
+    p = np.full(y.size, 0.02)
+    shuffled = rng.permutation(y.size)
+    assert lift_at(y, p) == pytest.approx(1.0)
+    assert lift_at(y[shuffled], p) == pytest.approx(1.0)
+    assert expected_calibration_error(y, p) == pytest.approx(abs(0.02 - y.mean()))
+    assert len(reliability(y[shuffled], p)) == 1
+    steps = np.repeat([0.1, 0.2, 0.3], 1000)
+    assert [r["n"] for r in reliability(y, steps)] == [1000, 1000, 1000]
+    assert lift_at(y, steps, 0.1) == pytest.approx(y[2000:].mean() / y.mean())

@@ -14,7 +14,14 @@ import pytest
 from tastemaker.datasets.marketplace import generate_marketplace
 from tastemaker.errors import DataLeakageError, NotFoundError, ValidationFailedError
 from tastemaker.propensity.examples import LabelSpec
-from tastemaker.propensity.features import DAY_MS, PropensityWindows
+from tastemaker.propensity.features import (
+    DAY_MS,
+    FEATURE_NAMES,
+    PropensityWindows,
+    item_events,
+    item_stats,
+    pair_features,
+)
 from tastemaker.propensity.model import PROBABILITY_EPS, PropensityModel
 from tastemaker.propensity.scorer import PropensityScorer
 from tastemaker.propensity.training import (
@@ -23,6 +30,7 @@ from tastemaker.propensity.training import (
     split_by_time,
     train_propensity,
 )
+from tastemaker.schema import ITEM_EVENT_TYPES
 from tastemaker.workspace import Workspace
 
 CFG = PropensityConfig(
@@ -150,3 +158,33 @@ def test_a_model_that_does_not_beat_the_base_rate_is_refused_promotion(
     worse = replace(result, metrics=metrics)  # type: ignore[type-var]
     refusal = worse.promotion_refusal()
     assert refusal is not None and "brier" in refusal and "log_loss" not in refusal
+
+
+def test_online_scores_equal_the_offline_feature_code_for_any_item_and_time(
+    trained: tuple[Workspace, object],
+) -> None:
+    # one user's answer at past times, the item alone, in the default list and from the
+    # training feature code over the whole log and catalog, must be the same number
+    ws, result = trained
+    registry_of(ws).promote(result.version)  # type: ignore[attr-defined]
+    scorer = PropensityScorer(ws)
+    version, model = scorer.model()
+    log = item_events(ws.store.events(types=sorted(ITEM_EVENT_TYPES)))
+    carts = log.filter(pl.col("type") == "add_to_cart").sort("ts")
+    checked = 0
+    for row in carts.slice(carts.height - 400, 400).gather_every(40).iter_rows(named=True):
+        user, at = row["user_id"], row["ts"] + 1
+        listed = {i.item_id: i.probability for i in scorer.score(user, k=500, now_ms=at).items}
+        assert row["item_id"] in listed
+        query = pl.DataFrame(
+            {"user_id": [user] * len(listed), "item_id": list(listed), "as_of": [at] * len(listed)}
+        )
+        offline = pair_features(
+            query, log, ws.store.items(), item_stats(log, [at], scorer.windows), scorer.windows
+        )
+        expected = model.predict(offline.select(FEATURE_NAMES).to_numpy().astype(np.float64))
+        for item, p in zip(offline["item_id"], expected, strict=True):
+            alone = scorer.score(user, [item], now_ms=at).items[0].probability
+            assert alone == pytest.approx(p) and listed[item] == pytest.approx(p)
+            checked += 1
+    assert version == result.version and checked >= 10  # type: ignore[attr-defined]
