@@ -19,7 +19,6 @@ from tastemaker.evaluation.tuning import (
     DEFAULT_GRIDS,
     TUNING_RECORD,
     data_fingerprint,
-    edge_warnings,
     tune,
     write_record,
 )
@@ -65,13 +64,19 @@ def tune_command(
     result.context = {"dataset": dataset or str(workspace), "outer_split": outer.describe()}
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     path = result.save(out or reports / "tuning" / f"{model}-{stamp}.json")
-    summary = {"best_params": result.best_params, "best_value": result.best_value}
+    summary = {
+        "best_params": result.best_params,
+        "best_value": result.best_value,
+        "searched": result.grid,
+    }
     if workspace is not None:  # the workspace's record that train and evaluate use
         tuning = write_record(reports / TUNING_RECORD, result, grid_dict or {},
                               data_fingerprint(inter))  # fmt: skip
         summary["tuning_record"] = str(tuning)
     console.print_json(json.dumps({**summary, "trials": len(result.trials), "record": str(path)}))
-    for warning in edge_warnings(result, grid_dict or {}):
+    for note in result.extensions:
+        console.print(f"[bold yellow]EXTENDED[/bold yellow] {model}: {note}")
+    for warning in result.edge_warnings:
         console.print(f"[bold red]WARNING[/bold red] {warning}")
 
 

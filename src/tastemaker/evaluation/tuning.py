@@ -2,7 +2,10 @@
 
 The test part of an outer split is never seen: ``tune`` receives training interactions,
 splits them again (per-user random 75/25 by default, or temporal), fits every grid
-point on the inner train and scores it on the inner validation. Results are JSON.
+point on the inner train and scores it on the inner validation. When the best value of
+a numeric parameter is the lowest or highest of its grid, the grid is extended
+geometrically past that end (a few steps); a best value still at an end afterwards is
+reported in ``edge_warnings``. Results are JSON.
 """
 
 from __future__ import annotations
@@ -35,17 +38,28 @@ DEFAULT_GRIDS: dict[str, dict[str, list[Any]]] = {
         "iterations": [15],
     },
     "bpr": {
-        "factors": [64, 128],
-        "learning_rate": [0.005, 0.01, 0.02],
+        "factors": [128],
+        "learning_rate": [0.01, 0.02],
         "regularization": [0.01, 0.03, 0.1],
-        "iterations": [50, 100, 200],
+        "iterations": [100, 200],
+        "popularity_correction": [0.5, 1.0],
     },
 }
+EXTEND_STEPS = 3
+"""Rounds of grid extension past an end before ``tune`` gives up and warns."""
+
+Trial = Callable[[Mapping[str, Any]], float]
+"""Scores one parameter point (higher is better); ``tune`` builds one per search."""
 
 
 @dataclass
 class TuneResult:
-    """A finished search: every trial, the best point, and how it was validated."""
+    """A finished search: every trial, the best point, and how it was validated.
+
+    ``grid`` holds every value searched per parameter (the grid asked for plus its
+    extensions), ``extensions`` says what was added past an end and why, and
+    ``edge_warnings`` names the parameters whose best value is still an end.
+    """
 
     model: str
     metric: str
@@ -57,6 +71,9 @@ class TuneResult:
     started_at: str = ""
     seconds: float = 0.0
     context: dict[str, Any] = field(default_factory=dict)
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    extensions: list[str] = field(default_factory=list)
+    edge_warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -85,7 +102,8 @@ TUNING_RECORD = "tuning.json"
 
 Each entry holds ``params`` (the chosen point), ``grid``, ``metric``, ``k``, ``value``,
 ``validation`` (inner split), ``outer_split`` and ``data`` (a fingerprint of the data tuned
-on), ``tuned_at`` and ``edge_warnings``. ``tune`` writes it; ``train`` and ``evaluate`` use it.
+on), ``tuned_at``, ``searched`` and ``extensions`` (values tried past the grid's ends) and
+``edge_warnings``. ``tune`` writes it; ``train`` and ``evaluate`` use it.
 """
 
 
@@ -94,20 +112,69 @@ def data_fingerprint(inter: Interactions) -> dict[str, int]:
     return {"users": inter.n_users, "items": inter.n_items, "interactions": int(inter.nnz)}
 
 
-def edge_warnings(result: TuneResult, grid: Mapping[str, Sequence[Any]]) -> list[str]:
-    """One message per numeric parameter whose best value is the lowest or highest tried."""
+def _numbers(values: Sequence[Any]) -> list[float]:
+    """The numeric (non-bool) values of a grid axis."""
+    return [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+
+
+def edge_side(values: Sequence[Any], best: Any) -> str | None:
+    """``"lowest"`` or ``"highest"`` when ``best`` is that end of a numeric grid axis.
+
+    None inside the axis, for non-numeric values, for axes of fewer than two numbers,
+    and for a lowest value of 0 or below: a floor (shrinkage 0), not an edge.
+    """
+    numbers = _numbers(values)
+    if len(numbers) < 2 or best not in numbers or isinstance(best, bool):
+        return None
+    if best == max(numbers):
+        return "highest"
+    if best == min(numbers) and best > 0:
+        return "lowest"
+    return None
+
+
+def beyond_edge(values: Sequence[Any], best: Any) -> Any | None:
+    """The next value past the end of a numeric grid axis that ``best`` sits at.
+
+    Steps geometrically by the ratio of the two outermost values at that end (x2 when
+    it is undefined), keeping the axis' type (ints stay ints). None when ``best`` is
+    not an end (:func:`edge_side`) or no step exists (integers below 1).
+    """
+    side = edge_side(values, best)
+    numbers = sorted(set(_numbers(values)))
+    is_int = all(isinstance(v, int) for v in numbers)
+    if side == "highest" and numbers[-1] > 0:
+        ratio = numbers[-1] / numbers[-2] if numbers[-2] > 0 else 2.0
+        nxt = numbers[-1] * ratio
+        return max(round(nxt), numbers[-1] + 1) if is_int else float(f"{nxt:.4g}")
+    if side == "lowest":
+        nxt = numbers[0] / (numbers[1] / numbers[0])
+        if is_int:
+            step = min(round(nxt), numbers[0] - 1)
+            return step if step >= 1 else None
+        return float(f"{nxt:.4g}")
+    return None
+
+
+def edge_warnings(
+    result: TuneResult, grid: Mapping[str, Sequence[Any]], *, extended: int = 0
+) -> list[str]:
+    """One message per numeric parameter whose best value is the lowest or highest tried.
+
+    A lowest value of 0 (or below) is a floor, not an edge, and is not reported.
+    ``extended``: rounds of extension already run (said in the message).
+    """
     out = []
     for name, values in grid.items():
-        numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
         best = result.best_params.get(name)
-        if len(numbers) < 2 or best not in numbers:
+        side = edge_side(values, best)
+        if side is None:
             continue
-        if best in (min(numbers), max(numbers)):
-            side = "lowest" if best == min(numbers) else "highest"
-            out.append(
-                f"{result.model}: best {name}={best} is the {side} value of the grid "
-                f"{sorted(numbers)}; the optimum may lie beyond it, extend the grid"
-            )
+        after = f" even after {extended} round(s) of extension" if extended else ""
+        out.append(
+            f"{result.model}: best {name}={best} is the {side} value of the grid "
+            f"{sorted(_numbers(values))}{after}; the optimum may lie beyond it, extend the grid"
+        )
     return out
 
 
@@ -117,7 +184,10 @@ def write_record(
     grid: Mapping[str, Sequence[Any]],
     data: Mapping[str, Any],
 ) -> Path:
-    """Enter ``result`` as the record of its model in the tuning record at ``path``."""
+    """Enter ``result`` as the record of its model in the tuning record at ``path``.
+
+    ``grid`` is the grid asked for; ``searched`` adds the values tried past its ends.
+    """
     record: dict[str, Any] = {"models": {}}
     if path.is_file():
         record = json.loads(path.read_text())
@@ -131,7 +201,9 @@ def write_record(
         "outer_split": result.context.get("outer_split"),
         "data": dict(data),
         "tuned_at": result.started_at,
-        "edge_warnings": edge_warnings(result, grid),
+        "searched": result.grid or {k: list(v) for k, v in grid.items()},
+        "extensions": result.extensions,
+        "edge_warnings": result.edge_warnings if result.grid else edge_warnings(result, grid),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2, default=str))
@@ -187,8 +259,16 @@ def tune(
     items: pl.DataFrame | None = None,
     fixed: Mapping[str, Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    extend: int = EXTEND_STEPS,
+    trial: Trial | None = None,
 ) -> TuneResult:
     """Grid-search ``model`` on a validation split of ``train``; return every trial.
+
+    When the best value of a numeric parameter is an end of its axis, the axis gets one
+    more value past that end (:func:`beyond_edge`) tried with the other parameters at
+    their best, up to ``extend`` rounds; ``result.grid`` holds every value searched,
+    ``result.extensions`` what was added and why, ``result.edge_warnings`` the ends
+    still best at the close.
 
     Args:
         train: the training part of an outer split (or all data when no test exists).
@@ -201,28 +281,76 @@ def tune(
         items: item catalog for content-aware models.
         fixed: parameters applied to every trial.
         progress: called as ``progress(done, total)``.
+        extend: rounds of grid extension past an end (0 = the grid as given).
+        trial: scores one point instead of fitting ``model`` on the inner split (tests).
     """
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
-    inner = validation_split(train, split, seed)
-    points = grid_points(grid if grid is not None else DEFAULT_GRIDS.get(model, {}))
+    searched = {
+        p: list(v) for p, v in (grid if grid is not None else DEFAULT_GRIDS.get(model, {})).items()
+    }
+    validation = "given trial scorer"
+    if trial is None:
+        inner = validation_split(train, split, seed)
+        validation = f"inner {inner.describe()} (carved from training only)"
+        trial = _fit_and_score(model, inner, items, metric, k)
+    points = [{**(fixed or {}), **p} for p in grid_points(searched)]
     trials: list[dict[str, Any]] = []
-    for n, point in enumerate(points):
-        params = {**(fixed or {}), **point}
-        fitted = make_model(model, **params).fit(inner.train, items)
-        metrics, _, _, _ = score_model(fitted, inner, [k], n_bootstrap=1)
-        trials.append({"params": params, "value": metrics[metric][k].mean})
-        if progress:
-            progress(n + 1, len(points))
-    best = max(trials, key=lambda t: t["value"])
-    return TuneResult(
+    _run_trials(trial, points, trials, progress, len(points))
+    notes: list[str] = []
+    rounds = 0
+    while rounds < extend:
+        best = max(trials, key=lambda t: t["value"])["params"]
+        moves = {p: beyond_edge(v, best.get(p)) for p, v in searched.items()}
+        moves = {p: v for p, v in moves.items() if v is not None}
+        if not moves:
+            break
+        rounds += 1
+        for name, value in moves.items():
+            notes.append(f"{name}: best {best[name]} was an end of {searched[name]}; tried {value}")
+            searched[name].append(value)
+        new = [{**best, name: value} for name, value in moves.items()]
+        _run_trials(trial, new, trials, progress, len(trials) + len(new))
+    best_trial = max(trials, key=lambda t: t["value"])
+    result = TuneResult(
         model=model,
         metric=metric,
         k=k,
-        validation=f"inner {inner.describe()} (carved from training only)",
-        best_params=best["params"],
-        best_value=best["value"],
+        validation=validation,
+        best_params=best_trial["params"],
+        best_value=best_trial["value"],
         trials=trials,
         started_at=started,
         seconds=time.perf_counter() - t0,
+        grid=searched,
+        extensions=notes,
     )
+    result.edge_warnings = edge_warnings(result, searched, extended=rounds)
+    return result
+
+
+def _fit_and_score(
+    model: str, inner: Split, items: pl.DataFrame | None, metric: str, k: int
+) -> Trial:
+    """A trial that fits ``model`` on the inner train and scores the inner validation."""
+
+    def trial(params: Mapping[str, Any]) -> float:
+        fitted = make_model(model, **params).fit(inner.train, items)
+        metrics, _, _, _ = score_model(fitted, inner, [k], n_bootstrap=1)
+        return float(metrics[metric][k].mean)
+
+    return trial
+
+
+def _run_trials(
+    trial: Trial,
+    points: Sequence[dict[str, Any]],
+    trials: list[dict[str, Any]],
+    progress: Callable[[int, int], None] | None,
+    total: int,
+) -> None:
+    """Score each point, appending ``{"params", "value"}`` to ``trials``."""
+    for point in points:
+        trials.append({"params": point, "value": trial(point)})
+        if progress:
+            progress(len(trials), total)

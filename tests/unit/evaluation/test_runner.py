@@ -75,7 +75,7 @@ def test_table_and_report(tmp_path: Path) -> None:
 
 def test_tune_only_sees_the_training_part(tmp_path: Path) -> None:
     outer = random_split(TOY.interactions, (0.75, 0.25), seed=0)
-    result = tune(outer.train, "ease", {"l2": [1.0, 5.0, 50.0]}, k=3)
+    result = tune(outer.train, "ease", {"l2": [1.0, 5.0, 50.0]}, k=3, extend=0)
     assert len(result.trials) == 3
     assert result.best_value == max(t["value"] for t in result.trials)
     assert result.best_params["l2"] in (1.0, 5.0, 50.0)
