@@ -9,37 +9,54 @@ from typing import Annotated
 import typer
 from rich.progress import Progress
 
-from tastemaker.bench.protocols import ML100K_MODELS, ml100k_benchmark, retail_benchmark
+from tastemaker.bench.movielens import ML_MODELS, PROTOCOLS, movielens_benchmark
+from tastemaker.bench.protocols import retail_benchmark
 from tastemaker.cli.common import err_console, fail
 from tastemaker.errors import TastemakerError
+
+DATASETS = ("movielens", "ml-100k", "online-retail", "marketplace")
 
 
 def bench_accuracy(
     dataset: Annotated[
-        str, typer.Option(help="ml-100k, online-retail or marketplace.")
+        str,
+        typer.Option(
+            help="movielens (any release: --data DIR), ml-100k (movielens from "
+            "../shared/data/ml-100k unless --data), online-retail or marketplace."
+        ),
     ] = "ml-100k",
     data: Annotated[
         Path | None, typer.Option(help="Data set folder (default ../shared/data/<dataset>).")
     ] = None,
-    models: Annotated[str, typer.Option(help="Comma-separated models.")] = ",".join(ML100K_MODELS),
-    seeds: Annotated[int, typer.Option(help="Number of split seeds (ml-100k).")] = 5,
+    models: Annotated[str, typer.Option(help="Comma-separated models.")] = ",".join(ML_MODELS),
+    seeds: Annotated[int, typer.Option(help="Number of split seeds (movielens).")] = 5,
     k: Annotated[int, typer.Option(help="Cut-off.")] = 10,
     out: Annotated[Path | None, typer.Option(help="Also write the JSON here.")] = None,
     nested: Annotated[
-        str, typer.Option(help="ml-100k: models to re-tune per seed on its training part.")
+        str, typer.Option(help="movielens: models to re-tune per seed on its training part.")
     ] = "",
+    protocol: Annotated[
+        str, typer.Option(help=f"movielens: {' or '.join(PROTOCOLS)} (per-user random splits).")
+    ] = "ms",
 ) -> None:
-    """Accuracy against published figures: ML-100k (MS Recommenders), Online Retail, marketplace."""
+    """Accuracy on MovieLens (any release), Online Retail and the synthetic marketplace.
+
+    MovieLens results are labelled by the folder read (release, users, items, ratings) and
+    compared with a published figure only on the published ML-100k files.
+    """
     names = [m.strip() for m in models.split(",") if m.strip()]
     try:
-        if dataset == "ml-100k":
+        if dataset in ("movielens", "ml-100k"):
+            if dataset == "movielens" and data is None:
+                raise fail("--dataset movielens needs --data DIR (a MovieLens folder)")
+            nested_names = [m.strip() for m in nested.split(",") if m.strip()]
             with Progress(console=err_console, transient=True) as bar:
-                nested_names = [m.strip() for m in nested.split(",") if m.strip()]
-                task = bar.add_task("ml-100k", total=seeds * (len(names) + len(nested_names)))
-                result = ml100k_benchmark(
+                task = bar.add_task("movielens", total=seeds * (len(names) + len(nested_names)))
+                result = movielens_benchmark(
+                    data,
                     names,
                     tuple(range(seeds)),
-                    path=data,
+                    protocol=protocol,
                     k=k,
                     nested=nested_names,
                     progress=lambda name, seed: bar.update(
@@ -53,7 +70,7 @@ def bench_accuracy(
 
             result = marketplace_benchmark(k=k)
         else:
-            raise fail(f"unknown dataset '{dataset}' (ml-100k, online-retail, marketplace)")
+            raise fail(f"unknown dataset '{dataset}' ({', '.join(DATASETS)})")
     except TastemakerError as exc:
         raise fail(exc.message) from exc
     text = json.dumps(result, indent=2, default=str)

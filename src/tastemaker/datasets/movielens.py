@@ -1,13 +1,17 @@
-"""MovieLens loaders: 100k (``u.data``), 1M (``ratings.dat``) and latest-small (``ratings.csv``).
+"""MovieLens loaders: 100k (``u.data``), 1M (``ratings.dat``) and latest (``ratings.csv``).
 
 Ratings become ``rating`` events (``value`` = stars); movies become items (title, genres
 as ``text`` and a ``genres`` attribute, first genre as ``category``, release year); users
-keep their demographics. Files of 100k and 1M are Latin-1, latest-small is UTF-8.
+keep their demographics. Files of 100k and 1M are Latin-1, latest is UTF-8. The loaded
+data set is named by what was read (``ml-100k``, ``ml-1m``, ``ml-latest-small``, ...);
+:func:`describe_movielens` says whether it is the published release, counts and all.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -35,6 +39,32 @@ ML100K_GENRES = [
     "War",
     "Western",
 ]
+
+
+#: Users, items and ratings of the published releases (GroupLens' READMEs).
+PUBLISHED_COUNTS: dict[str, tuple[int, int, int]] = {
+    "ml-100k": (943, 1682, 100_000),
+    "ml-1m": (6040, 3706, 1_000_209),
+    "ml-latest-small": (610, 9724, 100_836),
+}
+
+
+def describe_movielens(data: LoadedDataset) -> dict[str, Any]:
+    """What a loaded MovieLens folder holds: its name, counts, and whether the counts are
+    those of the published release of that name (``published``)."""
+    events = data.events
+    counts = (
+        events["user_id"].n_unique(),
+        events["item_id"].n_unique(),
+        events.height,
+    )
+    return {
+        "name": data.name,
+        "users": counts[0],
+        "items": counts[1],
+        "ratings": counts[2],
+        "published": PUBLISHED_COUNTS.get(data.name) == counts,
+    }
 
 
 def detect_format(path: Path) -> str:
@@ -160,7 +190,18 @@ def _load_latest(p: Path) -> LoadedDataset:
         .unique(maintain_order=True)
         .with_columns(pl.lit(True).alias("consent"))
     )
-    return LoadedDataset("ml-latest-small", events, _items(movies), users)
+    return LoadedDataset(_latest_name(p, events.height), events, _items(movies), users)
+
+
+def _latest_name(p: Path, ratings: int) -> str:
+    """The release a ``ratings.csv`` folder names in its README (ml-latest-small, ml-25m,
+    ...); without one, ``ml-latest-small`` below a million ratings, else ``ml-latest``."""
+    readme = p / "README.txt"
+    if readme.is_file():
+        found = re.search(r"ml-(latest-small|latest|\d+m)\b", readme.read_text(errors="replace"))
+        if found:
+            return found.group(0)
+    return "ml-latest-small" if ratings < 1_000_000 else "ml-latest"
 
 
 def _users(frame: pl.DataFrame) -> pl.DataFrame:
