@@ -31,7 +31,11 @@ def tune_command(
         Path | None, typer.Option("--workspace", "-w", help="Workspace to read events from.")
     ] = None,
     dataset: Annotated[
-        str | None, typer.Option(help="Public benchmark data set instead: ml-100k.")
+        str | None,
+        typer.Option(
+            help="Public data set instead: movielens (any release, --data DIR), ml-100k "
+            "(movielens from ../shared/data/ml-100k unless --data) or marketplace."
+        ),
     ] = None,
     data: Annotated[Path | None, typer.Option(help="Folder of the data set.")] = None,
     split: Annotated[str, typer.Option(help="Outer split: random, temporal, leave-last.")] = "",
@@ -89,9 +93,11 @@ def _source(
             inter = Interactions.from_events(ws.store.events(), ws.settings.event_weights)
             items = ws.store.items()
             return inter, items, ws.settings.path(ws.settings.reports_dir), split or "temporal"
-    if dataset == "ml-100k":
+    if dataset in ("ml-100k", "movielens"):
+        if dataset == "movielens" and data is None:
+            raise fail("--dataset movielens needs --data DIR (a MovieLens folder)")
         return ml100k_interactions(data), None, Path("reports"), split or "random"
     if dataset == "marketplace":
         inter, items = marketplace_interactions()
         return inter, items, Path("reports"), split or "temporal"
-    raise fail("pass --workspace or --dataset ml-100k|marketplace")
+    raise fail("pass --workspace or --dataset movielens|ml-100k|marketplace")
