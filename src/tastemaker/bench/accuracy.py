@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import Progress
@@ -49,20 +49,7 @@ def bench_accuracy(
         if dataset in ("movielens", "ml-100k"):
             if dataset == "movielens" and data is None:
                 raise fail("--dataset movielens needs --data DIR (a MovieLens folder)")
-            nested_names = [m.strip() for m in nested.split(",") if m.strip()]
-            with Progress(console=err_console, transient=True) as bar:
-                task = bar.add_task("movielens", total=seeds * (len(names) + len(nested_names)))
-                result = movielens_benchmark(
-                    data,
-                    names,
-                    tuple(range(seeds)),
-                    protocol=protocol,
-                    k=k,
-                    nested=nested_names,
-                    progress=lambda name, seed: bar.update(
-                        task, advance=1, description=f"seed {seed}: {name}"
-                    ),
-                )
+            result = _movielens(data, names, seeds, protocol, k, nested)
         elif dataset == "online-retail":
             result = retail_benchmark(data, k=k)
         elif dataset == "marketplace":
@@ -78,3 +65,23 @@ def bench_accuracy(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
     typer.echo(text)
+
+
+def _movielens(
+    data: Path | None, names: list[str], seeds: int, protocol: str, k: int, nested: str
+) -> dict[str, Any]:
+    """Run the MovieLens benchmark with a progress bar on stderr."""
+    nested_names = [m.strip() for m in nested.split(",") if m.strip()]
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task("movielens", total=seeds * (len(names) + len(nested_names)))
+        return movielens_benchmark(
+            data,
+            names,
+            tuple(range(seeds)),
+            protocol=protocol,
+            k=k,
+            nested=nested_names,
+            progress=lambda name, seed: bar.update(
+                task, advance=1, description=f"seed {seed}: {name}"
+            ),
+        )

@@ -132,6 +132,19 @@ def movielens_benchmark(
             row = {m: metrics[m][k].mean for m in ("ndcg", "precision", "recall", "map")}
             row["map_ms"] = _ms_map(fitted, split, k)
             per_seed[name].append(row)
+    return _result(per_seed, used, label, protocol, seeds, k, nested)
+
+
+def _result(
+    per_seed: dict[str, list[dict[str, float]]],
+    used: dict[str, list[dict[str, Any]]],
+    label: dict[str, Any],
+    protocol: str,
+    seeds: Sequence[int],
+    k: int,
+    nested: Sequence[str],
+) -> dict[str, Any]:
+    """The benchmark's JSON: intervals over seeds, parameters used, the comparison."""
     table = {
         name: {m: seed_interval([r[m] for r in rows]) for m in rows[0]} if rows else {}
         for name, rows in per_seed.items()

@@ -104,8 +104,9 @@ def marketplace_benchmark(
     """Synthetic marketplace, temporal split (last 20% of time held out), NDCG@k.
 
     Events are weighted by ``Settings.event_weights`` (defaults); ALS and EASE should beat
-    popularity by at least 2x, BPR should beat it. Hyperparameters come from the recorded tuning runs
-    ``tuning_runs/marketplace-<model>.json`` (validation carved from training only).
+    popularity by at least 2x, BPR should beat it. Hyperparameters come from the recorded
+    tuning runs ``tuning_runs/marketplace-<model>.json`` (validation carved from training
+    only).
     """
     from tastemaker.evaluation.splits import temporal_split
     from tastemaker.evaluation.tuning import tuned_params

@@ -16,8 +16,7 @@ BENCHMARKS: LazyCommands = {
     ),
     "accuracy": (
         "tastemaker.bench.accuracy:bench_accuracy",
-        "Accuracy against published figures: ML-100k (MS Recommenders), Online Retail,"
-        " marketplace.",
+        "Accuracy on MovieLens (any release), Online Retail and the synthetic marketplace.",
     ),
     "train": (
         "tastemaker.bench.train:bench_train",

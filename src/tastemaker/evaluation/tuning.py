@@ -264,11 +264,8 @@ def tune(
 ) -> TuneResult:
     """Grid-search ``model`` on a validation split of ``train``; return every trial.
 
-    When the best value of a numeric parameter is an end of its axis, the axis gets one
-    more value past that end (:func:`beyond_edge`) tried with the other parameters at
-    their best, up to ``extend`` rounds; ``result.grid`` holds every value searched,
-    ``result.extensions`` what was added and why, ``result.edge_warnings`` the ends
-    still best at the close.
+    A best value at an end of its axis is stepped past (:func:`beyond_edge`, the other
+    parameters at their best) up to ``extend`` rounds; see :class:`TuneResult`.
 
     Args:
         train: the training part of an outer split (or all data when no test exists).
@@ -276,11 +273,9 @@ def tune(
         grid: ``{param: [values]}``; defaults to :data:`DEFAULT_GRIDS`.
         metric: metric to maximize (``ndcg``, ``precision``, ``recall``, ``map``, ...).
         k: cut-off of the metric.
-        split: ``random`` (per-user 75/25) or ``temporal`` inner validation.
-        seed: seed of the inner split.
+        split, seed: ``random`` (per-user 75/25, seeded) or ``temporal`` inner validation.
         items: item catalog for content-aware models.
-        fixed: parameters applied to every trial.
-        progress: called as ``progress(done, total)``.
+        fixed, progress: parameters of every trial; called as ``progress(done, total)``.
         extend: rounds of grid extension past an end (0 = the grid as given).
         trial: scores one point instead of fitting ``model`` on the inner split (tests).
     """
@@ -291,26 +286,11 @@ def tune(
     }
     validation = "given trial scorer"
     if trial is None:
-        inner = validation_split(train, split, seed)
-        validation = f"inner {inner.describe()} (carved from training only)"
-        trial = _fit_and_score(model, inner, items, metric, k)
+        validation, trial = _fit_and_score(model, train, split, seed, items, metric, k)
     points = [{**(fixed or {}), **p} for p in grid_points(searched)]
     trials: list[dict[str, Any]] = []
     _run_trials(trial, points, trials, progress, len(points))
-    notes: list[str] = []
-    rounds = 0
-    while rounds < extend:
-        best = max(trials, key=lambda t: t["value"])["params"]
-        moves = {p: beyond_edge(v, best.get(p)) for p, v in searched.items()}
-        moves = {p: v for p, v in moves.items() if v is not None}
-        if not moves:
-            break
-        rounds += 1
-        for name, value in moves.items():
-            notes.append(f"{name}: best {best[name]} was an end of {searched[name]}; tried {value}")
-            searched[name].append(value)
-        new = [{**best, name: value} for name, value in moves.items()]
-        _run_trials(trial, new, trials, progress, len(trials) + len(new))
+    notes, rounds = _extend(trial, searched, trials, extend, progress)
     best_trial = max(trials, key=lambda t: t["value"])
     result = TuneResult(
         model=model,
@@ -329,17 +309,55 @@ def tune(
     return result
 
 
+def _extend(
+    trial: Trial,
+    searched: dict[str, list[Any]],
+    trials: list[dict[str, Any]],
+    rounds: int,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[list[str], int]:
+    """Step past the grid ends the best point sits at, up to ``rounds`` times.
+
+    Each round tries, for every such parameter, the best point with that parameter moved
+    one step beyond its end (:func:`beyond_edge`). Returns what was tried (one line per
+    step) and how many rounds ran; ``searched`` and ``trials`` grow in place.
+    """
+    notes: list[str] = []
+    done = 0
+    while done < rounds:
+        best = max(trials, key=lambda t: t["value"])["params"]
+        moves = {p: beyond_edge(v, best.get(p)) for p, v in searched.items()}
+        moves = {p: v for p, v in moves.items() if v is not None}
+        if not moves:
+            break
+        done += 1
+        for name, value in moves.items():
+            notes.append(f"{name}: best {best[name]} was an end of {searched[name]}; tried {value}")
+            searched[name].append(value)
+        new = [{**best, name: value} for name, value in moves.items()]
+        _run_trials(trial, new, trials, progress, len(trials) + len(new))
+    return notes, done
+
+
 def _fit_and_score(
-    model: str, inner: Split, items: pl.DataFrame | None, metric: str, k: int
-) -> Trial:
-    """A trial that fits ``model`` on the inner train and scores the inner validation."""
+    model: str,
+    train: Interactions,
+    split: str,
+    seed: int,
+    items: pl.DataFrame | None,
+    metric: str,
+    k: int,
+) -> tuple[str, Trial]:
+    """The inner split's description, and a trial fitting ``model`` on its train part and
+    scoring its validation part."""
+    inner = validation_split(train, split, seed)
 
     def trial(params: Mapping[str, Any]) -> float:
         fitted = make_model(model, **params).fit(inner.train, items)
         metrics, _, _, _ = score_model(fitted, inner, [k], n_bootstrap=1)
         return float(metrics[metric][k].mean)
 
-    return trial
+    return f"inner {inner.describe()} (carved from training only)", trial
 
 
 def _run_trials(
