@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from tastemaker.evaluation.runner import EvaluationResult
+from tastemaker.evaluation.result import EvaluationResult
 
 DEFAULT_COLUMNS = ("ndcg", "precision", "recall", "map", "mrr", "hit_rate", "coverage", "novelty")
 COMPACT_COLUMNS = ("ndcg", "precision", "recall", "hit_rate", "coverage")
@@ -32,9 +32,9 @@ def render_table(
             cells = []
             for n, c in enumerate(columns):
                 e = m.metrics[c][k]
-                text = f"{e.mean:.3f}"
+                text = f"{e.mean:.4f}"
                 if ci and n == 0:
-                    text += f"±{(e.high - e.low) / 2:.3f}"
+                    text += f"±{(e.high - e.low) / 2:.4f}"
                 status = result.status(c, k, m.name) if len(result.models) > 1 else ""
                 if status == "best":
                     text = f"[green]{text}[/green]"
