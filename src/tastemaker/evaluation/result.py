@@ -69,6 +69,11 @@ class EvaluationResult:
     loses_to_popularity: dict[int, list[str]] = field(default_factory=dict)
     dropped_users: int = 0
     warnings: list[str] = field(default_factory=list)
+    users_with_data: int = 0
+
+    def evaluated_share(self) -> float:
+        """Evaluated users over users with any interaction in the split (0 when none)."""
+        return self.n_users / self.users_with_data if self.users_with_data else 0.0
 
     def best(self, metric: str = "ndcg", k: int | None = None) -> ModelEvaluation | None:
         """The model significantly best at ``metric`` and ``k`` (default: the first K), or
@@ -97,6 +102,8 @@ class EvaluationResult:
             },
             "loses_to_popularity": {str(k): v for k, v in self.loses_to_popularity.items()},
             "dropped_users": self.dropped_users,
+            "users_with_data": self.users_with_data,
+            "evaluated_share": self.evaluated_share(),
             "warnings": self.warnings,
         }
 

@@ -319,4 +319,11 @@ def evaluate_models(
         compared, losers, sp_.dropped_users,
     )  # fmt: skip
     result.warnings = precision_warnings(result)
+    result.users_with_data = _users_with_data(inter, sp_)
     return result
+
+
+def _users_with_data(inter: Interactions, split: Split) -> int:
+    """Users with at least one interaction in ``inter`` or any part of ``split``."""
+    parts = [inter, split.train, split.test, *([split.validation] if split.validation else [])]
+    return pl.concat([p.log.select("user") for p in parts])["user"].n_unique()

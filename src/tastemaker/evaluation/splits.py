@@ -167,9 +167,7 @@ def _quantile_time(ts: pl.Series, q: float) -> datetime:
     return datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
 
 
-def user_counts(
-    n: pl.Expr, test_fraction: float, valid_fraction: float
-) -> tuple[pl.Expr, pl.Expr]:
+def user_counts(n: pl.Expr, test_fraction: float, valid_fraction: float) -> tuple[pl.Expr, pl.Expr]:
     """Per-user sizes of test and validation for ``n`` events: ``round(n x fraction)``, at
     least one when the fraction is positive and the user has two events (three with a
     validation part), never leaving training empty (validation gives way first)."""
