@@ -93,6 +93,11 @@ def tuned_params(
     for name in names:
         out[name], source = params_with_sources(record, name, (explicit or {}).get(name, {}))
         console.print(f"parameters of {name}: {json.dumps(out[name])} (from {source})")
+        if "tuning record" in source and "no tuning record" not in source:
+            console.print(
+                "  (tuned by `tastemaker tune` on its own split; `--seeds N` re-tunes inside"
+                " each split's training part)"
+            )
     return out
 
 

@@ -80,16 +80,15 @@ def retune_on_training(
             ``validation`` (inner split, random unless it names temporal).
         seed: seed of the inner validation split.
         items: item catalog for content-aware models.
-        progress: called with a line saying which model is being tuned.
+        progress: called with a line saying which model is being tuned and how far.
     """
     chosen = {}
     for name, entry in record.items():
-        if progress:
-            progress(f"tuning {name} on seed {seed}'s training part")
         inner = "temporal" if "temporal" in str(entry.get("validation", "")) else "random"
         result = tune(
             split.train, name, entry.get("grid"), metric=str(entry.get("metric", "ndcg")),
             k=int(entry.get("k", 10)), split=inner, seed=seed, items=items,
+            progress=_tune_progress(progress, name, seed),
         )  # fmt: skip
         chosen[name] = dict(result.best_params)
     return chosen
@@ -152,6 +151,16 @@ def _run_seed(
         progress=(lambda stage, done, _t: say(stage, done)) if say else None, **evaluate_kw,
     )  # fmt: skip
     return SeedRun(seed, result, chosen, sorted(tuned))
+
+
+def _tune_progress(
+    progress: Callable[[str], None] | None, name: str, seed: int
+) -> Callable[[int, int], None] | None:
+    if progress is None:
+        return None
+    return lambda done, total: progress(
+        f"tuning {name} on seed {seed}'s training part: {done}/{total} grid points"
+    )
 
 
 def _seed_progress(
