@@ -23,6 +23,7 @@ from tastemaker.cli.evaluate_output import (
     tuned_params,
 )
 from tastemaker.errors import TastemakerError, ValidationFailedError
+from tastemaker.evaluation.result import EvaluationResult
 from tastemaker.evaluation.runner import Progress as ProgressFn
 from tastemaker.evaluation.runner import evaluate_models
 from tastemaker.evaluation.seeds import evaluate_seeds
@@ -64,70 +65,89 @@ def parse_seeds(text: str | None) -> list[int] | None:
     return values
 
 
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option("--workspace", "-w", envvar="TASTEMAKER_WORKSPACE", help="Workspace folder."),
+]
+ModelsOpt = Annotated[
+    str, typer.Option(help=f"Comma-separated models ('all' = {','.join(MODELS)}).")
+]
+SplitOpt = Annotated[
+    SplitKind,
+    typer.Option(
+        help="temporal-user: each user's last --test-fraction of events by time; random:"
+        " per-user random fractions; leave-last: each user's last --last-n items;"
+        " temporal: one global time cutoff."
+    ),
+]
+TestFractionOpt = Annotated[float, typer.Option(min=0.0, max=1.0, help="Share held out for test.")]
+ValidFractionOpt = Annotated[
+    float, typer.Option(min=0.0, max=1.0, help="Share held out for validation before test.")
+]
+MinTrainOpt = Annotated[
+    int, typer.Option(min=0, help="Users with fewer training items are not evaluated.")
+]
+LastNOpt = Annotated[int, typer.Option(min=1, help="Items per user held out by leave-last.")]
+KOpt = Annotated[str, typer.Option("--k", help="Comma-separated cut-offs.")]
+ReportOpt = Annotated[Path | None, typer.Option(help="HTML report path.")]
+SegmentOpt = Annotated[
+    str | None, typer.Option(help="User attribute for the per-segment (fairness) view.")
+]
+SeedOpt = Annotated[int, typer.Option(help="Split and bootstrap seed.")]
+SeedsOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Repeat over seeds: N (seeds 0..N-1) or a list 0,5,7; recorded models are"
+        " re-tuned on each seed's training part."
+    ),
+]
+BootstrapOpt = Annotated[int, typer.Option(help="Bootstrap resamples.")]
+DatasetOpt = Annotated[
+    DatasetName | None,
+    typer.Option(help="Evaluate a public data set instead (any MovieLens folder via --data)."),
+]
+DataOpt = Annotated[Path | None, typer.Option(help="Folder of --dataset.")]
+SplitFromOpt = Annotated[
+    Path | None,
+    typer.Option(help="Read train/valid/test from a folder (Parquet, CSV or RecBole .inter)."),
+]
+ExportOpt = Annotated[
+    Path | None,
+    typer.Option("--export-split", help="Write the split (+ RecBole .inter files) there."),
+]
+ExportFormatOpt = Annotated[
+    ExportFormat, typer.Option(help="Format of --export-split's train/valid/test files.")
+]
+ParamsOpt = Annotated[
+    str | None,
+    typer.Option(help='Hyperparameters per model as JSON, e.g. {"ease": {"l2": 300}}.'),
+]
+IgnoreTuningOpt = Annotated[
+    bool, typer.Option(help="Ignore the workspace's tuning record (`tastemaker tune`).")
+]
+
+
 def evaluate(
-    workspace: Annotated[
-        Path | None,
-        typer.Option("--workspace", "-w", envvar="TASTEMAKER_WORKSPACE", help="Workspace folder."),
-    ] = None,
-    models: Annotated[
-        str, typer.Option(help=f"Comma-separated models ('all' = {','.join(MODELS)}).")
-    ] = DEFAULT_MODELS,
-    split: Annotated[
-        SplitKind,
-        typer.Option(
-            help="temporal-user: each user's last --test-fraction of events by time; random:"
-            " per-user random fractions; leave-last: each user's last --last-n items;"
-            " temporal: one global time cutoff."
-        ),
-    ] = DEFAULT_SPLIT,
-    test_fraction: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Share held out for test.")
-    ] = 0.2,
-    valid_fraction: Annotated[
-        float,
-        typer.Option(min=0.0, max=1.0, help="Share held out for validation before test."),
-    ] = 0.0,
-    min_train: Annotated[
-        int, typer.Option(min=0, help="Users with fewer training items are not evaluated.")
-    ] = 1,
-    last_n: Annotated[int, typer.Option(min=1, help="Items per user held out by leave-last.")] = 1,
-    k: Annotated[str, typer.Option("--k", help="Comma-separated cut-offs.")] = "10",
-    report: Annotated[Path | None, typer.Option(help="HTML report path.")] = None,
-    segment_by: Annotated[
-        str | None, typer.Option(help="User attribute for the per-segment (fairness) view.")
-    ] = None,
-    seed: Annotated[int, typer.Option(help="Split and bootstrap seed.")] = 0,
-    seeds: Annotated[
-        str | None,
-        typer.Option(
-            help="Repeat over seeds: N (seeds 0..N-1) or a list 0,5,7; recorded models are"
-            " re-tuned on each seed's training part."
-        ),
-    ] = None,
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
-    dataset: Annotated[
-        DatasetName | None,
-        typer.Option(help="Evaluate a public data set instead (any MovieLens folder via --data)."),
-    ] = None,
-    data: Annotated[Path | None, typer.Option(help="Folder of --dataset.")] = None,
-    split_from: Annotated[
-        Path | None,
-        typer.Option(help="Read train/valid/test from a folder (Parquet, CSV or RecBole .inter)."),
-    ] = None,
-    export_split_to: Annotated[
-        Path | None,
-        typer.Option("--export-split", help="Write the split (+ RecBole .inter files) there."),
-    ] = None,
-    export_format: Annotated[
-        ExportFormat, typer.Option(help="Format of --export-split's train/valid/test files.")
-    ] = ExportFormat.parquet,
-    params: Annotated[
-        str | None,
-        typer.Option(help='Hyperparameters per model as JSON, e.g. {"ease": {"l2": 300}}.'),
-    ] = None,
-    ignore_tuning: Annotated[
-        bool, typer.Option(help="Ignore the workspace's tuning record (`tastemaker tune`).")
-    ] = False,
+    workspace: WorkspaceOpt = None,
+    models: ModelsOpt = DEFAULT_MODELS,
+    split: SplitOpt = DEFAULT_SPLIT,
+    test_fraction: TestFractionOpt = 0.2,
+    valid_fraction: ValidFractionOpt = 0.0,
+    min_train: MinTrainOpt = 1,
+    last_n: LastNOpt = 1,
+    k: KOpt = "10",
+    report: ReportOpt = None,
+    segment_by: SegmentOpt = None,
+    seed: SeedOpt = 0,
+    seeds: SeedsOpt = None,
+    bootstrap: BootstrapOpt = 1000,
+    dataset: DatasetOpt = None,
+    data: DataOpt = None,
+    split_from: SplitFromOpt = None,
+    export_split_to: ExportOpt = None,
+    export_format: ExportFormatOpt = ExportFormat.parquet,
+    params: ParamsOpt = None,
+    ignore_tuning: IgnoreTuningOpt = False,
 ) -> None:
     """Split, train every model, print the metric table and write an HTML report."""
     names = list(MODELS) if models == "all" else _parse_list(models)
@@ -141,22 +161,38 @@ def evaluate(
         source = load_source(workspace, dataset, data, segment_by, ignore_tuning, split_from)
         html = report or source.reports / f"evaluation-{stamp}.html"
         options |= {"items": source.items, "user_segments": source.users}
+        export = (export_split_to, export_format)
         if seed_list is not None:
-            _evaluate_seeds(source, names, spec, ks, seed_list, explicit, html,
-                            export_split_to, export_format, options)  # fmt: skip
+            _evaluate_seeds(source, names, spec, ks, seed_list, explicit, html, export, options)
             return
-        fixed = read_split(split_from) if split_from is not None else None
-        sp_ = fixed or spec.make(_interactions(source), seed)
-        _export(sp_, export_split_to, export_format)
-        chosen = tuned_params(source.record, names, explicit)
-        with _bar(len(names)) as on:
-            result = evaluate_models(
-                sp_.train if fixed else _interactions(source), names, sp_, ks, seed=seed,
-                params=chosen, progress=on, **options,
-            )  # fmt: skip
+        result = _evaluate_once(source, names, spec, ks, seed, split_from, explicit, export,
+                                options)  # fmt: skip
     except TastemakerError as exc:
         raise fail(exc.message) from exc
     print_result(result, save_result(result, html))
+
+
+def _evaluate_once(
+    source: Source,
+    names: list[str],
+    spec: SplitSpec,
+    ks: list[int],
+    seed: int,
+    split_from: Path | None,
+    explicit: dict[str, Any] | None,
+    export: tuple[Path | None, ExportFormat],
+    options: dict[str, Any],
+) -> EvaluationResult:
+    """One split (made here or read from ``split_from``), exported if asked, evaluated."""
+    fixed = read_split(split_from) if split_from is not None else None
+    sp_ = fixed or spec.make(_interactions(source), seed)
+    _export(sp_, *export)
+    chosen = tuned_params(source.record, names, explicit)
+    with _bar(len(names)) as on:
+        return evaluate_models(
+            sp_.train if fixed else _interactions(source), names, sp_, ks, seed=seed,
+            params=chosen, progress=on, **options,
+        )  # fmt: skip
 
 
 def _interactions(source: Source) -> Any:
@@ -180,15 +216,15 @@ def _evaluate_seeds(
     seeds: list[int],
     explicit: dict[str, Any] | None,
     html: Path,
-    export_to: Path | None,
-    fmt: ExportFormat,
+    export: tuple[Path | None, ExportFormat],
     options: dict[str, Any],
 ) -> None:
     """``--seeds``: one split, nested tuning and evaluation per seed; reports per seed."""
     inter = _interactions(source)
-    if export_to is not None:
+    folder, fmt = export
+    if folder is not None:
         for s in seeds:
-            _export(spec.make(inter, s), export_to / f"seed-{s}", fmt)
+            _export(spec.make(inter, s), folder / f"seed-{s}", fmt)
     with _bar(len(seeds) * len(names)) as on:
         result = evaluate_seeds(
             inter, names, spec, ks, seeds, params=explicit, record=source.record_entries(names),

@@ -25,7 +25,7 @@ from tastemaker.evaluation.metrics import (
     intra_list_diversity,
     novelty,
 )
-from tastemaker.evaluation.paired import compare_all
+from tastemaker.evaluation.paired import Comparison, compare_all
 from tastemaker.evaluation.result import EvaluationResult, ModelEvaluation, precision_warnings
 from tastemaker.evaluation.splits import (
     Split,
@@ -283,8 +283,7 @@ def evaluate_models(
         user_segments: frame with ``user_id`` and ``segment_column`` for the fairness view.
         segment_column: the column of ``user_segments`` to break metrics down by.
         n_bootstrap: bootstrap resamples per metric.
-        progress: called as ``progress(stage, done, total)`` (``done`` counts models,
-            fractional within one).
+        progress: called as ``progress(stage, done, total)`` (``done`` counts models).
 
     The result carries the users dropped by ``min_train`` and :func:`precision_warnings`.
     """
@@ -305,22 +304,33 @@ def evaluate_models(
         on = _model_progress(progress, n, len(specs))
         evaluated, vectors[model.name] = _fit_and_score(model, sp_, items, ks_sorted, on, score_kw)
         results.append(evaluated)
-    if progress:
-        progress("comparing models (paired tests)", len(specs) - 1e-9, len(specs))
-    estimates = {m.name: m.metrics for m in results}
-    compared, losers = compare_all(
-        vectors, estimates, ks_sorted, n_resamples=n_bootstrap, seed=seed
-    )
-    if progress:
-        progress("done", len(specs), len(specs))
-    wall = time.perf_counter() - started
+    compared, losers = _compare(vectors, results, ks_sorted, n_bootstrap, seed, progress)
     result = EvaluationResult(
-        sp_.describe(), ks_sorted, len(users), inter.n_items, results, segment_column, wall,
-        compared, losers, sp_.dropped_users,
+        sp_.describe(), ks_sorted, len(users), inter.n_items, results, segment_column,
+        time.perf_counter() - started, compared, losers, sp_.dropped_users,
+        users_with_data=_users_with_data(inter, sp_),
     )  # fmt: skip
     result.warnings = precision_warnings(result)
-    result.users_with_data = _users_with_data(inter, sp_)
     return result
+
+
+def _compare(
+    vectors: dict[str, dict[tuple[str, int], np.ndarray]],
+    results: list[ModelEvaluation],
+    ks: list[int],
+    n_bootstrap: int,
+    seed: int,
+    progress: Progress | None,
+) -> tuple[dict[str, dict[int, dict[str, Comparison]]], dict[int, list[str]]]:
+    """Paired comparisons of the models (the last step, reported as such)."""
+    n = len(results)
+    if progress:
+        progress("comparing models (paired tests)", n - 1e-9, n)
+    estimates = {m.name: m.metrics for m in results}
+    compared, losers = compare_all(vectors, estimates, ks, n_resamples=n_bootstrap, seed=seed)
+    if progress:
+        progress("done", n, n)
+    return compared, losers
 
 
 def _users_with_data(inter: Interactions, split: Split) -> int:
