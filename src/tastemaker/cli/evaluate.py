@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from tastemaker.cli.common import console, fail
 from tastemaker.cli.evaluate_output import (
@@ -242,6 +242,7 @@ def _evaluate_seeds(
 def _bar(total: int) -> Iterator[ProgressFn]:
     """A transient progress bar; the callback shows the stage and moves the bar."""
     columns = (
+        SpinnerColumn(),  # moves while a model fits, which reports nothing until it is done
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),

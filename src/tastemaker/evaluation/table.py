@@ -20,7 +20,7 @@ def render_table(
     yellow (``≈``) when it is tied with the best; a model whose NDCG is significantly below
     popularity's is marked "loses to popularity". Full intervals are in the report and JSON.
     """
-    table = Table(title=f"Offline evaluation ({result.split}; {result.n_users} users)")
+    table = Table(title=f"Offline evaluation ({result.split}; {result.n_users} users evaluated)")
     width = max([len(m.name) for m in result.models] + [5])
     table.add_column("model", style="bold", no_wrap=True, min_width=width)
     table.add_column("K", justify="right", no_wrap=True)
