@@ -158,6 +158,11 @@ def evaluate(
     options: dict[str, Any] = {"segment_column": segment_by, "n_bootstrap": bootstrap}
     try:
         seed_list = parse_seeds(seeds)
+        if seed_list is not None and split_from is not None:
+            raise ValidationFailedError(
+                "--seeds makes a new split per seed; it cannot be combined with --split-from",
+                field="seeds",
+            )
         source = load_source(workspace, dataset, data, segment_by, ignore_tuning, split_from)
         html = report or source.reports / f"evaluation-{stamp}.html"
         options |= {"items": source.items, "user_segments": source.users}
