@@ -69,7 +69,7 @@ def test_seeds_report_each_seed_and_the_mean(tm: Tastemaker, tmp_path: Path) -> 
                cwd=tmp_path)  # fmt: skip
     assert tuned.returncode == 0, tuned.stderr
     done = tm("evaluate", "-w", "ws", *MODELS, "--split", "random", "--seeds", "2",
-              "--report", "s.html", cwd=tmp_path)  # fmt: skip
+              "--report", "s.html", "--export-split", "splits", cwd=tmp_path)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "seed 0" in done.stdout and "seed 1" in done.stdout and "mean" in done.stdout
     assert "re-tuned on its training part: ease" in done.stdout
@@ -77,6 +77,10 @@ def test_seeds_report_each_seed_and_the_mean(tm: Tastemaker, tmp_path: Path) -> 
     assert summary["seeds"] == [0, 1] and summary["retuned"] == {"0": ["ease"], "1": ["ease"]}
     assert summary["params"]["0"]["ease"]["l2"] in (1, 10, 100)
     assert (tmp_path / "s-seed1.html").is_file()
+    seeds = [
+        json.loads((tmp_path / "splits" / f"seed-{s}" / "split.json").read_text()) for s in (0, 1)
+    ]
+    assert [m["seed"] for m in seeds] == [0, 1]
 
 
 @pytest.mark.data
