@@ -167,7 +167,9 @@ def _quantile_time(ts: pl.Series, q: float) -> datetime:
     return datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
 
 
-def user_counts(n: pl.Expr, test_fraction: float, valid_fraction: float) -> tuple[pl.Expr, pl.Expr]:
+def _user_counts(
+    n: pl.Expr, test_fraction: float, valid_fraction: float
+) -> tuple[pl.Expr, pl.Expr]:
     """Per-user sizes of test and validation for ``n`` events: ``round(n x fraction)``, at
     least one when the fraction is positive and the user has two events (three with a
     validation part), never leaving training empty (validation gives way first)."""
@@ -190,7 +192,7 @@ def temporal_user_split(
 
     Events are ordered by timestamp, then item (ties are cut deterministically), so every
     test event of a user is at or after all of that user's training events. Sizes follow
-    :func:`user_counts`: a user with two events or more always has a test event.
+    :func:`_user_counts`: a user with two events or more always has a test event.
 
     Raises:
         ValidationFailedError: events without timestamps, or fractions outside [0, 1).
@@ -199,7 +201,7 @@ def temporal_user_split(
     _check_fractions(test_fraction, valid_fraction)
     if inter.log["timestamp"].null_count():
         raise ValidationFailedError("a temporal split needs a timestamp on every interaction")
-    n_test, n_valid = user_counts(pl.len().over("user"), test_fraction, valid_fraction)
+    n_test, n_valid = _user_counts(pl.len().over("user"), test_fraction, valid_fraction)
     pos = pl.int_range(pl.len()).over("user")
     n_train = pl.len().over("user") - n_test - n_valid
     part = pl.when(pos < n_train).then(0).when(pos < n_train + n_valid).then(1).otherwise(2)

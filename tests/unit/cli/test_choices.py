@@ -33,7 +33,8 @@ def test_evaluate_lists_its_splits_data_sets_and_export_formats() -> None:
     assert "<temporal-user|random|leave-last|temporal>" in shown.output
     assert "[default: temporal-user]" in shown.output
     assert "<ml-100k|movielens>" in shown.output and "<parquet|csv>" in shown.output
-    bad = CliRunner().invoke(app, ["evaluate", "--split", "temporal_users", "-w", "/nowhere"])
+    args = ["evaluate", "--split", "temporal_users", "-w", "/nowhere"]
+    bad = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
     assert bad.exit_code == 2 and "Invalid value for '--split'" in bad.output
 
 
@@ -43,5 +44,6 @@ def test_evaluate_seeds_are_a_count_or_a_list() -> None:
     assert parse_seeds("3") == [0, 1, 2]
     assert parse_seeds("0,5,7") == [0, 5, 7]
     assert parse_seeds(None) is None
-    refused = CliRunner().invoke(app, ["evaluate", "--seeds", "2", "--split-from", "/nowhere"])
+    args = ["evaluate", "--seeds", "2", "--split-from", "/nowhere"]
+    refused = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
     assert refused.exit_code == 2 and "cannot be combined with --split-from" in refused.output
