@@ -98,6 +98,7 @@ def read_split(folder: Path) -> Split:
         seed=meta.get("seed"),
         dropped_users=int(meta.get("dropped_users", 0)),
         source=str(folder),
+        options=dict(meta.get("options", {})),
     )
 
 
@@ -150,6 +151,7 @@ def _manifest(split: Split, fmt: str, name: str) -> dict[str, Any]:
         "seed": split.seed,
         "cutoff": split.cutoff.isoformat() if split.cutoff else None,
         "dropped_users": split.dropped_users,
+        "options": split.options,
         "format": fmt,
         "recbole_name": name,
         "users": split.train.users.ids.tolist(),

@@ -13,7 +13,7 @@ the evaluated parts and counts them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -42,8 +42,9 @@ DEFAULT_SPLIT = SplitKind.temporal_user
 class Split:
     """The parts of a split, all over the same vocabularies.
 
-    ``dropped_users`` counts users taken out of validation and test by ``min_train``;
-    ``source`` names where a split read from files came from.
+    ``dropped_users`` counts users taken out of the test part by ``min_train``;
+    ``source`` names where a split read from files came from; ``options`` holds what
+    :func:`make_split` was asked for (fractions, ``n``, ``min_train``), for the record.
     """
 
     train: Interactions
@@ -54,10 +55,12 @@ class Split:
     seed: int | None = None
     dropped_users: int = 0
     source: str = ""
+    options: dict[str, float] = field(default_factory=dict)
 
     def describe(self) -> str:
-        """One line for reports: kind, sizes, cutoff or seed."""
-        extra = f" cutoff={self.cutoff.isoformat()}" if self.cutoff else ""
+        """One line for reports: kind, sizes, options (fractions, min-train), cutoff, seed."""
+        extra = "".join(f" {k}={v}" for k, v in self.options.items())
+        extra += f" cutoff={self.cutoff.isoformat()}" if self.cutoff else ""
         extra += f" seed={self.seed}" if self.seed is not None else ""
         extra += f" from {self.source}" if self.source else ""
         val = f" validation={self.validation.log.height}" if self.validation is not None else ""
@@ -317,7 +320,18 @@ def make_split(
     _check_fractions(test_fraction, valid_fraction)
     split = _split_by_kind(inter, _kind(kind), seed, ratios, test_fraction, valid_fraction, n)
     split.seed = seed
+    split.options = _options(_kind(kind), test_fraction, valid_fraction, n, min_train)
     return apply_min_train(split, min_train)
+
+
+def _options(
+    kind: SplitKind, test_fraction: float, valid_fraction: float, n: int, min_train: int
+) -> dict[str, float]:
+    """The options that shaped a split of ``kind`` (leave-last counts items, not shares)."""
+    out: dict[str, float] = {"n": n} if kind is SplitKind.leave_last else {"test": test_fraction}
+    if valid_fraction > 0:
+        out["valid"] = valid_fraction
+    return {**out, "min_train": min_train}
 
 
 def _kind(kind: str) -> SplitKind:

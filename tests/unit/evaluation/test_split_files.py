@@ -41,12 +41,8 @@ def assert_same_split(a: Split, b: Split) -> None:
     assert (a.validation is None) == (b.validation is None)
     if a.validation is not None and b.validation is not None:
         assert_frame_equal(a.validation.log, b.validation.log)
-    assert (a.kind, a.seed, a.cutoff, a.dropped_users) == (
-        b.kind,
-        b.seed,
-        b.cutoff,
-        b.dropped_users,
-    )
+    same = ("kind", "seed", "cutoff", "dropped_users", "options")
+    assert [getattr(a, f) for f in same] == [getattr(b, f) for f in same]
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])

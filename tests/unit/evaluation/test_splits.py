@@ -203,3 +203,10 @@ def test_split_spec_defaults_to_each_users_last_fifth() -> None:
     assert spec.kind is DEFAULT_SPLIT is SplitKind.temporal_user and spec.test_fraction == 0.2
     split = spec.make(sample(repeats=False))
     assert split.test.log.height == 50 * 4
+
+
+def test_a_split_says_what_it_was_asked_for() -> None:
+    split = make_split(sample(repeats=False), "temporal-user", valid_fraction=0.1, min_train=3)
+    assert split.options == {"test": 0.2, "valid": 0.1, "min_train": 3}
+    assert "test=0.2 valid=0.1 min_train=3" in split.describe()
+    assert make_split(sample(), "leave-last", n=2).options == {"n": 2, "min_train": 1}
