@@ -127,7 +127,8 @@ def print_seeds(result: SeedsResult, summary: Path) -> None:
     """Per-seed NDCG at the first K of every model, the mean with its interval, and the
     parameters each seed chose."""
     k = result.runs[0].result.ks[0]
-    table = Table(title=f"ndcg@{k} per seed ({result.runs[0].result.split})")
+    kind = result.runs[0].result.split.split(":")[0]
+    table = Table(title=f"ndcg@{k} per seed ({kind} split)")
     table.add_column("model", style="bold")
     for run in result.runs:
         table.add_column(f"seed {run.seed}", justify="right")
@@ -137,7 +138,6 @@ def print_seeds(result: SeedsResult, summary: Path) -> None:
         mean = f"{row['mean']:.4f} [{row['low']:.4f}, {row['high']:.4f}]"
         table.add_row(name, *cells, mean)
     console.print(table)
-    kind = result.runs[0].result.split.split(":")[0]
     if kind != "random":
         console.print(
             f"note: a {kind} split does not depend on the seed; the seeds vary the bootstrap"
