@@ -36,7 +36,7 @@ def choice_enum(name: str, values: Iterable[str]) -> type[StrEnum]:
     """
     # Enum's functional API; mypy only types it for literal arguments.
     members = [(value, value) for value in values]
-    return StrEnum(name, members)  # type: ignore[misc,return-value]
+    return StrEnum(name, members)  # type: ignore[return-value]
 
 
 console = Console()
