@@ -5,6 +5,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from tastemaker.cli.app import app
+from tastemaker.config import Settings, load_settings
 from tastemaker.engine.config import PipelineConfig, load_pipeline_config
 from tastemaker.workspace import Workspace
 
@@ -13,6 +14,9 @@ def test_init_writes_commented_templates_equal_to_defaults(tmp_path: Path) -> No
     result = CliRunner().invoke(app, ["init", str(tmp_path / "ws")])
     assert result.exit_code == 0, result.output
     root = tmp_path / "ws"
+    settings = (root / "tastemaker.yaml").read_text()
+    assert settings.count("#") > 50
+    assert load_settings(root, environ={}) == Settings(workspace=root.resolve())
     recommendations = (root / "recommendations.yaml").read_text()
     assert recommendations.count("#") > 20
     assert load_pipeline_config(root) == PipelineConfig()
