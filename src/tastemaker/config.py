@@ -245,10 +245,17 @@ def load_settings(workspace: str | Path, environ: dict[str, str] | None = None) 
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"{cfg}: invalid settings: {problems}") from exc
+        raise ConfigError(f"{cfg}: invalid settings: {validation_problems(exc)}") from exc
+
+
+def validation_problems(exc: ValidationError) -> str:
+    """Each problem of a settings file as ``field.path: reason (got value)``, joined by "; "."""
+    problems = []
+    for e in exc.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        got = "" if e["type"] in ("missing", "extra_forbidden") else f" (got {e['input']!r})"
+        problems.append(f"{where}: {e['msg']}{got}")
+    return "; ".join(problems)
 
 
 def settings_text(settings: Settings) -> str:
