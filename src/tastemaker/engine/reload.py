@@ -143,7 +143,7 @@ class ConfigWatch:
 
 def changed_settings(old: PipelineConfig, new: PipelineConfig) -> list[str]:
     """Dotted names of the settings whose values differ (``rerank.pins.pins``, ``seed``)."""
-    return _diff(old.model_dump(), new.model_dump(), "")
+    return _diff(old.model_dump(by_alias=True), new.model_dump(by_alias=True), "")
 
 
 def _diff(old: Any, new: Any, prefix: str) -> list[str]:
