@@ -87,7 +87,7 @@ class Engine:
             ws.profiles.catalog.version,
         )
         self._setup = build_setup(ws, config, versions, self.observer.stage)
-        self._reloading = threading.Lock()  # one reload (settings or registry) at a time
+        self._reloading = threading.Lock()  # one look at the settings file at a time
         self.sink = EventSink(ws.ingestor, config.impressions_flush_seconds)
         weakref.finalize(self, self.sink.close)
         self.shadow: ShadowLogger | None = None
@@ -102,15 +102,15 @@ class Engine:
         """The setup a request uses (read it once per request).
 
         When a look at ``recommendations.yaml`` is due and the file changed, the new setup
-        is built and swapped in first (by this caller; concurrent requests keep the
-        current one meanwhile), so the request sees the new settings.
+        is built and swapped in first (by this caller; a request arriving meanwhile waits
+        for it), so every request that starts after the change was seen gets the new
+        settings. Requests already running keep the setup they hold.
         """
         watcher = self.watcher
-        if watcher is not None and watcher.due() and self._reloading.acquire(blocking=False):
-            try:
-                self._reload(watcher)
-            finally:
-                self._reloading.release()
+        if watcher is not None and watcher.due():
+            with self._reloading:
+                if watcher.due():  # not done by the thread that held the lock
+                    self._reload(watcher)
         return self._setup
 
     def _reload(self, watcher: ConfigWatch) -> None:
@@ -120,7 +120,7 @@ class Engine:
             old = self._setup
             try:
                 setup = build_setup(self.ws, config, old.versions.reconfigured(config),
-                                    self.observer.stage)  # fmt: skip
+                                    self.observer.stage, previous=old)  # fmt: skip
             except Exception as exc:  # valid YAML that does not compile (a bad filter)
                 reason = exc.message if isinstance(exc, TastemakerError) else repr(exc)
                 watcher.refused(f"{watcher.path}: {reason}")
@@ -137,15 +137,18 @@ class Engine:
         return self.watcher.status() if self.watcher is not None else None
 
     def refresh(self, force: bool = False) -> bool:
-        """Reload versions if the registry pointers (or the catalog) changed."""
-        with self._reloading:
-            setup = self._setup
-            if not setup.versions.refresh(force):
-                return False
-            setup.cache.clear()
-            setup.users.clear()
-            self.observer.set_models(setup.versions.roles())
-            return True
+        """Reload versions if the registry pointers (or the catalog) changed.
+
+        A settings reload meanwhile copies the set under its lock; a refresh of a set that
+        was just replaced is caught up by the new set's own next refresh (same token).
+        """
+        setup = self._setup
+        if not setup.versions.refresh(force):
+            return False
+        setup.cache.clear()
+        setup.users.clear()
+        self.observer.set_models(setup.versions.roles())
+        return True
 
     @property
     def config(self) -> PipelineConfig:

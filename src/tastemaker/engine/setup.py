@@ -44,15 +44,28 @@ class EngineSetup:
 
 
 def build_setup(
-    ws: Workspace, config: PipelineConfig, versions: VersionSet, timer: Timer
+    ws: Workspace,
+    config: PipelineConfig,
+    versions: VersionSet,
+    timer: Timer,
+    previous: EngineSetup | None = None,
 ) -> EngineSetup:
-    """The setup of ``config`` around ``versions`` (already built for ``config``)."""
+    """The setup of ``config`` around ``versions`` (already built for ``config``).
+
+    ``previous`` (a reload) lends the featured listing its catalog arrays.
+    """
     users = ResultCache(config.user_cache_seconds)
+    hard = config.rerank.hard
+    featured = (
+        previous.featured.reconfigured(hard)
+        if previous is not None
+        else FeaturedService(ws.profiles.catalog, ws.profiles.rules, hard)
+    )
     return EngineSetup(
         config=config,
         versions=versions,
         pipeline=RecommendationPipeline(ws, config, timer, users, versions.segment_attributes),
-        featured=FeaturedService(ws.profiles.catalog, ws.profiles.rules, config.rerank.hard),
+        featured=featured,
         cache=ResultCache(ws.settings.cache.result_ttl_seconds),
         users=users,
         slots=threading.BoundedSemaphore(config.max_concurrent),

@@ -1,5 +1,6 @@
 """`tastemaker init` writes commented configuration files that parse to the defaults."""
 
+import re
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -35,3 +36,25 @@ def test_readme_documents_every_file_init_writes(tmp_path: Path) -> None:
     for path in (tmp_path / "ws").iterdir():
         suffix = "/" if path.is_dir() else ""
         assert f"`{path.name}{suffix}`" in readme, path.name
+
+
+def _readme_section(title: str) -> str:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    return readme.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_every_file_the_readme_lists_in_a_workspace_is_there_after_init(tmp_path: Path) -> None:
+    CliRunner().invoke(app, ["init", str(tmp_path / "ws")])
+    table = [line for line in _readme_section("The workspace").splitlines() if line[:3] == "| `"]
+    names = [line.split("`")[1] for line in table]
+    assert "tastemaker.yaml" in names and "models/" in names
+    for name in names:
+        assert (tmp_path / "ws" / name.rstrip("/")).exists(), name
+
+
+def test_the_readme_layout_names_only_packages_that_exist() -> None:
+    text = _readme_section("Layout").split("Imports follow", 1)[0]
+    names = re.findall(r"`([a-z_]+)`", text)
+    assert len(names) > 10
+    src = Path(__file__).resolve().parents[3] / "src" / "tastemaker"
+    assert [n for n in names if not (src / n / "__init__.py").is_file()] == []

@@ -117,13 +117,17 @@ def test_a_request_holding_the_old_setup_keeps_it_whole(sqlite_workspace: Worksp
     try:
         old = engine.current()
         assert engine.current() is old  # unchanged file: same setup
+        assert engine.featured(None, None, "category:x")[0].item is not None
         save(ws.root, "reload_check_seconds: 0\nuser_cache_seconds: 5\n"
              "rerank:\n  pins: {pins: [{item_id: b, position: 1}]}\n")  # fmt: skip
         new = engine.current()
         assert new is not old and _consistent(old) and _consistent(new)
         assert old.config.user_cache_seconds == 60 and new.config.user_cache_seconds == 5
         assert engine.recommend("u", 3, Filters(), None).item_ids[0] == "b"
-        assert new.versions.active.table is old.versions.active.table  # shared, not reloaded
+        # catalog arrays are shared, not rebuilt; memos of the old hard filters are not
+        assert new.versions.active.table is old.versions.active.table
+        assert new.featured.index().table is old.featured.index().table
+        assert new.featured.index().eligible == {} != old.featured.index().eligible
         status = engine.config_status()
         assert status is not None and status.valid and status.reloads == 1
     finally:
