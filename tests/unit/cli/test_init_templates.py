@@ -58,3 +58,25 @@ def test_the_readme_layout_names_only_packages_that_exist() -> None:
     assert len(names) > 10
     src = Path(__file__).resolve().parents[3] / "src" / "tastemaker"
     assert [n for n in names if not (src / n / "__init__.py").is_file()] == []
+
+
+def test_the_recommendations_template_names_every_engine_setting() -> None:
+    from pydantic import BaseModel
+
+    text = (
+        Path(__file__).resolve().parents[3] / "src/tastemaker/cli/templates/recommendations.yaml"
+    ).read_text()
+
+    def names(model: type[BaseModel], prefix: str = "") -> list[str]:
+        out = []
+        for name, field in model.model_fields.items():
+            key = field.alias or name
+            sub = field.annotation
+            if isinstance(sub, type) and issubclass(sub, BaseModel):
+                out += names(sub, f"{prefix}{key}.")
+            else:
+                out.append(f"{prefix}{key}")
+        return out
+
+    missing = [n for n in names(PipelineConfig) if f"{n.rsplit('.', 1)[-1]}:" not in text]
+    assert missing == []
