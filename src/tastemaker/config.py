@@ -274,9 +274,12 @@ def settings_text(settings: Settings) -> str:
 
 
 def _replace_block(text: str, key: str, block: str) -> str:
-    """Replace the lines of top-level ``key:`` and the indented lines under it by ``block``."""
+    """Replace the lines of top-level ``key:`` and the indented lines under it by ``block``
+    (appended when the template has no such key)."""
     lines = text.splitlines(keepends=True)
-    start = next(i for i, line in enumerate(lines) if line.startswith(f"{key}:"))
+    start = next((i for i, line in enumerate(lines) if line.startswith(f"{key}:")), None)
+    if start is None:
+        return text + block
     end = start + 1
     while end < len(lines) and lines[end].startswith(" "):
         end += 1
