@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tastemaker.errors import ConfigError, WorkspaceNotFoundError
 
 CONFIG_FILE = "tastemaker.yaml"
+#: The commented ``tastemaker.yaml`` holding every default (packaged beside this module).
+TEMPLATE_FILE = "default_settings.yaml"
 KEY_FILE = "secret.key"
 ENV_PREFIX = "TASTEMAKER__"
 
@@ -243,15 +245,51 @@ def load_settings(workspace: str | Path, environ: dict[str, str] | None = None) 
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ConfigError(f"{cfg}: invalid settings: {problems}") from exc
+        raise ConfigError(f"{cfg}: invalid settings: {validation_problems(exc)}") from exc
+
+
+def validation_problems(exc: ValidationError) -> str:
+    """Each problem of a settings file as ``field.path: reason (got value)``, joined by "; "."""
+    problems = []
+    for e in exc.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        got = "" if e["type"] in ("missing", "extra_forbidden") else f" (got {e['input']!r})"
+        problems.append(f"{where}: {e['msg']}{got}")
+    return "; ".join(problems)
+
+
+def settings_text(settings: Settings) -> str:
+    """The text of ``tastemaker.yaml`` for ``settings``: the commented template of defaults.
+
+    Each top-level section (or setting) whose value differs from the default replaces the
+    template's block for it, written as plain YAML under the template's comment; the other
+    blocks keep their comments. Loading the text gives ``settings`` back.
+    """
+    text = Path(__file__).with_name(TEMPLATE_FILE).read_text()
+    defaults = Settings().to_file_dict()
+    for key, value in settings.to_file_dict().items():
+        if value != defaults[key]:
+            text = _replace_block(text, key, yaml.safe_dump({key: value}, sort_keys=False))
+    return text
+
+
+def _replace_block(text: str, key: str, block: str) -> str:
+    """Replace the lines of top-level ``key:`` and the indented lines under it by ``block``
+    (appended when the template has no such key)."""
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.startswith(f"{key}:")), None)
+    if start is None:
+        return text + block
+    end = start + 1
+    while end < len(lines) and lines[end].startswith(" "):
+        end += 1
+    return "".join(lines[:start]) + block + "".join(lines[end:])
 
 
 def write_settings(settings: Settings) -> Path:
-    """Write ``settings`` to the workspace's ``tastemaker.yaml`` and return its path."""
+    """Write ``settings`` to the workspace's ``tastemaker.yaml`` (commented, see
+    :func:`settings_text`) and return its path."""
     settings.workspace.mkdir(parents=True, exist_ok=True)
     path = settings.workspace / CONFIG_FILE
-    path.write_text(yaml.safe_dump(settings.to_file_dict(), sort_keys=False))
+    path.write_text(settings_text(settings))
     return path

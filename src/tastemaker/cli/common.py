@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -26,6 +26,17 @@ class LogLevel(StrEnum):
     info = "info"
     debug = "debug"
     trace = "trace"
+
+
+def choice_enum(name: str, values: Iterable[str]) -> type[StrEnum]:
+    """A `StrEnum` class called ``name`` with one member per value (member name = value).
+
+    For an option whose choices live in a registry (the model catalog): typer lists the
+    members in ``--help`` and refuses any other value with its usual error, exit code 2.
+    """
+    # Enum's functional API; mypy only types it for literal arguments.
+    members = [(value, value) for value in values]
+    return StrEnum(name, members)  # type: ignore[return-value]
 
 
 console = Console()

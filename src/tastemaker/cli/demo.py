@@ -111,16 +111,19 @@ def _tune(ws: Workspace) -> None:
 
 
 def _evaluate(ws: Workspace) -> None:
-    """Compare the main models on a temporal split; print the table, write the HTML report."""
+    """Compare the main models on a per-user temporal split (each user's last 20% of events
+    held out); print the table, write the HTML report."""
     from tastemaker.cli.evaluate import evaluate
+    from tastemaker.evaluation.splits import SplitKind
 
     console.print(
-        "[bold]4.[/bold] evaluating models on a temporal split (train before, test after)"
+        "[bold]4.[/bold] evaluating models on a per-user temporal split"
+        " (each user's last 20% of events held out)"
     )
     evaluate(
         workspace=ws.root,
         models="popularity,itemknn,als,ease,hybrid",
-        split="temporal",
+        split=SplitKind.temporal_user,
         k="10,20",
         report=ws.settings.path(ws.settings.reports_dir) / "demo-evaluation.html",
         segment_by="age_band",

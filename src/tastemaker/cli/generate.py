@@ -13,12 +13,7 @@ import typer
 from rich.table import Table
 
 from tastemaker.cli.common import console, fail
-from tastemaker.datasets.marketplace import (
-    FILE_FORMATS,
-    FileFormat,
-    generate_marketplace,
-    write_marketplace,
-)
+from tastemaker.datasets.marketplace import FileFormat, generate_marketplace, write_marketplace
 from tastemaker.errors import TastemakerError
 
 app = typer.Typer(help="Generate synthetic data sets.", no_args_is_help=True)
@@ -56,9 +51,7 @@ def marketplace(
     items: Annotated[int, typer.Option(min=1, help="Number of items.")] = 2_000,
     days: Annotated[int, typer.Option(min=1, help="Days of events.")] = 30,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 42,
-    fmt: Annotated[
-        str, typer.Option("--format", "-f", help=f"File format: {', '.join(FILE_FORMATS)}.")
-    ] = "parquet",
+    fmt: Annotated[FileFormat, typer.Option("--format", "-f", help="File format.")] = "parquet",
     start: Annotated[
         str | None, typer.Option(help="First day of the event window (UTC, YYYY-MM-DD).")
     ] = None,
@@ -75,8 +68,6 @@ def marketplace(
     clicks, views, carts, purchases and ratings, with popularity skew and position bias.
     The files are ready for `tastemaker import events|items|users FILE`.
     """
-    if fmt not in FILE_FORMATS:
-        raise fail(f"--format '{fmt}' is not one of {', '.join(FILE_FORMATS)}")
     try:
         first_day = window_start(days, end=end, start=start)
     except ValueError as exc:
@@ -87,8 +78,7 @@ def marketplace(
     began = time.perf_counter()
     try:
         m = generate_marketplace(users, items, days, seed, start=first_day)
-        fmt_ok: FileFormat = fmt  # type: ignore[assignment]
-        paths = write_marketplace(m, out, fmt_ok)
+        paths = write_marketplace(m, out, fmt)
     except TastemakerError as exc:
         raise fail(exc.message) from exc
     except OSError as exc:

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
+from tastemaker.config import CONFIG_FILE
 from tastemaker.engine.config import PIPELINE_FILE
 from tastemaker.errors import TastemakerError
 from tastemaker.storage.migrations import latest_version
@@ -32,7 +33,7 @@ def init(
     except TastemakerError as exc:
         raise fail(exc.message) from exc
     console.print(f"workspace created at [bold]{ws.root}[/bold]")
-    console.print(f"  config   {ws.root / 'tastemaker.yaml'}")
+    console.print(f"  config   {ws.root / CONFIG_FILE} (commented defaults)")
     console.print(f"  store    {ws.store.backend} (schema v{ws.store.schema_version()})")
     console.print(f"  key      {ws.settings.key_path} (mode 0600)")
     segments = ws.settings.path(ws.settings.profiles.segments_file)

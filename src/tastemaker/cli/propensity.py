@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,12 +21,29 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Purchase propensity: train and evaluate, version, score.")
 
 
+class PropensityModelKind(StrEnum):
+    """Which model `propensity train` serves (`PropensityConfig.model`)."""
+
+    auto = "auto"
+    lightgbm = "lightgbm"
+    logistic = "logistic"
+
+
+class Calibration(StrEnum):
+    """How the calibration slice maps scores to probabilities (`PropensityModel`)."""
+
+    isotonic = "isotonic"
+    sigmoid = "sigmoid"
+    none = "none"
+
+
 @app.command("train")
 def train(
     workspace: WorkspaceOpt = Path("."),
     model: Annotated[
-        str, typer.Option(help="lightgbm, logistic, or auto (the better on the test slice).")
-    ] = "auto",
+        PropensityModelKind,
+        typer.Option(help="The model to serve; auto: the better on the test slice."),
+    ] = PropensityModelKind.auto,
     horizon_days: Annotated[
         float, typer.Option(help="A purchase within this is a positive.")
     ] = 3.0,
@@ -38,7 +56,9 @@ def train(
     calibration_days: Annotated[
         float, typer.Option(help="Days of cutoffs to stop boosting and calibrate on.")
     ] = 3.0,
-    calibration: Annotated[str, typer.Option(help="isotonic, sigmoid or none.")] = "isotonic",
+    calibration: Annotated[
+        Calibration, typer.Option(help="Probability calibration.")
+    ] = Calibration.isotonic,
     promote: Annotated[
         bool,
         typer.Option(help="Serve the new version at once (only if it beats the base rate)."),
@@ -50,16 +70,14 @@ def train(
     beats the base rate out of time (log loss and Brier), else exit 1 saying why."""
     from tastemaker.propensity.training import PropensityConfig, registry_of, train_propensity
 
-    if model not in ("auto", "lightgbm", "logistic"):
-        raise fail(f"--model {model}: expected lightgbm, logistic or auto")
     windows = PropensityWindows(user_days=user_days, item_days=item_days)
     cfg = PropensityConfig(
-        model=model,
+        model=model.value,
         windows=windows,
         labels=LabelSpec(horizon_days=horizon_days, step_days=step_days),
         test_days=test_days,
         calibration_days=calibration_days,
-        calibration=calibration,
+        calibration=calibration.value,
         seed=seed,
     )
     with opened(workspace) as ws:

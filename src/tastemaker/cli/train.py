@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
+from tastemaker.cli.common import WorkspaceOpt, choice_enum, console, fail, opened
 from tastemaker.errors import TastemakerError
+from tastemaker.models import MODELS
+
+# The choices of --model are the model catalog's names, so a new model is offered as soon
+# as it registers (this module is imported only when `train` runs or shows its help).
+if TYPE_CHECKING:
+    ModelName = StrEnum
+else:
+    ModelName = choice_enum("ModelName", MODELS)
 
 
 def _params(text: str | None) -> dict[str, Any]:
@@ -26,7 +35,9 @@ def _params(text: str | None) -> dict[str, Any]:
 
 def train(
     workspace: WorkspaceOpt = Path("."),
-    model: Annotated[str, typer.Option(help="Model name (hybrid, als, itemknn, ...).")] = "hybrid",
+    model: Annotated[ModelName, typer.Option(help="Model to train (the model catalog).")] = (
+        ModelName("hybrid")
+    ),
     params: Annotated[
         str | None, typer.Option(help="Hyperparameters as JSON, e.g. '{\"factors\": 64}'.")
     ] = None,
@@ -50,10 +61,10 @@ def train(
         record = (
             None if ignore_tuning else ws.settings.path(ws.settings.reports_dir) / TUNING_RECORD
         )
-        chosen, source = params_with_sources(record, model, _params(params))
-        console.print(f"parameters of {model}: {json.dumps(chosen)} (from {source})")
+        chosen, source = params_with_sources(record, model.value, _params(params))
+        console.print(f"parameters of {model.value}: {json.dumps(chosen)} (from {source})")
         try:
-            manifest = train_version(ws, model, chosen, holdout=holdout)
+            manifest = train_version(ws, model.value, chosen, holdout=holdout)
             if promote:
                 registry_of(ws).promote(manifest.version)
         except TastemakerError as exc:

@@ -1,6 +1,7 @@
 """Settings of the engine (both served lists): ``recommendations.yaml`` in the workspace.
 
-Every section is optional; an absent file means the defaults. Example::
+Every section is optional; an absent (or empty) file means the defaults. A running engine
+re-reads the file when it changes (``engine/reload.py``). Example::
 
     candidates: {ann: {n: 200}, neighbors: {recent: 5}, limit: 500}
     rerank:
@@ -19,6 +20,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from tastemaker.config import validation_problems
 from tastemaker.errors import ConfigError
 from tastemaker.rerank.chain import RerankConfig
 from tastemaker.retrieval.sources import (
@@ -68,6 +70,12 @@ class PipelineConfig(_Config):
         "acts (0: off)",
     )
     watch_seconds: float = Field(default=1.0, gt=0, description="registry poll interval")
+    reload_check_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="a request checks this file's modification time at most this often "
+        "(0: every request) and reloads it when it changed",
+    )
     catalog_refresh_seconds: float = Field(
         default=300.0, gt=0, description="rebuild the item tables at least this often"
     )
@@ -104,7 +112,25 @@ def load_pipeline_config(workspace: Path) -> PipelineConfig:
     path = Path(workspace) / PIPELINE_FILE
     if not path.is_file():
         return PipelineConfig()
+    return parse_pipeline_config(path.read_text(), path)
+
+
+def parse_pipeline_config(text: str, path: Path | str = PIPELINE_FILE) -> PipelineConfig:
+    """Validate the text of a ``recommendations.yaml`` (empty: the defaults).
+
+    Raises:
+        ConfigError: naming the file, then each field and why (or the YAML line).
+    """
     try:
-        return PipelineConfig.model_validate(yaml.safe_load(path.read_text()) or {})
-    except (yaml.YAMLError, ValidationError) as exc:
-        raise ConfigError(f"{path}: invalid recommendation settings: {exc}") from exc
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}:{where}: not valid YAML: {problem}") from exc
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    try:
+        return PipelineConfig.model_validate(data or {})
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {validation_problems(exc)}") from exc

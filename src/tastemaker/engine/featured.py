@@ -15,6 +15,7 @@ candidate is featured (never an error). The result names the rule.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections.abc import Sequence
@@ -85,6 +86,13 @@ class CatalogIndex:
             "price_low": -np.nan_to_num(price, nan=np.inf),
             "price_high": np.nan_to_num(price, nan=-np.inf),
         }
+
+    def without_memos(self) -> CatalogIndex:
+        """The same catalog arrays and segment masks, with no memo that depends on the
+        hard filters (for a service with another hard-filter configuration)."""
+        other = copy.copy(self)
+        other.eligible, other.choices = {}, {}
+        return other
 
     @staticmethod
     def remember(memo: dict[Any, Any], key: Any, value: Any, limit: int = 4096) -> None:
@@ -184,6 +192,16 @@ class FeaturedService:
         self._index: CatalogIndex | None = None
         self._generation = -1
         self._lock = threading.Lock()
+
+    def reconfigured(self, hard: HardFilterConfig) -> FeaturedService:
+        """A service with the hard filters ``hard``, reusing this one's catalog arrays (a
+        settings reload then does not rebuild them on the next featured request)."""
+        other = FeaturedService(self.catalog, self.rules_source, hard)
+        other._rng = self._rng
+        with self._lock:
+            if self._index is not None:
+                other._index, other._generation = self._index.without_memos(), self._generation
+        return other
 
     def index(self) -> CatalogIndex:
         """Catalog arrays, rebuilt when the catalog changed."""

@@ -24,6 +24,11 @@ class EngineObserver(Protocol):
         """Served lists queued for impression logging."""
         ...
 
+    def config_status(self, valid: bool) -> None:
+        """Whether the latest ``recommendations.yaml`` serves (False: refused, the previous
+        settings serve)."""
+        ...
+
 
 class NullObserver:
     """Ignores every measurement (tools and tests that need no metrics)."""
@@ -39,3 +44,6 @@ class NullObserver:
 
     def impressions_queued(self, lists: int) -> None:
         """Ignore queued impressions."""
+
+    def config_status(self, valid: bool) -> None:
+        """Ignore the settings file's state."""

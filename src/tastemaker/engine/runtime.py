@@ -2,11 +2,12 @@
 
 :class:`Engine` answers a recommendation list, an item-to-item list, the featured
 listing and negative feedback for raw user ids, the same way for the HTTP routes, the
-command line and (later) the experiment simulator. It keeps the loaded versions
-(:class:`~tastemaker.engine.versions.VersionSet`, polled once a second), the per-user
-result cache (dropped for a user as soon as the user sends an event), and hands every
-served list to the one event sink. It changes no process-wide state: process tuning is
-the entry points' job (``tastemaker.process``).
+command line and (later) the experiment simulator. It keeps what ``recommendations.yaml``
+builds as one :class:`~tastemaker.engine.setup.EngineSetup` (the loaded versions, polled
+once a second, the pipeline, the per-user caches dropped for a user as soon as the user
+sends an event), swapped whole when the file changes (``engine/reload.py``), and hands
+every served list to the one event sink. It changes no process-wide state: process tuning
+is the entry points' job (``tastemaker.process``).
 """
 
 from __future__ import annotations
@@ -23,20 +24,22 @@ from typing import Any
 import polars as pl
 
 from tastemaker.engine.cache import ResultCache
-from tastemaker.engine.config import PipelineConfig, load_pipeline_config
+from tastemaker.engine.config import PIPELINE_FILE, PipelineConfig, load_pipeline_config
 from tastemaker.engine.events import (
     Feedback,
     ServedFeatured,
     ServedListImpression,
     ServedRecommendations,
 )
-from tastemaker.engine.featured import FeaturedResult, FeaturedService, FeaturedUser
+from tastemaker.engine.featured import FeaturedResult, FeaturedUser
 from tastemaker.engine.observer import EngineObserver, NullObserver
 from tastemaker.engine.pipeline import RecommendationPipeline
 from tastemaker.engine.pipeline import Request as PipelineRequest
 from tastemaker.engine.profile import user_exclusions
 from tastemaker.engine.related import related_items
+from tastemaker.engine.reload import ConfigStatus, ConfigWatch, fingerprint
 from tastemaker.engine.served import RelatedList, ServedList
+from tastemaker.engine.setup import EngineSetup, build_setup
 from tastemaker.engine.shadow import ShadowLogger
 from tastemaker.engine.sink import EventSink
 from tastemaker.engine.version import LoadedVersion
@@ -55,8 +58,9 @@ class Engine:
     Args:
         ws: the opened workspace.
         observer: receives stage times, cache lookups and model roles (metrics).
-        config: engine settings (read from ``recommendations.yaml`` if None).
-        watch: poll the registry in a background thread.
+        config: engine settings; None: read from ``recommendations.yaml`` and re-read
+            whenever the file changes (an explicit config is kept).
+        watch: poll the registry (and the settings file) in a background thread.
     """
 
     def __init__(
@@ -68,47 +72,113 @@ class Engine:
         watch: bool = True,
     ) -> None:
         self.ws = ws
-        self.config = config or load_pipeline_config(ws.root)
         self.observer: EngineObserver = observer or NullObserver()
-        attrs = tuple(ws.settings.profiles.attributes)
-        catalog = ws.profiles.catalog
-        self.versions = VersionSet(
+        self.watcher: ConfigWatch | None = None
+        if config is None:
+            seen = fingerprint(ws.root / PIPELINE_FILE)  # before reading: no edit is missed
+            config = load_pipeline_config(ws.root)
+            self.watcher = ConfigWatch(ws.root, config.reload_check_seconds, seen)
+            self.observer.config_status(True)
+        versions = VersionSet(
             ModelRegistry(ws.settings.path(ws.settings.models_dir)),
             ws.store.items,
-            self.config,
-            attrs,
-            catalog.version,
+            config,
+            tuple(ws.settings.profiles.attributes),
+            ws.profiles.catalog.version,
         )
-        self.cache = ResultCache(ws.settings.cache.result_ttl_seconds)
-        self.users = ResultCache(self.config.user_cache_seconds)
-        self.pipeline = RecommendationPipeline(
-            ws, self.config, self.observer.stage, self.users, attrs
-        )
-        self.featured_lists = FeaturedService(catalog, ws.profiles.rules, self.config.rerank.hard)
-        self.sink = EventSink(ws.ingestor, self.config.impressions_flush_seconds)
+        self._setup = build_setup(ws, config, versions, self.observer.stage)
+        self._reloading = threading.Lock()  # one look at the settings file at a time
+        self.sink = EventSink(ws.ingestor, config.impressions_flush_seconds)
         weakref.finalize(self, self.sink.close)
         self.shadow: ShadowLogger | None = None
-        self._slots = threading.BoundedSemaphore(self.config.max_concurrent)
         self.refresh(force=True)
         ws.ingestor.add_listener(_weak_listener(self))
         self._primed = not watch
         if watch:
             threading.Thread(target=_watch, args=(weakref.ref(self),), daemon=True).start()
 
-    # --- versions ---------------------------------------------------------------------
+    # --- settings and versions --------------------------------------------------------
+    def current(self) -> EngineSetup:
+        """The setup a request uses (read it once per request).
+
+        When a look at ``recommendations.yaml`` is due and the file changed, the new setup
+        is built and swapped in first (by this caller; a request arriving meanwhile waits
+        for it), so every request that starts after the change was seen gets the new
+        settings. Requests already running keep the setup they hold.
+        """
+        watcher = self.watcher
+        if watcher is not None and watcher.due():
+            with self._reloading:
+                if watcher.due():  # not done by the thread that held the lock
+                    self._reload(watcher)
+        return self._setup
+
+    def _reload(self, watcher: ConfigWatch) -> None:
+        """Swap in the setup of a changed, valid file; otherwise keep the one serving."""
+        config = watcher.poll()
+        if config is not None:
+            old = self._setup
+            try:
+                setup = build_setup(self.ws, config, old.versions.reconfigured(config),
+                                    self.observer.stage, previous=old)  # fmt: skip
+            except Exception as exc:  # valid YAML that does not compile (a bad filter)
+                reason = exc.message if isinstance(exc, TastemakerError) else repr(exc)
+                watcher.refused(f"{watcher.path}: {reason}")
+            else:
+                self._setup = setup
+                self.sink.flush_seconds = config.impressions_flush_seconds
+                watcher.applied(old.config, config)
+        self.observer.config_status(watcher.error is None)
+
+    def config_status(self) -> ConfigStatus | None:
+        """Whether the latest ``recommendations.yaml`` serves, and why not (None: the
+        settings were given to the engine, no file is followed)."""
+        self.current()
+        return self.watcher.status() if self.watcher is not None else None
+
     def refresh(self, force: bool = False) -> bool:
-        """Reload versions if the registry pointers (or the catalog) changed."""
-        if not self.versions.refresh(force):
+        """Reload versions if the registry pointers (or the catalog) changed.
+
+        A settings reload meanwhile copies the set under its lock; a refresh of a set that
+        was just replaced is caught up by the new set's own next refresh (same token).
+        """
+        setup = self._setup
+        if not setup.versions.refresh(force):
             return False
-        self.cache.clear()
-        self.users.clear()
-        self.observer.set_models(self.versions.roles())
+        setup.cache.clear()
+        setup.users.clear()
+        self.observer.set_models(setup.versions.roles())
         return True
+
+    @property
+    def config(self) -> PipelineConfig:
+        """The engine settings in force."""
+        return self._setup.config
+
+    @property
+    def versions(self) -> VersionSet:
+        """The loaded versions of the settings in force."""
+        return self._setup.versions
+
+    @property
+    def cache(self) -> ResultCache:
+        """Served lists per user, of the settings in force."""
+        return self._setup.cache
+
+    @property
+    def users(self) -> ResultCache:
+        """Profile, candidates and scores per user, of the settings in force."""
+        return self._setup.users
+
+    @property
+    def pipeline(self) -> RecommendationPipeline:
+        """The recommendation stages of the settings in force."""
+        return self._setup.pipeline
 
     @property
     def active(self) -> LoadedVersion:
         """The version serving most users (the fallback when none is promoted)."""
-        return self.versions.active
+        return self.current().versions.active
 
     def prime_soon(self, delay: float = 0.2) -> None:
         """After the first readiness answer: build lazily made lookups in a thread.
@@ -137,22 +207,23 @@ class Engine:
     # --- served lists -----------------------------------------------------------------
     def recommend(self, user_id: str, k: int, filters: Filters, context: str | None) -> ServedList:
         """A personalized list for raw ``user_id`` (cached per user until they act)."""
+        setup = self.current()
         key = self.ws.pseudonymizer.one(user_id)
-        version, variant = self.versions.route(key)
+        version, variant = setup.versions.route(key)
         cache_key = (version.name, k, filters.key(), context)
-        cached = self.cache.get(key, cache_key)
-        self.observer.cache_lookup(cached is not None, self.cache.hit_rate)
+        cached = setup.cache.get(key, cache_key)
+        self.observer.cache_lookup(cached is not None, setup.cache.hit_rate)
         request_id = new_request_id()
         if cached is not None:
             served: ServedList = cached.with_request_id(request_id)
         else:
-            token = self.cache.token(key)
+            token = setup.cache.token(key)
             req = PipelineRequest(user_id, key, k, filters, context, request_id)
-            with self._slots:  # few pipelines at once: threads fighting for the GIL only thrash
-                served = self.pipeline.run(version, req, variant)
-            self.cache.put(key, cache_key, served, token)
-            self._shadow(req, served)
-        self._log(served, key, context)
+            with setup.slots:  # few pipelines at once: threads fighting for the GIL only thrash
+                served = setup.pipeline.run(version, req, variant)
+            setup.cache.put(key, cache_key, served, token)
+            self._shadow(setup, req, served)
+        self._log(setup, served, key, context)
         return served
 
     def related(self, item_id: str, k: int, kind: str) -> RelatedList:
@@ -178,7 +249,8 @@ class Engine:
         user = self.ws.pseudonymizer.one(user_id) if user_id else None
         anon = self.ws.pseudonymizer.one(anonymous_id) if anonymous_id else None
         key = user or (f"anon:{anon}" if anon else None)
-        result = self.featured_lists.choose(self._featured_user(key), filters)
+        setup = self.current()
+        result = setup.featured.choose(self._featured_user(setup, key), filters)
         if result.item is None:
             return result, None
         context: dict[str, Any] = {"placement": "featured", "position": 0, "rule": result.rule}
@@ -189,15 +261,15 @@ class Engine:
         self.sink.put(ServedFeatured(event_id, user, anon, item, context, _now_ms()))
         return result, event_id
 
-    def _featured_user(self, key: str | None) -> FeaturedUser:
+    def _featured_user(self, setup: EngineSetup, key: str | None) -> FeaturedUser:
         if key is None:
             return FeaturedUser()
         try:
-            sig = self.pipeline.signals(key)
+            sig = setup.pipeline.signals(key)
         except (TastemakerError, OSError, RuntimeError) as exc:
             log.warning("profile unavailable for featured listing: %s", exc)
             return FeaturedUser(why="profile store unavailable")
-        v = self.active
+        v = setup.versions.active
         purchased, refused = user_exclusions(v, sig, key)
         ids = v.table.vocab.ids
         excluded = (ids[purchased].tolist(), ids[refused].tolist())
@@ -226,19 +298,21 @@ class Engine:
             raise ValidationFailedError(f"feedback refused: {refused[0].reason}")
         return event_id
 
-    def _shadow(self, req: PipelineRequest, served: ServedList) -> None:
-        version = self.versions.shadow()
+    def _shadow(self, setup: EngineSetup, req: PipelineRequest, served: ServedList) -> None:
+        version = setup.versions.shadow()
         if version is None:
             return
         if self.shadow is None:
             reports = self.ws.settings.path(self.ws.settings.reports_dir)
             self.shadow = ShadowLogger(reports)
         shadow_req = replace(req)
-        run = lambda: self.pipeline.run(version, shadow_req, "shadow")  # noqa: E731
+        run = lambda: setup.pipeline.run(version, shadow_req, "shadow")  # noqa: E731
         self.shadow.submit(version.name, req.user_key, run, served)
 
-    def _log(self, served: ServedList, user_key: str, context: str | None) -> None:
-        mode = self.config.impressions
+    def _log(
+        self, setup: EngineSetup, served: ServedList, user_key: str, context: str | None
+    ) -> None:
+        mode = setup.config.impressions
         if mode == "off" or not served.item_ids:
             return
         record = ServedRecommendations(served.request_id, user_key, served.item_ids,
@@ -246,7 +320,7 @@ class Engine:
                                        _now_ms())  # fmt: skip
         if mode == "per_list":
             self.sink.put(ServedListImpression(record))
-            v = self.versions.versions.get(served.model_version)
+            v = setup.versions.versions.get(served.model_version)
             if v is not None:  # per-list events carry no item id: count exposure here
                 v.add_exposure(v.table.lookup(served.item_ids))
         else:
@@ -262,13 +336,14 @@ class Engine:
         acted = frame.filter(pl.col("type") != "impression")
         users = acted["user_id"].drop_nulls().unique().to_list()
         anons = acted["anonymous_id"].drop_nulls().unique().to_list()
+        setup = self._setup
         if users or anons:
-            self.cache.invalidate([*users, *anons])
-            self.users.invalidate([*users, *anons])
+            setup.cache.invalidate([*users, *anons])
+            setup.users.invalidate([*users, *anons])
         for kind, clicks in (("impression", False), ("click", True)):
             ids = frame.filter(pl.col("type") == kind)["item_id"].drop_nulls()
             if len(ids):
-                for v in list(self.versions.versions.values()):
+                for v in list(setup.versions.versions.values()):
                     v.add_exposure(v.table.lookup(ids.to_list()), clicks)
 
 
@@ -303,6 +378,7 @@ def _watch(ref: weakref.ReferenceType[Engine]) -> None:
             return
         interval = engine.config.watch_seconds
         try:
+            engine.current()  # a changed settings file is applied without waiting for a request
             engine.refresh()
         except Exception:
             log.exception("registry refresh failed")

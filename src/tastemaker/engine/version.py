@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -103,15 +103,7 @@ def load_version(
             unit = unit_rows(art.item_factors)
     else:
         popularity[:] = _catalog_recency(table)
-    retrieval = RetrievalState.build(
-        table,
-        popularity,
-        ann=art.ann if art else None,
-        item_factors=art.item_factors if art else None,
-        neighbors=art.neighbors if art else None,
-        segment_columns=segment_attributes,
-        new_item_days=config.rerank.new_items.days,
-    )
+    retrieval = _retrieval(table, popularity, art, config, segment_attributes)
     stages = build_stages(config.rerank, table)
     name = manifest.version if manifest else "none"
     als = None
@@ -121,6 +113,41 @@ def load_version(
         if als is not None:
             als.warm_up()
     return LoadedVersion(name, manifest, art, table, retrieval, stages, unit, exposure, als)
+
+
+def reconfigure_version(
+    v: LoadedVersion, config: PipelineConfig, segment_attributes: tuple[str, ...] = ()
+) -> LoadedVersion:
+    """``v`` with what depends on the engine settings rebuilt for ``config``.
+
+    The re-ranking stages and the retrieval state (its new-item list) are built again; the
+    artifacts, item table and exposure counts are shared with ``v``, so no file is read.
+
+    Raises:
+        ValidationFailedError: a boost / bury filter of ``config`` does not compile.
+    """
+    stages = build_stages(config.rerank, v.table)
+    retrieval = _retrieval(v.table, v.retrieval.popularity, v.artifacts, config,
+                           segment_attributes)  # fmt: skip
+    return replace(v, retrieval=retrieval, stages=stages)
+
+
+def _retrieval(
+    table: ItemTable,
+    popularity: np.ndarray,
+    art: ServingArtifacts | None,
+    config: PipelineConfig,
+    segment_attributes: tuple[str, ...],
+) -> RetrievalState:
+    return RetrievalState.build(
+        table,
+        popularity,
+        ann=art.ann if art else None,
+        item_factors=art.item_factors if art else None,
+        neighbors=art.neighbors if art else None,
+        segment_columns=segment_attributes,
+        new_item_days=config.rerank.new_items.days,
+    )
 
 
 def _catalog_recency(table: ItemTable) -> np.ndarray:

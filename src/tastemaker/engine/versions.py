@@ -15,7 +15,7 @@ from collections.abc import Callable
 import polars as pl
 
 from tastemaker.engine.config import PipelineConfig
-from tastemaker.engine.version import LoadedVersion, load_version
+from tastemaker.engine.version import LoadedVersion, load_version, reconfigure_version
 from tastemaker.registry.registry import ModelRegistry, RegistryState, in_canary
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,26 @@ class VersionSet:
             if stale:
                 self._catalog_at, self._catalog_version = time.monotonic(), version
         return True
+
+    def reconfigured(self, config: PipelineConfig) -> VersionSet:
+        """A set following the same registry, its loaded versions rebuilt for ``config``.
+
+        Artifacts and item tables are shared (see ``reconfigure_version``); this set is
+        left as it is, so requests still holding it finish on the old settings.
+
+        Raises:
+            ValidationFailedError: ``config`` does not compile against a version's items.
+        """
+        other = VersionSet(self.registry, self.items, config, self.segment_attributes,
+                           self.catalog_version)  # fmt: skip
+        with self._lock:
+            other.versions = {
+                name: reconfigure_version(v, config, self.segment_attributes)
+                for name, v in self.versions.items()
+            }
+            other.state, other._token = self.state, self._token
+            other._catalog_at, other._catalog_version = self._catalog_at, self._catalog_version
+        return other
 
     def _load(
         self, name: str, items: pl.DataFrame, keep: LoadedVersion | None

@@ -18,7 +18,7 @@ from jinja2 import Environment, select_autoescape
 
 from tastemaker.evaluation.metrics import ACCURACY_METRICS
 from tastemaker.evaluation.paired import Comparison
-from tastemaker.evaluation.runner import EvaluationResult, ModelEvaluation
+from tastemaker.evaluation.result import EvaluationResult, ModelEvaluation
 
 BAR_METRICS = ("ndcg", "precision", "recall", "map", "mrr", "hit_rate")
 TABLE_METRICS = (*ACCURACY_METRICS, "coverage", "novelty", "diversity", "gini")
@@ -36,7 +36,10 @@ th:first-child,td:first-child{text-align:left} .best{background:#e3f6e3;font-wei
 <h1>{{ title }}</h1>
 <p>Generated {{ generated }} &middot; split: <code>{{ result.split }}</code> &middot;
 {{ result.n_users }} evaluated users &middot; {{ result.n_items }} items &middot;
-{{ "%.1f"|format(result.wall_seconds) }} s. Intervals are 95% bootstrap intervals over users.</p>
+{{ "%.1f"|format(result.wall_seconds) }} s. Intervals are 95% bootstrap intervals over users.
+{% if result.dropped_users %}{{ result.dropped_users }} users with a test part were not
+evaluated (too few training items).{% endif %}</p>
+{% for w in result.warnings %}<p class="loses">Warning: {{ w }}</p>{% endfor %}
 <p>Best by NDCG@{{ result.ks[0] }}: <b>{{ best }}</b>. A cell is green (best) only when a
 paired test over users (Wilcoxon signed-rank, p &lt; 0.05) separates it from every other
 model, and yellow when it is tied with the best; under each value: its difference to the
@@ -54,9 +57,9 @@ result.loses_to_popularity.get(k, []) %} <span class="loses">loses to popularity
 {% endif %}</td>
 {% for m in metrics %}{% set e = row.metrics[m][k] %}{% set c = compared(m, k, row.name) %}
 <td class="{{ c.status if c.status in ('best', 'tied') else '' }}">{{ "%.4f"|format(e.mean) }}
-<div class="ci">[{{ "%.3f"|format(e.low) }}, {{ "%.3f"|format(e.high) }}]</div>
+<div class="ci">[{{ "%.4f"|format(e.low) }}, {{ "%.4f"|format(e.high) }}]</div>
 {% if c.status in ('tied', 'below') %}<div class="ci">&Delta; {{ "%+.4f"|format(c.diff) }}
-{% if c.low == c.low %}[{{ "%.3f"|format(c.low) }}, {{ "%.3f"|format(c.high) }}]
+{% if c.low == c.low %}[{{ "%.4f"|format(c.low) }}, {{ "%.4f"|format(c.high) }}]
 p={{ "%.3f"|format(c.p_value) }}{% endif %}</div>{% endif %}</td>{% endfor %}
 <td>{{ "%.2f"|format(row.fit_seconds) }}</td><td>{{ "%.2f"|format(row.recommend_seconds) }}</td>
 </tr>{% endfor %}</table>
@@ -70,7 +73,7 @@ intervals do not overlap is marked <b>!</b>.</p>
 <table><tr><th>segment</th>{% for row in result.models %}<th>{{ row.name }}</th>{% endfor %}</tr>
 {% for seg in segments %}<tr><td>{{ seg }}</td>{% for row in result.models %}
 {% set e = row.segments[seg]['ndcg'][result.ks[0]] %}<td>{{ "%.4f"|format(e.mean) }}
-<div class="ci">[{{ "%.3f"|format(e.low) }}, {{ "%.3f"|format(e.high) }}]</div></td>
+<div class="ci">[{{ "%.4f"|format(e.low) }}, {{ "%.4f"|format(e.high) }}]</div></td>
 {% endfor %}</tr>{% endfor %}
 <tr><td><b>gap</b></td>{% for row in result.models %}{% set g = gaps[row.name] %}
 <td>{{ "%.4f"|format(g[0]) }}{% if g[1] %} <b>!</b>{% endif %}</td>{% endfor %}</tr>

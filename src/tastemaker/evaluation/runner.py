@@ -1,15 +1,15 @@
 """Run an offline evaluation: split, fit each model, recommend as serving does, score.
 
-Models are called through ``Recommender.recommend`` with each user's training items
-excluded, exactly as serving calls them. Relevant items are a user's test items not
-already in training; users with no training history or no relevant item are skipped.
+Models are called through ``Recommender.recommend`` with each user's training (and
+validation) items excluded, exactly as serving calls them, over the whole catalog (full
+ranking). Relevant items are a user's test items not already in training or validation;
+users with no training history or no relevant item are skipped.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,94 +26,24 @@ from tastemaker.evaluation.metrics import (
     novelty,
 )
 from tastemaker.evaluation.paired import Comparison, compare_all
-from tastemaker.evaluation.splits import Split, assert_no_leakage, make_split
+from tastemaker.evaluation.result import EvaluationResult, ModelEvaluation, precision_warnings
+from tastemaker.evaluation.splits import (
+    Split,
+    SplitSpec,
+    assert_no_leakage,
+    assert_user_order,
+    make_split,
+)
 from tastemaker.models.base import Recommender
 from tastemaker.models.catalog import make_model
 from tastemaker.models.interactions import Interactions
 
 BEYOND_METRICS = ("coverage", "novelty", "diversity", "gini")
 Progress = Callable[[str, float, int], None]
-SCORE_BATCH = 1024
-"""Users recommended for per call while scoring (progress moves after each batch)."""
-_NONE = Comparison(0.0, 0.0, 0.0, 1.0, "")
-
-
-@dataclass
-class ModelEvaluation:
-    """Results of one model: ``metrics[metric][k]`` estimates, timings, per-segment view."""
-
-    name: str
-    params: dict[str, Any]
-    fit_seconds: float
-    recommend_seconds: float
-    metrics: dict[str, dict[int, Estimate]]
-    segments: dict[str, dict[str, dict[int, Estimate]]] = field(default_factory=dict)
-    mean_rec_popularity: float = 0.0
-
-    def value(self, metric: str, k: int) -> float:
-        """Mean of ``metric`` at ``k``."""
-        return self.metrics[metric][k].mean
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "name": self.name,
-            "params": self.params,
-            "fit_seconds": self.fit_seconds,
-            "recommend_seconds": self.recommend_seconds,
-            "mean_rec_popularity": self.mean_rec_popularity,
-            "metrics": {
-                m: {str(k): e.to_dict() for k, e in per_k.items()}
-                for m, per_k in self.metrics.items()
-            },
-            "segments": {
-                s: {m: {str(k): e.to_dict() for k, e in pk.items()} for m, pk in ms.items()}
-                for s, ms in self.segments.items()
-            },
-        }
-
-
-@dataclass
-class EvaluationResult:
-    """Everything an evaluation produced, for tables, reports and JSON."""
-
-    split: str
-    ks: list[int]
-    n_users: int
-    n_items: int
-    models: list[ModelEvaluation]
-    segment_column: str | None = None
-    wall_seconds: float = 0.0
-    comparisons: dict[str, dict[int, dict[str, Comparison]]] = field(default_factory=dict)
-    loses_to_popularity: dict[int, list[str]] = field(default_factory=dict)
-
-    def best(self, metric: str = "ndcg", k: int | None = None) -> ModelEvaluation | None:
-        """The model significantly best at ``metric`` and ``k`` (default: the first K), or
-        None when the leader is tied with another model (see :mod:`.paired`)."""
-        kk = self.ks[0] if k is None else k
-        status = self.comparisons.get(metric, {}).get(kk, {})
-        return next((m for m in self.models if status.get(m.name, _NONE).status == "best"), None)
-
-    def status(self, metric: str, k: int, model: str) -> str:
-        """``best``, ``tied`` (with the best), ``below`` or ``""`` when not compared."""
-        return self.comparisons.get(metric, {}).get(k, {}).get(model, _NONE).status
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "split": self.split,
-            "ks": self.ks,
-            "n_users": self.n_users,
-            "n_items": self.n_items,
-            "segment_column": self.segment_column,
-            "wall_seconds": self.wall_seconds,
-            "models": [m.to_dict() for m in self.models],
-            "comparisons": {
-                m: {str(k): {n: c.to_dict() for n, c in per.items()} for k, per in pk.items()}
-                for m, pk in self.comparisons.items()
-            },
-            "loses_to_popularity": {str(k): v for k, v in self.loses_to_popularity.items()},
-        }
+SCORE_BATCH = 256
+"""Users recommended for in the first call while scoring; later batches are sized to take
+about :data:`BATCH_SECONDS` each, so progress moves at least every second."""
+BATCH_SECONDS = 0.5
 
 
 ModelSpec = str | tuple[str, Mapping[str, Any]] | Recommender
@@ -128,10 +58,10 @@ def _instantiate(spec: ModelSpec, params: Mapping[str, Mapping[str, Any]]) -> Re
 
 
 def relevant_matrix(split: Split) -> sp.csr_matrix:
-    """Binary test matrix with pairs already in training removed."""
+    """Binary test matrix with pairs already in training or validation removed."""
     test = split.test.binary()
-    seen = split.train.binary()
-    rel = test - test.multiply(seen)
+    seen = split.excluded()
+    rel = test - test.multiply(seen > 0)
     rel = sp.csr_matrix(rel)
     rel.eliminate_zeros()
     return rel
@@ -178,7 +108,7 @@ def score_model(
     per_user: dict[tuple[str, int], np.ndarray] = {}
     for i, k in enumerate(ks):
         if progress:
-            progress(f"scoring {model.name} at K={k}", 0.8 + 0.2 * i / len(ks))
+            progress(f"metrics of {model.name} at K={k}", 0.8 + 0.2 * i / len(ks))
         r = recs[:, :k]
         values = accuracy_at_k(r, rel, k)
         values["novelty"] = novelty(r, pop, split.train.n_users)
@@ -208,16 +138,23 @@ def _recommend_batches(
     k: int,
     progress: Callable[[str, float], None] | None,
 ) -> np.ndarray:
-    """Top-``k`` lists of ``users`` (training items excluded), :data:`SCORE_BATCH` at a time."""
-    seen = split.train.seen()
+    """Top-``k`` lists of ``users`` (training and validation items excluded), in batches
+    sized to take about :data:`BATCH_SECONDS`; progress shows users done and users/s."""
+    seen = split.excluded()
     parts = []
-    for start in range(0, len(users), SCORE_BATCH):
-        batch = users[start : start + SCORE_BATCH]
+    start, size, t0 = 0, SCORE_BATCH, time.perf_counter()
+    while start < len(users):
+        batch = users[start : start + size]
+        t = time.perf_counter()
         parts.append(model.recommend(batch, k, exclude=seen[batch])[0])
+        start += len(batch)
+        took = max(time.perf_counter() - t, 1e-6)
+        size = int(np.clip(len(batch) * BATCH_SECONDS / took, 32, 16384))
         if progress:
-            done = min(start + SCORE_BATCH, len(users))
+            rate = start / max(time.perf_counter() - t0, 1e-6)
             progress(
-                f"recommending {model.name} {done}/{len(users)}", 0.5 + 0.3 * done / len(users)
+                f"scoring {model.name}: users {start:,}/{len(users):,} ({rate:,.0f} users/s)",
+                0.5 + 0.3 * start / len(users),
             )
     return np.vstack(parts) if parts else np.zeros((0, k), dtype=np.int64)
 
@@ -257,7 +194,7 @@ def _segment_labels(
 
 def _split_of(
     data: Interactions | pl.DataFrame,
-    split: str | Split,
+    split: str | SplitSpec | Split,
     seed: int,
     event_weights: Mapping[str, float] | None,
 ) -> tuple[Interactions, Split]:
@@ -265,9 +202,16 @@ def _split_of(
     inter = (
         data if isinstance(data, Interactions) else Interactions.from_events(data, event_weights)
     )
-    sp_ = split if isinstance(split, Split) else make_split(inter, split, seed=seed)
+    if isinstance(split, Split):
+        sp_ = split
+    elif isinstance(split, SplitSpec):
+        sp_ = split.make(inter, seed)
+    else:
+        sp_ = make_split(inter, split, seed=seed)
     if sp_.cutoff is not None:
         assert_no_leakage(sp_.train, sp_.cutoff)
+    if sp_.kind == "temporal-user":
+        assert_user_order(sp_.train, sp_.test)
     return inter, sp_
 
 
@@ -303,7 +247,7 @@ def _fit_and_score(
     fit_s = time.perf_counter() - t0
     per_user: dict[tuple[str, int], np.ndarray] = {}
     if progress:
-        progress(f"recommending {model.name}", 0.5)
+        progress(f"scoring {model.name} (fitted in {fit_s:.1f} s)", 0.5)
     scored = score_model(model, sp_, ks, per_user_out=per_user, progress=progress, **score_kw)
     return ModelEvaluation(model.name, model.get_params(), fit_s, *_moved(scored)), per_user
 
@@ -311,7 +255,7 @@ def _fit_and_score(
 def evaluate_models(
     data: Interactions | pl.DataFrame,
     model_names: Sequence[ModelSpec],
-    split: str | Split = "random",
+    split: str | SplitSpec | Split = SplitSpec(),
     ks: Sequence[int] = (10,),
     *,
     seed: int = 0,
@@ -328,8 +272,9 @@ def evaluate_models(
     Args:
         data: interactions, or an event frame in the store schema.
         model_names: short names (``"ease"``), ``(name, params)`` pairs or model objects.
-        split: ``random`` (per-user 75/25), ``temporal`` (last 20% of time) or
-            ``leave-last``, or a ready :class:`Split`.
+        split: a kind (``temporal-user``, ``random``, ``leave-last``, ``temporal`` with
+            default options), a :class:`SplitSpec` (default: each user's last 20% of
+            events by time), or a ready :class:`Split` (e.g. read from files).
         ks: cut-offs.
         seed: split and bootstrap seed.
         items: item catalog, passed to ``fit`` (content-aware models).
@@ -338,7 +283,9 @@ def evaluate_models(
         user_segments: frame with ``user_id`` and ``segment_column`` for the fairness view.
         segment_column: the column of ``user_segments`` to break metrics down by.
         n_bootstrap: bootstrap resamples per metric.
-        progress: called as ``progress(model_name, done, total)``.
+        progress: called as ``progress(stage, done, total)`` (``done`` counts models).
+
+    The result carries the users dropped by ``min_train`` and :func:`precision_warnings`.
     """
     started = time.perf_counter()
     inter, sp_ = _split_of(data, split, seed, event_weights)
@@ -357,14 +304,36 @@ def evaluate_models(
         on = _model_progress(progress, n, len(specs))
         evaluated, vectors[model.name] = _fit_and_score(model, sp_, items, ks_sorted, on, score_kw)
         results.append(evaluated)
-    if progress:
-        progress("done", len(specs), len(specs))
-    estimates = {m.name: m.metrics for m in results}
-    compared, losers = compare_all(
-        vectors, estimates, ks_sorted, n_resamples=n_bootstrap, seed=seed
-    )
-    wall = time.perf_counter() - started
-    return EvaluationResult(
-        sp_.describe(), ks_sorted, len(users), inter.n_items, results, segment_column, wall,
-        compared, losers,
+    compared, losers = _compare(vectors, results, ks_sorted, n_bootstrap, seed, progress)
+    result = EvaluationResult(
+        sp_.describe(), ks_sorted, len(users), inter.n_items, results, segment_column,
+        time.perf_counter() - started, compared, losers, sp_.dropped_users,
+        users_with_data=_users_with_data(inter, sp_),
     )  # fmt: skip
+    result.warnings = precision_warnings(result)
+    return result
+
+
+def _compare(
+    vectors: dict[str, dict[tuple[str, int], np.ndarray]],
+    results: list[ModelEvaluation],
+    ks: list[int],
+    n_bootstrap: int,
+    seed: int,
+    progress: Progress | None,
+) -> tuple[dict[str, dict[int, dict[str, Comparison]]], dict[int, list[str]]]:
+    """Paired comparisons of the models (the last step, reported as such)."""
+    n = len(results)
+    if progress:
+        progress("comparing models (paired tests)", n - 1e-9, n)
+    estimates = {m.name: m.metrics for m in results}
+    compared, losers = compare_all(vectors, estimates, ks, n_resamples=n_bootstrap, seed=seed)
+    if progress:
+        progress("done", n, n)
+    return compared, losers
+
+
+def _users_with_data(inter: Interactions, split: Split) -> int:
+    """Users with at least one interaction in ``inter`` or any part of ``split``."""
+    parts = [inter, split.train, split.test, *([split.validation] if split.validation else [])]
+    return pl.concat([p.log.select("user") for p in parts])["user"].n_unique()

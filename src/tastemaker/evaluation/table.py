@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from tastemaker.evaluation.runner import EvaluationResult
+from tastemaker.evaluation.result import EvaluationResult
 
 DEFAULT_COLUMNS = ("ndcg", "precision", "recall", "map", "mrr", "hit_rate", "coverage", "novelty")
 COMPACT_COLUMNS = ("ndcg", "precision", "recall", "hit_rate", "coverage")
@@ -20,7 +20,7 @@ def render_table(
     yellow (``≈``) when it is tied with the best; a model whose NDCG is significantly below
     popularity's is marked "loses to popularity". Full intervals are in the report and JSON.
     """
-    table = Table(title=f"Offline evaluation ({result.split}; {result.n_users} users)")
+    table = Table(title=f"Offline evaluation ({result.split}; {result.n_users} users evaluated)")
     width = max([len(m.name) for m in result.models] + [5])
     table.add_column("model", style="bold", no_wrap=True, min_width=width)
     table.add_column("K", justify="right", no_wrap=True)
@@ -32,9 +32,9 @@ def render_table(
             cells = []
             for n, c in enumerate(columns):
                 e = m.metrics[c][k]
-                text = f"{e.mean:.3f}"
+                text = f"{e.mean:.4f}"
                 if ci and n == 0:
-                    text += f"±{(e.high - e.low) / 2:.3f}"
+                    text += f"±{(e.high - e.low) / 2:.4f}"
                 status = result.status(c, k, m.name) if len(result.models) > 1 else ""
                 if status == "best":
                     text = f"[green]{text}[/green]"

@@ -16,6 +16,7 @@ from tastemaker.errors import ValidationFailedError
 from tastemaker.propensity.features import (
     DAY_MS,
     INTEREST,
+    VISIBLE,
     PropensityWindows,
     item_stats,
     pair_features,
@@ -80,7 +81,9 @@ def labelled_examples(
     candidates = (
         interest.join(grid, how="cross")
         .filter(
-            (pl.col("ts") < pl.col("as_of")) & (pl.col("ts") >= pl.col("as_of") - windows.user_ms)
+            (pl.col("ts") < pl.col("as_of"))
+            & (pl.col("ts") >= pl.col("as_of") - windows.user_ms)
+            & VISIBLE
         )
         .select("user_id", "item_id", "as_of")
         .unique()
@@ -88,7 +91,9 @@ def labelled_examples(
     bought = (
         events.filter(pl.col("type") == "purchase")
         .join(grid, how="cross")
-        .filter((pl.col("ts") >= pl.col("as_of")) & (pl.col("ts") < pl.col("as_of") + horizon))
+        .filter(
+            (pl.col("ts") >= pl.col("as_of")) & (pl.col("ts") < pl.col("as_of") + horizon) & VISIBLE
+        )
         .select("user_id", "item_id", "as_of")
         .unique()
         .with_columns(pl.lit(1, dtype=pl.Int8).alias("label"))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from tastemaker.profiles.model import ANON_PREFIX
 from tastemaker.schema import ITEM_EVENT_TYPES
 
 DAY_MS = 86_400_000
@@ -34,7 +35,15 @@ EVENT_SCHEMA: dict[str, pl.DataType] = {
     "type": pl.String(),
     "value": pl.Float64(),
     "ts": pl.Int64(),
+    "from_ms": pl.Int64(),
+    "until_ms": pl.Int64(),
 }
+#: ``until_ms`` of a row that belongs to its user for good.
+OPEN_MS = 2**62
+#: A row counts for a query at ``as_of`` when ``from_ms < as_of <= until_ms``: a visitor's
+#: events belong to ``anon:<id>`` until an ``identify`` links the id, to the user after it
+#: (as the profile stitches them).
+VISIBLE = (pl.col("from_ms") < pl.col("as_of")) & (pl.col("as_of") <= pl.col("until_ms"))
 
 #: The model's columns, in order, with what each one means.
 FEATURES: dict[str, str] = {
@@ -101,24 +110,72 @@ def schema_hash() -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def item_events(events: pl.DataFrame) -> pl.DataFrame:
-    """Item events in feature shape: user_id, item_id, type, value, ts (epoch ms).
+#: :func:`identity_links` of a log without identify events.
+NO_LINKS = pl.DataFrame(
+    schema={"anonymous_id": pl.String, "linked_user": pl.String, "linked_ms": pl.Int64}
+)
 
-    Accepts the store's event frames (``timestamp`` as Datetime, ``user_id`` possibly null
-    for visitors, who are keyed ``anon:<anonymous_id>`` as profiles key them) and frames
-    that already have ``ts``.
+
+def identity_links(identifies: pl.DataFrame) -> pl.DataFrame:
+    """anonymous_id -> user_id and the time of the link (``linked_ms``), from the log's
+    ``identify`` events: the first in log order wins, as the profiles apply them."""
+    frame = identifies.filter(
+        (pl.col("type") == "identify")
+        & pl.col("user_id").is_not_null()
+        & pl.col("anonymous_id").is_not_null()
+    )
+    if "seq" in frame.columns:
+        frame = frame.sort("seq")
+    return frame.unique("anonymous_id", keep="first", maintain_order=True).select(
+        pl.col("anonymous_id").cast(pl.String),
+        pl.col("user_id").cast(pl.String).alias("linked_user"),
+        pl.col("timestamp").dt.epoch("ms").cast(pl.Int64).alias("linked_ms"),
+    )
+
+
+def item_events(events: pl.DataFrame, links: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Item events in feature shape (:data:`EVENT_SCHEMA`), keyed as the profiles key them.
+
+    Accepts the store's event frames (``timestamp`` as Datetime, ``user_id`` null for
+    visitors) and frames that already have ``ts``. A visitor's event is keyed
+    ``anon:<anonymous_id>``; when ``links`` (:func:`identity_links`) link that id, the event
+    is the linked user's from the link on (a second row; see :data:`VISIBLE`).
     """
     frame = events.lazy()
     if "ts" not in events.columns:
         frame = frame.with_columns(pl.col("timestamp").dt.epoch("ms").alias("ts"))
-    if "anonymous_id" in events.columns:
-        user = pl.coalesce(pl.col("user_id"), pl.lit("anon:") + pl.col("anonymous_id"))
-    else:
-        user = pl.col("user_id")
+    frame = frame.filter(
+        pl.col("type").is_in(list(ITEM_EVENT_TYPES)) & pl.col("item_id").is_not_null()
+    ).with_columns(
+        pl.lit(0, pl.Int64).alias("from_ms"), pl.lit(OPEN_MS, pl.Int64).alias("until_ms")
+    )
+    columns = list(EVENT_SCHEMA)[1:]
+    if "anonymous_id" not in events.columns:
+        return _keyed(frame.select("user_id", *columns))
+    frame = frame.join((NO_LINKS if links is None else links).lazy(), on="anonymous_id", how="left")
+    linked_visitor = pl.col("user_id").is_null() & pl.col("linked_user").is_not_null()
+    own = frame.select(
+        pl.coalesce(pl.col("user_id"), pl.lit(ANON_PREFIX) + pl.col("anonymous_id")).alias(
+            "user_id"
+        ),
+        *columns[:-1],
+        pl.when(linked_visitor)
+        .then(pl.col("linked_ms"))
+        .otherwise(pl.col("until_ms"))
+        .alias("until_ms"),
+    )
+    stitched = frame.filter(linked_visitor).select(
+        pl.col("linked_user").alias("user_id"),
+        *columns[:-2],
+        pl.col("linked_ms").alias("from_ms"),
+        pl.col("until_ms"),
+    )
+    return _keyed(pl.concat([own, stitched]))
+
+
+def _keyed(rows: pl.LazyFrame) -> pl.DataFrame:
     return (
-        frame.filter(pl.col("type").is_in(list(ITEM_EVENT_TYPES)) & pl.col("item_id").is_not_null())
-        .select(user.alias("user_id"), *list(EVENT_SCHEMA)[1:])
-        .cast(EVENT_SCHEMA)  # type: ignore[arg-type]
+        rows.cast(EVENT_SCHEMA)  # type: ignore[arg-type]
         .filter(pl.col("user_id").is_not_null())
         .collect()
     )
@@ -133,7 +190,9 @@ def item_stats(
     """
     frames = []
     for t in sorted(set(as_of)):
-        recent = events.filter((pl.col("ts") < t) & (pl.col("ts") >= t - windows.item_ms))
+        recent = events.with_columns(pl.lit(t, pl.Int64).alias("as_of")).filter(
+            (pl.col("ts") < t) & (pl.col("ts") >= t - windows.item_ms) & VISIBLE
+        )
         frames.append(
             recent.group_by("item_id")
             .agg(
@@ -184,7 +243,9 @@ def pair_features(
         .unique()
         .join(ev, on="user_id")
         .filter(
-            (pl.col("ts") < pl.col("as_of")) & (pl.col("ts") >= pl.col("as_of") - windows.user_ms)
+            (pl.col("ts") < pl.col("as_of"))
+            & (pl.col("ts") >= pl.col("as_of") - windows.user_ms)
+            & VISIBLE
         )
     )
     per_user, per_pair, per_category = _window_aggregates(seen)

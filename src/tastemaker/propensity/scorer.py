@@ -23,13 +23,14 @@ from tastemaker.propensity.features import (
     FEATURE_NAMES,
     FEATURES,
     INTEREST,
+    OPEN_MS,
     PropensityWindows,
     item_events,
     item_stats,
     pair_features,
 )
 from tastemaker.propensity.model import PropensityModel
-from tastemaker.propensity.training import registry_of, windows_of
+from tastemaker.propensity.training import logged_links, registry_of, windows_of
 from tastemaker.registry.registry import ModelRegistry
 from tastemaker.schema import ITEM_EVENT_TYPES
 from tastemaker.workspace import Workspace
@@ -133,7 +134,8 @@ class PropensityScorer:
             end=datetime.fromtimestamp(now_ms / 1000, UTC),
             types=sorted(ITEM_EVENT_TYPES),
         )
-        stats = item_stats(item_events(log), [now_ms], self.windows)
+        links = logged_links(self.ws, datetime.fromtimestamp(now_ms / 1000, UTC))
+        stats = item_stats(item_events(log, links), [now_ms], self.windows)
         with self._lock:
             if len(self._stats) >= _STATS_KEPT:
                 self._stats.pop(next(iter(self._stats)))
@@ -145,8 +147,18 @@ class PropensityScorer:
         state = self.ws.profiles.state(user_key)
         if state is None:
             return None
-        rows = [(user_key, e[3], e[2], e[4], e[0]) for e in state.timeline]
+        # the profile already holds the visitor events stitched into it: they are its own
+        rows = [(user_key, e[3], e[2], e[4], e[0], 0, OPEN_MS) for e in state.timeline]
         return pl.DataFrame(rows, schema=EVENT_SCHEMA, orient="row")
+
+    def _touched(self, events: pl.DataFrame, now: int) -> list[str]:
+        """Items the user showed interest in during the user window before ``now``."""
+        recent = events.filter(
+            pl.col("type").is_in(INTEREST)
+            & (pl.col("ts") < now)
+            & (pl.col("ts") >= now - self.windows.user_ms)
+        )
+        return [str(i) for i in recent["item_id"].to_list()]
 
     def score(
         self,
@@ -175,14 +187,7 @@ class PropensityScorer:
         if events is None:
             events = pl.DataFrame(schema=EVENT_SCHEMA)
         requested = item_ids is not None
-        if item_ids is None:
-            recent = events.filter(
-                pl.col("type").is_in(INTEREST)
-                & (pl.col("ts") < now)
-                & (pl.col("ts") >= now - self.windows.user_ms)
-            )
-            item_ids = recent["item_id"].to_list()
-        item_ids = list(dict.fromkeys(item_ids))
+        item_ids = list(dict.fromkeys(self._touched(events, now) if item_ids is None else item_ids))
         if not item_ids:
             return PropensityAnswer(user_key, version, known, [])
         # the user's own events need their items' category and price too (category share,

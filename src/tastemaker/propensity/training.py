@@ -26,6 +26,7 @@ from tastemaker.propensity.features import (
     DAY_MS,
     FEATURE_NAMES,
     PropensityWindows,
+    identity_links,
     item_events,
     schema_hash,
 )
@@ -171,6 +172,11 @@ def evaluate_models(
     return chosen, metrics, reliability(yt, predictions[chosen])
 
 
+def logged_links(ws: Workspace, until: datetime | None = None) -> pl.DataFrame:
+    """The identity links of the workspace's log (up to ``until``), as the profiles made them."""
+    return identity_links(ws.store.events(types=["identify"], end=until))
+
+
 def registry_of(ws: Workspace) -> ModelRegistry:
     """The propensity registry (``<models>/propensity``), bound to the code's feature schema."""
     return ModelRegistry(ws.settings.path(ws.settings.models_dir) / "propensity", schema_hash())
@@ -194,7 +200,7 @@ def train_propensity(ws: Workspace, cfg: PropensityConfig, *, save: bool = True)
             f"{ws.settings.profiles.window_days}: online features come from the profile "
             "timeline, so it must not be longer"
         )
-    events = item_events(ws.store.events(types=sorted(ITEM_EVENT_TYPES)))
+    events = item_events(ws.store.events(types=sorted(ITEM_EVENT_TYPES)), logged_links(ws))
     items = ws.store.items()
     examples = labelled_examples(events, items, cfg.windows, cfg.labels)
     chosen, metrics, table = evaluate_models(examples, cfg)

@@ -79,6 +79,13 @@ class ServingMetrics:
             "Served lists queued for impression logging",
             registry=r,
         )
+        self.config_valid = Gauge(
+            "tastemaker_config_valid",
+            "1 when the latest recommendations.yaml serves, 0 when it was refused (the "
+            "previous settings serve; /readyz says why)",
+            registry=r,
+            multiprocess_mode="livemin",
+        )
         self._roles: list[tuple[str, str]] = []
         self._stage_children: dict[str, Any] = {}
         self._http_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
@@ -119,6 +126,10 @@ class ServingMetrics:
     def impressions_queued(self, lists: int) -> None:
         """Count served lists queued for impression logging."""
         self.impressions.inc(lists)
+
+    def config_status(self, valid: bool) -> None:
+        """Publish whether the latest ``recommendations.yaml`` serves."""
+        self.config_valid.set(1 if valid else 0)
 
 
 class _MetricsMiddleware:

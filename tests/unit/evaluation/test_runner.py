@@ -130,3 +130,42 @@ def test_progress_moves_within_each_model_on_many_users() -> None:
         assert len(within) >= 4, f"model {n} advanced only {len(within)} times"
     done = [c[1] for c in calls]
     assert done == sorted(done) and calls[-1] == ("done", 2, 2)
+
+
+def test_validation_items_are_neither_ranked_nor_relevant() -> None:
+    from tastemaker.evaluation.runner import _recommend_batches
+    from tastemaker.evaluation.splits import make_split
+    from tastemaker.models.catalog import make_model
+
+    split = make_split(TOY.interactions, "random", seed=0, test_fraction=0.3, valid_fraction=0.3)
+    assert split.validation is not None
+    valid = split.validation.binary()
+    assert not relevant_matrix(split).multiply(valid).nnz
+    model = make_model("ease", l2=5.0).fit(split.train)
+    users = np.arange(split.train.n_users)
+    recs = _recommend_batches(model, split, users, 5, None)
+    ranked = {(int(u), int(i)) for u, row in zip(users, recs, strict=True) for i in row if i >= 0}
+    rows, cols = valid.nonzero()
+    assert ranked.isdisjoint(zip(rows.tolist(), cols.tolist(), strict=True))
+
+
+def test_few_users_draw_a_warning_in_the_result_and_its_json() -> None:
+    from tastemaker.evaluation.result import MIN_USERS, precision_warnings
+
+    result = run()
+    assert result.n_users < MIN_USERS  # type: ignore[attr-defined]
+    saved = result.to_dict()  # type: ignore[attr-defined]
+    assert any("users evaluated" in w for w in saved["warnings"])
+    assert any("ndcg@1 intervals are up to" in w for w in saved["warnings"])
+    assert saved["users_with_data"] == N_USERS and saved["evaluated_share"] > 0.9
+    result.n_users = 5000  # type: ignore[attr-defined]
+    for m in result.models:  # type: ignore[attr-defined]
+        e = m.metrics["ndcg"][1]
+        m.metrics["ndcg"][1] = type(e)(e.mean, e.mean - 0.01, e.mean + 0.01)
+    assert precision_warnings(result) == []  # type: ignore[arg-type]
+
+
+def test_table_shows_four_decimals() -> None:
+    console = Console(record=True, width=200)
+    console.print(render_table(run()))  # type: ignore[arg-type]
+    assert re.search(r"\b0\.\d{4}±0\.\d{4}\b", console.export_text())

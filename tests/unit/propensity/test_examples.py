@@ -9,7 +9,7 @@ import pytest
 
 from tastemaker.errors import ValidationFailedError
 from tastemaker.propensity.examples import LabelSpec, cutoffs, labelled_examples
-from tastemaker.propensity.features import DAY_MS, HOUR_MS, PropensityWindows
+from tastemaker.propensity.features import DAY_MS, HOUR_MS, PropensityWindows, item_events
 
 W = PropensityWindows(user_days=2, item_days=5)
 SPEC = LabelSpec(horizon_days=2, step_days=1)
@@ -18,12 +18,12 @@ D = 10 * DAY_MS
 
 
 def _events(rows: list[tuple[str, str, str, int]]) -> pl.DataFrame:
-    return pl.DataFrame(
+    return item_events(pl.DataFrame(
         [(u, i, t, None, ts) for u, i, t, ts in rows],
         schema={"user_id": pl.String, "item_id": pl.String, "type": pl.String,
                 "value": pl.Float64, "ts": pl.Int64},
         orient="row",
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 EVENTS = _events(

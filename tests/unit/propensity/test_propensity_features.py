@@ -9,7 +9,9 @@ from tastemaker.propensity.features import (
     DAY_MS,
     FEATURE_NAMES,
     HOUR_MS,
+    OPEN_MS,
     PropensityWindows,
+    identity_links,
     item_events,
     item_stats,
     pair_features,
@@ -28,12 +30,12 @@ ITEMS = pl.DataFrame(
 
 
 def _events(rows: list[tuple[str, str, str, float | None, int]]) -> pl.DataFrame:
-    return pl.DataFrame(
+    return item_events(pl.DataFrame(
         rows,
         schema={"user_id": pl.String, "item_id": pl.String, "type": pl.String,
                 "value": pl.Float64, "ts": pl.Int64},
         orient="row",
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 EVENTS = _events(
@@ -135,5 +137,34 @@ def test_store_frames_are_normalized_and_visitors_keyed_like_profiles() -> None:
     )
     out = item_events(store)
     assert out.to_dicts() == [
-        {"user_id": "anon:a1", "item_id": "car", "type": "view", "value": None, "ts": T}
-    ]
+        {"user_id": "anon:a1", "item_id": "car", "type": "view", "value": None, "ts": T,
+         "from_ms": 0, "until_ms": OPEN_MS}
+    ]  # fmt: skip
+
+
+def test_a_visitors_events_are_the_users_once_an_identify_links_them() -> None:
+    # as the profile stitches them: before the identify they are anon:a1's, after it u's
+    stamps = [T, T + HOUR_MS, T + 2 * HOUR_MS]
+    store = pl.DataFrame(
+        {
+            "seq": [1, 2, 3],
+            "user_id": [None, "u", "u"],
+            "anonymous_id": ["a1", "a1", None],
+            "type": ["view", "identify", "view"],
+            "item_id": ["car", None, "suv"],
+            "value": [30.0, None, 10.0],
+            "timestamp": pl.Series(stamps, dtype=pl.Datetime("ms", "UTC")),
+        }
+    )
+    events = item_events(store, identity_links(store))
+    stats = item_stats(events, [T + 30 * 60_000, T + 3 * HOUR_MS], W)
+
+    def views(user: str, as_of: int) -> float:
+        q = pl.DataFrame({"user_id": [user], "item_id": ["car"], "as_of": [as_of]})
+        return pair_features(q, events, ITEMS, stats, W)["u_events"][0]
+
+    assert (views("anon:a1", T + 30 * 60_000), views("u", T + 30 * 60_000)) == (1.0, 0.0)
+    assert (views("anon:a1", T + 3 * HOUR_MS), views("u", T + 3 * HOUR_MS)) == (0.0, 2.0)
+    # the item's popularity counts the visitor's view once, whoever it belongs to
+    car = stats.filter(pl.col("item_id") == "car").sort("as_of")
+    assert car["i_views"].to_list() == [1.0, 1.0] and car["i_users"].to_list() == [1.0, 1.0]

@@ -26,6 +26,7 @@ from tastemaker.propensity.model import PROBABILITY_EPS, PropensityModel
 from tastemaker.propensity.scorer import PropensityScorer
 from tastemaker.propensity.training import (
     PropensityConfig,
+    logged_links,
     registry_of,
     split_by_time,
     train_propensity,
@@ -169,7 +170,7 @@ def test_online_scores_equal_the_offline_feature_code_for_any_item_and_time(
     registry_of(ws).promote(result.version)  # type: ignore[attr-defined]
     scorer = PropensityScorer(ws)
     version, model = scorer.model()
-    log = item_events(ws.store.events(types=sorted(ITEM_EVENT_TYPES)))
+    log = item_events(ws.store.events(types=sorted(ITEM_EVENT_TYPES)), logged_links(ws))
     carts = log.filter(pl.col("type") == "add_to_cart").sort("ts")
     checked = 0
     for row in carts.slice(carts.height - 400, 400).gather_every(40).iter_rows(named=True):

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from tastemaker.serving.deps import WorkspaceDep, engine_of
 
@@ -48,7 +48,8 @@ def model_status(request: Request) -> dict[str, Any]:
     """Readiness of the model side: loads the engine; ``status`` is ``ok`` once loaded.
 
     With no promoted version the popularity fallback serves and ``model_version`` is
-    ``none``.
+    ``none``. ``config`` tells whether the latest ``recommendations.yaml`` serves; a refused
+    file does not make the server unready (the previous settings serve), it says why.
     """
     try:
         engine = engine_of(request)
@@ -61,6 +62,9 @@ def model_status(request: Request) -> dict[str, Any]:
         out["canary"] = state.canary.model_dump()
     if state.shadow:
         out["shadow"] = state.shadow
+    config = engine.config_status()
+    if config is not None:
+        out["config"] = config.to_dict()
     return out
 
 
@@ -84,6 +88,11 @@ class Readiness(BaseModel):
     ready: bool
     checks: dict[str, str]
     model_version: str | None = None
+    config: dict[str, Any] | None = Field(
+        default=None,
+        description="recommendations.yaml: file, valid, error (file, field, reason) when the "
+        "latest edit was refused and the previous settings serve, loaded_at, reloads",
+    )
 
 
 @router.get(
