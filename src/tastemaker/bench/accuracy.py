@@ -13,16 +13,17 @@ from tastemaker.bench.movielens import ML_MODELS, PROTOCOLS, movielens_benchmark
 from tastemaker.bench.protocols import retail_benchmark
 from tastemaker.cli.common import err_console, fail
 from tastemaker.errors import TastemakerError
+from tastemaker.evaluation.protocols import dataset_path
 
-DATASETS = ("movielens", "ml-100k", "online-retail", "marketplace")
+DATASETS = ("movielens", "ml-<name>", "online-retail", "marketplace")
 
 
 def bench_accuracy(
     dataset: Annotated[
         str,
         typer.Option(
-            help="movielens (any release: --data DIR), ml-100k (movielens from "
-            "../shared/data/ml-100k unless --data), online-retail or marketplace."
+            help="movielens (any release: --data DIR), ml-<name> such as ml-100k (movielens "
+            "from ../shared/data/ml-<name> unless --data), online-retail or marketplace."
         ),
     ] = "ml-100k",
     data: Annotated[
@@ -46,10 +47,11 @@ def bench_accuracy(
     """
     names = [m.strip() for m in models.split(",") if m.strip()]
     try:
-        if dataset in ("movielens", "ml-100k"):
+        if dataset == "movielens" or dataset.startswith("ml-"):
             if dataset == "movielens" and data is None:
                 raise fail("--dataset movielens needs --data DIR (a MovieLens folder)")
-            result = _movielens(data, names, seeds, protocol, k, nested)
+            folder = data if data is not None else dataset_path(dataset)
+            result = _movielens(folder, names, seeds, protocol, k, nested)
         elif dataset == "online-retail":
             result = retail_benchmark(data, k=k)
         elif dataset == "marketplace":

@@ -113,3 +113,17 @@ def test_the_published_ml100k_is_compared_with_published_figures(shared_data: Pa
     result = movielens_benchmark(folder, ["popularity"], (0,))
     assert result["dataset"]["published"] is True
     assert result["comparison"]["compared"] is True and "BiVAE" in result["comparison"]["reference"]
+
+
+def test_any_ml_name_is_a_movielens_folder_labelled_by_its_files(tmp_path: Path) -> None:
+    write_latest(tmp_path)
+    runner = CliRunner()
+    args = ["bench", "accuracy", "--dataset", "ml-100k", "--data", str(tmp_path), "--seeds", "1"]
+    done = runner.invoke(app, [*args, "--models", "popularity"])
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.output)
+    # asked for "ml-100k", read a latest-small folder: labelled and compared as what was read
+    assert result["dataset"]["name"] == "ml-latest-small"
+    assert result["comparison"]["compared"] is False
+    missing = runner.invoke(app, ["bench", "accuracy", "--dataset", "ml-nope", "--seeds", "1"])
+    assert missing.exit_code != 0 and "is missing" in missing.output
