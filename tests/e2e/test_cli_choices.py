@@ -19,6 +19,9 @@ CHOICES = [
     (("propensity", "train"), "--model", ("auto", "lightgbm", "logistic"), "xgboost"),
     (("propensity", "train"), "--calibration", ("isotonic", "sigmoid", "none"), "beta"),
     (("export", "events"), "--format", ("parquet",), "csv"),
+    (("tune",), "--model", tuple(MODELS), "gpt"),
+    (("tune",), "--split", ("temporal-user", "random", "leave-last", "temporal"), "daily"),
+    (("tune",), "--metric", ("precision", "recall", "ndcg", "map", "mrr", "hit_rate"), "auc"),
     (("serve",), "--log-level", ("critical", "error", "warning", "info", "debug", "trace"), "x"),
 ]
 

@@ -104,10 +104,10 @@ def suggested_calls(ws: Workspace, user: str, item: str) -> list[str]:
 
 def _tune(ws: Workspace) -> None:
     """A quick tune of EASE on the workspace's own data: the record evaluate and train use."""
-    from tastemaker.cli.tune import tune_command
+    from tastemaker.cli.tune import ModelName, tune_command
 
     console.print("[bold]3b.[/bold] tuning EASE's regularization on this workspace's events")
-    tune_command(model="ease", workspace=ws.root, grid='{"l2": [100, 300, 1000]}')
+    tune_command(model=ModelName("ease"), workspace=ws.root, grid='{"l2": [100, 300, 1000]}')
 
 
 def _evaluate(ws: Workspace) -> None:

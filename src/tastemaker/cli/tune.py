@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import polars as pl
 import typer
 from rich.progress import Progress
 
-from tastemaker.cli.common import console, fail, opened
+from tastemaker.cli.common import choice_enum, console, fail, opened
 from tastemaker.errors import TastemakerError
+from tastemaker.evaluation.metrics import ACCURACY_METRICS
 from tastemaker.evaluation.protocols import marketplace_interactions, ml100k_interactions
-from tastemaker.evaluation.splits import make_split
+from tastemaker.evaluation.splits import SplitKind, make_split
 from tastemaker.evaluation.tuning import (
     DEFAULT_GRIDS,
     TUNING_RECORD,
@@ -22,11 +24,20 @@ from tastemaker.evaluation.tuning import (
     tune,
     write_record,
 )
+from tastemaker.models import MODELS
 from tastemaker.models.interactions import Interactions
+
+# choices from the model catalog and the metric code (imported only when `tune` runs)
+if TYPE_CHECKING:
+    ModelName = StrEnum
+    MetricName = StrEnum
+else:
+    ModelName = choice_enum("ModelName", MODELS)
+    MetricName = choice_enum("MetricName", ACCURACY_METRICS)
 
 
 def tune_command(
-    model: Annotated[str, typer.Option("--model", "-m", help="Model short name, e.g. ease.")],
+    model: Annotated[ModelName, typer.Option("--model", "-m", help="The model to tune.")],
     workspace: Annotated[
         Path | None, typer.Option("--workspace", "-w", help="Workspace to read events from.")
     ] = None,
@@ -38,9 +49,16 @@ def tune_command(
         ),
     ] = None,
     data: Annotated[Path | None, typer.Option(help="Folder of the data set.")] = None,
-    split: Annotated[str, typer.Option(help="Outer split: random, temporal, leave-last.")] = "",
+    split: Annotated[
+        SplitKind | None,
+        typer.Option(
+            help="Outer split (default: temporal-user for a workspace, as `evaluate`; random "
+            "for MovieLens; temporal for the marketplace). Validation is carved from its "
+            "training part the same way (temporal kinds) or at random."
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the outer split.")] = 0,
-    metric: Annotated[str, typer.Option(help="Metric to maximize.")] = "ndcg",
+    metric: Annotated[MetricName, typer.Option(help="Metric to maximize.")] = MetricName("ndcg"),
     k: Annotated[int, typer.Option(help="Cut-off.")] = 10,
     grid: Annotated[str | None, typer.Option(help='JSON grid, e.g. {"l2": [100, 500]}.')] = None,
     out: Annotated[Path | None, typer.Option(help="Where to write the JSON record.")] = None,
@@ -58,7 +76,7 @@ def tune_command(
                 grid_dict,
                 metric=metric,
                 k=k,
-                split="temporal" if kind == "temporal" else "random",
+                split=kind if kind in (SplitKind.temporal, SplitKind.temporal_user) else "random",
                 seed=seed,
                 items=items,
                 progress=lambda d, t: bar.update(task, completed=d, total=t),
@@ -85,14 +103,14 @@ def tune_command(
 
 
 def _source(
-    workspace: Path | None, dataset: str | None, data: Path | None, split: str
+    workspace: Path | None, dataset: str | None, data: Path | None, split: SplitKind | None
 ) -> tuple[Interactions, pl.DataFrame | None, Path, str]:
     """Interactions, catalog, reports folder and default outer split of the chosen source."""
     if workspace is not None:
         with opened(workspace) as ws:
             inter = Interactions.from_events(ws.store.events(), ws.settings.event_weights)
             items = ws.store.items()
-            return inter, items, ws.settings.path(ws.settings.reports_dir), split or "temporal"
+            return inter, items, ws.settings.path(ws.settings.reports_dir), split or "temporal-user"
     if dataset in ("ml-100k", "movielens"):
         if dataset == "movielens" and data is None:
             raise fail("--dataset movielens needs --data DIR (a MovieLens folder)")

@@ -22,7 +22,7 @@ from typing import Any
 import polars as pl
 
 from tastemaker.evaluation.runner import score_model
-from tastemaker.evaluation.splits import Split, random_split, temporal_split
+from tastemaker.evaluation.splits import Split, make_split, random_split, temporal_split
 from tastemaker.models.catalog import make_model
 from tastemaker.models.interactions import Interactions
 
@@ -241,9 +241,15 @@ def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
 
 
 def validation_split(train: Interactions, kind: str = "random", seed: int = 0) -> Split:
-    """Carve inner train / validation from a training set (never touching a test set)."""
+    """Carve inner train / validation from a training set (never touching a test set).
+
+    ``kind``: ``temporal`` (global cutoff at 80% of the time), ``temporal-user`` (each
+    user's last 20%), otherwise a random 75/25 split of the pairs.
+    """
     if kind == "temporal":
         return temporal_split(train, test_fraction=0.2)
+    if kind == "temporal-user":
+        return make_split(train, kind, seed=seed, test_fraction=0.2)
     return random_split(train, (0.75, 0.25), seed=seed)
 
 
