@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import polars as pl
 import typer
@@ -20,6 +20,7 @@ from tastemaker.evaluation.splits import SplitKind, make_split
 from tastemaker.evaluation.tuning import (
     DEFAULT_GRIDS,
     TUNING_RECORD,
+    TuneResult,
     data_fingerprint,
     tune,
     write_record,
@@ -35,6 +36,12 @@ else:
     ModelName = choice_enum("ModelName", MODELS)
     MetricName = choice_enum("MetricName", ACCURACY_METRICS)
 
+SPLIT_HELP = (
+    "Outer split (default: temporal-user for a workspace, as `evaluate`; random for "
+    "MovieLens; temporal for the marketplace). Validation is carved from its training part "
+    "the same way (temporal kinds) or at random."
+)
+
 
 def tune_command(
     model: Annotated[ModelName, typer.Option("--model", "-m", help="The model to tune.")],
@@ -49,14 +56,7 @@ def tune_command(
         ),
     ] = None,
     data: Annotated[Path | None, typer.Option(help="Folder of the data set.")] = None,
-    split: Annotated[
-        SplitKind | None,
-        typer.Option(
-            help="Outer split (default: temporal-user for a workspace, as `evaluate`; random "
-            "for MovieLens; temporal for the marketplace). Validation is carved from its "
-            "training part the same way (temporal kinds) or at random."
-        ),
-    ] = None,
+    split: Annotated[SplitKind | None, typer.Option(help=SPLIT_HELP)] = None,
     seed: Annotated[int, typer.Option(help="Seed of the outer split.")] = 0,
     metric: Annotated[MetricName, typer.Option(help="Metric to maximize.")] = MetricName("ndcg"),
     k: Annotated[int, typer.Option(help="Cut-off.")] = 10,
@@ -86,7 +86,7 @@ def tune_command(
     result.context = {"dataset": dataset or str(workspace), "outer_split": outer.describe()}
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     path = result.save(out or reports / "tuning" / f"{model}-{stamp}.json")
-    summary = {
+    summary: dict[str, Any] = {
         "best_params": result.best_params,
         "best_value": result.best_value,
         "searched": result.grid,
@@ -95,7 +95,13 @@ def tune_command(
         tuning = write_record(reports / TUNING_RECORD, result, grid_dict or {},
                               data_fingerprint(inter))  # fmt: skip
         summary["tuning_record"] = str(tuning)
-    console.print_json(json.dumps({**summary, "trials": len(result.trials), "record": str(path)}))
+    summary.update(trials=len(result.trials), record=str(path))
+    _say(result, str(model), summary)
+
+
+def _say(result: TuneResult, model: str, summary: dict[str, Any]) -> None:
+    """Print the summary JSON, then each grid extension and any value still at an edge."""
+    console.print_json(json.dumps(summary))
     for note in result.extensions:
         console.print(f"[bold yellow]EXTENDED[/bold yellow] {model}: {note}")
     for warning in result.edge_warnings:
