@@ -13,6 +13,7 @@ References: Welch (1947); the delta method for ratios as in Deng, Knoblich & Lu 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
@@ -54,11 +55,19 @@ class Comparison:
 
 
 def mean_estimate(values: npt.ArrayLike) -> Estimate:
-    """The mean of per-user values with its variance ``s^2 / n`` (s with ddof=1)."""
+    """The mean of per-user values with its variance ``s^2 / n`` (s with ddof=1).
+
+    Users run along the last axis; leading axes (simulated experiments) give array fields.
+    """
     v = np.asarray(values, dtype=np.float64)
-    if v.size < 2:
-        raise ValidationFailedError(f"a mean needs at least 2 users, got {v.size}")
-    return Estimate(float(v.mean()), float(v.var(ddof=1)) / v.size, v.size)
+    n = v.shape[-1] if v.ndim else 0
+    if n < 2:
+        raise ValidationFailedError(f"a mean needs at least 2 users, got {n}")
+    return Estimate(_num(v.mean(axis=-1)), _num(v.var(axis=-1, ddof=1) / n), n)
+
+
+def _num(x: npt.NDArray[np.float64]) -> Num:
+    return float(x) if np.ndim(x) == 0 else x
 
 
 def proportion_estimate(successes: Num, n: Num) -> Estimate:
@@ -71,18 +80,20 @@ def ratio_estimate(numerator: npt.ArrayLike, denominator: npt.ArrayLike) -> Esti
     """A ratio metric ``sum(num) / sum(den)`` over users, variance by the delta method.
 
     Users are the randomization unit, so the per-user pairs are clustered observations:
-    ``Var(R) = (s_n^2 - 2 R s_nd + R^2 s_d^2) / (n mu_d^2)`` with sample (co)variances.
+    ``Var(R) = (s_n^2 - 2 R s_nd + R^2 s_d^2) / (n mu_d^2)`` with sample (co)variances
+    (ddof=1). Users run along the last axis.
     """
     num = np.asarray(numerator, dtype=np.float64)
     den = np.asarray(denominator, dtype=np.float64)
-    n = num.size
-    if n < 2 or den.sum() <= 0:
+    n = num.shape[-1] if num.ndim else 0
+    if n < 2 or num.shape != den.shape or (den.sum(axis=-1) <= 0).any():
         raise ValidationFailedError(f"a ratio metric needs 2 users and a denominator > 0 ({n})")
-    mu_n, mu_d = num.mean(), den.mean()
+    mu_n, mu_d = num.mean(axis=-1), den.mean(axis=-1)
     ratio = mu_n / mu_d
-    cov = np.cov(num, den, ddof=1)
-    var = (cov[0, 0] - 2 * ratio * cov[0, 1] + ratio**2 * cov[1, 1]) / (n * mu_d**2)
-    return Estimate(float(ratio), float(var), n)
+    dn, dd = num - mu_n[..., None], den - mu_d[..., None]
+    s_nn, s_dd, s_nd = ((a * b).sum(axis=-1) / (n - 1) for a, b in ((dn, dn), (dd, dd), (dn, dd)))
+    var = (s_nn - 2 * ratio * s_nd + ratio**2 * s_dd) / (n * mu_d**2)
+    return Estimate(_num(ratio), _num(var), n)
 
 
 def relative_interval(control: Estimate, treatment: Estimate, alpha: float) -> tuple[Num, Num, Num]:
@@ -156,24 +167,30 @@ def _comparison(
     )  # fmt: skip
 
 
-def cuped_theta(y: npt.ArrayLike, x: npt.ArrayLike) -> float:
-    """CUPED coefficient ``cov(y, x) / var(x)`` over all users of all variants (0 if var(x)=0)."""
+def cuped_theta(y: npt.ArrayLike, x: npt.ArrayLike) -> Num:
+    """CUPED coefficient ``cov(y, x) / var(x)`` along the last axis (0 where var(x) = 0)."""
     yv, xv = np.asarray(y, dtype=np.float64), np.asarray(x, dtype=np.float64)
-    var_x = xv.var(ddof=1)
-    return float(np.cov(yv, xv, ddof=1)[0, 1] / var_x) if var_x > 0 else 0.0
+    dx = xv - xv.mean(axis=-1, keepdims=True)
+    dy = yv - yv.mean(axis=-1, keepdims=True)
+    sxx, sxy = (dx * dx).sum(axis=-1), (dx * dy).sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _num(np.where(sxx > 0, sxy / sxx, 0.0))
 
 
 def cuped_adjust(
-    y: list[npt.NDArray[np.float64]], x: list[npt.NDArray[np.float64]]
-) -> tuple[list[npt.NDArray[np.float64]], float]:
+    y: Sequence[npt.NDArray[np.float64]], x: Sequence[npt.NDArray[np.float64]]
+) -> tuple[list[npt.NDArray[np.float64]], Num]:
     """CUPED: per variant ``y - theta (x - mean(x))`` with theta and mean(x) pooled over variants.
 
     Pooling keeps the adjustment identical across arms, so the difference stays unbiased
-    under randomization (Deng et al. 2013). Returns the adjusted arrays and theta.
+    under randomization (Deng et al. 2013). Users run along the last axis of each array.
+    Returns the adjusted arrays and theta.
     """
-    theta = cuped_theta(np.concatenate(y), np.concatenate(x))
-    mean_x = float(np.concatenate(x).mean())
-    return [yi - theta * (xi - mean_x) for yi, xi in zip(y, x, strict=True)], theta
+    all_x = np.concatenate(x, axis=-1)
+    theta = np.asarray(cuped_theta(np.concatenate(y, axis=-1), all_x))[..., None]
+    mean_x = all_x.mean(axis=-1, keepdims=True)
+    adjusted = [yi - theta * (xi - mean_x) for yi, xi in zip(y, x, strict=True)]
+    return adjusted, _num(theta[..., 0])
 
 
 @dataclass(frozen=True)
