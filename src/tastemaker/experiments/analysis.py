@@ -7,6 +7,9 @@ proportion z for a rate, Welch t for a mean or a CUPED-adjusted value, delta-met
 ratio), Holm-adjusted p-values across secondary metrics, guardrail verdicts, the always-valid
 sequential p-value, and the sample-ratio-mismatch check that marks the whole result
 untrustworthy when it fails.
+
+With CUPED, the reported variant values are the raw means; the differences, their intervals
+and the p-value are those of the CUPED-adjusted values (same expectation, smaller variance).
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 
 from tastemaker.errors import ValidationFailedError
-from tastemaker.experiments.metrics import MetricKind
+from tastemaker.experiments.metrics import MetricKind, MetricSpec, by_variant
 from tastemaker.experiments.sequential import always_valid_p_value
 from tastemaker.experiments.stats import (
     Comparison,
@@ -112,6 +116,24 @@ class AnalysisResult:
         }  # fmt: skip
 
 
+def metric_input(
+    spec: MetricSpec,
+    frame: pl.DataFrame,
+    role: Role = "secondary",
+    guardrail: Guardrail | None = None,
+) -> MetricInput:
+    """The :class:`MetricInput` of a metric from its :func:`.metrics.metric_values` frame.
+
+    The pre-period column becomes ``pre_values`` (CUPED) for a proportion or a mean.
+    """
+    ratio = spec.kind == "ratio"
+    return MetricInput(
+        spec.name, spec.kind, by_variant(frame, "value"), role,
+        denominators=by_variant(frame, "denominator") if ratio else None,
+        pre_values=None if ratio else by_variant(frame, "pre_value"), guardrail=guardrail,
+    )  # fmt: skip
+
+
 def _f(x: float | npt.NDArray[np.float64]) -> float | None:
     v = float(x)
     return None if math.isnan(v) else v
@@ -139,7 +161,9 @@ def _estimates(
                                    [_arr(pre, k) for k in names])  # fmt: skip
         by_name = dict(zip(names, adjusted, strict=True))
         ec, et = mean_estimate(by_name[control]), mean_estimate(by_name[variant])
-        return ec, et, welch_test(ec, et, alpha), True
+        # the values stay the raw means; differences, intervals and p come from adjusted ones
+        adjusted_test = welch_test(ec, et, alpha)
+        return ec, et, replace(adjusted_test, control=c.mean(), treatment=t.mean()), True
     ec, et = mean_estimate(c), mean_estimate(t)
     if metric.kind == "proportion":
         return ec, et, two_proportion_test(c.sum(), c.size, t.sum(), t.size, alpha), False

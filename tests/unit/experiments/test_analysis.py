@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import polars as pl
 import pytest
 from scipy import stats
 
 from tastemaker.errors import ValidationFailedError
-from tastemaker.experiments.analysis import AnalysisResult, MetricInput, analyze
+from tastemaker.experiments.analysis import AnalysisResult, MetricInput, analyze, metric_input
+from tastemaker.experiments.metrics import BUILTIN_METRICS, metric_values
 from tastemaker.experiments.stats import Guardrail
 
 N = 5_000
@@ -97,3 +100,30 @@ def test_inconsistent_inputs_are_rejected() -> None:
         analyze([metrics[0], _experiment(n_b=10)[1]], WEIGHTS, "control")
     with pytest.raises(ValidationFailedError):
         analyze([MetricInput("ctr", "ratio", metrics[2].values)], WEIGHTS, "control")
+
+
+def test_metric_frames_from_the_event_log_feed_the_analysis() -> None:
+    rng = np.random.default_rng(5)
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    users = [f"u{i}" for i in range(400)]
+    exposures = pl.DataFrame({"user_id": users, "variant": ["control", "b"] * 200,
+                              "exposed_at": [t0] * 400})  # fmt: skip
+    n_events = 3_000
+    kinds = rng.choice(["purchase", "impression", "click", "view"], n_events)
+    events = pl.DataFrame({
+        "event_id": [str(i) for i in range(n_events)],
+        "user_id": rng.choice(users, n_events), "type": kinds,
+        "value": np.where(kinds == "purchase", 20.0, 0.0),
+        "timestamp": [t0 + timedelta(hours=float(h)) for h in rng.uniform(-100, 200, n_events)],
+        "session_id": rng.choice(["s1", "s2"], n_events), "properties": None,
+    })  # fmt: skip
+    end = t0 + timedelta(days=7)
+    inputs = [metric_input(spec, metric_values(events, exposures, spec, end=end))
+              for spec in BUILTIN_METRICS]  # fmt: skip
+    result = analyze(inputs, WEIGHTS, "control")
+    by_name = _by_metric(result)
+    conversion = metric_values(events, exposures, BUILTIN_METRICS[0], end=end)
+    control_rate = conversion.filter(pl.col("variant") == "control")["value"].mean()
+    assert by_name["conversion"].comparison.control == pytest.approx(control_rate)
+    assert by_name["conversion"].cuped and not by_name["ctr"].cuped  # pre-period purchases
+    assert result.trustworthy and len(result.results) == len(BUILTIN_METRICS)
