@@ -118,8 +118,8 @@ def welch_test(control: Estimate, treatment: Estimate, alpha: float = 0.05) -> C
     vc, vt = control.variance, treatment.variance
     diff = np.asarray(treatment.value) - control.value
     se = np.sqrt(vc + vt)
-    df = (vc + vt) ** 2 / (vc**2 / (np.asarray(control.n) - 1) + vt**2 / (treatment.n - 1))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # no variance: p = 1, no interval
+        df = (vc + vt) ** 2 / (vc**2 / (np.asarray(control.n) - 1) + vt**2 / (treatment.n - 1))
         p = 2 * stats.t.sf(np.abs(diff / se), df)
     half = stats.t.ppf(1 - alpha / 2, df) * se
     return _comparison(control, treatment, diff, half, p, "welch_t", alpha)

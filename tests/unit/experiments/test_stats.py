@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
 
@@ -149,3 +151,23 @@ def _rel_ci(low: float, high: float) -> Comparison:
 def test_guardrail_verdicts(low: float, high: float, better: str, verdict: str) -> None:
     guard = Guardrail(better=better, tolerance=0.02)  # type: ignore[arg-type]
     assert guardrail_verdict(_rel_ci(low, high), guard) == verdict
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.floats(0, 1e4), min_size=2, max_size=30),
+    st.lists(st.floats(0, 1e4), min_size=2, max_size=30),
+)
+def test_p_values_are_probabilities_and_intervals_hold_their_estimate(
+    control: list[float], treatment: list[float]
+) -> None:
+    c = welch_test(mean_estimate(control), mean_estimate(treatment))
+    assert 0.0 <= c.p_value <= 1.0
+    if np.isfinite(c.abs_low):
+        assert c.abs_low <= c.abs_diff <= c.abs_high
+
+
+def test_an_arm_without_any_conversion_gives_p_one_and_no_relative_difference() -> None:
+    c = two_proportion_test(0, 100, 0, 100)
+    assert c.p_value == 1.0 and np.isnan(c.rel_diff)
+    assert guardrail_verdict(c, Guardrail()) == "inconclusive"
