@@ -8,7 +8,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Runtime pins that src does not import by name, each with its reason.
 NOT_IMPORTED = {
-    "statsmodels": "the experiments package (A/B analysis) will use it",
     "uvicorn": "run by `tastemaker serve` via its import string",
     "httptools": "uvicorn's HTTP parser",
     "uvloop": "uvicorn's event loop",
