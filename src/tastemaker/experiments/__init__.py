@@ -1,0 +1,1 @@
+"""A/B experiments: definitions, assignment, metrics and analysis."""

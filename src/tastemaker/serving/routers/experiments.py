@@ -1,0 +1,64 @@
+"""Experiment definitions over the API (admin): list, read, create or replace, stop.
+
+The definitions are the workspace's ``experiments/<key>.yaml`` files (the same ones the
+``tastemaker experiments`` command writes); running servers pick a change up within a
+second. The body of ``PUT`` is the definition as JSON (``tastemaker.experiments.definition``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Body
+
+from tastemaker.errors import ValidationFailedError
+from tastemaker.experiments.definition import Experiment, parse_experiment
+from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore
+from tastemaker.serving.deps import Authenticated, WorkspaceDep
+from tastemaker.serving.responses import error_responses
+
+router = APIRouter(
+    prefix="/v1/experiments",
+    tags=["experiments"],
+    dependencies=[Authenticated],
+    responses=error_responses(401, 422),
+)
+
+
+def _store(ws: WorkspaceDep) -> ExperimentStore:
+    return ExperimentStore(Path(ws.root) / EXPERIMENTS_DIR, check_seconds=0)
+
+
+@router.get("", response_model=list[Experiment])
+def list_experiments(ws: WorkspaceDep) -> list[Experiment]:
+    """Every valid definition, by key."""
+    return _store(ws).list()
+
+
+@router.get(
+    "/{key}", response_model=Experiment, responses=error_responses(404, e404="no such experiment")
+)
+def get_experiment(key: str, ws: WorkspaceDep) -> Experiment:
+    """One definition."""
+    return _store(ws).get(key)
+
+
+@router.put("/{key}", response_model=Experiment)
+def put_experiment(
+    key: str, ws: WorkspaceDep, body: dict[str, Any] = Body(description="the definition")
+) -> Experiment:
+    """Create or replace the definition ``key`` (the body's ``key`` may be left out)."""
+    if body.setdefault("key", key) != key:
+        raise ValidationFailedError(f"body key '{body['key']}' differs from the path's '{key}'")
+    return _store(ws).put(parse_experiment(body, f"experiment '{key}'"))
+
+
+@router.post(
+    "/{key}/stop",
+    response_model=Experiment,
+    responses=error_responses(404, e404="no such experiment"),
+)
+def stop_experiment(key: str, ws: WorkspaceDep) -> Experiment:
+    """Stop the experiment: its users return to the usual serving (exposures stay)."""
+    return _store(ws).stop(key)
