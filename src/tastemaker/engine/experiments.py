@@ -47,6 +47,7 @@ from tastemaker.engine.config import PipelineConfig
 from tastemaker.engine.events import Exposure, exposure_event_id
 from tastemaker.engine.sink import EventSink
 from tastemaker.engine.version import LoadedVersion, reconfigure_version
+from tastemaker.errors import TastemakerError
 from tastemaker.experiments.assignment import assign
 from tastemaker.experiments.definition import Experiment, canary_experiment
 from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore
@@ -295,6 +296,21 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def profile_reader(
+    read: Callable[[str], UserSignals], key: str
+) -> Callable[[], UserSignals | None]:
+    """Reads ``key``'s signals for targeting when called (None when unavailable)."""
+
+    def signals() -> UserSignals | None:
+        try:
+            return read(key)
+        except (TastemakerError, OSError, RuntimeError) as exc:
+            log.warning("profile unavailable for experiment targeting: %s", exc)
+            return None
+
+    return signals
 
 
 def _targets(

@@ -32,7 +32,7 @@ from tastemaker.engine.events import (
     ServedListImpression,
     ServedRecommendations,
 )
-from tastemaker.engine.experiments import ExperimentRouter, Routing
+from tastemaker.engine.experiments import ExperimentRouter, Routing, profile_reader
 from tastemaker.engine.featured import FeaturedResult, FeaturedUser
 from tastemaker.engine.observer import EngineObserver, NullObserver
 from tastemaker.engine.pipeline import RecommendationPipeline
@@ -47,7 +47,6 @@ from tastemaker.engine.sink import EventSink
 from tastemaker.engine.version import LoadedVersion
 from tastemaker.engine.versions import VersionSet
 from tastemaker.errors import TastemakerError, UnknownItemError, ValidationFailedError
-from tastemaker.profiles.signals import UserSignals
 from tastemaker.registry.registry import ModelRegistry
 from tastemaker.rerank.filters import Filters
 from tastemaker.workspace import Workspace
@@ -287,7 +286,7 @@ class Engine:
         """The experiments' routing of a user or visitor (model versions they need are
         loaded first: a definition created a moment ago serves at once)."""
         key = user or f"anon:{anon}"
-        routing = self.experiments.route(user, anon, lambda: _signals(setup, key))
+        routing = self.experiments.route(user, anon, profile_reader(setup.pipeline.signals, key))
         wanted = routing.model_version
         if wanted and wanted not in setup.versions.versions:
             self.refresh()
@@ -386,15 +385,6 @@ def new_request_id() -> str:
     appends at its right edge instead of random inserts all over a large B-tree.
     """
     return f"{time.time_ns() // 1000:013x}{os.urandom(6).hex()}"
-
-
-def _signals(setup: EngineSetup, key: str) -> UserSignals | None:
-    """The user's profile signals for experiment targeting (None: unavailable)."""
-    try:
-        return setup.pipeline.signals(key)
-    except (TastemakerError, OSError, RuntimeError) as exc:
-        log.warning("profile unavailable for experiment targeting: %s", exc)
-        return None
 
 
 def _now_ms() -> int:

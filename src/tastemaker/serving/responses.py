@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tastemaker.experiments.definition import Experiment
+
 
 class RecommendedItem(BaseModel):
     """One recommended item with its score and why it is there."""
@@ -130,6 +132,15 @@ class FeaturedResponse(BaseModel):
     )
     experiments: dict[str, str] | None = Field(
         default=None, description="experiment key -> variant served (absent outside experiments)"
+    )
+
+
+class ExperimentList(BaseModel):
+    """Every valid experiment definition, by key."""
+
+    experiments: list[Experiment]
+    invalid: dict[str, str] = Field(
+        default_factory=dict, description="key -> why its file was left out"
     )
 
 

@@ -16,7 +16,7 @@ from tastemaker.errors import ValidationFailedError
 from tastemaker.experiments.definition import Experiment, parse_experiment
 from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore
 from tastemaker.serving.deps import Authenticated, WorkspaceDep
-from tastemaker.serving.responses import error_responses
+from tastemaker.serving.responses import ExperimentList, error_responses
 
 router = APIRouter(
     prefix="/v1/experiments",
@@ -30,10 +30,11 @@ def _store(ws: WorkspaceDep) -> ExperimentStore:
     return ExperimentStore(Path(ws.root) / EXPERIMENTS_DIR, check_seconds=0)
 
 
-@router.get("", response_model=list[Experiment])
-def list_experiments(ws: WorkspaceDep) -> list[Experiment]:
-    """Every valid definition, by key."""
-    return _store(ws).list()
+@router.get("", response_model=ExperimentList)
+def list_experiments(ws: WorkspaceDep) -> ExperimentList:
+    """Every valid definition, by key, and the files left out (invalid) with the reason."""
+    store = _store(ws)
+    return ExperimentList(experiments=store.list(), invalid=store.errors)
 
 
 @router.get(
