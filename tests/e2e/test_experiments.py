@@ -205,6 +205,8 @@ def test_models_canary_creates_an_experiment_serving_the_canary_share(
     assert (ws.root / "experiments" / f"canary-{second}.yaml").is_file()
     with TestClient(create_app(ws)) as client:
         bodies = [recs(client, u) for u in USERS]
+        ready = client.get("/readyz").json()
+    assert ready["experiments"][f"canary-{second}"] == ["control", "treatment"]
     on_canary = [b for b in bodies if b["model_version"] == second]
     share = len(on_canary) / len(bodies)
     print(json.dumps({"canary_share": share, "expected": 0.3, "users": len(bodies)}))
