@@ -227,3 +227,28 @@ def test_the_admin_api_lists_reads_refuses_and_stops(shop: tuple[Workspace, str]
         assert bad.status_code == 422 and "variants" in bad.json()["message"]
         stop(client, "api")
         assert client.get("/v1/experiments/api").json()["status"] == "stopped"
+
+
+def test_exposed_users_keep_their_variant_when_weights_change_in_a_new_process(
+    shop: tuple[Workspace, str],
+) -> None:
+    ws, _ = shop
+    users = USERS[:200]
+    even = [{"name": "control", "weight": 1}, {"name": "b", "weight": 1}]
+    with TestClient(create_app(ws)) as client:
+        put(client, "sticky", even, targeting={"traffic": 0.5})
+        before = {u: recs(client, u).get("experiments", {}).get("sticky") for u in users}
+        engine_of(client).sink.flush()
+    entered = {u: v for u, v in before.items() if v is not None}
+    assert 0.35 < len(entered) / len(users) < 0.65  # the traffic share
+    skewed = [{"name": "control", "weight": 1}, {"name": "b", "weight": 9}]
+    with TestClient(create_app(ws)) as fresh:  # no memo: the recorded exposures decide
+        put(fresh, "sticky", skewed, targeting={"traffic": 1.0})
+        after = {u: recs(fresh, u)["experiments"]["sticky"] for u in users}
+        stop(fresh, "sticky")
+    exp = parse_experiment({"key": "sticky", "variants": skewed, "metrics": {"primary": "ctr"}})
+    moved = [u for u in entered if pick(exp, ws.pseudonymizer.one(u)).name != entered[u]]
+    assert moved  # the new weights alone would move these users
+    assert {u: after[u] for u in entered} == entered
+    newcomers = [after[u] for u in users if u not in entered]
+    assert Counter(newcomers)["b"] / len(newcomers) > 0.75  # new users follow the new weights
