@@ -225,6 +225,11 @@ def test_the_admin_api_lists_reads_refuses_and_stops(shop: tuple[Workspace, str]
         assert client.get("/v1/experiments/nope").status_code == 404
         bad = client.put("/v1/experiments/bad", json={"variants": [], "metrics": {}})
         assert bad.status_code == 422 and "variants" in bad.json()["message"]
+        missing = [{"name": "control", "weight": 1},
+                   {"name": "b", "weight": 1, "serving": {"model_version": "v0999"}}]  # fmt: skip
+        body = {"variants": missing, "metrics": {"primary": "ctr"}}
+        refused = client.put("/v1/experiments/ghost", json=body)
+        assert refused.status_code == 422 and "v0999" in refused.json()["message"]
         stop(client, "api")
         assert client.get("/v1/experiments/api").json()["status"] == "stopped"
 

@@ -16,7 +16,8 @@ from rich.table import Table
 from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
 from tastemaker.errors import TastemakerError
 from tastemaker.experiments.definition import Experiment, parse_experiment
-from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore
+from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore, check_model_versions
+from tastemaker.registry.registry import ModelRegistry
 
 app = typer.Typer(help="A/B experiments: create, list, show, stop.")
 Key = Annotated[str, typer.Argument(help="The experiment key.")]
@@ -25,6 +26,11 @@ Key = Annotated[str, typer.Argument(help="The experiment key.")]
 def _store(workspace: Path) -> ExperimentStore:
     with opened(workspace) as ws:
         return ExperimentStore(ws.root / EXPERIMENTS_DIR, check_seconds=0)
+
+
+def _registry(workspace: Path) -> ModelRegistry:
+    with opened(workspace) as ws:
+        return ModelRegistry(ws.settings.path(ws.settings.models_dir))
 
 
 def _summary(exp: Experiment) -> str:
@@ -41,6 +47,7 @@ def create(
     store = _store(workspace)
     try:
         exp = parse_experiment(yaml.safe_load(file.read_text()), str(file))
+        check_model_versions(exp, _registry(workspace))
         store.put(exp)
     except yaml.YAMLError as exc:
         raise fail(f"{file}: not valid YAML: {exc}") from exc

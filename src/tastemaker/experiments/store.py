@@ -17,8 +17,9 @@ from pathlib import Path
 
 import yaml
 
-from tastemaker.errors import NotFoundError, ValidationFailedError
+from tastemaker.errors import ConflictError, NotFoundError, ValidationFailedError
 from tastemaker.experiments.definition import Experiment, parse_experiment, valid_key
+from tastemaker.registry.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
 
@@ -136,3 +137,22 @@ class ExperimentStore:
                 continue
             found[exp.key] = exp
         return found, errors
+
+
+def check_model_versions(experiment: Experiment, registry: ModelRegistry) -> None:
+    """Refuse a definition whose variants name a model version that cannot serve.
+
+    Raises:
+        ValidationFailedError: the version does not exist or was built for another
+            feature schema (the message says which variant and why).
+    """
+    for variant in experiment.variants:
+        version = variant.serving.model_version
+        if version is None:
+            continue
+        try:
+            registry.check_schema(version)
+        except (NotFoundError, ConflictError) as exc:
+            raise ValidationFailedError(
+                f"experiment '{experiment.key}', variant '{variant.name}': {exc.message}"
+            ) from exc

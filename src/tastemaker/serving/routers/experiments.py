@@ -14,7 +14,8 @@ from fastapi import APIRouter, Body
 
 from tastemaker.errors import ValidationFailedError
 from tastemaker.experiments.definition import Experiment, parse_experiment
-from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore
+from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore, check_model_versions
+from tastemaker.registry.registry import ModelRegistry
 from tastemaker.serving.deps import Authenticated, WorkspaceDep
 from tastemaker.serving.responses import ExperimentList, error_responses
 
@@ -52,7 +53,9 @@ def put_experiment(
     """Create or replace the definition ``key`` (the body's ``key`` may be left out)."""
     if body.setdefault("key", key) != key:
         raise ValidationFailedError(f"body key '{body['key']}' differs from the path's '{key}'")
-    return _store(ws).put(parse_experiment(body, f"experiment '{key}'"))
+    experiment = parse_experiment(body, f"experiment '{key}'")
+    check_model_versions(experiment, ModelRegistry(ws.settings.path(ws.settings.models_dir)))
+    return _store(ws).put(experiment)
 
 
 @router.post(
