@@ -23,6 +23,7 @@ from tastemaker.datasets.marketplace import generate_marketplace
 from tastemaker.engine.runtime import Engine
 from tastemaker.experiments.assignment import pick
 from tastemaker.experiments.definition import parse_experiment
+from tastemaker.experiments.store import read_exposures
 from tastemaker.serving import create_app
 from tastemaker.training.recommender import registry_of, train_version
 from tastemaker.workspace import Workspace
@@ -142,6 +143,8 @@ def test_one_exposure_per_user_and_experiment_and_impressions_name_the_variant(
     mine = [(u, p["variant"]) for u, p in zip(events["user_id"], props, strict=True)
             if p["experiment"] == "exposed"]  # fmt: skip
     assert sorted(mine) == sorted((keys[u], served[u]) for u in users)  # once each, right arm
+    recorded = read_exposures(ws.store, "exposed")  # what an analysis reads
+    assert sorted(recorded.select("user_id", "variant").iter_rows()) == sorted(mine)
     impressions = ws.store.events(types=["impression"], user_ids=[keys[users[0]]])
     contexts = [json.loads(c) for c in impressions["context"].drop_nulls()]
     named = [c["experiments"]["exposed"] for c in contexts if "exposed" in c.get("experiments", {})]

@@ -41,8 +41,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from tastemaker.engine.config import PipelineConfig
 from tastemaker.engine.events import Exposure, exposure_event_id
 from tastemaker.engine.sink import EventSink
@@ -50,7 +48,7 @@ from tastemaker.engine.version import LoadedVersion, reconfigure_version
 from tastemaker.errors import TastemakerError
 from tastemaker.experiments.assignment import assign
 from tastemaker.experiments.definition import Experiment, canary_experiment
-from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore
+from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore, read_exposures
 from tastemaker.profiles.signals import UserSignals
 from tastemaker.registry.registry import ModelRegistry
 from tastemaker.workspace import Workspace
@@ -161,20 +159,13 @@ class ExperimentRouter:
         if not keys:
             return
         try:
-            events = self.ws.store.events(types=["exposure"])
+            rows = read_exposures(self.ws.store)
         except Exception as exc:  # stickiness then rests on the memo and the hash
             log.warning("could not read recorded exposures: %s", exc)
             return
-        if events.height == 0:
-            return
-        props = events["properties"].str.json_decode(
-            pl.Struct({"experiment": pl.String, "variant": pl.String})
-        )
-        unit = pl.coalesce(pl.col("user_id"), pl.lit("anon:") + pl.col("anonymous_id"))
-        rows = events.select(unit.alias("unit"), props.alias("p")).unnest("p")
-        for unit_key, key, variant in rows.iter_rows():
-            if key in keys and unit_key and len(self._recorded) < self.memo_limit:
-                self._recorded.setdefault((key, unit_key), variant)
+        for key, unit, variant, _ in rows.iter_rows():
+            if key in keys and len(self._recorded) < self.memo_limit:
+                self._recorded.setdefault((key, unit), variant)
 
     # --- assignment ---------------------------------------------------------------------
     def route(

@@ -1,4 +1,5 @@
-"""Experiment definitions kept as YAML files: ``experiments/<key>.yaml`` in the workspace.
+"""Experiment definitions kept as YAML files: ``experiments/<key>.yaml`` in the workspace,
+and the exposures the engine recorded in the event log (:func:`read_exposures`).
 
 :class:`ExperimentStore` lists, reads, writes and stops definitions. A running server
 picks up a new or changed file like the segment rules: :meth:`ExperimentStore.current`
@@ -15,11 +16,13 @@ import threading
 import time
 from pathlib import Path
 
+import polars as pl
 import yaml
 
 from tastemaker.errors import ConflictError, NotFoundError, ValidationFailedError
 from tastemaker.experiments.definition import Experiment, parse_experiment, valid_key
 from tastemaker.registry.registry import ModelRegistry
+from tastemaker.storage.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -156,3 +159,31 @@ def check_model_versions(experiment: Experiment, registry: ModelRegistry) -> Non
             raise ValidationFailedError(
                 f"experiment '{experiment.key}', variant '{variant.name}': {exc.message}"
             ) from exc
+
+
+def read_exposures(store: Store, key: str | None = None) -> pl.DataFrame:
+    """The first exposure of each unit per experiment, from the event log.
+
+    Args:
+        store: the workspace's store (``exposure`` events, see ``engine/experiments.py``).
+        key: one experiment (None: every experiment).
+
+    Returns:
+        ``experiment``, ``user_id`` (the unit: the pseudonymized user id, or
+        ``anon:<pseudonymized anonymous id>`` for a visitor), ``variant`` and
+        ``exposed_at`` (UTC datetime), one row per experiment and unit.
+    """
+    events = store.events(types=["exposure"])
+    props = pl.col("properties").str.json_decode(
+        pl.Struct({"experiment": pl.String, "variant": pl.String})
+    )
+    unit = pl.coalesce(pl.col("user_id"), pl.lit("anon:") + pl.col("anonymous_id"))
+    rows = events.select(
+        props.struct.field("experiment").alias("experiment"),
+        unit.alias("user_id"),
+        props.struct.field("variant").alias("variant"),
+        pl.col("timestamp").alias("exposed_at"),
+    ).filter(pl.col("experiment").is_not_null() & pl.col("user_id").is_not_null())
+    if key is not None:
+        rows = rows.filter(pl.col("experiment") == key)
+    return rows.group_by("experiment", "user_id", maintain_order=True).first()
