@@ -26,9 +26,15 @@ class EventType(StrEnum):
     SEARCH = "search"
     NOT_INTERESTED = "not_interested"
     IDENTIFY = "identify"
+    #: the platform served a user under an experiment variant (``properties``:
+    #: ``experiment``, ``variant``); bookkeeping, never an interaction
+    EXPOSURE = "exposure"
 
 
 EVENT_TYPES: frozenset[str] = frozenset(t.value for t in EventType)
+#: Event types a trained model can depend on (the feature schema hashes these): every
+#: type but the platform's experiment bookkeeping, so adding it kept older versions valid.
+MODEL_EVENT_TYPES: frozenset[str] = EVENT_TYPES - {"exposure"}
 #: Event types that must name an item.
 ITEM_EVENT_TYPES: frozenset[str] = frozenset(
     {"view", "click", "add_to_cart", "remove_from_cart", "purchase", "rating", "not_interested"}

@@ -54,6 +54,10 @@ COMMANDS: LazyCommands = {
         "tastemaker.cli.models:app",
         "Model versions: list, inspect, promote, roll back, canary, shadow.",
     ),
+    "experiments": (
+        "tastemaker.cli.experiments:app",
+        "A/B experiments: create, list, show, stop.",
+    ),
     "propensity": (
         "tastemaker.cli.propensity:app",
         "Purchase propensity: train and evaluate, version, score.",

@@ -14,6 +14,7 @@ from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
 from tastemaker.config import CONFIG_FILE
 from tastemaker.engine.config import PIPELINE_FILE
 from tastemaker.errors import TastemakerError
+from tastemaker.experiments.store import EXPERIMENTS_DIR
 from tastemaker.storage.migrations import latest_version
 from tastemaker.workspace import Workspace
 
@@ -39,6 +40,9 @@ def init(
     segments = ws.settings.path(ws.settings.profiles.segments_file)
     console.print(f"  segments {segments} (commented; `tastemaker segments apply` it)")
     console.print(f"  engine   {write_recommendations_template(ws.root)} (commented defaults)")
+    experiments = ws.root / EXPERIMENTS_DIR
+    experiments.mkdir(exist_ok=True)
+    console.print(f"  experiments {experiments}/ (`tastemaker experiments create FILE`)")
     ws.close()
 
 

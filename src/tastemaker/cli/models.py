@@ -1,7 +1,12 @@
-"""`tastemaker models list|show|promote|rollback|canary|shadow`: the model registry."""
+"""`tastemaker models list|show|promote|rollback|canary|shadow`: the model registry.
+
+A canary is an experiment (``canary-<version>``, see ``tastemaker.experiments``): one
+routing mechanism serves canaries and A/B tests alike.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -9,7 +14,9 @@ import typer
 from rich.table import Table
 
 from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
-from tastemaker.errors import TastemakerError
+from tastemaker.errors import NotFoundError, TastemakerError
+from tastemaker.experiments.definition import canary_experiment, canary_key
+from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore
 from tastemaker.registry.registry import ModelRegistry, RegistryState
 
 app = typer.Typer(help="Model versions: list, inspect, promote, roll back, canary, shadow.")
@@ -21,8 +28,27 @@ def _registry(workspace: Path) -> ModelRegistry:
         return ModelRegistry(ws.settings.path(ws.settings.models_dir))
 
 
-def _show_state(state: RegistryState) -> None:
-    canary = f"{state.canary.version} ({state.canary.share:g}%)" if state.canary else "-"
+def _experiments(workspace: Path) -> ExperimentStore:
+    with opened(workspace) as ws:
+        return ExperimentStore(ws.root / EXPERIMENTS_DIR, check_seconds=0)
+
+
+def canaries(workspace: Path, state: RegistryState) -> dict[str, float]:
+    """Version -> percent of users of every running canary experiment (and of a canary
+    still named in ``registry.json``, as the engine reads it)."""
+    found = {}
+    if state.canary is not None and state.canary.share > 0:
+        found[state.canary.version] = state.canary.share
+    for exp in _experiments(workspace).list():
+        model = exp.variants[-1].serving.model_version
+        if exp.key == canary_key(str(model)) and exp.is_running():
+            total = sum(v.weight for v in exp.variants)
+            found[str(model)] = round(100 * exp.variants[-1].weight / total, 6)
+    return found
+
+
+def _show_state(workspace: Path, state: RegistryState) -> None:
+    canary = ", ".join(f"{v} ({s:g}%)" for v, s in canaries(workspace, state).items()) or "-"
     console.print(
         f"active: {state.active or '-'}   canary: {canary}   shadow: {state.shadow or '-'}"
     )
@@ -34,7 +60,7 @@ def _run(action: str, workspace: Path, call: object) -> None:
     except TastemakerError as exc:
         raise fail(exc.message) from exc
     console.print(action)
-    _show_state(state)
+    _show_state(workspace, state)
 
 
 @app.command("list")
@@ -45,11 +71,12 @@ def list_versions(workspace: WorkspaceOpt = Path(".")) -> None:
     table = Table(title=f"model versions in {reg.root}")
     for col in ("version", "created", "model", "events", "data end", "ndcg@10", "role"):
         table.add_column(col)
+    shares = canaries(workspace, state)
     for name in reg.versions():
         m = reg.manifest(name)
         roles = [r for r, v in (("active", state.active), ("shadow", state.shadow)) if v == name]
-        if state.canary and state.canary.version == name:
-            roles.append(f"canary {state.canary.share:g}%")
+        if name in shares:
+            roles.append(f"canary {shares[name]:g}%")
         ndcg = m.metrics.get("ndcg@10")
         table.add_row(
             name,
@@ -75,9 +102,16 @@ def show(version: Version, workspace: WorkspaceOpt = Path(".")) -> None:
 
 @app.command("promote")
 def promote(version: Version, workspace: WorkspaceOpt = Path(".")) -> None:
-    """Serve ``version`` to everyone (running servers pick it up within a second)."""
+    """Serve ``version`` to everyone (running servers pick it up within a second); its
+    canary experiment, if any, stops."""
     reg = _registry(workspace)
     _run(f"promoted {version}", workspace, lambda: reg.promote(version))
+    _stop_canary(workspace, version)
+
+
+def _stop_canary(workspace: Path, version: str) -> None:
+    with contextlib.suppress(NotFoundError):  # no canary of it to stop
+        _experiments(workspace).stop(canary_key(version))
 
 
 @app.command("rollback")
@@ -93,9 +127,24 @@ def canary(
     share: Annotated[float, typer.Option(help="Percent of users (stable by user); 0 stops.")] = 10,
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
-    """Serve ``version`` to a stable, hash-based share of users."""
+    """Serve ``version`` to a stable, hash-based share of users: writes the experiment
+    ``canary-<version>`` (control: the active version; treatment: ``version``)."""
     reg = _registry(workspace)
-    _run(f"canary {version} at {share:g}%", workspace, lambda: reg.set_canary(version, share))
+
+    def start() -> RegistryState:
+        if not 0 <= share <= 100:
+            raise fail(f"canary share must be 0..100 percent, got {share}")
+        if share > 0:
+            reg.check_schema(version)
+            _experiments(workspace).put(canary_experiment(version, share))
+        else:
+            _stop_canary(workspace, version)
+        state = reg.state()  # a canary of registry.json (before experiments) ends here
+        if state.canary is not None and state.canary.version == version:
+            state = reg.set_canary(version, 0)
+        return state
+
+    _run(f"canary {version} at {share:g}%", workspace, start)
 
 
 @app.command("shadow")

@@ -1,14 +1,15 @@
 """Events the platform makes itself, as typed records that become one typed frame.
 
-A served recommendation list, a served featured listing and a piece of negative
-feedback are each a small frozen record; :func:`records_frame` turns a batch of them
-into event rows with :data:`PLATFORM_EVENT_SCHEMA` (timestamps as datetimes, never text),
-which the Ingestor validates and stores like any other events.
+A served recommendation list, a served featured listing, a piece of negative
+feedback and an experiment exposure are each a small frozen record; :func:`records_frame`
+turns a batch of them into event rows with :data:`PLATFORM_EVENT_SCHEMA` (timestamps as
+datetimes, never text), which the Ingestor validates and stores like any other events.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 import orjson
@@ -34,6 +35,7 @@ _LIST_SCHEMA: dict[str, pl.DataType] = {
     "model_version": pl.String(),
     "variant": pl.String(),
     "at_ms": pl.Int64(),
+    "experiments": pl.String(),
 }
 
 
@@ -60,18 +62,27 @@ class ServedRecommendations:
     variant: str
     page: str | None
     at_ms: int
+    #: experiment key -> variant the list was served under (in every impression's context)
+    experiments: dict[str, str] = field(default_factory=dict)
 
     @staticmethod
     def frame(batch: list[Any]) -> pl.DataFrame:
         """One impression per served item, built column-wise (position in the context)."""
+        columns = [name for name in _LIST_SCHEMA if name not in ("item_id", "experiments")]
         lists = pl.DataFrame(
-            {name: [getattr(s, name) for s in batch] for name in _LIST_SCHEMA if name != "item_id"}
-            | {"item_id": [s.item_ids for s in batch]},
+            {name: [getattr(s, name) for s in batch] for name in columns}
+            | {"item_id": [s.item_ids for s in batch],
+               "experiments": [_json(s.experiments) if s.experiments else None for s in batch]},
             schema=_LIST_SCHEMA,
-        )
+        )  # fmt: skip
         rows = lists.with_columns(position=pl.int_ranges(1, pl.col("item_id").list.len() + 1))
         rows = rows.explode("item_id", "position")
-        context = pl.struct("request_id", "position", "page", "model_version", "variant")
+        plain = pl.struct("request_id", "position", "page", "model_version", "variant")
+        plain = plain.struct.json_encode()
+        with_experiments = pl.concat_str(
+            plain.str.strip_suffix("}"), pl.lit(',"experiments":'), "experiments", pl.lit("}")
+        )
+        context = pl.when(pl.col("experiments").is_null()).then(plain).otherwise(with_experiments)
         return rows.select(
             event_id=pl.format("imp-{}-{}", "request_id", "position"),
             user_id="user_id",
@@ -79,7 +90,7 @@ class ServedRecommendations:
             type=pl.lit("impression"),
             item_id="item_id",
             timestamp=_datetime("at_ms"),
-            context=context.struct.json_encode(),
+            context=context,
             properties=pl.lit(None, pl.String),
         )
 
@@ -97,8 +108,14 @@ class ServedListImpression:
         rows = []
         for record in batch:
             s: ServedRecommendations = record.served
-            context = {"request_id": s.request_id, "page": s.page,
-                       "model_version": s.model_version, "variant": s.variant}  # fmt: skip
+            context: dict[str, Any] = {
+                "request_id": s.request_id,
+                "page": s.page,
+                "model_version": s.model_version,
+                "variant": s.variant,
+            }
+            if s.experiments:
+                context["experiments"] = s.experiments
             props = {"items": s.item_ids, "positions": list(range(1, len(s.item_ids) + 1))}
             rows.append((f"imp-{s.request_id}", s.user_id, None, "impression", None, s.at_ms,
                          _json(context), _json(props)))  # fmt: skip
@@ -144,6 +161,36 @@ class Feedback:
             [(r.event_id, r.user_id, None, "not_interested", r.item_id, r.at_ms, None,
               _json(r.properties)) for r in batch]
         )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    """The first time a (pseudonymized) user or visitor is served under an experiment.
+
+    ``event_id`` is :func:`exposure_event_id` of the experiment and the unit, so the
+    ingest dedupe stores one exposure per user and experiment whichever process logs it.
+    """
+
+    kind: ClassVar[str] = "exposure"
+    event_id: str
+    user_id: str | None
+    anonymous_id: str | None
+    experiment: str
+    variant: str
+    at_ms: int
+
+    @staticmethod
+    def frame(batch: list[Any]) -> pl.DataFrame:
+        """One ``exposure`` event per record (``properties``: experiment, variant)."""
+        return _rows_frame(
+            [(r.event_id, r.user_id, r.anonymous_id, "exposure", None, r.at_ms, None,
+              _json({"experiment": r.experiment, "variant": r.variant})) for r in batch]
+        )  # fmt: skip
+
+
+def exposure_event_id(experiment: str, unit: str) -> str:
+    """``exp-`` + the first 32 hex digits of SHA-256 of ``f"{experiment}:{unit}"``."""
+    return "exp-" + hashlib.sha256(f"{experiment}:{unit}".encode()).hexdigest()[:32]
 
 
 def records_frame(batch: list[PlatformRecord]) -> pl.DataFrame:

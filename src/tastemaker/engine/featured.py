@@ -47,10 +47,13 @@ class FeaturedResult:
     segments: dict[str, float] = field(default_factory=dict)
     candidates: int = 0
     filters: str = ""
+    #: experiment key -> variant the listing was served under
+    experiments: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (the API response body)."""
-        return {
+        """JSON-ready form (the API response body; ``experiments`` only when assigned)."""
+        extra = {"experiments": self.experiments} if self.experiments else {}
+        return extra | {
             "item": self.item,
             "rule": self.rule,
             "reason": self.reason,

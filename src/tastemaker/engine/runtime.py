@@ -23,6 +23,7 @@ from typing import Any
 
 import polars as pl
 
+from tastemaker.engine.background import watch_loop, weak_listener
 from tastemaker.engine.cache import ResultCache
 from tastemaker.engine.config import PIPELINE_FILE, PipelineConfig, load_pipeline_config
 from tastemaker.engine.events import (
@@ -31,6 +32,7 @@ from tastemaker.engine.events import (
     ServedListImpression,
     ServedRecommendations,
 )
+from tastemaker.engine.experiments import ExperimentRouter, Routing, profile_reader
 from tastemaker.engine.featured import FeaturedResult, FeaturedUser
 from tastemaker.engine.observer import EngineObserver, NullObserver
 from tastemaker.engine.pipeline import RecommendationPipeline
@@ -79,8 +81,9 @@ class Engine:
             config = load_pipeline_config(ws.root)
             self.watcher = ConfigWatch(ws.root, config.reload_check_seconds, seen)
             self.observer.config_status(True)
+        registry = ModelRegistry(ws.settings.path(ws.settings.models_dir))
         versions = VersionSet(
-            ModelRegistry(ws.settings.path(ws.settings.models_dir)),
+            registry,
             ws.store.items,
             config,
             tuple(ws.settings.profiles.attributes),
@@ -90,12 +93,13 @@ class Engine:
         self._reloading = threading.Lock()  # one look at the settings file at a time
         self.sink = EventSink(ws.ingestor, config.impressions_flush_seconds)
         weakref.finalize(self, self.sink.close)
+        self.experiments = ExperimentRouter(ws, registry, self.sink, config.reload_check_seconds)
         self.shadow: ShadowLogger | None = None
         self.refresh(force=True)
-        ws.ingestor.add_listener(_weak_listener(self))
+        ws.ingestor.add_listener(weak_listener(self))
         self._primed = not watch
         if watch:
-            threading.Thread(target=_watch, args=(weakref.ref(self),), daemon=True).start()
+            threading.Thread(target=watch_loop, args=(weakref.ref(self),), daemon=True).start()
 
     # --- settings and versions --------------------------------------------------------
     def current(self) -> EngineSetup:
@@ -143,7 +147,7 @@ class Engine:
         was just replaced is caught up by the new set's own next refresh (same token).
         """
         setup = self._setup
-        if not setup.versions.refresh(force):
+        if not setup.versions.refresh(force, self.experiments.model_versions()):
             return False
         setup.cache.clear()
         setup.users.clear()
@@ -209,8 +213,11 @@ class Engine:
         """A personalized list for raw ``user_id`` (cached per user until they act)."""
         setup = self.current()
         key = self.ws.pseudonymizer.one(user_id)
-        version, variant = setup.versions.route(key)
-        cache_key = (version.name, k, filters.key(), context)
+        routing = self._route(setup, key, None)
+        version, variant = setup.versions.route(routing.model_version)
+        version = self.experiments.version_for(version, setup.config, routing,
+                                               setup.versions.segment_attributes)  # fmt: skip
+        cache_key = (version.name, k, filters.key(), context, routing.key)
         cached = setup.cache.get(key, cache_key)
         self.observer.cache_lookup(cached is not None, setup.cache.hit_rate)
         request_id = new_request_id()
@@ -221,6 +228,8 @@ class Engine:
             req = PipelineRequest(user_id, key, k, filters, context, request_id)
             with setup.slots:  # few pipelines at once: threads fighting for the GIL only thrash
                 served = setup.pipeline.run(version, req, variant)
+            if routing.assignments:
+                served = replace(served, experiments=routing.assignments)
             setup.cache.put(key, cache_key, served, token)
             self._shadow(setup, req, served)
         self._log(setup, served, key, context)
@@ -250,16 +259,38 @@ class Engine:
         anon = self.ws.pseudonymizer.one(anonymous_id) if anonymous_id else None
         key = user or (f"anon:{anon}" if anon else None)
         setup = self.current()
-        result = setup.featured.choose(self._featured_user(setup, key), filters)
+        routing = self._route(setup, user, anon)
+        policy = routing.featured_policy or "personalized"
+        if policy == "none":
+            result = FeaturedResult(None, "experiment:none", "no featured listing in this "
+                                    "experiment variant", False)  # fmt: skip
+        else:
+            found = self._featured_user(setup, key)
+            if policy == "random":
+                found = replace(found, segments={}, why="experiment variant: random listing")
+            result = setup.featured.choose(found, filters)
+        result.experiments = routing.assignments
         if result.item is None:
             return result, None
         context: dict[str, Any] = {"placement": "featured", "position": 0, "rule": result.rule}
         if variant:
             context["variant"] = variant
+        if routing.assignments:
+            context["experiments"] = routing.assignments
         event_id = f"imp-{uuid.uuid4().hex}"
         item = str(result.item["item_id"])
         self.sink.put(ServedFeatured(event_id, user, anon, item, context, _now_ms()))
         return result, event_id
+
+    def _route(self, setup: EngineSetup, user: str | None, anon: str | None) -> Routing:
+        """The experiments' routing of a user or visitor (model versions they need are
+        loaded first: a definition created a moment ago serves at once)."""
+        key = user or f"anon:{anon}"
+        routing = self.experiments.route(user, anon, profile_reader(setup.pipeline.signals, key))
+        wanted = routing.model_version
+        if wanted and wanted not in setup.versions.versions:
+            self.refresh()
+        return routing
 
     def _featured_user(self, setup: EngineSetup, key: str | None) -> FeaturedUser:
         if key is None:
@@ -317,7 +348,7 @@ class Engine:
             return
         record = ServedRecommendations(served.request_id, user_key, served.item_ids,
                                        served.model_version, served.variant, context,
-                                       _now_ms())  # fmt: skip
+                                       _now_ms(), served.experiments)  # fmt: skip
         if mode == "per_list":
             self.sink.put(ServedListImpression(record))
             v = setup.versions.versions.get(served.model_version)
@@ -333,7 +364,7 @@ class Engine:
 
     def on_events(self, frame: pl.DataFrame) -> None:
         """Ingestor listener: drop cached lists of users who acted; count exposure."""
-        acted = frame.filter(pl.col("type") != "impression")
+        acted = frame.filter(~pl.col("type").is_in(["impression", "exposure"]))
         users = acted["user_id"].drop_nulls().unique().to_list()
         anons = acted["anonymous_id"].drop_nulls().unique().to_list()
         setup = self._setup
@@ -358,29 +389,3 @@ def new_request_id() -> str:
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def _weak_listener(engine: Engine) -> Any:
-    ref = weakref.ref(engine)
-
-    def listener(frame: pl.DataFrame) -> None:
-        target = ref()
-        if target is not None:
-            target.on_events(frame)
-
-    return listener
-
-
-def _watch(ref: weakref.ReferenceType[Engine]) -> None:
-    while True:
-        engine = ref()
-        if engine is None:
-            return
-        interval = engine.config.watch_seconds
-        try:
-            engine.current()  # a changed settings file is applied without waiting for a request
-            engine.refresh()
-        except Exception:
-            log.exception("registry refresh failed")
-        del engine
-        time.sleep(interval)

@@ -6,7 +6,7 @@ hot path writes the same JSON with orjson, so no model is built or validated per
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import orjson
 
@@ -24,6 +24,8 @@ class ServedList:
     scores: list[float]
     reasons: list[str]
     sources: list[str]
+    #: experiment key -> variant the list was served under
+    experiments: dict[str, str] = field(default_factory=dict)
 
     def with_request_id(self, request_id: str) -> ServedList:
         """The same list answering another request."""
@@ -37,16 +39,17 @@ class ServedList:
                 self.item_ids, self.scores, self.reasons, self.sources, strict=True
             )
         ]
-        return orjson.dumps(
-            {
-                "user_id": self.user_id,
-                "request_id": self.request_id,
-                "model_version": self.model_version,
-                "variant": self.variant,
-                "cold_start": self.cold_start,
-                "items": items,
-            }
-        )
+        body: dict[str, object] = {
+            "user_id": self.user_id,
+            "request_id": self.request_id,
+            "model_version": self.model_version,
+            "variant": self.variant,
+            "cold_start": self.cold_start,
+            "items": items,
+        }
+        if self.experiments:
+            body["experiments"] = self.experiments
+        return orjson.dumps(body)
 
 
 @dataclass(frozen=True, slots=True)

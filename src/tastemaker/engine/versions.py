@@ -1,8 +1,8 @@
 """The model versions one process serves: loaded from the registry, swapped without a restart.
 
-:class:`VersionSet` loads the active version (and the canary and shadow), rebuilds the
-item tables when the catalog changed, and routes a user to the version and variant that
-serves them (canary by stable hash).
+:class:`VersionSet` loads the active version, the shadow and the versions running
+experiments serve (a canary is one: ``engine/experiments.py``), rebuilds the item tables
+when the catalog changed, and hands out the version an experiment routed a user to.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import polars as pl
 
 from tastemaker.engine.config import PipelineConfig
 from tastemaker.engine.version import LoadedVersion, load_version, reconfigure_version
-from tastemaker.registry.registry import ModelRegistry, RegistryState, in_canary
+from tastemaker.registry.registry import ModelRegistry, RegistryState
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,8 @@ class VersionSet:
         self.catalog_version = catalog_version
         self.state = RegistryState()
         self.versions: dict[str, LoadedVersion] = {}
-        self._token: tuple[int, int] | None = None
+        self._token: tuple[tuple[int, int], frozenset[str]] | None = None
+        self.extra: frozenset[str] = frozenset()
         self._catalog_at = 0.0
         self._catalog_version: str | None = None
         self._lock = threading.Lock()
@@ -60,9 +61,11 @@ class VersionSet:
         changed = self.catalog_version() != self._catalog_version
         return changed and age > self.config.catalog_change_seconds
 
-    def refresh(self, force: bool = False) -> bool:
-        """Reload versions if the registry pointers (or the catalog) changed; True if so."""
-        token = self.registry.state_token()
+    def refresh(self, force: bool = False, extra: frozenset[str] | None = None) -> bool:
+        """Reload versions if the registry pointers, the versions ``extra`` (served by
+        experiments; None: as before) or the catalog changed; True if so."""
+        extra = self.extra if extra is None else extra
+        token = (self.registry.state_token(), extra)
         stale = force or self._catalog_stale()
         if not stale and token == self._token:
             return False
@@ -70,7 +73,7 @@ class VersionSet:
             version = self.catalog_version()
             state = self.registry.state()
             items = self.items()
-            wanted = {state.active, state.shadow, state.canary.version if state.canary else None}
+            wanted = {state.active, state.shadow, *extra}
             loaded: dict[str, LoadedVersion] = {}
             for name in sorted(n for n in wanted if n):
                 keep = self.versions.get(name)
@@ -86,6 +89,7 @@ class VersionSet:
                     previous = self._build(None, items, None)
                 loaded["none"] = previous
             self.versions, self.state, self._token = loaded, state, token
+            self.extra = extra
             if stale:
                 self._catalog_at, self._catalog_version = time.monotonic(), version
         return True
@@ -106,7 +110,7 @@ class VersionSet:
                 name: reconfigure_version(v, config, self.segment_attributes)
                 for name, v in self.versions.items()
             }
-            other.state, other._token = self.state, self._token
+            other.state, other._token, other.extra = self.state, self._token, self.extra
             other._catalog_at, other._catalog_version = self._catalog_at, self._catalog_version
         return other
 
@@ -132,21 +136,22 @@ class VersionSet:
         )
 
     def roles(self) -> dict[str, str]:
-        """Which version plays which role (active, canary, shadow)."""
+        """Which version plays which role (active, canary: served by an experiment, shadow)."""
         state = self.state
         roles = {"active": state.active or "none"}
-        if state.canary:
-            roles["canary"] = state.canary.version
+        for name in sorted(self.extra - {state.active}):
+            roles["canary" if "canary" not in roles else f"canary:{name}"] = name
         if state.shadow:
             roles["shadow"] = state.shadow
         return roles
 
-    def route(self, user_key: str) -> tuple[LoadedVersion, str]:
-        """The version and variant that serve ``user_key`` (canary by stable hash)."""
+    def route(self, model_version: str | None = None) -> tuple[LoadedVersion, str]:
+        """The version serving a request and its role: ``model_version`` (an experiment's
+        choice) as ``canary`` when it is loaded and not the active one; else the active
+        version as ``control`` (``fallback`` when none is promoted)."""
         state = self.state
-        canary = state.canary
-        if canary and canary.version in self.versions and in_canary(user_key, canary):
-            return self.versions[canary.version], "canary"
+        if model_version and model_version != state.active and model_version in self.versions:
+            return self.versions[model_version], "canary"
         if state.active and state.active in self.versions:
             return self.versions[state.active], "control"
         return self.active, "fallback"

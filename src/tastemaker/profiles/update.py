@@ -23,7 +23,7 @@ from tastemaker.schema import ITEM_EVENT_TYPES
 
 #: Re-anchor affinities before 2 ** exponent overflows a float.
 _MAX_EXPONENT = 600.0
-_NOT_ACTIVITY = frozenset({"impression"})
+_NOT_ACTIVITY = frozenset({"impression", "exposure"})
 
 StateLoader = Callable[[list[str]], dict[str, ProfileState]]
 #: Called after every event that changed a state (segments are evaluated there).
@@ -97,14 +97,14 @@ class Updater:
         ``anon:<anonymous id>``. Events are grouped by key, each key's in log order, and
         anonymous profiles come first, so an identify later in the batch merges them whole.
         The batch's identify events then update ``links`` (new ones are added to ``linked``).
-        Impressions change no profile.
+        Impressions and experiment exposures change no profile.
         """
         types, users, anons, stamps = (cols["type"], cols["user_id"], cols["anonymous_id"],
                                        cols["timestamp"])  # fmt: skip
         learned: dict[str, tuple[str, int]] = {}
         rows: list[tuple[bool, str, int, int]] = []
         for i, etype in enumerate(types):
-            if etype == "impression":
+            if etype in _NOT_ACTIVITY:
                 continue
             user, anon = users[i], anons[i]
             if user is not None:

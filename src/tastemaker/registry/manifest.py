@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tastemaker import __version__
 from tastemaker.models.base import FORMAT_VERSION
-from tastemaker.schema import EVENT_TYPES, ITEM_CORE_COLUMNS
+from tastemaker.schema import ITEM_CORE_COLUMNS, MODEL_EVENT_TYPES
 
 #: Layout of a version folder (model/, retrieval/, serving.npz); bump when it changes.
 ARTIFACT_LAYOUT = 1
@@ -22,7 +22,7 @@ def feature_schema() -> dict[str, Any]:
     return {
         "artifact_layout": ARTIFACT_LAYOUT,
         "model_format": FORMAT_VERSION,
-        "event_types": sorted(EVENT_TYPES),
+        "event_types": sorted(MODEL_EVENT_TYPES),
         "item_core_columns": list(ITEM_CORE_COLUMNS),
     }
 

@@ -8,7 +8,9 @@ Layout under the workspace's models folder::
       v0002/...
 
 ``registry.json`` is replaced atomically; servers poll its modification time (one
-``stat`` per second) and pick up a promotion, canary or rollback without restart.
+``stat`` per second) and pick up a promotion or rollback without restart. A canary is an
+experiment now (``canary-<version>``, ``engine/experiments.py``); the ``canary`` pointer is
+still read (as that experiment) from workspaces written before.
 """
 
 from __future__ import annotations

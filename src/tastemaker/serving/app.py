@@ -14,7 +14,15 @@ from fastapi.responses import JSONResponse
 from tastemaker import __version__
 from tastemaker.errors import TastemakerError
 from tastemaker.serving import metrics
-from tastemaker.serving.routers import featured, feedback, health, ingest, items, recommendations
+from tastemaker.serving.routers import (
+    experiments,
+    featured,
+    feedback,
+    health,
+    ingest,
+    items,
+    recommendations,
+)
 from tastemaker.serving.routers import profiles as profiles_router
 from tastemaker.serving.routers import propensity as propensity_router
 from tastemaker.storage.outage import is_outage, unavailable
@@ -123,6 +131,7 @@ def create_app(workspace: Workspace, *, preload: bool = False) -> FastAPI:
     app.include_router(items.router)
     app.include_router(feedback.router)
     app.include_router(propensity_router.router)
+    app.include_router(experiments.router)
     # outermost: a plain recommendation request skips the framework (errors go to the route)
     app.add_middleware(recommendations.RecommendationShortcut, fastapi=app)
     return app

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tastemaker.experiments.definition import Experiment
+
 
 class RecommendedItem(BaseModel):
     """One recommended item with its score and why it is there."""
@@ -27,9 +29,15 @@ class RecommendationResponse(BaseModel):
     user_id: str
     request_id: str
     model_version: str
-    variant: str = Field(description="control, canary, or fallback (no model promoted)")
+    variant: str = Field(
+        description="control (the active version), canary (a version an experiment chose), "
+        "or fallback (no model promoted)"
+    )
     cold_start: bool = Field(description="the user is unknown: a popularity-based list")
     items: list[RecommendedItem]
+    experiments: dict[str, str] | None = Field(
+        default=None, description="experiment key -> variant served (absent outside experiments)"
+    )
 
 
 class SimilarResponse(BaseModel):
@@ -121,6 +129,18 @@ class FeaturedResponse(BaseModel):
     filters: str = Field(description="the filters applied")
     impression_id: str | None = Field(
         default=None, description="event id of the logged impression (absent without an item)"
+    )
+    experiments: dict[str, str] | None = Field(
+        default=None, description="experiment key -> variant served (absent outside experiments)"
+    )
+
+
+class ExperimentList(BaseModel):
+    """Every valid experiment definition, by key."""
+
+    experiments: list[Experiment]
+    invalid: dict[str, str] = Field(
+        default_factory=dict, description="key -> why its file was left out"
     )
 
 

@@ -3,6 +3,8 @@ one."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import orjson
 from fastapi.testclient import TestClient
 
@@ -18,8 +20,12 @@ def test_served_list_json_is_the_documented_response() -> None:
         ["i1", "i2"], [0.9, 0.5], ["because you viewed X", "new arrival"], ["ann", "new_content"],
     )  # fmt: skip
     model = RecommendationResponse.model_validate_json(served.to_json())
-    assert orjson.loads(served.to_json()) == model.model_dump()
+    assert orjson.loads(served.to_json()) == model.model_dump(exclude_none=True)
     assert [i.item_id for i in model.items] == ["i1", "i2"]
+    exposed = replace(served, experiments={"exp": "b"})
+    model = RecommendationResponse.model_validate_json(exposed.to_json())
+    assert orjson.loads(exposed.to_json()) == model.model_dump()
+    assert model.experiments == {"exp": "b"}
     again = served.with_request_id("r2")
     assert again.request_id == "r2" and again.item_ids == served.item_ids
 

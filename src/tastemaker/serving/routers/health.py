@@ -48,8 +48,9 @@ def model_status(request: Request) -> dict[str, Any]:
     """Readiness of the model side: loads the engine; ``status`` is ``ok`` once loaded.
 
     With no promoted version the popularity fallback serves and ``model_version`` is
-    ``none``. ``config`` tells whether the latest ``recommendations.yaml`` serves; a refused
-    file does not make the server unready (the previous settings serve), it says why.
+    ``none``. ``experiments`` lists the running experiments and their variants. ``config``
+    tells whether the latest ``recommendations.yaml`` serves; a refused file does not make
+    the server unready (the previous settings serve), it says why.
     """
     try:
         engine = engine_of(request)
@@ -58,8 +59,9 @@ def model_status(request: Request) -> dict[str, Any]:
     engine.prime_soon()
     state = engine.versions.state
     out: dict[str, Any] = {"status": "ok", "model_version": state.active or "none"}
-    if state.canary:
-        out["canary"] = state.canary.model_dump()
+    running = engine.experiments.running()  # a canary is one (canary-<version>)
+    if running:
+        out["experiments"] = {e.key: [v.name for v in e.variants] for e in running}
     if state.shadow:
         out["shadow"] = state.shadow
     config = engine.config_status()
@@ -92,6 +94,9 @@ class Readiness(BaseModel):
         default=None,
         description="recommendations.yaml: file, valid, error (file, field, reason) when the "
         "latest edit was refused and the previous settings serve, loaded_at, reloads",
+    )
+    experiments: dict[str, list[str]] | None = Field(
+        default=None, description="running experiments (a canary is one) -> their variants"
     )
 
 

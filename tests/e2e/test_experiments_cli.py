@@ -1,0 +1,46 @@
+"""`tastemaker experiments create|list|show|stop` on a fresh workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tastemaker.cli.app import app
+
+DEFINITION = """\
+key: diversity-test
+hypothesis: more diverse lists raise purchases
+variants:
+  - {name: control, weight: 1}
+  - name: diverse
+    weight: 1
+    serving: {rerank: {diversity: {lambda: 0.5}}}
+targeting: {traffic: 0.5}
+metrics:
+  primary: purchase_rate
+  guardrails: [{metric: latency_p95_ms, direction: decrease, tolerance: 0.05}]
+"""
+
+
+def test_create_list_show_stop(tmp_path: Path) -> None:
+    run = CliRunner(env={"COLUMNS": "200"})
+    ws = str(tmp_path / "ws")
+    assert run.invoke(app, ["init", ws]).exit_code == 0
+    assert (tmp_path / "ws" / "experiments").is_dir()
+    file = tmp_path / "exp.yaml"
+    file.write_text(DEFINITION)
+    created = run.invoke(app, ["experiments", "create", str(file), "-w", ws])
+    assert created.exit_code == 0, created.output
+    assert "diversity-test (running): control 1, diverse 1" in created.output
+    listing = run.invoke(app, ["experiments", "list", "-w", ws]).output
+    assert "diversity-test" in listing and "50%" in listing and "purchase_rate" in listing
+    shown = run.invoke(app, ["experiments", "show", "diversity-test", "-w", ws]).output
+    assert "lambda: 0.5" in shown and "salt: diversity-test" in shown
+    stopped = run.invoke(app, ["experiments", "stop", "diversity-test", "-w", ws])
+    assert stopped.exit_code == 0 and "(stopped)" in stopped.output
+    file.write_text(DEFINITION.replace("weight: 1}", "weight: 0}"))
+    refused = run.invoke(app, ["experiments", "create", str(file), "-w", ws])
+    assert refused.exit_code != 0 and "greater than 0" in refused.output
+    missing = run.invoke(app, ["experiments", "show", "nope", "-w", ws])
+    assert missing.exit_code != 0 and "does not exist" in missing.output
