@@ -1,4 +1,4 @@
-"""`tastemaker experiments create|list|show|stop`: A/B experiment definitions.
+"""`tastemaker experiments create|list|show|stop|analyze|power`: A/B experiments.
 
 Definitions live in the workspace's ``experiments/`` folder, one ``<key>.yaml`` each;
 running servers pick up a change within a second.
@@ -14,12 +14,14 @@ import yaml
 from rich.table import Table
 
 from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
+from tastemaker.cli.experiments_analyze import analyze_command
+from tastemaker.cli.experiments_power import power_command
 from tastemaker.errors import TastemakerError
 from tastemaker.experiments.definition import Experiment, parse_experiment
 from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore, check_model_versions
 from tastemaker.registry.registry import ModelRegistry
 
-app = typer.Typer(help="A/B experiments: create, list, show, stop.")
+app = typer.Typer(help="A/B experiments: create, list, show, stop, analyze, power.")
 Key = Annotated[str, typer.Argument(help="The experiment key.")]
 
 
@@ -96,3 +98,8 @@ def stop(key: Key, workspace: WorkspaceOpt = Path(".")) -> None:
     except TastemakerError as exc:
         raise fail(exc.message) from exc
     console.print(f"experiment stopped: {_summary(exp)}")
+
+
+# `analyze` (statistics) and `power` (traffic) live in their own modules
+app.command("analyze")(analyze_command)
+app.command("power")(power_command)

@@ -121,6 +121,13 @@ class Metrics(_Model):
     def _name_only(cls, value: object) -> object:
         return {"metric": value} if isinstance(value, str) else value
 
+    @field_validator("secondary", "guardrails", mode="before")
+    @classmethod
+    def _names_only(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [{"metric": v} if isinstance(v, str) else v for v in value]
+        return value
+
 
 class Experiment(_Model):
     """An A/B experiment definition (see the module docs for the YAML form).

@@ -8,12 +8,14 @@ second. The body of ``PUT`` is the definition as JSON (``tastemaker.experiments.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
+from pydantic import BaseModel, Field
 
 from tastemaker.errors import ValidationFailedError
 from tastemaker.experiments.definition import Experiment, parse_experiment
+from tastemaker.experiments.results import experiment_results
 from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore, check_model_versions
 from tastemaker.registry.registry import ModelRegistry
 from tastemaker.serving.deps import Authenticated, WorkspaceDep
@@ -66,3 +68,63 @@ def put_experiment(
 def stop_experiment(key: str, ws: WorkspaceDep) -> Experiment:
     """Stop the experiment: its users return to the usual serving (exposures stay)."""
     return _store(ws).stop(key)
+
+
+class SampleRatio(BaseModel):
+    """The sample-ratio-mismatch check: users per variant against the declared weights."""
+
+    observed: dict[str, int]
+    expected: dict[str, float]
+    statistic: float
+    p_value: float
+    threshold: float
+    mismatch: bool
+
+
+class MetricOutcome(BaseModel):
+    """One metric, one treatment against control (null where not defined)."""
+
+    metric: str
+    role: str = Field(description="primary, secondary or guardrail")
+    variant: str
+    control_value: float | None
+    value: float | None
+    abs_diff: float | None
+    abs_ci: list[float | None]
+    rel_diff: float | None
+    rel_ci: list[float | None]
+    p_value: float | None
+    test: str
+    cuped: bool
+    holm_p: float | None = Field(description="Holm-adjusted p (secondary metrics)")
+    guardrail: str | None = Field(description="pass, fail or inconclusive (guardrails)")
+    sequential_p: float | None = Field(description="always-valid p-value")
+
+
+class ExperimentResults(BaseModel):
+    """An experiment's analysis on what the event log holds now."""
+
+    experiment: str
+    users: int = Field(description="units exposed")
+    control: str
+    alpha: float
+    trustworthy: bool = Field(description="false when the sample ratio mismatch check failed")
+    srm: SampleRatio
+    results: list[MetricOutcome]
+
+
+@router.get(
+    "/{key}/results",
+    response_model=ExperimentResults,
+    responses=error_responses(404, e404="no such experiment"),
+)
+def experiment_results_route(
+    key: str, ws: WorkspaceDep, alpha: Annotated[float, Query(gt=0, lt=1)] = 0.05
+) -> ExperimentResults:
+    """Per variant and metric: value, difference with interval, p-values, verdicts, SRM."""
+    folder = Path(ws.root) / EXPERIMENTS_DIR
+    result, exposed = experiment_results(
+        ws.store, _store(ws).get(key), metrics_folder=folder, alpha=alpha
+    )
+    body = {"experiment": key, "users": exposed.height, **result.to_dict()}
+    return ExperimentResults.model_validate(body)

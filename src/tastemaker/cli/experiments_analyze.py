@@ -1,0 +1,66 @@
+"""`tastemaker experiments analyze KEY`: the experiment's results from the event log."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
+from tastemaker.errors import TastemakerError
+from tastemaker.experiments.results import experiment_results
+from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore
+
+
+def analyze_command(
+    key: Annotated[str, typer.Argument(help="The experiment key.")],
+    workspace: WorkspaceOpt = Path("."),
+    alpha: Annotated[float, typer.Option(help="Level of the intervals and tests.")] = 0.05,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Per variant and metric: value, difference with its interval, p-value, verdicts."""
+    with opened(workspace) as ws:
+        folder = ws.root / EXPERIMENTS_DIR
+        try:
+            experiment = ExperimentStore(folder, check_seconds=0).get(key)
+            result, exposed = experiment_results(
+                ws.store, experiment, metrics_folder=folder, alpha=alpha
+            )
+        except TastemakerError as exc:
+            raise fail(exc.message) from exc
+    out = {"experiment": key, "users": exposed.height, **result.to_dict()}
+    if as_json:
+        console.print_json(json.dumps(out))
+        return
+    _print(out)
+
+
+def _num(x: Any, digits: int = 4) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def _print(out: dict[str, Any]) -> None:
+    srm = out["srm"]
+    counts = ", ".join(f"{k} {v:,}" for k, v in srm["observed"].items())
+    console.print(f"experiment {out['experiment']}: {out['users']:,} users exposed ({counts})")
+    if not out["trustworthy"]:
+        console.print(
+            f"[bold red]UNTRUSTWORTHY[/bold red]: sample ratio mismatch (chi-square p = "
+            f"{srm['p_value']:.2e} < {srm['threshold']}); do not read the results below"
+        )
+    table = Table("metric", "role", "variant", "control", "value", "diff [CI]", "rel [CI]", "p")
+    for r in out["results"]:
+        low, high = r["abs_ci"]
+        rlow, rhigh = r["rel_ci"]
+        p = _num(r["holm_p"] if r["holm_p"] is not None else r["p_value"])
+        role = r["role"] + (f" ({r['guardrail']})" if r["guardrail"] else "")
+        table.add_row(
+            r["metric"], role, r["variant"], _num(r["control_value"]), _num(r["value"]),
+            f"{_num(r['abs_diff'])} [{_num(low)}, {_num(high)}]",
+            f"{_num(r['rel_diff'], 3)} [{_num(rlow, 3)}, {_num(rhigh, 3)}]", p,
+        )  # fmt: skip
+    console.print(table)
+    console.print("p: Holm-adjusted for secondary metrics; CUPED where a pre-period exists")

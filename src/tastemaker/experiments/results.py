@@ -1,0 +1,121 @@
+"""An experiment's results from the event log: exposures, per-user metrics, the analysis.
+
+Who is in the experiment and in which variant comes from its ``exposure`` events (the first
+per unit); what they did from the rest of the log over [exposure, stop or now), and the
+pre-period before it for CUPED. A visitor's events count for the user an ``identify``
+linked them to, so a visitor who signs in stays one unit. Metrics are the built-in ones
+(:data:`~tastemaker.experiments.metrics.BUILTIN_METRICS`) and those declared in the
+workspace's ``experiments/metrics.yaml``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import yaml
+
+from tastemaker.errors import ValidationFailedError
+from tastemaker.experiments.analysis import AnalysisResult, MetricInput, analyze, metric_input
+from tastemaker.experiments.definition import Experiment, Guardrail
+from tastemaker.experiments.metrics import BUILTIN_METRICS, MetricSpec, metric_values
+from tastemaker.experiments.stats import Guardrail as StatsGuardrail
+from tastemaker.experiments.store import read_exposures
+from tastemaker.storage.base import Store
+
+METRICS_FILE = "metrics.yaml"
+PRE_DAYS = 14
+
+
+def metric_catalog(folder: Path | None) -> dict[str, MetricSpec]:
+    """Built-in metrics plus the ones declared in ``<folder>/metrics.yaml`` (a list of specs).
+
+    Raises:
+        ValidationFailedError: the file is not a list of valid metric specs.
+    """
+    catalog = {m.name: m for m in BUILTIN_METRICS}
+    path = None if folder is None else folder / METRICS_FILE
+    if path is None or not path.exists():
+        return catalog
+    try:
+        declared = yaml.safe_load(path.read_text()) or []
+        specs = [MetricSpec.model_validate(item) for item in declared]
+    except Exception as exc:  # yaml or pydantic: one clear message with the file
+        raise ValidationFailedError(f"{path}: not a list of metric specs: {exc}") from exc
+    return catalog | {m.name: m for m in specs}
+
+
+def _unit(links: dict[str, str]) -> pl.Expr:
+    """The unit of an event: its user, the user its visitor id was linked to, or the visitor."""
+    linked = pl.col("anonymous_id").replace_strict(links, default=None, return_dtype=pl.String)
+    return pl.coalesce(pl.col("user_id"), linked, pl.lit("anon:") + pl.col("anonymous_id"))
+
+
+def exposures(store: Store, key: str) -> pl.DataFrame:
+    """``user_id`` (the unit), ``variant`` and ``exposed_at`` (first exposure) of ``key``.
+
+    A visitor exposed before and after signing in is one unit: the user the visitor id was
+    linked to (the variant is the same, the assignment is sticky).
+    """
+    links = store.identity_links()
+    visitor = pl.col("user_id").str.strip_prefix("anon:")
+    linked = visitor.replace_strict(links, default=None, return_dtype=pl.String)
+    unit = pl.when(pl.col("user_id").str.starts_with("anon:")).then(linked)
+    return (
+        read_exposures(store, key)
+        .with_columns(pl.coalesce(unit, pl.col("user_id")).alias("user_id"))
+        .sort("exposed_at")
+        .unique("user_id", keep="first", maintain_order=True)
+        .select("user_id", "variant", "exposed_at")
+    )
+
+
+def _guardrail(spec: Guardrail) -> StatsGuardrail:
+    if spec.direction == "increase":
+        return StatsGuardrail(better="higher", tolerance=spec.tolerance)
+    return StatsGuardrail(better="lower", tolerance=spec.tolerance)
+
+
+def experiment_results(
+    store: Store,
+    experiment: Experiment,
+    *,
+    metrics_folder: Path | None = None,
+    now: datetime | None = None,
+    alpha: float = 0.05,
+) -> tuple[AnalysisResult, pl.DataFrame]:
+    """The analysis of ``experiment`` on what the log holds, and its exposures.
+
+    Raises:
+        ValidationFailedError: nobody was exposed yet, or a metric is not in the catalog.
+    """
+    exposed = exposures(store, experiment.key)
+    if exposed.is_empty():
+        raise ValidationFailedError(f"experiment '{experiment.key}' has no exposures yet")
+    catalog = metric_catalog(metrics_folder)
+    roles: list[tuple[str, str, Guardrail | None]] = [
+        (experiment.metrics.primary.metric, "primary", None),
+        *[(m.metric, "secondary", None) for m in experiment.metrics.secondary],
+        *[(g.metric, "guardrail", g) for g in experiment.metrics.guardrails],
+    ]
+    unknown = [name for name, _, _ in roles if name not in catalog]
+    if unknown:
+        raise ValidationFailedError(
+            f"metric '{unknown[0]}' is neither built in nor declared in {METRICS_FILE}; "
+            f"known: {', '.join(sorted(catalog))}"
+        )
+    end = experiment.stop or now or datetime.now(UTC)
+    first: datetime = exposed["exposed_at"].min()  # type: ignore[assignment]
+    start = first - timedelta(days=PRE_DAYS)
+    log = store.events(start=start, end=end).with_columns(
+        _unit(store.identity_links()).alias("user_id")
+    )
+    inputs: list[MetricInput] = []
+    for name, role, guard in roles:
+        values = metric_values(log, exposed, catalog[name], end=end, pre_days=PRE_DAYS)
+        inputs.append(metric_input(catalog[name], values, role,  # type: ignore[arg-type]
+                                   _guardrail(guard) if guard else None))  # fmt: skip
+    weights = {v.name: v.weight for v in experiment.variants}
+    result = analyze(inputs, weights, experiment.variants[0].name, alpha=alpha)
+    return result, exposed

@@ -1,0 +1,116 @@
+"""An experiment read back from the log: exposures, planted purchases, the analysis over the
+API and the CLI (the same numbers), and `experiments power`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import numpy as np
+import polars as pl
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from tastemaker.cli.app import app as cli
+from tastemaker.datasets.marketplace import generate_marketplace
+from tastemaker.serving import create_app
+from tastemaker.workspace import Workspace
+
+USERS = 600
+
+
+@pytest.fixture(scope="module")
+def exposed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, dict]]:
+    """A featured-listing experiment, 600 users served once each, and the variants they got."""
+    ws = Workspace.init(tmp_path_factory.mktemp("results") / "ws")
+    (ws.root / "recommendations.yaml").write_text("seed: 3\nreload_check_seconds: 0\n")
+    m = generate_marketplace(users=USERS, items=150, days=5, seed=8)
+    ws.ingestor.ingest_items(m.items, "test")
+    ws.ingestor.ingest_events(m.events, "test")
+    with TestClient(create_app(ws)) as client:
+        body = {
+            "variants": [
+                {"name": "control", "weight": 1, "serving": {"featured_policy": "random"}},
+                {"name": "segments", "weight": 1, "serving": {"featured_policy": "personalized"}},
+            ],
+            "metrics": {"primary": "conversion", "secondary": ["revenue", "ctr"],
+                        "guardrails": [{"metric": "add_to_cart", "tolerance": 0.5}]},
+        }  # fmt: skip
+        assert client.put("/v1/experiments/featured", json=body).status_code == 200
+        got = {}
+        for user in m.users["user_id"]:
+            answer = client.get("/v1/featured", params={"user_id": user})
+            assert answer.status_code == 200, answer.text
+            got[user] = answer.json()["experiments"]["featured"]
+        engine = client.app.state.engine  # type: ignore[attr-defined]
+        engine.sink.flush()
+    yield ws, got
+    ws.close()
+
+
+def _plant_purchases(ws: Workspace, variants: dict[str, str]) -> dict[str, float]:
+    """Purchases after exposure: 10% of control users, 30% of treated; the true rates."""
+    rng = np.random.default_rng(0)
+    at = datetime.now(UTC)  # after every exposure, before the analysis's "now"
+    rate = {"control": 0.10, "segments": 0.30}
+    buyers = [u for u, v in variants.items() if rng.uniform() < rate[v]]
+    ws.ingestor.ingest_events(
+        pl.DataFrame(
+            {
+                "event_id": [f"buy-{u}" for u in buyers],
+                "user_id": buyers,
+                "type": ["purchase"] * len(buyers),
+                "item_id": ["i000001"] * len(buyers),
+                "value": [100.0] * len(buyers),
+                "timestamp": pl.Series([at] * len(buyers)).cast(pl.Datetime("ms", "UTC")),
+            }
+        ),
+        "test",
+    )
+    bought = set(buyers)
+    return {v: float(np.mean([u in bought for u, w in variants.items() if w == v])) for v in rate}
+
+
+def test_the_analysis_reads_exposures_and_outcomes_from_the_log(
+    exposed: tuple[Workspace, dict],
+) -> None:
+    ws, variants = exposed
+    observed = _plant_purchases(ws, variants)
+    with TestClient(create_app(ws)) as client:
+        answer = client.get("/v1/experiments/featured/results")
+        assert answer.status_code == 200, answer.text
+        api = answer.json()
+        assert client.get("/v1/experiments/nope/results").status_code == 404
+        assert client.get("/v1/experiments/featured/results?alpha=2").status_code == 422
+    assert api["users"] == USERS and api["trustworthy"] is True
+    counts = {v: list(variants.values()).count(v) for v in ("control", "segments")}
+    assert api["srm"]["observed"] == counts
+    conversion = next(r for r in api["results"] if r["metric"] == "conversion")
+    assert conversion["control_value"] == pytest.approx(observed["control"])
+    assert conversion["value"] == pytest.approx(observed["segments"])
+    assert conversion["abs_ci"][0] > 0 and conversion["p_value"] < 0.001
+    revenue = next(r for r in api["results"] if r["metric"] == "revenue")
+    assert revenue["value"] == pytest.approx(100 * observed["segments"])
+    assert next(r for r in api["results"] if r["metric"] == "revenue")["holm_p"] is not None
+    assert next(r for r in api["results"] if r["metric"] == "add_to_cart")["guardrail"]
+
+    run = CliRunner().invoke(
+        cli, ["experiments", "analyze", "featured", "-w", str(ws.root), "--json"]
+    )
+    assert run.exit_code == 0, run.output
+    assert json.loads(run.output) == api
+
+
+def test_power_gives_statsmodels_sample_size_and_the_runtime() -> None:
+    run = CliRunner().invoke(
+        cli,
+        ["experiments", "power", "--baseline", "0.05", "--mde", "0.02",
+         "--users-per-day", "500", "--json"],
+    )  # fmt: skip
+    assert run.exit_code == 0, run.output
+    out = json.loads(run.output)
+    assert (out["control"], out["treatment"], out["days"]) == (2199, 2199, 9)
+    bad = CliRunner().invoke(cli, ["experiments", "power", "--baseline", "0.99", "--mde", "0.02"])
+    assert bad.exit_code != 0 and "must be in (0, 1)" in " ".join(bad.output.split())
