@@ -56,7 +56,7 @@ COMMANDS: LazyCommands = {
     ),
     "experiments": (
         "tastemaker.cli.experiments:app",
-        "A/B experiments: create, list, show, stop.",
+        "A/B experiments: create, list, show, stop, analyze, power.",
     ),
     "propensity": (
         "tastemaker.cli.propensity:app",
