@@ -1,0 +1,263 @@
+"""A simulated A/B test through the real engine, with the true effect alongside.
+
+:func:`simulate_ab` builds a workspace holding a generated marketplace's history (so
+profiles and segments exist), writes the scenario's experiment definition, and then, day
+by day, lets each visiting user ask the in-process :class:`~tastemaker.engine.runtime.Engine`
+for the featured listing. The engine assigns the variant (the real experiment code) and logs
+the exposure and the impression; the user clicks and buys according to the generator's
+ground truth (:class:`~tastemaker.simulation.users.ChoiceModel`), and those events are
+ingested, so profiles and segments move in real time. At the end the real analysis
+(:func:`~tastemaker.experiments.results.experiment_results`) runs on what was logged.
+
+The true effect uses common random numbers: at each visit the simulator also asks what the
+other arm would have shown at that moment (same user, same profile state) and scores both
+listings with the same uniform draw. A user's true conversion under an arm is
+``1 - prod(1 - P(purchase))`` over their visits; the true effect is the mean over the
+exposed users of treatment minus control. Arms with identical serving show the same item,
+so an A/A test's true effect is exactly 0. (Only the assigned arm's events feed back into
+profiles: the counterfactual is "the other arm, given the state this run reached".)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from tastemaker.datasets.marketplace import Marketplace, generate_marketplace
+from tastemaker.engine.featured import FeaturedUser
+from tastemaker.engine.profile import user_exclusions
+from tastemaker.engine.runtime import Engine
+from tastemaker.errors import ValidationFailedError
+from tastemaker.experiments.definition import Experiment, parse_experiment
+from tastemaker.experiments.results import experiment_results
+from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore
+from tastemaker.simulation.users import ChoiceModel
+from tastemaker.workspace import Workspace
+
+Scenario = Literal["featured", "aa"]
+SCENARIOS: dict[str, list[dict[str, Any]]] = {
+    "featured": [
+        {"name": "control", "weight": 1, "serving": {"featured_policy": "random"}},
+        {"name": "treatment", "weight": 1, "serving": {"featured_policy": "personalized"}},
+    ],
+    "aa": [
+        {"name": "control", "weight": 1, "serving": {"featured_policy": "personalized"}},
+        {"name": "treatment", "weight": 1, "serving": {"featured_policy": "personalized"}},
+    ],
+}
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """One simulated A/B test.
+
+    Attributes:
+        scenario: ``featured`` (random vs segment-personalized featured listing) or ``aa``
+            (two identical arms).
+        users, items: marketplace size.
+        days: simulated experiment days.
+        seed: seeds the marketplace, the engine's random listing, visits and draws.
+        history_days: generated history before the experiment (profiles, segments, CUPED).
+        visit_rate: chance that a user visits on a given day.
+    """
+
+    scenario: Scenario = "featured"
+    users: int = 3000
+    items: int = 300
+    days: int = 3
+    seed: int = 0
+    history_days: int = 10
+    visit_rate: float = 0.6
+
+
+@dataclass
+class SimulationReport:
+    """The analysis' estimate of the primary metric (conversion) against the truth."""
+
+    scenario: str
+    users: int
+    exposed: int
+    visits: int
+    estimate: float
+    ci: tuple[float, float]
+    p_value: float
+    true_control: float
+    true_treatment: float
+    true_effect: float
+    seconds: float
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def covered(self) -> bool:
+        """True when the interval holds the true effect."""
+        return self.ci[0] <= self.true_effect <= self.ci[1]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready report."""
+        return {
+            "scenario": self.scenario, "users": self.users, "exposed": self.exposed,
+            "visits": self.visits, "counts": self.counts, "metric": "conversion",
+            "estimate": self.estimate, "ci": list(self.ci), "p_value": self.p_value,
+            "true_control": self.true_control, "true_treatment": self.true_treatment,
+            "true_effect": self.true_effect, "covered": self.covered,
+            "seconds": round(self.seconds, 2),
+        }  # fmt: skip
+
+
+def experiment_for(scenario: str) -> Experiment:
+    """The experiment definition of ``scenario`` (primary metric: conversion).
+
+    Raises:
+        ValidationFailedError: an unknown scenario.
+    """
+    if scenario not in SCENARIOS:
+        raise ValidationFailedError(
+            f"scenario '{scenario}' is unknown; expected one of {', '.join(SCENARIOS)}"
+        )
+    body = {"key": f"sim-{scenario}", "variants": SCENARIOS[scenario],
+            "metrics": {"primary": "conversion", "secondary": ["ctr", "revenue"]}}  # fmt: skip
+    return parse_experiment(body, f"scenario {scenario}")
+
+
+def prepare_workspace(root: Path, config: SimulationConfig) -> tuple[Workspace, Marketplace]:
+    """A new workspace at ``root`` holding a marketplace history ending now."""
+    ws = Workspace.init(root)
+    (ws.root / "recommendations.yaml").write_text(f"seed: {config.seed}\nreload_check_seconds: 0\n")
+    start = datetime.now(UTC) - timedelta(days=config.history_days)
+    market = generate_marketplace(config.users, config.items, config.history_days, config.seed,
+                                  start=start.replace(microsecond=0))  # fmt: skip
+    ws.ingestor.ingest_items(market.items, "simulation")
+    ws.ingestor.ingest_users(market.users, "simulation")
+    ws.ingestor.ingest_events(market.events, "simulation")
+    ws.profiles.flush()
+    return ws, market
+
+
+def _listing(engine: Engine, user_id: str, policy: str | None) -> str | None:
+    """The item the featured listing would show ``user_id`` under ``policy`` right now."""
+    setup = engine.current()
+    key = engine.ws.pseudonymizer.one(user_id)
+    sig = setup.pipeline.signals(key)
+    version = setup.versions.active
+    purchased, refused = user_exclusions(version, sig, key)
+    ids = version.table.vocab.ids
+    personal = (policy or "personalized") == "personalized" and sig.found
+    user = FeaturedUser(dict(sig.segments) if personal else {}, "",
+                        (ids[purchased].tolist(), ids[refused].tolist()))  # fmt: skip
+    item = setup.featured.choose(user, None).item
+    return None if item is None else str(item["item_id"])
+
+
+@dataclass
+class _Truth:
+    """Per exposed user: log P(no purchase) summed over visits, under each arm."""
+
+    arms: tuple[str, str]
+    log_none: dict[str, np.ndarray] = field(default_factory=dict)
+    visits: int = 0
+
+    def add(self, users: list[str], shown: np.ndarray, other: np.ndarray, arm: list[str]) -> None:
+        is_control = np.asarray(arm) == self.arms[0]
+        under = {self.arms[0]: np.where(is_control, shown, other),
+                 self.arms[1]: np.where(is_control, other, shown)}  # fmt: skip
+        for k, user in enumerate(users):
+            row = self.log_none.setdefault(user, np.zeros(2))
+            row += [np.log1p(-under[a][k]) for a in self.arms]
+        self.visits += len(users)
+
+    def rates(self) -> tuple[float, float]:
+        """Mean true conversion of the exposed users under control and under treatment."""
+        none = np.exp(np.array(list(self.log_none.values())).reshape(-1, 2))
+        control, treatment = (1.0 - none).mean(axis=0)
+        return float(control), float(treatment)
+
+
+def _serve(
+    engine: Engine, exp: Experiment, users: list[str]
+) -> tuple[list[str], list[str], list[str], list[str]]:
+    """Ask the engine for each visitor's listing; return users, arms, shown and other-arm items."""
+    policy = {v.name: v.serving for v in exp.variants}
+    control, treatment = (v.name for v in exp.variants)
+    kept, arms, shown, other = [], [], [], []
+    for user in users:
+        result, _ = engine.featured(user, None, None)
+        arm = result.experiments.get(exp.key)
+        if arm is None or result.item is None:
+            continue
+        item = str(result.item["item_id"])
+        alt_arm = treatment if arm == control else control
+        alt = item
+        if policy[alt_arm] != policy[arm]:
+            alt = _listing(engine, user, policy[alt_arm].featured_policy) or item
+        kept.append(user)
+        arms.append(arm)
+        shown.append(item)
+        other.append(alt)
+    return kept, arms, shown, other
+
+
+def _events(users: list[str], items: list[str], clicks: np.ndarray, buys: np.ndarray,
+            price: dict[str, float], tag: str) -> pl.DataFrame:  # fmt: skip
+    """Click and purchase events of the visits, stamped now (after their exposure)."""
+    rows: list[dict[str, Any]] = []
+    now = datetime.now(UTC)
+    for k in np.flatnonzero(clicks):
+        rows.append({"event_id": f"{tag}-c{k}", "user_id": users[k], "type": "click",
+                     "item_id": items[k], "value": None, "timestamp": now})  # fmt: skip
+    for k in np.flatnonzero(buys):
+        rows.append({"event_id": f"{tag}-p{k}", "user_id": users[k], "type": "purchase",
+                     "item_id": items[k], "value": price.get(items[k]), "timestamp": now})  # fmt: skip
+    schema = {"event_id": pl.String, "user_id": pl.String, "type": pl.String,
+              "item_id": pl.String, "value": pl.Float64, "timestamp": pl.Datetime("ms", "UTC")}  # fmt: skip
+    return pl.DataFrame(rows, schema=schema)
+
+
+def simulate_ab(config: SimulationConfig, root: Path) -> SimulationReport:
+    """Run the scenario of ``config`` in a new workspace at ``root`` and analyze it.
+
+    Raises:
+        ValidationFailedError: an unknown scenario, or nobody was exposed.
+    """
+    began = time.perf_counter()
+    exp = experiment_for(config.scenario)
+    ws, market = prepare_workspace(root, config)
+    try:
+        ExperimentStore(ws.root / EXPERIMENTS_DIR, check_seconds=0).put(exp)
+        engine = Engine(ws, watch=False)
+        choice = ChoiceModel(market)
+        truth = _Truth(arms=(exp.variants[0].name, exp.variants[1].name))
+        price = dict(zip(market.items["item_id"], market.items["price"], strict=True))
+        rng = np.random.default_rng([config.seed, 14])
+        everyone = market.users["user_id"].to_list()
+        for d in range(config.days):
+            visiting = [u for u in everyone if rng.random() < config.visit_rate]
+            users, arms, shown, other = _serve(engine, exp, visiting)
+            engine.sink.flush()  # exposures and impressions before the users act
+            day = config.history_days + d
+            draws = rng.random(len(users))
+            out = choice.outcome(users, shown, day, draws)
+            p_other = choice.probabilities(users, other, day)[1]
+            truth.add(users, out.p_purchase, p_other, arms)
+            batch = _events(users, shown, out.click, out.purchase, price, f"sim{config.seed}d{d}")
+            ws.ingestor.ingest_events(batch, "simulation")
+            ws.profiles.flush()
+        engine.close()
+        result, exposed = experiment_results(ws.store, exp, now=datetime.now(UTC) + timedelta(seconds=1))
+    finally:
+        ws.close()
+    primary = next(r for r in result.results if r.role == "primary")
+    c = primary.comparison
+    control, treatment = truth.rates()
+    return SimulationReport(
+        scenario=config.scenario, users=config.users, exposed=exposed.height,
+        visits=truth.visits, estimate=float(c.abs_diff),
+        ci=(float(c.abs_low), float(c.abs_high)), p_value=float(c.p_value),
+        true_control=control, true_treatment=treatment, true_effect=treatment - control,
+        seconds=time.perf_counter() - began, counts=dict(result.srm.observed),
+    )  # fmt: skip
