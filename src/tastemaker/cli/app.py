@@ -62,6 +62,10 @@ COMMANDS: LazyCommands = {
         "tastemaker.cli.propensity:app",
         "Purchase propensity: train and evaluate, version, score.",
     ),
+    "simulate": (
+        "tastemaker.cli.simulate:app",
+        "Simulated experiments with known ground truth.",
+    ),
     "serve": ("tastemaker.cli.serve:serve", "Serve the API (OpenAPI docs at /docs)."),
     "bench": ("tastemaker.cli.bench:app", "Benchmarks printing JSON."),
 }

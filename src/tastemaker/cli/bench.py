@@ -39,6 +39,10 @@ BENCHMARKS: LazyCommands = {
         "Ingest + read load while Redis, PostgreSQL and a worker are paused and killed; counts"
         " events answered, stored, published and applied, and 5xx answers other than 503.",
     ),
+    "simulate": (
+        "tastemaker.bench.simulate:bench_simulate",
+        "Simulated A/B tests over seeds: A/A false-positive rate, coverage of the true effect.",
+    ),
 }
 
 app = lazy_typer(BENCHMARKS, help="Benchmarks printing JSON.", no_args_is_help=True)
