@@ -22,6 +22,8 @@ def test_every_suggested_call_answers_what_it_claims(tmp_path: Path) -> None:
     paths = re.findall(r"curl 'http://127\.0\.0\.1:8000(\S+)'", result.output)
     kinds = [p.split("/")[2].split("?")[0] for p in paths]
     assert kinds == ["recommendations", "featured", "propensity"], result.output
+    last = result.output.strip().splitlines()[-3:]  # it ends with a simulated A/B result
+    assert "conversion uplift" in last[1] and "true effect" in last[2], result.output
     ws = Workspace.open(tmp_path / "demo")
     try:
         client = TestClient(create_app(ws))
