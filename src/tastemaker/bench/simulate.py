@@ -19,6 +19,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
+from tastemaker.cli.simulate import serving_process, train_pair
 from tastemaker.simulation.ab import SCENARIOS, SimulationConfig, simulate_ab
 
 
@@ -37,8 +38,19 @@ def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _runs(scenario: str, seeds: int, users: int, days: int) -> list[dict[str, Any]]:
+    """One simulated A/B test per seed 0..seeds-1, each in a temporary workspace."""
+    runs = []
+    for seed in range(seeds):
+        config = SimulationConfig(scenario=scenario, users=users, days=days, seed=seed)  # type: ignore[arg-type]
+        with tempfile.TemporaryDirectory(prefix="tastemaker-sim-") as tmp:
+            report = simulate_ab(config, Path(tmp) / "ws", train_pair)
+        runs.append({"seed": seed, **report.to_dict()})
+    return runs
+
+
 def bench_simulate(
-    scenario: Annotated[str, typer.Option(help="Comma-separated scenarios.")] = "aa,featured",
+    scenario: Annotated[str, typer.Option(help="Comma-separated scenarios.")] = "aa,featured,model",
     seeds: Annotated[int, typer.Option(min=1, help="Seeds per scenario (0..N-1).")] = 20,
     users: Annotated[int, typer.Option(min=10, help="Synthetic users.")] = 3000,
     days: Annotated[int, typer.Option(min=1, help="Simulated experiment days.")] = 3,
@@ -50,13 +62,9 @@ def bench_simulate(
     if unknown:
         raise typer.BadParameter(f"unknown scenario '{unknown[0]}'; known: {', '.join(SCENARIOS)}")
     out: dict[str, Any] = {"users": users, "days": days}
-    for name in names:
-        runs = []
-        for seed in range(seeds):
-            config = SimulationConfig(scenario=name, users=users, days=days, seed=seed)  # type: ignore[arg-type]
-            with tempfile.TemporaryDirectory(prefix="tastemaker-sim-") as tmp:
-                runs.append({"seed": seed, **simulate_ab(config, Path(tmp) / "ws").to_dict()})
-        out[name] = _summary(runs)
+    with serving_process():
+        for name in names:
+            out[name] = _summary(_runs(name, seeds, users, days))
     out["seconds"] = round(time.perf_counter() - began, 1)
     out["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
                       "load_1m": os.getloadavg()[0]}  # fmt: skip

@@ -83,14 +83,15 @@ def demo(
 def _simulate(folder: Path, users: int, seed: int) -> None:
     """A short simulated A/B test (random vs segment-personalized featured listing) on fresh
     synthetic users whose true tastes are known: the estimate beside the true effect."""
-    from tastemaker.cli.simulate import describe
+    from tastemaker.cli.simulate import describe, serving_process
     from tastemaker.simulation.ab import SimulationConfig, simulate_ab
 
     console.print(
         "[bold]7.[/bold] simulated A/B test: featured listing, random vs segment-personalized"
         f" (workspace {folder}; more: tastemaker simulate ab --help)"
     )
-    report = simulate_ab(SimulationConfig(scenario="featured", users=users, seed=seed), folder)
+    with serving_process():
+        report = simulate_ab(SimulationConfig(scenario="featured", users=users, seed=seed), folder)
     console.print(describe(report.to_dict()))
 
 

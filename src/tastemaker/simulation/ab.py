@@ -20,7 +20,9 @@ profiles: the counterfactual is "the other arm, given the state this run reached
 
 from __future__ import annotations
 
+import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,20 +33,33 @@ import polars as pl
 
 from tastemaker.datasets.marketplace import Marketplace, generate_marketplace
 from tastemaker.engine.featured import FeaturedUser
+from tastemaker.engine.pipeline import Request as PipelineRequest
 from tastemaker.engine.profile import user_exclusions
 from tastemaker.engine.runtime import Engine
 from tastemaker.errors import ValidationFailedError
 from tastemaker.experiments.definition import Experiment, parse_experiment
 from tastemaker.experiments.results import experiment_results
 from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore
+from tastemaker.rerank.filters import Filters
 from tastemaker.simulation.users import ChoiceModel
 from tastemaker.workspace import Workspace
 
-Scenario = Literal["featured", "aa"]
+Scenario = Literal["featured", "model", "aa"]
+#: Trains two model versions in a workspace; returns their names (control, treatment).
+Trainer = Callable[[Workspace], tuple[str, str]]
+SLATE = 8  # recommendations shown per visit in the model scenario
+_EVENT_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "event_id": pl.String, "user_id": pl.String, "type": pl.String, "item_id": pl.String,
+    "value": pl.Float64, "timestamp": pl.Datetime("ms", "UTC"),
+}  # fmt: skip
 SCENARIOS: dict[str, list[dict[str, Any]]] = {
     "featured": [
         {"name": "control", "weight": 1, "serving": {"featured_policy": "random"}},
         {"name": "treatment", "weight": 1, "serving": {"featured_policy": "personalized"}},
+    ],
+    "model": [
+        {"name": "control", "weight": 1, "serving": {"model_version": "{control}"}},
+        {"name": "treatment", "weight": 1, "serving": {"model_version": "{treatment}"}},
     ],
     "aa": [
         {"name": "control", "weight": 1, "serving": {"featured_policy": "personalized"}},
@@ -58,13 +73,14 @@ class SimulationConfig:
     """One simulated A/B test.
 
     Attributes:
-        scenario: ``featured`` (random vs segment-personalized featured listing) or ``aa``
-            (two identical arms).
+        scenario: ``featured`` (random vs segment-personalized featured listing), ``model``
+            (recommendations of two model versions) or ``aa`` (two identical arms).
         users, items: marketplace size.
         days: simulated experiment days.
         seed: seeds the marketplace, the engine's random listing, visits and draws.
         history_days: generated history before the experiment (profiles, segments, CUPED).
         visit_rate: chance that a user visits on a given day.
+        alpha: level of the analysis' intervals and tests.
     """
 
     scenario: Scenario = "featured"
@@ -74,6 +90,7 @@ class SimulationConfig:
     seed: int = 0
     history_days: int = 10
     visit_rate: float = 0.6
+    alpha: float = 0.05
 
 
 @dataclass
@@ -110,8 +127,9 @@ class SimulationReport:
         }  # fmt: skip
 
 
-def experiment_for(scenario: str) -> Experiment:
-    """The experiment definition of ``scenario`` (primary metric: conversion).
+def experiment_for(scenario: str, versions: tuple[str, str] | None = None) -> Experiment:
+    """The experiment definition of ``scenario`` (primary metric: conversion); ``model``
+    serves the two model ``versions`` (control, treatment).
 
     Raises:
         ValidationFailedError: an unknown scenario.
@@ -120,7 +138,13 @@ def experiment_for(scenario: str) -> Experiment:
         raise ValidationFailedError(
             f"scenario '{scenario}' is unknown; expected one of {', '.join(SCENARIOS)}"
         )
-    body = {"key": f"sim-{scenario}", "variants": SCENARIOS[scenario],
+    variants = copy.deepcopy(SCENARIOS[scenario])
+    if scenario == "model":
+        if versions is None:
+            raise ValidationFailedError("the model scenario needs two model versions")
+        for variant, version in zip(variants, versions, strict=True):
+            variant["serving"]["model_version"] = version
+    body = {"key": f"sim-{scenario}", "variants": variants,
             "metrics": {"primary": "conversion", "secondary": ["ctr", "revenue"]}}  # fmt: skip
     return parse_experiment(body, f"scenario {scenario}")
 
@@ -178,81 +202,127 @@ class _Truth:
         return float(control), float(treatment)
 
 
-def _serve(
-    engine: Engine, exp: Experiment, users: list[str]
-) -> tuple[list[str], list[str], list[str], list[str]]:
-    """Ask the engine for each visitor's listing; return users, arms, shown and other-arm items."""
-    policy = {v.name: v.serving for v in exp.variants}
+@dataclass
+class _Served:
+    """One day's served visits: user, assigned arm, the list shown and the other arm's."""
+
+    users: list[str] = field(default_factory=list)
+    arms: list[str] = field(default_factory=list)
+    shown: list[list[str]] = field(default_factory=list)
+    other: list[list[str]] = field(default_factory=list)
+
+
+def _shown(engine: Engine, exp: Experiment, user: str) -> tuple[str | None, list[str]]:
+    """The assigned arm and the list the engine serves ``user`` (logging exposure)."""
+    if exp.key == "sim-model":
+        served = engine.recommend(user, SLATE, Filters(), None)
+        return served.experiments.get(exp.key), list(served.item_ids)
+    result, _ = engine.featured(user, None, None)
+    item = [] if result.item is None else [str(result.item["item_id"])]
+    return result.experiments.get(exp.key), item
+
+
+def _counterfactual(engine: Engine, exp: Experiment, user: str, arm: str) -> list[str]:
+    """What ``arm`` would show ``user`` now (nothing logged)."""
+    serving = next(v.serving for v in exp.variants if v.name == arm)
+    if exp.key == "sim-model":
+        setup = engine.current()
+        version = setup.versions.versions[str(serving.model_version)]
+        req = PipelineRequest(user, engine.ws.pseudonymizer.one(user), SLATE)
+        return list(setup.pipeline.run(version, req, "simulation").item_ids)
+    item = _listing(engine, user, serving.featured_policy)
+    return [] if item is None else [item]
+
+
+def _serve(engine: Engine, exp: Experiment, users: list[str]) -> _Served:
+    """Ask the engine for each visitor's list, and what the other arm would have shown."""
+    serving = {v.name: v.serving for v in exp.variants}
     control, treatment = (v.name for v in exp.variants)
-    kept, arms, shown, other = [], [], [], []
+    out = _Served()
     for user in users:
-        result, _ = engine.featured(user, None, None)
-        arm = result.experiments.get(exp.key)
-        if arm is None or result.item is None:
+        arm, shown = _shown(engine, exp, user)
+        if arm is None or not shown:
             continue
-        item = str(result.item["item_id"])
         alt_arm = treatment if arm == control else control
-        alt = item
-        if policy[alt_arm] != policy[arm]:
-            alt = _listing(engine, user, policy[alt_arm].featured_policy) or item
-        kept.append(user)
-        arms.append(arm)
-        shown.append(item)
-        other.append(alt)
-    return kept, arms, shown, other
+        alt = shown  # identical serving: the same list (an A/A test's truth is exactly 0)
+        if serving[alt_arm] != serving[arm]:
+            alt = _counterfactual(engine, exp, user, alt_arm) or shown
+        out.users.append(user)
+        out.arms.append(arm)
+        out.shown.append(shown)
+        out.other.append(alt)
+    return out
 
 
-def _events(users: list[str], items: list[str], clicks: np.ndarray, buys: np.ndarray,
+def _events(served: _Served, clicked: np.ndarray, bought: np.ndarray,
             price: dict[str, float], tag: str) -> pl.DataFrame:  # fmt: skip
     """Click and purchase events of the visits, stamped now (after their exposure)."""
     rows: list[dict[str, Any]] = []
     now = datetime.now(UTC)
-    for k in np.flatnonzero(clicks):
-        rows.append({"event_id": f"{tag}-c{k}", "user_id": users[k], "type": "click",
-                     "item_id": items[k], "value": None, "timestamp": now})  # fmt: skip
-    for k in np.flatnonzero(buys):
-        rows.append({"event_id": f"{tag}-p{k}", "user_id": users[k], "type": "purchase",
-                     "item_id": items[k], "value": price.get(items[k]), "timestamp": now})  # fmt: skip
-    schema = {"event_id": pl.String, "user_id": pl.String, "type": pl.String,
-              "item_id": pl.String, "value": pl.Float64, "timestamp": pl.Datetime("ms", "UTC")}  # fmt: skip
-    return pl.DataFrame(rows, schema=schema)
+    for k in np.flatnonzero(clicked >= 0):
+        user, item = served.users[k], served.shown[k][clicked[k]]
+        rows.append({"event_id": f"{tag}-c{k}", "user_id": user, "type": "click",
+                     "item_id": item, "value": None, "timestamp": now})  # fmt: skip
+        if bought[k]:
+            rows.append({"event_id": f"{tag}-p{k}", "user_id": user, "type": "purchase",
+                         "item_id": item, "value": price.get(item), "timestamp": now})  # fmt: skip
+    return pl.DataFrame(rows, schema=_EVENT_SCHEMA)
 
 
-def simulate_ab(config: SimulationConfig, root: Path) -> SimulationReport:
+def _run_days(
+    ws: Workspace, market: Marketplace, exp: Experiment, config: SimulationConfig
+) -> _Truth:
+    """The experiment days: serve, let users act, ingest; return the truth."""
+    engine = Engine(ws, watch=False)
+    choice = ChoiceModel(market)
+    truth = _Truth(arms=(exp.variants[0].name, exp.variants[1].name))
+    price = dict(zip(market.items["item_id"], market.items["price"], strict=True))
+    rng = np.random.default_rng([config.seed, 14])
+    everyone = market.users["user_id"].to_list()
+    for d in range(config.days):
+        served = _serve(engine, exp, [u for u in everyone if rng.random() < config.visit_rate])
+        engine.sink.flush()  # exposures and impressions before the users act
+        day = config.history_days + d
+        out = choice.outcome(served.users, served.shown, day, rng.random((len(served.users), 2)))
+        p_other = choice.purchase_probability(served.users, served.other, day)
+        truth.add(served.users, out.p_purchase, p_other, served.arms)
+        batch = _events(served, out.clicked, out.purchase, price, f"sim{config.seed}d{d}")
+        ws.ingestor.ingest_events(batch, "simulation")
+        ws.profiles.flush()
+    engine.close()
+    return truth
+
+
+def simulate_ab(
+    config: SimulationConfig, root: Path, trainer: Trainer | None = None
+) -> SimulationReport:
     """Run the scenario of ``config`` in a new workspace at ``root`` and analyze it.
 
+    Args:
+        config: the scenario, sizes and seed.
+        root: a new folder for the workspace.
+        trainer: for ``model``: trains two versions in the prepared workspace and returns
+            their names (control, treatment); the first is promoted.
+
     Raises:
-        ValidationFailedError: an unknown scenario, or nobody was exposed.
+        ValidationFailedError: an unknown scenario, ``model`` without a trainer, or nobody
+            was exposed.
     """
     began = time.perf_counter()
-    exp = experiment_for(config.scenario)
+    experiment_for(config.scenario, ("v0001", "v0002"))  # an unknown scenario fails first
+    if config.scenario == "model" and trainer is None:
+        raise ValidationFailedError("the model scenario needs a trainer of two versions")
     ws, market = prepare_workspace(root, config)
     try:
+        versions = trainer(ws) if trainer is not None and config.scenario == "model" else None
+        exp = experiment_for(config.scenario, versions)
         ExperimentStore(ws.root / EXPERIMENTS_DIR, check_seconds=0).put(exp)
-        engine = Engine(ws, watch=False)
-        choice = ChoiceModel(market)
-        truth = _Truth(arms=(exp.variants[0].name, exp.variants[1].name))
-        price = dict(zip(market.items["item_id"], market.items["price"], strict=True))
-        rng = np.random.default_rng([config.seed, 14])
-        everyone = market.users["user_id"].to_list()
-        for d in range(config.days):
-            visiting = [u for u in everyone if rng.random() < config.visit_rate]
-            users, arms, shown, other = _serve(engine, exp, visiting)
-            engine.sink.flush()  # exposures and impressions before the users act
-            day = config.history_days + d
-            draws = rng.random(len(users))
-            out = choice.outcome(users, shown, day, draws)
-            p_other = choice.probabilities(users, other, day)[1]
-            truth.add(users, out.p_purchase, p_other, arms)
-            batch = _events(users, shown, out.click, out.purchase, price, f"sim{config.seed}d{d}")
-            ws.ingestor.ingest_events(batch, "simulation")
-            ws.profiles.flush()
-        engine.close()
-        result, exposed = experiment_results(ws.store, exp, now=datetime.now(UTC) + timedelta(seconds=1))
+        truth = _run_days(ws, market, exp, config)
+        now = datetime.now(UTC) + timedelta(seconds=1)
+        result, exposed = experiment_results(ws.store, exp, now=now, alpha=config.alpha)
     finally:
         ws.close()
-    primary = next(r for r in result.results if r.role == "primary")
-    c = primary.comparison
+    c = next(r for r in result.results if r.role == "primary").comparison
     control, treatment = truth.rates()
     return SimulationReport(
         scenario=config.scenario, users=config.users, exposed=exposed.height,
