@@ -89,7 +89,9 @@ def ab_command(
         Path | None,
         typer.Option("--workspace", "-w", help="New folder to keep the simulation workspace in."),
     ] = None,
-    alpha: Annotated[float, typer.Option(min=0.0001, max=0.5, help="Interval level.")] = 0.05,
+    alpha: Annotated[
+        float, typer.Option(min=0.0001, max=0.5, help="Significance level (1 - interval level).")
+    ] = 0.05,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Simulate an A/B test on synthetic users; print the estimate and the true effect."""
