@@ -19,6 +19,12 @@ def analyze_command(
     key: Annotated[str, typer.Argument(help="The experiment key.")],
     workspace: WorkspaceOpt = Path("."),
     alpha: Annotated[float, typer.Option(help="Level of the intervals and tests.")] = 0.05,
+    triggered: Annotated[
+        bool, typer.Option(help="Only users in at least one segment when exposed.")
+    ] = False,
+    segment: Annotated[
+        str | None, typer.Option(help="Only users in this segment when exposed.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Per variant and metric: value, difference with its interval, p-value, verdicts."""
@@ -27,8 +33,9 @@ def analyze_command(
         try:
             experiment = ExperimentStore(folder, check_seconds=0).get(key)
             result, exposed = experiment_results(
-                ws.store, experiment, metrics_folder=folder, alpha=alpha
-            )
+                ws.store, experiment, metrics_folder=folder, alpha=alpha,
+                triggered=triggered, segment=segment,
+            )  # fmt: skip
         except TastemakerError as exc:
             raise fail(exc.message) from exc
     out = {"experiment": key, "users": exposed.height, **result.to_dict()}

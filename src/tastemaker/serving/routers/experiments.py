@@ -119,12 +119,17 @@ class ExperimentResults(BaseModel):
     responses=error_responses(404, e404="no such experiment"),
 )
 def experiment_results_route(
-    key: str, ws: WorkspaceDep, alpha: Annotated[float, Query(gt=0, lt=1)] = 0.05
+    key: str,
+    ws: WorkspaceDep,
+    alpha: Annotated[float, Query(gt=0, lt=1)] = 0.05,
+    triggered: Annotated[bool, Query(description="only users in a segment when exposed")] = False,
+    segment: Annotated[str | None, Query(max_length=200)] = None,
 ) -> ExperimentResults:
     """Per variant and metric: value, difference with interval, p-values, verdicts, SRM."""
     folder = Path(ws.root) / EXPERIMENTS_DIR
     result, exposed = experiment_results(
-        ws.store, _store(ws).get(key), metrics_folder=folder, alpha=alpha
-    )
+        ws.store, _store(ws).get(key), metrics_folder=folder, alpha=alpha,
+        triggered=triggered, segment=segment,
+    )  # fmt: skip
     body = {"experiment": key, "users": exposed.height, **result.to_dict()}
     return ExperimentResults.model_validate(body)
