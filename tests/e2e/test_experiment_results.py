@@ -105,6 +105,9 @@ def test_the_analysis_reads_exposures_and_outcomes_from_the_log(
     )
     assert run.exit_code == 0, run.output
     assert json.loads(run.output) == api
+    html = (ws.root / "reports" / "experiment-featured.html").read_text()
+    assert html.count("data:image/png;base64,") >= 3  # effects, cumulative, allocation
+    assert "conversion: cumulative difference" in html and "UNTRUSTWORTHY" not in html
 
 
 def test_power_gives_statsmodels_sample_size_and_the_runtime() -> None:

@@ -11,7 +11,8 @@ from rich.table import Table
 
 from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
 from tastemaker.errors import TastemakerError
-from tastemaker.experiments.results import experiment_results
+from tastemaker.experiments.report import write_experiment_report
+from tastemaker.experiments.results import experiment_results, metric_catalog
 from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore
 
 
@@ -25,6 +26,9 @@ def analyze_command(
     segment: Annotated[
         str | None, typer.Option(help="Only users in this segment when exposed.")
     ] = None,
+    report: Annotated[
+        bool, typer.Option(help="Write the HTML report (reports/experiment-KEY.html).")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Per variant and metric: value, difference with its interval, p-value, verdicts."""
@@ -36,6 +40,12 @@ def analyze_command(
                 ws.store, experiment, metrics_folder=folder, alpha=alpha,
                 triggered=triggered, segment=segment,
             )  # fmt: skip
+            html = ws.settings.path(ws.settings.reports_dir) / f"experiment-{key}.html"
+            if report:
+                catalog = metric_catalog(folder)
+                write_experiment_report(
+                    ws.store, experiment, result, html, metrics=catalog, metrics_folder=folder
+                )
         except TastemakerError as exc:
             raise fail(exc.message) from exc
     out = {"experiment": key, "users": exposed.height, **result.to_dict()}
@@ -43,6 +53,8 @@ def analyze_command(
         console.print_json(json.dumps(out))
         return
     _print(out)
+    if report:
+        console.print(f"report: {html}")
 
 
 def _num(x: Any, digits: int = 4) -> str:
