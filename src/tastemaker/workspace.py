@@ -7,7 +7,9 @@ from pathlib import Path
 
 from tastemaker.config import (
     CONFIG_FILE,
+    Openness,
     PostgresStoreConfig,
+    ServingConfig,
     Settings,
     SqliteStoreConfig,
     load_settings,
@@ -46,7 +48,12 @@ class Workspace:
 
     @classmethod
     def init(
-        cls, path: str | Path, database_url: str | None = None, postgres_schema: str | None = None
+        cls,
+        path: str | Path,
+        database_url: str | None = None,
+        postgres_schema: str | None = None,
+        *,
+        allow_anonymous: Openness = "loopback",
     ) -> Workspace:
         """Create a workspace folder with config, a fresh key (mode 0600) and a migrated store.
 
@@ -54,6 +61,9 @@ class Workspace:
             path: folder to create (may exist, but must not hold a workspace yet).
             database_url: a PostgreSQL URL; SQLite in the folder when omitted.
             postgres_schema: PostgreSQL schema (namespace) to keep the tables in.
+            allow_anonymous: written as ``serving.allow_anonymous``. A new workspace answers
+                requests without a key from this machine (loopback) only; the setting's
+                own default, for a file that does not name it, is ``never``.
 
         Raises:
             ConfigError: a workspace already exists there.
@@ -68,7 +78,8 @@ class Workspace:
             )
         else:
             store_cfg = SqliteStoreConfig()
-        settings = Settings(workspace=root, store=store_cfg)
+        serving = ServingConfig(allow_anonymous=allow_anonymous)
+        settings = Settings(workspace=root, store=store_cfg, serving=serving)
         write_settings(settings)
         create_key(settings.key_path)
         for sub in (settings.models_dir, settings.reports_dir):

@@ -28,7 +28,7 @@ BASE = "seed: 3\nreload_check_seconds: 0\n"
 @pytest.fixture
 def shop(tmp_path: Path) -> Iterator[tuple[Workspace, TestClient, str]]:
     """A workspace with a promoted model whose tyres are all out of stock; a client; a user."""
-    ws = Workspace.init(tmp_path / "ws")
+    ws = Workspace.init(tmp_path / "ws", allow_anonymous="always")
     (ws.root / "recommendations.yaml").write_text(BASE)
     m = generate_marketplace(users=80, items=120, days=6, seed=4)
     items = m.items.with_columns(

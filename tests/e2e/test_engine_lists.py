@@ -27,7 +27,7 @@ FILTERS = ["fuel_type:electric", "body_type:suv|hatchback", "price<30000", ""]
 @pytest.fixture
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, TestClient, str]]:
     """A trained workspace, its API, and a user with segments."""
-    ws = Workspace.init(tmp_path_factory.mktemp("lists") / "ws")
+    ws = Workspace.init(tmp_path_factory.mktemp("lists") / "ws", allow_anonymous="always")
     m = generate_marketplace(users=150, items=300, days=10, seed=4)
     ws.ingestor.ingest_items(m.items, "test")
     ws.ingestor.ingest_users(m.users, "test")

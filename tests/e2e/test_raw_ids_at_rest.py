@@ -49,7 +49,7 @@ def logged(tmp_path: Path) -> Iterator[Path]:
 @pytest.fixture
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     """A workspace whose two busiest users are ALICE and BOB, with a canary and a shadow."""
-    ws = Workspace.init(tmp_path_factory.mktemp("rawids") / "ws")
+    ws = Workspace.init(tmp_path_factory.mktemp("rawids") / "ws", allow_anonymous="always")
     m = generate_marketplace(users=120, items=200, days=7, seed=5)
     busiest = m.events["user_id"].drop_nulls().value_counts(sort=True)["user_id"].head(2)
     names = dict(zip(busiest.to_list(), (ALICE, BOB), strict=True))

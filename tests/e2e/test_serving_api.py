@@ -34,7 +34,7 @@ ACTIVE: list[str] = []
 @pytest.fixture
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, TestClient]]:
     """A trained, promoted workspace and a client of its API (``ACTIVE``: busiest users)."""
-    ws = Workspace.init(tmp_path_factory.mktemp("shop") / "ws")
+    ws = Workspace.init(tmp_path_factory.mktemp("shop") / "ws", allow_anonymous="always")
     (ws.root / "recommendations.yaml").write_text("seed: 3\n")
     m = generate_marketplace(users=200, items=400, days=10, seed=2)
     ws.ingestor.ingest_items(m.items, "test")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,8 +13,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from tastemaker import __version__
+from tastemaker.access import AccessGate
 from tastemaker.errors import TastemakerError
 from tastemaker.serving import metrics
+from tastemaker.serving.guard import OpenEndpointsGuard, describe_scopes
 from tastemaker.serving.routers import featured, feedback, health, ingest, items, recommendations
 from tastemaker.serving.routers import profiles as profiles_router
 from tastemaker.serving.routers import propensity as propensity_router
@@ -92,6 +95,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     metrics.process_exit()
 
 
+_SCOPED = (ingest, profiles_router, featured, recommendations, items, feedback, propensity_router)
+
+
 def create_app(workspace: Workspace, *, preload: bool = False) -> FastAPI:
     """Build the API for an opened workspace.
 
@@ -109,14 +115,23 @@ def create_app(workspace: Workspace, *, preload: bool = False) -> FastAPI:
     )
     app.state.workspace = workspace
     app.state.preload = preload
+    # the one access check (routes, the shortcut and the open endpoints' guard call it)
+    app.state.gate = gate = AccessGate(workspace.settings, workspace.store)
+    if workspace.settings.serving.api_key:
+        logging.getLogger(__name__).warning(
+            "serving.api_key is deprecated: it acts as an admin key and makes every request "
+            "need a key; create scoped keys with `tastemaker keys create` and remove it"
+        )
     app.add_exception_handler(TastemakerError, _error_handler)
     app.add_exception_handler(RequestValidationError, _request_error_handler)
     app.add_exception_handler(Exception, _unexpected_handler)
+    describe_scopes([r.router for r in _SCOPED])
     app.include_router(health.router)
     app.include_router(ingest.router)
     app.include_router(profiles_router.router)
     app.include_router(featured.router)
     app.add_middleware(_OutageAnswers)  # inside the metrics middleware: it counts the 503
+    app.add_middleware(OpenEndpointsGuard, gate=gate)  # /metrics and the docs
     metrics.install_metrics(app)
     app.include_router(metrics.router)
     app.include_router(recommendations.router)
