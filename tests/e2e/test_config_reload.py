@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
+from tests.e2e.conftest import LOOPBACK
 
 from tastemaker.datasets.marketplace import generate_marketplace
 from tastemaker.engine.reload import SETTLE_SECONDS
@@ -28,7 +29,7 @@ BASE = "seed: 3\nreload_check_seconds: 0\n"
 @pytest.fixture
 def shop(tmp_path: Path) -> Iterator[tuple[Workspace, TestClient, str]]:
     """A workspace with a promoted model whose tyres are all out of stock; a client; a user."""
-    ws = Workspace.init(tmp_path / "ws", allow_anonymous="always")
+    ws = Workspace.init(tmp_path / "ws")
     (ws.root / "recommendations.yaml").write_text(BASE)
     m = generate_marketplace(users=80, items=120, days=6, seed=4)
     items = m.items.with_columns(
@@ -42,7 +43,7 @@ def shop(tmp_path: Path) -> Iterator[tuple[Workspace, TestClient, str]]:
     ws.ingestor.ingest_events(m.events, "test")
     registry_of(ws).promote(train_version(ws, "popularity", holdout=0).version)
     user = m.events["user_id"].drop_nulls().value_counts(sort=True)["user_id"][0]
-    with TestClient(create_app(ws)) as client:
+    with TestClient(create_app(ws), client=LOOPBACK) as client:
         top(client, user)  # the engine has read the file
         yield ws, client, user
     ws.close()

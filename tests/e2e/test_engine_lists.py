@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from tests.e2e.conftest import LOOPBACK
 
 from tastemaker.datasets.marketplace import generate_marketplace
 from tastemaker.engine.config import load_pipeline_config
@@ -27,14 +28,14 @@ FILTERS = ["fuel_type:electric", "body_type:suv|hatchback", "price<30000", ""]
 @pytest.fixture
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, TestClient, str]]:
     """A trained workspace, its API, and a user with segments."""
-    ws = Workspace.init(tmp_path_factory.mktemp("lists") / "ws", allow_anonymous="always")
+    ws = Workspace.init(tmp_path_factory.mktemp("lists") / "ws")
     m = generate_marketplace(users=150, items=300, days=10, seed=4)
     ws.ingestor.ingest_items(m.items, "test")
     ws.ingestor.ingest_users(m.users, "test")
     ws.ingestor.ingest_events(m.events, "test")
     registry_of(ws).promote(train_version(ws, "itemknn", {}, holdout=0).version)
     views = m.events.filter(pl.col("type") == "view")["user_id"].value_counts(sort=True)
-    with TestClient(create_app(ws)) as client:
+    with TestClient(create_app(ws), client=LOOPBACK) as client:
         yield ws, client, str(views["user_id"][0])
     ws.close()
 

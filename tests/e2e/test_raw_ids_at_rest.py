@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
+from tests.e2e.conftest import LOOPBACK
 
 from tastemaker.datasets.marketplace import generate_marketplace
 from tastemaker.engine.runtime import Engine
@@ -49,7 +50,7 @@ def logged(tmp_path: Path) -> Iterator[Path]:
 @pytest.fixture
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     """A workspace whose two busiest users are ALICE and BOB, with a canary and a shadow."""
-    ws = Workspace.init(tmp_path_factory.mktemp("rawids") / "ws", allow_anonymous="always")
+    ws = Workspace.init(tmp_path_factory.mktemp("rawids") / "ws")
     m = generate_marketplace(users=120, items=200, days=7, seed=5)
     busiest = m.events["user_id"].drop_nulls().value_counts(sort=True)["user_id"].head(2)
     names = dict(zip(busiest.to_list(), (ALICE, BOB), strict=True))
@@ -99,7 +100,7 @@ def _settle(engine: Engine) -> None:
 
 def test_no_raw_user_id_is_stored_or_logged(demo: Workspace, logged: Path) -> None:
     item = str(demo.store.items()["item_id"][0])
-    with TestClient(create_app(demo)) as client:
+    with TestClient(create_app(demo), client=LOOPBACK) as client:
         _use_the_api(client, item)
         engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
         assert engine.shadow is not None

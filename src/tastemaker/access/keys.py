@@ -14,7 +14,6 @@ Each row names its ``scheme`` so another one can be introduced beside it.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import secrets
@@ -58,7 +57,7 @@ def split_token(token: str) -> tuple[str, str] | None:
 
 def hash_secret(pepper: bytes, secret: str) -> str:
     """HMAC-SHA256 of a key's secret under the workspace pepper, as hex."""
-    return hmac.new(pepper, secret.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(pepper, secret.encode(), "sha256").hex()  # OpenSSL's one-shot HMAC
 
 
 def load_pepper(root: Path, *, create: bool = False) -> bytes | None:
