@@ -157,6 +157,8 @@ class ServingConfig(_Strict):
     key_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     #: Requests per key and scope, in each server process.
     rate_limits: dict[Scope, RateLimit] = Field(default_factory=_default_rate_limits)
+    #: Bytes of an API request's query string (ids, filters, k, context): more is 422.
+    max_query_bytes: int = Field(default=8192, ge=256)
     default_k: int = Field(default=10, ge=1, le=500)
 
 

@@ -166,3 +166,16 @@ def test_the_secret_never_reaches_the_log(
     client.put("/v1/items", json=ITEMS, headers=_key(keys["read"]))
     secrets = [t.split("_", 2)[2] for t in keys.values()]
     assert not any(s in caplog.text for s in secrets)
+
+
+def test_a_long_query_string_is_refused_with_the_limit_named(
+    shop: tuple[Workspace, TestClient, dict[str, str]],
+) -> None:
+    ws, client, keys = shop
+    ws.settings.serving.max_query_bytes = 256
+    long = "brand:" + "x" * 300
+    for path in ("/v1/featured", "/v1/recommendations/ann", "/v1/items/car-1/similar"):
+        answer = client.get(path, params={"filters": long}, headers=_key(keys["read"]))
+        assert answer.status_code == 422, path
+        assert "serving.max_query_bytes" in answer.json()["message"]
+    assert client.get("/v1/featured", headers=_key(keys["read"])).status_code == 200

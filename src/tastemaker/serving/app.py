@@ -131,7 +131,6 @@ def create_app(workspace: Workspace, *, preload: bool = False) -> FastAPI:
     app.include_router(profiles_router.router)
     app.include_router(featured.router)
     app.add_middleware(_OutageAnswers)  # inside the metrics middleware: it counts the 503
-    app.add_middleware(OpenEndpointsGuard, gate=gate)  # /metrics and the docs
     metrics.install_metrics(app)
     app.include_router(metrics.router)
     app.include_router(recommendations.router)
@@ -140,4 +139,6 @@ def create_app(workspace: Workspace, *, preload: bool = False) -> FastAPI:
     app.include_router(propensity_router.router)
     # outermost: a plain recommendation request skips the framework (errors go to the route)
     app.add_middleware(recommendations.RecommendationShortcut, fastapi=app)
+    # outside the shortcut: /metrics and the docs, and the query-string bound of every route
+    app.add_middleware(OpenEndpointsGuard, gate=gate)
     return app

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from tastemaker.access import AccessGate
-from tastemaker.errors import TastemakerError
+from tastemaker.errors import TastemakerError, ValidationFailedError
 from tastemaker.serving.deps import scope_of, token_of
 
 #: Endpoints governed by ``serving.open_endpoints`` rather than a route scope.
@@ -19,7 +19,9 @@ OPEN_PATHS = frozenset({"/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", 
 
 class OpenEndpointsGuard:
     """Pure ASGI middleware: ``/metrics`` and the docs are open, open to loopback clients,
-    or need a read key, as ``serving.open_endpoints`` says (`AccessGate.authorize_open`).
+    or need a read key, as ``serving.open_endpoints`` says (`AccessGate.authorize_open`);
+    an API request's query string (filters, ids, k) is bounded by ``serving.max_query_bytes``
+    (422), whichever route or shortcut would answer it.
 
     Args:
         app: the rest of the application.
@@ -31,14 +33,11 @@ class OpenEndpointsGuard:
         self.gate = gate
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """Refuse a request for an open endpoint the settings do not open to it."""
-        if scope["type"] == "http" and scope.get("path") in OPEN_PATHS:
-            headers = dict(scope.get("headers", ()))
-            key, auth = headers.get(b"x-api-key"), headers.get(b"authorization")
-            token = token_of(key and key.decode("latin-1"), auth and auth.decode("latin-1"))
-            client = scope.get("client")
+        """Refuse a request for an open endpoint the settings do not open to it, and an API
+        request whose query string is over ``serving.max_query_bytes``."""
+        if scope["type"] == "http":
             try:
-                self.gate.authorize_open(token, client[0] if client else None)
+                self._check(scope)
             except TastemakerError as exc:
                 answer = JSONResponse(
                     exc.to_dict(), status_code=exc.status_code, headers=exc.headers()
@@ -46,6 +45,22 @@ class OpenEndpointsGuard:
                 await answer(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+    def _check(self, scope: Any) -> None:
+        path: str = scope.get("path", "")
+        if path in OPEN_PATHS:
+            headers = dict(scope.get("headers", ()))
+            key, auth = headers.get(b"x-api-key"), headers.get(b"authorization")
+            token = token_of(key and key.decode("latin-1"), auth and auth.decode("latin-1"))
+            client = scope.get("client")
+            self.gate.authorize_open(token, client[0] if client else None)
+        limit = self.gate.settings.serving.max_query_bytes
+        size = len(scope.get("query_string", b""))
+        if size > limit and path.startswith("/v1/"):
+            raise ValidationFailedError(
+                f"query string: {size} bytes (at most {limit}: limit serving.max_query_bytes)",
+                limit="serving.max_query_bytes",
+            )
 
 
 def describe_scopes(routers: list[APIRouter]) -> None:
