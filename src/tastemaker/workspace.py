@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tastemaker.access.keys import load_pepper
 from tastemaker.config import (
     CONFIG_FILE,
     Openness,
@@ -82,6 +83,7 @@ class Workspace:
         settings = Settings(workspace=root, store=store_cfg, serving=serving)
         write_settings(settings)
         create_key(settings.key_path)
+        load_pepper(root, create=True)  # the key API keys are hashed with (access.key, 0600)
         for sub in (settings.models_dir, settings.reports_dir):
             settings.path(sub).mkdir(parents=True, exist_ok=True)
         copy_default_rules(settings)

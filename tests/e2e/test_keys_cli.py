@@ -5,16 +5,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from tastemaker.cli.app import app
+from tastemaker.cli.common import console
 from tastemaker.serving import create_app
 from tastemaker.workspace import Workspace
 
 
-def test_keys_create_list_revoke_round_trip_and_audit(tmp_path: Path) -> None:
-    runner = CliRunner(env={"COLUMNS": "200"})
+def test_keys_create_list_revoke_round_trip_and_audit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(console, "width", 200)  # the table whole, whatever ran before
+    runner = CliRunner()
     ws_dir = str(tmp_path / "ws")
     assert runner.invoke(app, ["init", ws_dir]).exit_code == 0
     created = runner.invoke(

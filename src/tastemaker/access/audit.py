@@ -26,6 +26,12 @@ def cli_actor() -> str:
     return f"cli:{user}"
 
 
+def _text(value: str) -> str:
+    """A value as stored: NUL escaped (PostgreSQL text refuses it), at most 512 characters
+    (a refused request's path values are the client's)."""
+    return value.replace("\x00", "\\x00")[:512]
+
+
 class AuditLog:
     """Writes and reads a workspace's audit rows.
 
@@ -52,9 +58,9 @@ class AuditLog:
             raise ValueError(f"audit outcome {outcome!r}: expected one of {OUTCOMES}")
         entry = AuditEntry(
             at=int(time.time() * 1000),
-            actor=actor,
-            action=action,
-            target=target,
+            actor=_text(actor),
+            action=_text(action),
+            target=None if target is None else _text(target),
             outcome=outcome,
             detail=orjson.dumps(detail, default=str).decode(),
         )

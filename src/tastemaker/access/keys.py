@@ -14,6 +14,7 @@ Each row names its ``scheme`` so another one can be introduced beside it.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import os
 import secrets
@@ -22,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tastemaker.errors import NotFoundError, ValidationFailedError
+from tastemaker.errors import NotFoundError, StoreUnavailableError, ValidationFailedError
 from tastemaker.storage.base import ApiKeyRow, Store
 
 PEPPER_FILE = "access.key"
@@ -167,7 +168,14 @@ class KeyRing:
             return cached[1]
         if self._pepper is None:
             self._pepper = load_pepper(self.root)
-        row = self.store.api_key(key_id)
+        try:
+            row = self.store.api_key(key_id)
+        except StoreUnavailableError:
+            if cached is None:
+                raise
+            # the store is down: nothing can be revoked meanwhile, so the last row read
+            # stays good and requests keep their degraded answers rather than a 503
+            return cached[1]
         with self._lock:
             if len(self._cache) >= _CACHE_MAX:
                 self._cache.clear()
@@ -181,4 +189,6 @@ class KeyRing:
         now_ms = int(time.time() * 1000)
         if now_ms - self._touched.get(row.id, 0) >= _TOUCH_EVERY_MS:
             self._touched[row.id] = now_ms
-            self.store.touch_api_key(row.id, now_ms)
+            # a usage time is not worth failing a request for
+            with contextlib.suppress(StoreUnavailableError):
+                self.store.touch_api_key(row.id, now_ms)

@@ -28,6 +28,14 @@ def test_rows_come_back_oldest_first_with_their_detail(sqlite_workspace: Workspa
     assert log.entries(since=later) == []
 
 
+def test_client_text_is_stored_escaped_and_bounded(sqlite_workspace: Workspace) -> None:
+    log = AuditLog(sqlite_workspace.store)
+    log.record("anonymous@x", "DELETE /v1/items/{item_id}", "bad\x00" + "y" * 1000, "refused")
+    (row,) = log.entries()
+    assert row.target is not None and row.target.startswith("bad\\x00y")
+    assert len(row.target) == 512
+
+
 def test_an_unknown_outcome_is_refused(sqlite_workspace: Workspace) -> None:
     with pytest.raises(ValueError, match="audit outcome"):
         AuditLog(sqlite_workspace.store).record("cli:ann", "x", None, "maybe")

@@ -12,7 +12,7 @@ import pytest
 from tastemaker.access import KeyRing
 from tastemaker.access import keys as keys_module
 from tastemaker.access.keys import PEPPER_FILE, hash_secret, split_token
-from tastemaker.errors import NotFoundError, ValidationFailedError
+from tastemaker.errors import NotFoundError, StoreUnavailableError, ValidationFailedError
 from tastemaker.workspace import Workspace
 
 
@@ -112,11 +112,31 @@ def test_unknown_scopes_and_empty_names_are_refused(
         ring.create(name, scopes)
 
 
-def test_a_workspace_without_a_pepper_verifies_nothing(tmp_path: Path) -> None:
+def test_a_workspace_without_a_pepper_verifies_nothing_until_a_key_is_made(
+    tmp_path: Path,
+) -> None:
     ws = Workspace.init(tmp_path / "ws")
     try:
+        (ws.root / PEPPER_FILE).unlink()  # a workspace made before access control
         ring = KeyRing(ws.store, ws.root)
         assert ring.verify("tm_0123456789ab_secret") is None
-        assert not (ws.root / PEPPER_FILE).exists()
+        created = ring.create("new", ["read"])
+        assert (ws.root / PEPPER_FILE).exists() and ring.verify(created.token) is not None
     finally:
         ws.close()
+
+
+def test_a_known_key_still_verifies_while_the_store_is_down(
+    ring: KeyRing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = ring.create("shop", ["read"])
+    assert ring.verify(created.token) is not None
+    ring.cache_seconds = 0.0  # every verification goes to the store
+
+    def down(key_id: str) -> None:
+        raise StoreUnavailableError("sqlite store is unreachable")
+
+    monkeypatch.setattr(ring.store, "api_key", down)
+    assert ring.verify(created.token) is not None  # the last row read stays good
+    with pytest.raises(StoreUnavailableError):  # a key never read cannot be checked
+        ring.verify("tm_0123456789ab_secret")
