@@ -62,6 +62,14 @@ COMMANDS: LazyCommands = {
         "tastemaker.cli.propensity:app",
         "Purchase propensity: train and evaluate, version, score.",
     ),
+    "keys": (
+        "tastemaker.cli.keys:app",
+        "API keys with scopes (ingest, read, admin): create (shown once), list, revoke.",
+    ),
+    "audit": (
+        "tastemaker.cli.audit:audit",
+        "The audit log: every admin action and deletion, who, what, when, outcome.",
+    ),
     "serve": ("tastemaker.cli.serve:serve", "Serve the API (OpenAPI docs at /docs)."),
     "bench": ("tastemaker.cli.bench:app", "Benchmarks printing JSON."),
 }

@@ -18,14 +18,14 @@ from tastemaker.experiments.definition import Experiment, parse_experiment
 from tastemaker.experiments.results import experiment_results
 from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore, check_model_versions
 from tastemaker.registry.registry import ModelRegistry
-from tastemaker.serving.deps import Authenticated, WorkspaceDep
+from tastemaker.serving.deps import Scoped, WorkspaceDep
 from tastemaker.serving.responses import ExperimentList, error_responses
 
 router = APIRouter(
     prefix="/v1/experiments",
     tags=["experiments"],
-    dependencies=[Authenticated],
-    responses=error_responses(401, 422),
+    dependencies=[Scoped("admin")],
+    responses=error_responses(401, 403, 422, 429),
 )
 
 
