@@ -26,7 +26,7 @@ SEGMENTS: dict[str, list[str]] = {}  # each user's segments when served
 @pytest.fixture(scope="module")
 def exposed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, dict]]:
     """A featured-listing experiment, 600 users served once each, and the variants they got."""
-    ws = Workspace.init(tmp_path_factory.mktemp("results") / "ws")
+    ws = Workspace.init(tmp_path_factory.mktemp("results") / "ws", allow_anonymous="always")
     (ws.root / "recommendations.yaml").write_text("seed: 3\nreload_check_seconds: 0\n")
     m = generate_marketplace(users=USERS, items=150, days=5, seed=8)
     ws.ingestor.ingest_items(m.items, "test")
