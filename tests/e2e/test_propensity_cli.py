@@ -83,7 +83,7 @@ def test_train_list_score_and_serve(tmp_path: Path, tm: Tastemaker) -> None:
 
 
 def test_bench_propensity_prints_accuracy_and_latency(tmp_path: Path, tm: Tastemaker) -> None:
-    run = tm("bench", "propensity", "--users", "400", "--items", "200", "--latency-users", "20",
+    run = tm("bench", "propensity", "--users", "700", "--items", "200", "--latency-users", "20",
              cwd=tmp_path)  # fmt: skip
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)

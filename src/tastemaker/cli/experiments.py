@@ -63,7 +63,8 @@ def list_experiments(workspace: WorkspaceOpt = Path(".")) -> None:
     """Every experiment with its status, variants, targeting and primary metric."""
     store = _store(workspace)
     table = Table(title=f"experiments in {store.folder}")
-    for col in ("key", "status", "variants", "traffic", "start", "stop", "primary"):
+    table.add_column("key", no_wrap=True)
+    for col in ("status", "variants", "traffic", "start", "stop", "primary"):
         table.add_column(col)
     for exp in store.list():
         table.add_row(
