@@ -56,7 +56,7 @@ COMMANDS: LazyCommands = {
     ),
     "experiments": (
         "tastemaker.cli.experiments:app",
-        "A/B experiments: create, list, show, stop, analyze, power.",
+        "A/B experiments: create, list, show, stop, analyze, rebalance, power.",
     ),
     "propensity": (
         "tastemaker.cli.propensity:app",

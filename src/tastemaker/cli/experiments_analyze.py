@@ -1,4 +1,4 @@
-"""`tastemaker experiments analyze KEY`: the experiment's results from the event log."""
+"""`tastemaker experiments analyze KEY` (results from the event log) and `rebalance KEY`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from rich.table import Table
 
 from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
 from tastemaker.errors import TastemakerError
+from tastemaker.experiments.allocation import rebalance
 from tastemaker.experiments.report import write_experiment_report
 from tastemaker.experiments.results import experiment_results, metric_catalog
 from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore
@@ -83,3 +84,21 @@ def _print(out: dict[str, Any]) -> None:
         )  # fmt: skip
     console.print(table)
     console.print("p: Holm-adjusted for secondary metrics; CUPED where a pre-period exists")
+
+
+def rebalance_command(
+    key: Annotated[str, typer.Argument(help="A bandit experiment (allocation: thompson).")],
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """One Thompson-sampling step: new weights from conversions so far (new users follow)."""
+    with opened(workspace) as ws:
+        try:
+            store = ExperimentStore(ws.root / EXPERIMENTS_DIR, check_seconds=0)
+            history = rebalance(ws.store, store, key)
+        except TastemakerError as exc:
+            raise fail(exc.message) from exc
+    step = history.steps[-1]
+    for arm, s, n, share in zip(history.arms, step.successes, step.trials, step.allocation,
+                                strict=True):  # fmt: skip
+        console.print(f"{arm}: {s:,} of {n:,} converted -> {share:.1%} of new users")
+    console.print(f"step {len(history.steps)} recorded in experiments/{key}.allocation.json")
