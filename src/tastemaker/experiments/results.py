@@ -130,5 +130,8 @@ def experiment_results(
         inputs.append(metric_input(catalog[name], values, role,  # type: ignore[arg-type]
                                    _guardrail(guard) if guard else None))  # fmt: skip
     weights = {v.name: v.weight for v in experiment.variants}
+    if experiment.allocation == "thompson":  # weights moved: the split is what was observed
+        counts = exposed["variant"].value_counts()
+        weights = dict(zip(counts["variant"], counts["count"].cast(pl.Float64), strict=True))
     result = analyze(inputs, weights, experiment.variants[0].name, alpha=alpha)
     return result, exposed

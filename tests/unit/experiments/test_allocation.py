@@ -13,6 +13,7 @@ from tastemaker.engine.events import Exposure, exposure_event_id, records_frame
 from tastemaker.errors import ValidationFailedError
 from tastemaker.experiments.allocation import history_path, rebalance
 from tastemaker.experiments.definition import parse_experiment
+from tastemaker.experiments.results import experiment_results
 from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore
 from tastemaker.workspace import Workspace
 
@@ -65,6 +66,9 @@ def test_a_rebalance_moves_new_users_toward_the_arm_that_converts(
     assert len(recorded["steps"]) == 1 and recorded["steps"][0]["trials"] == [200, 200]
     again = rebalance(ws.store, store, "bandit", now=T0 + timedelta(days=2))
     assert len(again.steps) == 2
+    # the weights moved, so the sample-ratio check compares with what was observed
+    result, _ = experiment_results(ws.store, store.get("bandit"), now=T0 + timedelta(days=2))
+    assert result.trustworthy and result.results[0].comparison.p_value < 0.001
 
 
 def test_only_a_bandit_with_a_proportion_can_rebalance(sqlite_workspace: Workspace) -> None:
