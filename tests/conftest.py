@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tastemaker.config import PostgresStoreConfig, Settings, write_settings
+from tastemaker.config import PostgresStoreConfig, ServingConfig, Settings, write_settings
 from tastemaker.ingest.pseudonymize import create_key
 from tastemaker.workspace import Workspace
 
@@ -37,7 +37,9 @@ def shared_data() -> Path:
 def _postgres_workspace(root: Path) -> tuple[Workspace, str]:
     schema = f"tm_test_{uuid.uuid4().hex[:12]}"
     settings = Settings(
-        workspace=root, store=PostgresStoreConfig(url=POSTGRES_URL, schema_name=schema)
+        workspace=root,
+        store=PostgresStoreConfig(url=POSTGRES_URL, schema_name=schema),
+        serving=ServingConfig(allow_anonymous="always", open_endpoints="always"),  # as below
     )
     root.mkdir(parents=True, exist_ok=True)
     write_settings(settings)
@@ -58,8 +60,14 @@ def _drop_schema(ws: Workspace, schema: str) -> None:
 
 @pytest.fixture
 def sqlite_workspace(tmp_path: Path) -> Iterator[Workspace]:
-    """A fresh embedded (SQLite) workspace."""
-    ws = Workspace.init(tmp_path / "ws")
+    """A fresh embedded (SQLite) workspace.
+
+    Requests without a key, and for /metrics and the docs, are accepted from any client (the
+    test client's address is "testclient", not loopback); the access tests set what they
+    check.
+    """
+    ws = Workspace.init(tmp_path / "ws", allow_anonymous="always")
+    ws.settings.serving.open_endpoints = "always"
     yield ws
     ws.close()
 

@@ -118,12 +118,47 @@ class ProfileConfig(_Strict):
     lease_seconds: float = Field(default=30.0, gt=0)
 
 
+#: Who may call without a key, or reach the open endpoints: nobody, loopback clients only
+#: (127.0.0.0/8, ::1), or everyone.
+Openness = Literal["never", "loopback", "always"]
+#: What an API key may do: ingest (events, catalog, users), read (lists, profiles,
+#: propensity) or admin (everything, and the admin actions).
+Scope = Literal["ingest", "read", "admin"]
+
+
+class RateLimit(_Strict):
+    """A token bucket: ``per_second`` requests on average, up to ``burst`` at once."""
+
+    per_second: float = Field(ge=0, description="0: no limit")
+    burst: int = Field(ge=1)
+
+
+def _default_rate_limits() -> dict[Scope, RateLimit]:
+    return {
+        "ingest": RateLimit(per_second=500.0, burst=1000),
+        "read": RateLimit(per_second=2000.0, burst=4000),
+        "admin": RateLimit(per_second=5.0, burst=20),
+    }
+
+
 class ServingConfig(_Strict):
-    """HTTP server settings."""
+    """HTTP server settings, access control included (see docs/operations.md)."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    #: Deprecated: one shared key acting as an admin key (use `tastemaker keys create`).
+    #: While set, every request needs a key, whatever ``allow_anonymous`` says.
     api_key: str | None = None
+    #: Requests without a key: refused (never), accepted from loopback only, or accepted.
+    allow_anonymous: Openness = "never"
+    #: ``/metrics``, ``/docs``, ``/redoc``, ``/openapi.json`` without a key (else: a read key).
+    open_endpoints: Openness = "loopback"
+    #: A verified key's row is reused this long: a revocation takes effect within it.
+    key_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    #: Requests per key and scope, in each server process.
+    rate_limits: dict[Scope, RateLimit] = Field(default_factory=_default_rate_limits)
+    #: Bytes of an API request's query string (ids, filters, k, context): more is 422.
+    max_query_bytes: int = Field(default=8192, ge=256)
     default_k: int = Field(default=10, ge=1, le=500)
 
 
@@ -268,9 +303,42 @@ def settings_text(settings: Settings) -> str:
     text = Path(__file__).with_name(TEMPLATE_FILE).read_text()
     defaults = Settings().to_file_dict()
     for key, value in settings.to_file_dict().items():
-        if value != defaults[key]:
+        if value == defaults[key]:
+            continue
+        kept = _replace_scalars(text, key, value, defaults[key])
+        if kept is not None:
+            text = kept
+        else:
             text = _replace_block(text, key, yaml.safe_dump({key: value}, sort_keys=False))
     return text
+
+
+def _replace_scalars(text: str, key: str, value: Any, default: Any) -> str | None:
+    """The template with the changed scalar settings of section ``key`` rewritten in place,
+    their comments kept; None when a changed value is not a scalar or its line is not
+    found."""
+    if (
+        not isinstance(value, dict)
+        or not isinstance(default, dict)
+        or value.keys() != default.keys()
+    ):
+        return None
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.startswith(f"{key}:")), None)
+    for name, new in value.items():
+        if new == default.get(name):
+            continue
+        if start is None or isinstance(new, dict | list):
+            return None
+        prefix = f"  {name}: "
+        at = next((i for i in range(start + 1, len(lines)) if lines[i].startswith(prefix)), None)
+        if at is None or not lines[at].startswith("  "):
+            return None
+        rest = lines[at][len(prefix) :]
+        comment = rest[rest.index("#") - 1 :] if " #" in rest else "\n"
+        shown = yaml.safe_dump(new, default_flow_style=True).removesuffix("\n...\n").strip()
+        lines[at] = f"{prefix}{shown}".ljust(len(lines[at]) - len(comment)) + comment
+    return "".join(lines)
 
 
 def _replace_block(text: str, key: str, block: str) -> str:

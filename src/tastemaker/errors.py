@@ -89,5 +89,25 @@ class AuthError(TastemakerError):
     status_code = 401
 
 
+class ForbiddenError(TastemakerError):
+    """The request's API key is valid but lacks the scope the route needs."""
+
+    status_code = 403
+
+
+class RateLimitedError(TastemakerError):
+    """An API key sent more requests than its scope's rate limit allows."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int, **details: object) -> None:
+        super().__init__(message, retry_after=retry_after, **details)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        """``Retry-After``: seconds until the key's bucket holds a token again."""
+        return {"Retry-After": str(self.retry_after)}
+
+
 class DataLeakageError(ValidationFailedError):
     """An evaluation split lets training see the future (train events after the cutoff)."""

@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tastemaker.access.keys import load_pepper
 from tastemaker.config import (
     CONFIG_FILE,
+    Openness,
     PostgresStoreConfig,
+    ServingConfig,
     Settings,
     SqliteStoreConfig,
     load_settings,
@@ -46,7 +49,12 @@ class Workspace:
 
     @classmethod
     def init(
-        cls, path: str | Path, database_url: str | None = None, postgres_schema: str | None = None
+        cls,
+        path: str | Path,
+        database_url: str | None = None,
+        postgres_schema: str | None = None,
+        *,
+        allow_anonymous: Openness = "loopback",
     ) -> Workspace:
         """Create a workspace folder with config, a fresh key (mode 0600) and a migrated store.
 
@@ -54,6 +62,9 @@ class Workspace:
             path: folder to create (may exist, but must not hold a workspace yet).
             database_url: a PostgreSQL URL; SQLite in the folder when omitted.
             postgres_schema: PostgreSQL schema (namespace) to keep the tables in.
+            allow_anonymous: written as ``serving.allow_anonymous``. A new workspace answers
+                requests without a key from this machine (loopback) only; the setting's
+                own default, for a file that does not name it, is ``never``.
 
         Raises:
             ConfigError: a workspace already exists there.
@@ -68,9 +79,11 @@ class Workspace:
             )
         else:
             store_cfg = SqliteStoreConfig()
-        settings = Settings(workspace=root, store=store_cfg)
+        serving = ServingConfig(allow_anonymous=allow_anonymous)
+        settings = Settings(workspace=root, store=store_cfg, serving=serving)
         write_settings(settings)
         create_key(settings.key_path)
+        load_pepper(root, create=True)  # the key API keys are hashed with (access.key, 0600)
         for sub in (settings.models_dir, settings.reports_dir):
             settings.path(sub).mkdir(parents=True, exist_ok=True)
         copy_default_rules(settings)

@@ -26,6 +26,10 @@ def run_tastemaker(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Co
 
 Tastemaker = Callable[..., subprocess.CompletedProcess[str]]
 
+#: The test client's address as a client on this machine: a workspace made by the command
+#: line answers requests without a key from loopback only.
+LOOPBACK = ("127.0.0.1", 50000)
+
 
 @pytest.fixture
 def tm() -> Tastemaker:

@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
+from tests.e2e.conftest import LOOPBACK
 
 from tastemaker.datasets.marketplace import generate_marketplace
 from tastemaker.engine.reload import SETTLE_SECONDS
@@ -42,7 +43,7 @@ def shop(tmp_path: Path) -> Iterator[tuple[Workspace, TestClient, str]]:
     ws.ingestor.ingest_events(m.events, "test")
     registry_of(ws).promote(train_version(ws, "popularity", holdout=0).version)
     user = m.events["user_id"].drop_nulls().value_counts(sort=True)["user_id"][0]
-    with TestClient(create_app(ws)) as client:
+    with TestClient(create_app(ws), client=LOOPBACK) as client:
         top(client, user)  # the engine has read the file
         yield ws, client, user
     ws.close()

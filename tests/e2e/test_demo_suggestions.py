@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from tests.e2e.conftest import LOOPBACK
 from typer.testing import CliRunner
 
 from tastemaker.cli.app import app
@@ -26,7 +27,7 @@ def test_every_suggested_call_answers_what_it_claims(tmp_path: Path) -> None:
     assert "conversion uplift" in last[1] and "true effect" in last[2], result.output
     ws = Workspace.open(tmp_path / "demo")
     try:
-        client = TestClient(create_app(ws))
+        client = TestClient(create_app(ws), client=LOOPBACK)
         answers = [client.get(path) for path in paths]
         assert [a.status_code for a in answers] == [200, 200, 200]
         recommended, featured, propensity = (a.json() for a in answers)

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from tests.e2e.conftest import LOOPBACK
 
 from tastemaker.datasets.marketplace import generate_marketplace
 from tastemaker.engine.config import load_pipeline_config
@@ -34,7 +35,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, 
     ws.ingestor.ingest_events(m.events, "test")
     registry_of(ws).promote(train_version(ws, "itemknn", {}, holdout=0).version)
     views = m.events.filter(pl.col("type") == "view")["user_id"].value_counts(sort=True)
-    with TestClient(create_app(ws)) as client:
+    with TestClient(create_app(ws), client=LOOPBACK) as client:
         yield ws, client, str(views["user_id"][0])
     ws.close()
 

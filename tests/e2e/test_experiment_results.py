@@ -15,16 +15,18 @@ from typer.testing import CliRunner
 
 from tastemaker.cli.app import app as cli
 from tastemaker.datasets.marketplace import generate_marketplace
+from tastemaker.experiments.results import exposures
 from tastemaker.serving import create_app
 from tastemaker.workspace import Workspace
 
 USERS = 600
+SEGMENTS: dict[str, list[str]] = {}  # each user's segments when served
 
 
 @pytest.fixture(scope="module")
 def exposed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, dict]]:
     """A featured-listing experiment, 600 users served once each, and the variants they got."""
-    ws = Workspace.init(tmp_path_factory.mktemp("results") / "ws")
+    ws = Workspace.init(tmp_path_factory.mktemp("results") / "ws", allow_anonymous="always")
     (ws.root / "recommendations.yaml").write_text("seed: 3\nreload_check_seconds: 0\n")
     m = generate_marketplace(users=USERS, items=150, days=5, seed=8)
     ws.ingestor.ingest_items(m.items, "test")
@@ -46,6 +48,8 @@ def exposed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspac
             got[user] = answer.json()["experiments"]["featured"]
         engine = client.app.state.engine  # type: ignore[attr-defined]
         engine.sink.flush()
+    segments = {u: sorted(ws.profiles.segments(ws.pseudonymizer.one(u)) or {}) for u in got}
+    SEGMENTS.update(segments)
     yield ws, got
     ws.close()
 
@@ -101,6 +105,9 @@ def test_the_analysis_reads_exposures_and_outcomes_from_the_log(
     )
     assert run.exit_code == 0, run.output
     assert json.loads(run.output) == api
+    html = (ws.root / "reports" / "experiment-featured.html").read_text()
+    assert html.count("data:image/png;base64,") >= 3  # effects, cumulative, allocation
+    assert "conversion: cumulative difference" in html and "UNTRUSTWORTHY" not in html
 
 
 def test_power_gives_statsmodels_sample_size_and_the_runtime() -> None:
@@ -114,3 +121,26 @@ def test_power_gives_statsmodels_sample_size_and_the_runtime() -> None:
     assert (out["control"], out["treatment"], out["days"]) == (2199, 2199, 9)
     bad = CliRunner().invoke(cli, ["experiments", "power", "--baseline", "0.99", "--mde", "0.02"])
     assert bad.exit_code != 0 and "must be in (0, 1)" in " ".join(bad.output.split())
+
+
+def test_the_triggered_analysis_keeps_users_in_a_segment_when_exposed(
+    exposed: tuple[Workspace, dict],
+) -> None:
+    ws, _ = exposed
+    recorded = exposures(ws.store, "featured")
+    by_key = {ws.pseudonymizer.one(u): s for u, s in SEGMENTS.items()}
+    pairs = zip(recorded["user_id"], recorded["segments"], strict=True)
+    assert {k: sorted(s) for k, s in pairs} == by_key
+    in_any = sum(1 for s in SEGMENTS.values() if s)
+    assert 0 < in_any < USERS
+    name = max({s for segs in SEGMENTS.values() for s in segs},
+               key=lambda s: sum(s in v for v in SEGMENTS.values()))  # fmt: skip
+    with TestClient(create_app(ws)) as client:
+        triggered = client.get("/v1/experiments/featured/results", params={"triggered": True})
+        one = client.get("/v1/experiments/featured/results", params={"segment": name})
+    assert triggered.json()["users"] == in_any
+    assert one.json()["users"] == sum(name in s for s in SEGMENTS.values())
+    run = CliRunner().invoke(
+        cli, ["experiments", "analyze", "featured", "-w", str(ws.root), "--triggered", "--json"]
+    )
+    assert run.exit_code == 0 and json.loads(run.output) == triggered.json()

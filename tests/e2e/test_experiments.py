@@ -34,7 +34,7 @@ USERS: list[str] = []
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, str]]:
     """A workspace with an active version and a second, unpromoted one (its name)."""
-    ws = Workspace.init(tmp_path_factory.mktemp("ab") / "ws")
+    ws = Workspace.init(tmp_path_factory.mktemp("ab") / "ws", allow_anonymous="always")
     (ws.root / "recommendations.yaml").write_text("seed: 3\nreload_check_seconds: 0\n")
     m = generate_marketplace(users=150, items=200, days=7, seed=4)
     ws.ingestor.ingest_items(m.items, "test")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 from fastapi.testclient import TestClient
-from tests.e2e.conftest import Tastemaker
+from tests.e2e.conftest import LOOPBACK, Tastemaker
 
 from tastemaker.serving import create_app
 from tastemaker.serving.responses import PropensityResponse
@@ -65,7 +65,7 @@ def test_train_list_score_and_serve(tmp_path: Path, tm: Tastemaker) -> None:
 
     ws = Workspace.open(tmp_path / "shop")
     try:
-        client = TestClient(create_app(ws))
+        client = TestClient(create_app(ws), client=LOOPBACK)
         http = client.get(f"/v1/propensity/{user}", params={"at": at, "k": 3})
         assert http.status_code == 200
         assert PropensityResponse.model_validate(http.json()).model_dump() == http.json()
@@ -83,7 +83,7 @@ def test_train_list_score_and_serve(tmp_path: Path, tm: Tastemaker) -> None:
 
 
 def test_bench_propensity_prints_accuracy_and_latency(tmp_path: Path, tm: Tastemaker) -> None:
-    run = tm("bench", "propensity", "--users", "400", "--items", "200", "--latency-users", "20",
+    run = tm("bench", "propensity", "--users", "700", "--items", "200", "--latency-users", "20",
              cwd=tmp_path)  # fmt: skip
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)

@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
+from tests.e2e.conftest import LOOPBACK
 
 from tastemaker.datasets.marketplace import generate_marketplace
 from tastemaker.engine.runtime import Engine
@@ -99,7 +100,7 @@ def _settle(engine: Engine) -> None:
 
 def test_no_raw_user_id_is_stored_or_logged(demo: Workspace, logged: Path) -> None:
     item = str(demo.store.items()["item_id"][0])
-    with TestClient(create_app(demo)) as client:
+    with TestClient(create_app(demo), client=LOOPBACK) as client:
         _use_the_api(client, item)
         engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
         assert engine.shadow is not None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 from fastapi.testclient import TestClient
+from tests.e2e.conftest import LOOPBACK
 
 from tastemaker.serving import create_app
 from tastemaker.workspace import Workspace
@@ -60,7 +61,7 @@ def test_segments_follow_rule_changes_without_restart(tmp_path: Path) -> None:
     assert "suv" in _segments(shown.stdout)  # e1, e2, d1, e1 of 5 views
 
     running = Workspace.open(tmp_path / "ws")  # an API process that stays up
-    client = TestClient(create_app(running))
+    client = TestClient(create_app(running), client=LOOPBACK)
     try:
         assert "electric" in client.get("/v1/users/eve/segments").json()["segments"]
         (tmp_path / "strict.yaml").write_text(STRICT)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
+from tests.e2e.conftest import LOOPBACK
 
 from tastemaker.datasets.marketplace import generate_marketplace
 from tastemaker.engine.runtime import Engine
@@ -43,7 +44,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, 
     busiest = m.events.filter(pl.col("type") == "view")["user_id"].value_counts(sort=True)
     ACTIVE[:] = busiest["user_id"].drop_nulls().head(10).to_list()
     registry_of(ws).promote(train_version(ws, "hybrid", HYBRID, holdout=0.2).version)
-    with TestClient(create_app(ws)) as client:
+    with TestClient(create_app(ws), client=LOOPBACK) as client:
         yield ws, client
     ws.close()
 
@@ -304,7 +305,7 @@ def test_per_list_impressions_and_api_key(shop: tuple[Workspace, TestClient]) ->
     ws, _ = shop
     (ws.root / "recommendations.yaml").write_text("seed: 3\nimpressions: per_list\n")
     ws.settings.serving.api_key = "s3cret"
-    with TestClient(create_app(ws)) as client:
+    with TestClient(create_app(ws), client=LOOPBACK) as client:
         denied = client.get(f"/v1/recommendations/{ACTIVE[6]}")
         assert denied.status_code == 401 and "X-API-Key" in denied.json()["message"]
         body = client.get(

@@ -46,7 +46,8 @@ CHECKS = [
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory: pytest.TempPathFactory) -> object:
     """The schema of an app over a small trained workspace."""
-    ws = Workspace.init(Path(tmp_path_factory.mktemp("fuzz")) / "ws")
+    ws = Workspace.init(Path(tmp_path_factory.mktemp("fuzz")) / "ws", allow_anonymous="always")
+    ws.settings.serving.open_endpoints = "always"  # /metrics too, from the fuzzer's client
     m = generate_marketplace(users=60, items=120, days=5, seed=4)
     ws.ingestor.ingest_items(m.items, "test")
     ws.ingestor.ingest_events(m.events, "test")

@@ -56,7 +56,7 @@ COMMANDS: LazyCommands = {
     ),
     "experiments": (
         "tastemaker.cli.experiments:app",
-        "A/B experiments: create, list, show, stop, analyze, power.",
+        "A/B experiments: create, list, show, stop, analyze, rebalance, power.",
     ),
     "propensity": (
         "tastemaker.cli.propensity:app",
@@ -65,6 +65,14 @@ COMMANDS: LazyCommands = {
     "simulate": (
         "tastemaker.cli.simulate:app",
         "Simulated experiments with known ground truth.",
+    ),
+    "keys": (
+        "tastemaker.cli.keys:app",
+        "API keys with scopes (ingest, read, admin): create (shown once), list, revoke.",
+    ),
+    "audit": (
+        "tastemaker.cli.audit:audit",
+        "The audit log: every admin action and deletion, who, what, when, outcome.",
     ),
     "serve": ("tastemaker.cli.serve:serve", "Serve the API (OpenAPI docs at /docs)."),
     "bench": ("tastemaker.cli.bench:app", "Benchmarks printing JSON."),

@@ -14,14 +14,14 @@ import yaml
 from rich.table import Table
 
 from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
-from tastemaker.cli.experiments_analyze import analyze_command
+from tastemaker.cli.experiments_analyze import analyze_command, rebalance_command
 from tastemaker.cli.experiments_power import power_command
 from tastemaker.errors import TastemakerError
 from tastemaker.experiments.definition import Experiment, parse_experiment
 from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore, check_model_versions
 from tastemaker.registry.registry import ModelRegistry
 
-app = typer.Typer(help="A/B experiments: create, list, show, stop, analyze, power.")
+app = typer.Typer(help="A/B experiments: create, list, show, stop, analyze, rebalance, power.")
 Key = Annotated[str, typer.Argument(help="The experiment key.")]
 
 
@@ -63,7 +63,8 @@ def list_experiments(workspace: WorkspaceOpt = Path(".")) -> None:
     """Every experiment with its status, variants, targeting and primary metric."""
     store = _store(workspace)
     table = Table(title=f"experiments in {store.folder}")
-    for col in ("key", "status", "variants", "traffic", "start", "stop", "primary"):
+    table.add_column("key", no_wrap=True)
+    for col in ("status", "variants", "traffic", "start", "stop", "primary"):
         table.add_column(col)
     for exp in store.list():
         table.add_row(
@@ -102,4 +103,5 @@ def stop(key: Key, workspace: WorkspaceOpt = Path(".")) -> None:
 
 # `analyze` (statistics) and `power` (traffic) live in their own modules
 app.command("analyze")(analyze_command)
+app.command("rebalance")(rebalance_command)
 app.command("power")(power_command)

@@ -1,4 +1,4 @@
-"""`tastemaker experiments analyze KEY`: the experiment's results from the event log."""
+"""`tastemaker experiments analyze KEY` (results from the event log) and `rebalance KEY`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from rich.table import Table
 
 from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
 from tastemaker.errors import TastemakerError
-from tastemaker.experiments.results import experiment_results
+from tastemaker.experiments.allocation import rebalance
+from tastemaker.experiments.report import write_experiment_report
+from tastemaker.experiments.results import experiment_results, metric_catalog
 from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore
 
 
@@ -19,6 +21,15 @@ def analyze_command(
     key: Annotated[str, typer.Argument(help="The experiment key.")],
     workspace: WorkspaceOpt = Path("."),
     alpha: Annotated[float, typer.Option(help="Level of the intervals and tests.")] = 0.05,
+    triggered: Annotated[
+        bool, typer.Option(help="Only users in at least one segment when exposed.")
+    ] = False,
+    segment: Annotated[
+        str | None, typer.Option(help="Only users in this segment when exposed.")
+    ] = None,
+    report: Annotated[
+        bool, typer.Option(help="Write the HTML report (reports/experiment-KEY.html).")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Per variant and metric: value, difference with its interval, p-value, verdicts."""
@@ -27,8 +38,15 @@ def analyze_command(
         try:
             experiment = ExperimentStore(folder, check_seconds=0).get(key)
             result, exposed = experiment_results(
-                ws.store, experiment, metrics_folder=folder, alpha=alpha
-            )
+                ws.store, experiment, metrics_folder=folder, alpha=alpha,
+                triggered=triggered, segment=segment,
+            )  # fmt: skip
+            html = ws.settings.path(ws.settings.reports_dir) / f"experiment-{key}.html"
+            if report:
+                catalog = metric_catalog(folder)
+                write_experiment_report(
+                    ws.store, experiment, result, html, metrics=catalog, metrics_folder=folder
+                )
         except TastemakerError as exc:
             raise fail(exc.message) from exc
     out = {"experiment": key, "users": exposed.height, **result.to_dict()}
@@ -36,6 +54,8 @@ def analyze_command(
         console.print_json(json.dumps(out))
         return
     _print(out)
+    if report:
+        console.print(f"report: {html}")
 
 
 def _num(x: Any, digits: int = 4) -> str:
@@ -64,3 +84,21 @@ def _print(out: dict[str, Any]) -> None:
         )  # fmt: skip
     console.print(table)
     console.print("p: Holm-adjusted for secondary metrics; CUPED where a pre-period exists")
+
+
+def rebalance_command(
+    key: Annotated[str, typer.Argument(help="A bandit experiment (allocation: thompson).")],
+    workspace: WorkspaceOpt = Path("."),
+) -> None:
+    """One Thompson-sampling step: new weights from conversions so far (new users follow)."""
+    with opened(workspace) as ws:
+        try:
+            store = ExperimentStore(ws.root / EXPERIMENTS_DIR, check_seconds=0)
+            history = rebalance(ws.store, store, key)
+        except TastemakerError as exc:
+            raise fail(exc.message) from exc
+    step = history.steps[-1]
+    for arm, s, n, share in zip(history.arms, step.successes, step.trials, step.allocation,
+                                strict=True):  # fmt: skip
+        console.print(f"{arm}: {s:,} of {n:,} converted -> {share:.1%} of new users")
+    console.print(f"step {len(history.steps)} recorded in experiments/{key}.allocation.json")

@@ -55,10 +55,15 @@ def _show_state(workspace: Path, state: RegistryState) -> None:
 
 
 def _run(action: str, workspace: Path, call: object) -> None:
+    from tastemaker.cli.audit import record_cli
+
+    what = f"models {action}"  # e.g. "models promoted v0003": the audit row's action
     try:
         state = call()  # type: ignore[operator]
     except TastemakerError as exc:
+        record_cli(workspace, what, None, "error", error=exc.message)
         raise fail(exc.message) from exc
+    record_cli(workspace, what, None, "ok")
     console.print(action)
     _show_state(workspace, state)
 

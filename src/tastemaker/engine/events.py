@@ -178,13 +178,16 @@ class Exposure:
     experiment: str
     variant: str
     at_ms: int
+    #: the user's segments when exposed (triggered analysis, breakdown by segment)
+    segments: tuple[str, ...] = ()
 
     @staticmethod
     def frame(batch: list[Any]) -> pl.DataFrame:
-        """One ``exposure`` event per record (``properties``: experiment, variant)."""
+        """One ``exposure`` event per record (``properties``: experiment, variant, segments)."""
         return _rows_frame(
             [(r.event_id, r.user_id, r.anonymous_id, "exposure", None, r.at_ms, None,
-              _json({"experiment": r.experiment, "variant": r.variant})) for r in batch]
+              _json({"experiment": r.experiment, "variant": r.variant,
+                     "segments": list(r.segments)})) for r in batch]
         )  # fmt: skip
 
 

@@ -163,7 +163,7 @@ class ExperimentRouter:
         except Exception as exc:  # stickiness then rests on the memo and the hash
             log.warning("could not read recorded exposures: %s", exc)
             return
-        for key, unit, variant, _ in rows.iter_rows():
+        for key, unit, variant, *_ in rows.iter_rows():
             if key in keys and len(self._recorded) < self.memo_limit:
                 self._recorded.setdefault((key, unit), variant)
 
@@ -197,7 +197,10 @@ class ExperimentRouter:
                 continue
             assignments[exp.key] = variant.name
             if self._recorded.get((exp.key, unit)) != variant.name:
-                self._expose(exp.key, variant.name, unit, user_key, anon_key)
+                if not sig:  # the segments at exposure: read once, on first exposure only
+                    sig.append(signals())
+                segments = tuple(sorted(sig[0].segments)) if sig[0] is not None else ()
+                self._expose(exp.key, variant.name, unit, (user_key, anon_key), segments)
             serving = variant.serving
             model = model or serving.model_version
             policy = policy or serving.featured_policy
@@ -232,13 +235,21 @@ class ExperimentRouter:
         return reverse.get(user_key, [])
 
     def _expose(
-        self, key: str, variant: str, unit: str, user_key: str | None, anon_key: str | None
+        self,
+        key: str,
+        variant: str,
+        unit: str,
+        who: tuple[str | None, str | None],
+        segments: tuple[str, ...],
     ) -> None:
+        """Record the exposure of ``unit`` (``who``: user key, visitor key) to ``variant``."""
         if len(self._recorded) < self.memo_limit:
             self._recorded[(key, unit)] = variant
         at_ms = time.time_ns() // 1_000_000
+        user_key, anon_key = who
         anon = None if user_key else anon_key
-        self.sink.put(Exposure(exposure_event_id(key, unit), user_key, anon, key, variant, at_ms))
+        event_id = exposure_event_id(key, unit)
+        self.sink.put(Exposure(event_id, user_key, anon, key, variant, at_ms, segments))
 
     # --- serving ------------------------------------------------------------------------
     def version_for(

@@ -148,6 +148,12 @@ class Experiment(_Model):
     stop: datetime | None = None
     metrics: Metrics
     status: Status = "running"
+    allocation: Literal["fixed", "thompson"] = Field(
+        default="fixed",
+        description="fixed weights, or a Thompson-sampling bandit on the primary conversion "
+        "metric that rewrites the weights at each `tastemaker experiments rebalance`",
+    )
+    min_share: float = Field(default=0.05, ge=0, lt=0.5, description="a bandit arm's floor")
 
     @field_validator("start", "stop")
     @classmethod

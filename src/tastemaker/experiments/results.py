@@ -67,7 +67,7 @@ def exposures(store: Store, key: str) -> pl.DataFrame:
         .with_columns(pl.coalesce(unit, pl.col("user_id")).alias("user_id"))
         .sort("exposed_at")
         .unique("user_id", keep="first", maintain_order=True)
-        .select("user_id", "variant", "exposed_at")
+        .select("user_id", "variant", "exposed_at", "segments")
     )
 
 
@@ -84,15 +84,28 @@ def experiment_results(
     metrics_folder: Path | None = None,
     now: datetime | None = None,
     alpha: float = 0.05,
+    triggered: bool = False,
+    segment: str | None = None,
 ) -> tuple[AnalysisResult, pl.DataFrame]:
     """The analysis of ``experiment`` on what the log holds, and its exposures.
 
+    Args:
+        triggered: only units that could have seen a difference: in at least one segment
+            when exposed (a segment-personalized listing differs only for them).
+        segment: only units in this segment when exposed (the breakdown by segment).
+
     Raises:
-        ValidationFailedError: nobody was exposed yet, or a metric is not in the catalog.
+        ValidationFailedError: nobody (in the subset) was exposed yet, or a metric is not in
+            the catalog.
     """
     exposed = exposures(store, experiment.key)
+    if triggered:
+        exposed = exposed.filter(pl.col("segments").list.len() > 0)
+    if segment is not None:
+        exposed = exposed.filter(pl.col("segments").list.contains(segment))
     if exposed.is_empty():
-        raise ValidationFailedError(f"experiment '{experiment.key}' has no exposures yet")
+        subset = " in this subset" if triggered or segment else ""
+        raise ValidationFailedError(f"experiment '{experiment.key}' has no exposures{subset} yet")
     catalog = metric_catalog(metrics_folder)
     roles: list[tuple[str, str, Guardrail | None]] = [
         (experiment.metrics.primary.metric, "primary", None),
@@ -117,5 +130,8 @@ def experiment_results(
         inputs.append(metric_input(catalog[name], values, role,  # type: ignore[arg-type]
                                    _guardrail(guard) if guard else None))  # fmt: skip
     weights = {v.name: v.weight for v in experiment.variants}
+    if experiment.allocation == "thompson":  # weights moved: the split is what was observed
+        counts = exposed["variant"].value_counts()
+        weights = dict(zip(counts["variant"], counts["count"].cast(pl.Float64), strict=True))
     result = analyze(inputs, weights, experiment.variants[0].name, alpha=alpha)
     return result, exposed

@@ -171,11 +171,12 @@ def read_exposures(store: Store, key: str | None = None) -> pl.DataFrame:
     Returns:
         ``experiment``, ``user_id`` (the unit: the pseudonymized user id, or
         ``anon:<pseudonymized anonymous id>`` for a visitor), ``variant`` and
-        ``exposed_at`` (UTC datetime), one row per experiment and unit.
+        ``exposed_at`` (UTC datetime) and ``segments`` (the user's segments when exposed),
+        one row per experiment and unit.
     """
     events = store.events(types=["exposure"])
     props = pl.col("properties").str.json_decode(
-        pl.Struct({"experiment": pl.String, "variant": pl.String})
+        pl.Struct({"experiment": pl.String, "variant": pl.String, "segments": pl.List(pl.String)})
     )
     unit = pl.coalesce(pl.col("user_id"), pl.lit("anon:") + pl.col("anonymous_id"))
     rows = events.select(
@@ -183,6 +184,7 @@ def read_exposures(store: Store, key: str | None = None) -> pl.DataFrame:
         unit.alias("user_id"),
         props.struct.field("variant").alias("variant"),
         pl.col("timestamp").alias("exposed_at"),
+        props.struct.field("segments").fill_null([]).alias("segments"),
     ).filter(pl.col("experiment").is_not_null() & pl.col("user_id").is_not_null())
     if key is not None:
         rows = rows.filter(pl.col("experiment") == key)

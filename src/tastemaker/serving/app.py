@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,8 +13,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from tastemaker import __version__
+from tastemaker.access import AccessGate
 from tastemaker.errors import TastemakerError
 from tastemaker.serving import metrics
+from tastemaker.serving.guard import OpenEndpointsGuard, describe_scopes
 from tastemaker.serving.routers import (
     experiments,
     featured,
@@ -100,6 +103,18 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     metrics.process_exit()
 
 
+_SCOPED = (
+    ingest,
+    profiles_router,
+    featured,
+    recommendations,
+    items,
+    feedback,
+    propensity_router,
+    experiments,
+)
+
+
 def create_app(workspace: Workspace, *, preload: bool = False) -> FastAPI:
     """Build the API for an opened workspace.
 
@@ -117,9 +132,17 @@ def create_app(workspace: Workspace, *, preload: bool = False) -> FastAPI:
     )
     app.state.workspace = workspace
     app.state.preload = preload
+    # the one access check (routes, the shortcut and the open endpoints' guard call it)
+    app.state.gate = gate = AccessGate(workspace.settings, workspace.store)
+    if workspace.settings.serving.api_key:
+        logging.getLogger(__name__).warning(
+            "serving.api_key is deprecated: it acts as an admin key and makes every request "
+            "need a key; create scoped keys with `tastemaker keys create` and remove it"
+        )
     app.add_exception_handler(TastemakerError, _error_handler)
     app.add_exception_handler(RequestValidationError, _request_error_handler)
     app.add_exception_handler(Exception, _unexpected_handler)
+    describe_scopes([r.router for r in _SCOPED])
     app.include_router(health.router)
     app.include_router(ingest.router)
     app.include_router(profiles_router.router)
@@ -134,4 +157,6 @@ def create_app(workspace: Workspace, *, preload: bool = False) -> FastAPI:
     app.include_router(experiments.router)
     # outermost: a plain recommendation request skips the framework (errors go to the route)
     app.add_middleware(recommendations.RecommendationShortcut, fastapi=app)
+    # outside the shortcut: /metrics and the docs, and the query-string bound of every route
+    app.add_middleware(OpenEndpointsGuard, gate=gate)
     return app

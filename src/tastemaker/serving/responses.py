@@ -185,10 +185,12 @@ class ErrorBody(BaseModel):
 
 
 _ERRORS: dict[int, str] = {
-    401: "missing or wrong X-API-Key header (when serving.api_key is set)",
+    401: "missing, unknown or revoked API key (X-API-Key or Authorization: Bearer)",
+    403: "the API key lacks the scope this route needs",
     404: "unknown resource",
     413: "request body larger than ingest.max_body_bytes",
     422: "invalid parameters or body (the message names the field and the limit)",
+    429: "the API key is over its rate limit: retry after the Retry-After header's seconds",
     503: "a backend store is unreachable: retry after the Retry-After header's seconds",
 }
 
@@ -204,7 +206,7 @@ def error_responses(*codes: int, **descriptions: str) -> dict[int | str, dict[st
             "model": ErrorBody,
             "description": descriptions.get(f"e{code}", _ERRORS[code]),
         }
-        if code == 503:
+        if code in (429, 503):
             entry["headers"] = {
                 "Retry-After": {
                     "description": "seconds to wait before retrying",

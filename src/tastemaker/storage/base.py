@@ -94,6 +94,33 @@ class SegmentVersion:
     created_at: int
 
 
+@dataclass(frozen=True)
+class ApiKeyRow:
+    """One stored API key: its public id, name, scopes and the keyed hash of its secret."""
+
+    id: str
+    name: str
+    scopes: tuple[str, ...]
+    hash: str
+    scheme: str
+    created_at: int
+    revoked_at: int | None = None
+    last_used_at: int | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One audit log row: who did what to which target, when (epoch ms), and the outcome."""
+
+    at: int
+    actor: str
+    action: str
+    target: str | None
+    outcome: str
+    detail: str = "{}"
+    seq: int | None = None
+
+
 class Store(ABC):
     """Durable storage for tastemaker. One implementation per database backend.
 
@@ -289,4 +316,35 @@ class Store(ABC):
 
     def segment_stats(self) -> pl.DataFrame:
         """Return recorded segment sizes: at (Datetime ms UTC), rules_version, segment, members."""
+        raise NotImplementedError
+
+    # --- access control: API keys and the audit log (schema version 5) -----------------
+    def add_api_key(self, row: ApiKeyRow) -> None:
+        """Store a new API key (its id must be new)."""
+        raise NotImplementedError
+
+    def api_key(self, key_id: str) -> ApiKeyRow | None:
+        """The stored key with this public id, revoked or not, or None (one indexed read)."""
+        raise NotImplementedError
+
+    def api_keys(self) -> list[ApiKeyRow]:
+        """Every stored key, oldest first."""
+        raise NotImplementedError
+
+    def revoke_api_key(self, key_id: str, at_ms: int) -> bool:
+        """Mark a key revoked at ``at_ms``; False when no such key or already revoked."""
+        raise NotImplementedError
+
+    def touch_api_key(self, key_id: str, at_ms: int) -> None:
+        """Record that a key was last used at ``at_ms``."""
+        raise NotImplementedError
+
+    def append_audit(self, entry: AuditEntry) -> int:
+        """Append one audit row; return its ``seq``. Audit rows are never changed."""
+        raise NotImplementedError
+
+    def audit_entries(
+        self, since_ms: int | None = None, limit: int | None = None
+    ) -> list[AuditEntry]:
+        """Audit rows at or after ``since_ms``, oldest first (the last ``limit`` of them)."""
         raise NotImplementedError

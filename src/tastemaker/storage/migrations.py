@@ -43,6 +43,11 @@ MIGRATIONS: list[Migration] = [
         creates=(t.watermarks,),
         run=lambda conn: _start_watermarks(conn, ("profiles", "published")),
     ),
+    Migration(
+        5,
+        "API keys (hashed, with scopes) and the append-only audit log",
+        creates=(t.api_keys, t.audit_log),
+    ),
 ]
 
 

@@ -27,6 +27,7 @@ from tastemaker.storage.frames import (
     rows_to_frame,
 )
 from tastemaker.storage.outage import is_outage, unavailable
+from tastemaker.storage.sql_access import SqlAccessMixin
 from tastemaker.storage.sql_profiles import ITEMS_DELETED, SqlProfilesMixin
 from tastemaker.storage.sql_watermarks import SqlWatermarksMixin
 
@@ -46,7 +47,7 @@ def _to_ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
-class SqlStore(SqlProfilesMixin, SqlWatermarksMixin, Store):
+class SqlStore(SqlProfilesMixin, SqlWatermarksMixin, SqlAccessMixin, Store):
     """Store backed by a SQL database through SQLAlchemy Core."""
 
     backend = "sql"

@@ -158,3 +158,36 @@ watermarks = Table(
     Column("expires_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
 )
+
+# --- access control (schema version 5) -------------------------------------------------------
+
+#: API keys. The secret is never stored: ``hash`` is its keyed hash (``scheme`` names how it
+#: was made, so a later scheme can sit beside it). ``id`` is the public part of the key.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    # Comma-separated scopes: ingest, read, admin.
+    Column("scopes", Text, nullable=False),
+    Column("hash", Text, nullable=False),
+    Column("scheme", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+    Column("last_used_at", BigInteger, nullable=True),
+)
+
+#: Every admin action and deletion, append-only (no code path updates or deletes a row).
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", _SeqType, primary_key=True, autoincrement=True),
+    Column("at", BigInteger, nullable=False, index=True),
+    # ``key:<id> (<name>)``, ``cli:<os user>`` or ``anonymous@<host>``.
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("target", Text, nullable=True),
+    # ok | refused | error
+    Column("outcome", Text, nullable=False),
+    Column("detail", Text, nullable=False, default="{}"),
+)

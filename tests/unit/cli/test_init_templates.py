@@ -6,7 +6,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from tastemaker.cli.app import app
-from tastemaker.config import Settings, load_settings
+from tastemaker.config import ServingConfig, Settings, load_settings
 from tastemaker.engine.config import PipelineConfig, load_pipeline_config
 from tastemaker.workspace import Workspace
 
@@ -17,7 +17,10 @@ def test_init_writes_commented_templates_equal_to_defaults(tmp_path: Path) -> No
     root = tmp_path / "ws"
     settings = (root / "tastemaker.yaml").read_text()
     assert settings.count("#") > 50
-    assert load_settings(root, environ={}) == Settings(workspace=root.resolve())
+    # every default, but requests without a key are accepted from this machine (loopback)
+    local = ServingConfig(allow_anonymous="loopback")
+    assert load_settings(root, environ={}) == Settings(workspace=root.resolve(), serving=local)
+    assert "  allow_anonymous: loopback   # requests without a key" in settings
     recommendations = (root / "recommendations.yaml").read_text()
     assert recommendations.count("#") > 20
     assert load_pipeline_config(root) == PipelineConfig()

@@ -20,10 +20,11 @@ def served(experiments: dict[str, str]) -> ServedRecommendations:
 
 
 def test_an_exposure_is_one_event_with_a_once_only_id() -> None:
-    record = Exposure(exposure_event_id("exp", "u1"), "u1", None, "exp", "b", 1_000)
+    record = Exposure(exposure_event_id("exp", "u1"), "u1", None, "exp", "b", 1_000, ("ev",))
     frame = records_frame([record])
     assert frame["type"].to_list() == ["exposure"] and frame["item_id"].to_list() == [None]
-    assert json.loads(frame["properties"][0]) == {"experiment": "exp", "variant": "b"}
+    props = json.loads(frame["properties"][0])
+    assert props == {"experiment": "exp", "variant": "b", "segments": ["ev"]}
     assert frame["event_id"][0] == exposure_event_id("exp", "u1")  # the same in every process
     assert exposure_event_id("exp", "u1") != exposure_event_id("exp", "u2")
     assert exposure_event_id("exp", "u1") != exposure_event_id("other", "u1")

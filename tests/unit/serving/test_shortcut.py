@@ -10,6 +10,8 @@ import orjson
 import psycopg
 import pytest
 
+from tastemaker.access import AccessGate
+from tastemaker.config import ServingConfig, Settings
 from tastemaker.errors import StoreUnavailableError
 from tastemaker.rerank.filters import Filters
 from tastemaker.serving.metrics import ServingMetrics
@@ -45,9 +47,9 @@ def _call(
 ) -> tuple[list[dict[str, Any]], list[str], _Runtime, ServingMetrics]:
     runtime = kw.get("runtime") or _Runtime()
     metrics = ServingMetrics()
-    settings = SimpleNamespace(serving=SimpleNamespace(api_key=kw.get("expected_key")))
-    state = SimpleNamespace(engine=runtime, metrics=metrics,
-                            workspace=SimpleNamespace(settings=settings))  # fmt: skip
+    serving = ServingConfig(api_key=kw.get("expected_key"), allow_anonymous="always")
+    gate = AccessGate(Settings(serving=serving), store=None)  # type: ignore[arg-type]
+    state = SimpleNamespace(engine=runtime, metrics=metrics, gate=gate)
     handed_on: list[str] = []
 
     async def route(scope: Any, receive: Any, send: Any) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query
+import orjson
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from tastemaker.errors import ValidationFailedError
@@ -18,14 +19,14 @@ from tastemaker.experiments.definition import Experiment, parse_experiment
 from tastemaker.experiments.results import experiment_results
 from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore, check_model_versions
 from tastemaker.registry.registry import ModelRegistry
-from tastemaker.serving.deps import Authenticated, WorkspaceDep
+from tastemaker.serving.deps import RawBody, Scoped, WorkspaceDep
 from tastemaker.serving.responses import ExperimentList, error_responses
 
 router = APIRouter(
     prefix="/v1/experiments",
     tags=["experiments"],
-    dependencies=[Authenticated],
-    responses=error_responses(401, 422),
+    dependencies=[Scoped("admin")],
+    responses=error_responses(401, 403, 422, 429),
 )
 
 
@@ -48,14 +49,36 @@ def get_experiment(key: str, ws: WorkspaceDep) -> Experiment:
     return _store(ws).get(key)
 
 
-@router.put("/{key}", response_model=Experiment)
-def put_experiment(
-    key: str, ws: WorkspaceDep, body: dict[str, Any] = Body(description="the definition")
-) -> Experiment:
-    """Create or replace the definition ``key`` (the body's ``key`` may be left out)."""
+_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "the definition (its key may be left out)",
+        "content": {"application/json": {"schema": Experiment.model_json_schema()}},
+    }
+}
+
+
+def _definition(raw: bytes, key: str) -> dict[str, Any]:
+    """The body as a JSON object (with the path's key when it names none).
+
+    Raises:
+        ValidationFailedError: not a JSON object, or a key other than the path's.
+    """
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ValidationFailedError(f"body: not valid JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise ValidationFailedError("body: expected a JSON object (the definition)")
     if body.setdefault("key", key) != key:
         raise ValidationFailedError(f"body key '{body['key']}' differs from the path's '{key}'")
-    experiment = parse_experiment(body, f"experiment '{key}'")
+    return body
+
+
+@router.put("/{key}", response_model=Experiment, openapi_extra=_BODY)
+def put_experiment(key: str, ws: WorkspaceDep, raw: RawBody) -> Experiment:
+    """Create or replace the definition ``key`` (the body's ``key`` may be left out)."""
+    experiment = parse_experiment(_definition(raw, key), f"experiment '{key}'")
     check_model_versions(experiment, ModelRegistry(ws.settings.path(ws.settings.models_dir)))
     return _store(ws).put(experiment)
 
@@ -119,12 +142,17 @@ class ExperimentResults(BaseModel):
     responses=error_responses(404, e404="no such experiment"),
 )
 def experiment_results_route(
-    key: str, ws: WorkspaceDep, alpha: Annotated[float, Query(gt=0, lt=1)] = 0.05
+    key: str,
+    ws: WorkspaceDep,
+    alpha: Annotated[float, Query(gt=0, lt=1)] = 0.05,
+    triggered: Annotated[bool, Query(description="only users in a segment when exposed")] = False,
+    segment: Annotated[str | None, Query(max_length=200)] = None,
 ) -> ExperimentResults:
     """Per variant and metric: value, difference with interval, p-values, verdicts, SRM."""
     folder = Path(ws.root) / EXPERIMENTS_DIR
     result, exposed = experiment_results(
-        ws.store, _store(ws).get(key), metrics_folder=folder, alpha=alpha
-    )
+        ws.store, _store(ws).get(key), metrics_folder=folder, alpha=alpha,
+        triggered=triggered, segment=segment,
+    )  # fmt: skip
     body = {"experiment": key, "users": exposed.height, **result.to_dict()}
     return ExperimentResults.model_validate(body)

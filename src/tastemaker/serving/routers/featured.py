@@ -14,15 +14,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from tastemaker.engine.featured import FeaturedResult
-from tastemaker.serving.deps import Authenticated, EngineDep
+from tastemaker.serving.deps import EngineDep, Scoped
 from tastemaker.serving.responses import FeaturedResponse, error_responses
 from tastemaker.storage.outage import is_outage, unavailable
 
 router = APIRouter(
     prefix="/v1",
     tags=["featured"],
-    dependencies=[Authenticated],
-    responses=error_responses(401, 422, e422="a malformed filter (the clause at fault is named)"),
+    dependencies=[Scoped("read")],
+    responses=error_responses(
+        401, 403, 422, 429, e422="a malformed filter (the clause at fault is named)"
+    ),
 )
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import ValidationError
 
 from tastemaker.errors import ValidationFailedError
-from tastemaker.serving.deps import Authenticated, EngineDep, RawBody
+from tastemaker.serving.deps import EngineDep, RawBody, Scoped
 from tastemaker.serving.responses import (
     FeedbackRequest,
     FeedbackResponse,
@@ -16,8 +16,8 @@ from tastemaker.serving.responses import (
 router = APIRouter(
     prefix="/v1",
     tags=["recommendations"],
-    dependencies=[Authenticated],
-    responses=error_responses(401, 413, 422, 503),
+    dependencies=[Scoped("ingest")],
+    responses=error_responses(401, 403, 413, 422, 429, 503),
 )
 _BODY = {
     "requestBody": {

@@ -12,22 +12,22 @@ import asyncio
 import copy
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
 from tastemaker.config import IngestConfig
 from tastemaker.errors import NotFoundError
 from tastemaker.ingest.body import EVENTS, ITEMS, USERS, RowShape, body_to_frame
 from tastemaker.schema import Event, IngestSummary, Item, User
-from tastemaker.serving.deps import RawBody, WorkspaceDep, require_api_key
+from tastemaker.serving.deps import RawBody, Scoped, WorkspaceDep
 from tastemaker.serving.responses import error_responses
 from tastemaker.workspace import Workspace
 
 router = APIRouter(
     prefix="/v1",
     tags=["ingestion"],
-    dependencies=[Depends(require_api_key)],
-    responses=error_responses(401, 413, 422, 503),
+    dependencies=[Scoped("ingest")],
+    responses=error_responses(401, 403, 413, 422, 429, 503),
 )
 
 _MAX_ROWS = IngestConfig().max_batch
@@ -106,7 +106,10 @@ class Deleted(BaseModel):
 
 
 @router.delete(
-    "/items/{item_id}", response_model=Deleted, responses=error_responses(404, e404="unknown item")
+    "/items/{item_id}",
+    response_model=Deleted,
+    responses=error_responses(404, e404="unknown item"),
+    dependencies=[Scoped("admin")],
 )
 async def delete_item(
     item_id: Annotated[str, Path(min_length=1, max_length=256)], ws: WorkspaceDep

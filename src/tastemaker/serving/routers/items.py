@@ -8,15 +8,15 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from tastemaker.engine.runtime import Engine
-from tastemaker.serving.deps import Authenticated, EngineDep
+from tastemaker.serving.deps import EngineDep, Scoped
 from tastemaker.serving.responses import SimilarResponse, error_responses
 
-router = APIRouter(prefix="/v1/items", tags=["items"], dependencies=[Authenticated])
+router = APIRouter(prefix="/v1/items", tags=["items"], dependencies=[Scoped("read")])
 
 ItemId = Annotated[str, Path(min_length=1, max_length=256, description="A catalog item id.")]
 K = Annotated[int, Query(ge=1, le=500, description="List length.")]
 _ERRORS: dict[int | str, dict[str, Any]] = error_responses(
-    401, 404, 422, 503, e404="unknown item", e422="k outside 1..500"
+    401, 403, 404, 422, 429, 503, e404="unknown item", e422="k outside 1..500"
 )
 
 

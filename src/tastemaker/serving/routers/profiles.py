@@ -5,17 +5,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from tastemaker.errors import NotFoundError
-from tastemaker.serving.deps import WorkspaceDep, require_api_key
+from tastemaker.serving.deps import Scoped, WorkspaceDep
 from tastemaker.serving.responses import ProfileResponse, SegmentsResponse, error_responses
 
 router = APIRouter(
     prefix="/v1/users",
     tags=["profiles"],
-    dependencies=[Depends(require_api_key)],
-    responses=error_responses(401, 404, 422, 503, e404="the user has no profile yet"),
+    dependencies=[Scoped("read")],
+    responses=error_responses(401, 403, 404, 422, 429, 503, e404="the user has no profile yet"),
 )
 
 

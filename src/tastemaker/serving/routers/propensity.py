@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from tastemaker.serving.deps import WorkspaceDep, require_api_key
+from tastemaker.serving.deps import Scoped, WorkspaceDep
 from tastemaker.serving.responses import PropensityResponse, error_responses
 
 if TYPE_CHECKING:
@@ -21,9 +21,15 @@ if TYPE_CHECKING:
 router = APIRouter(
     prefix="/v1/propensity",
     tags=["propensity"],
-    dependencies=[Depends(require_api_key)],
+    dependencies=[Scoped("read")],
     responses=error_responses(
-        401, 404, 422, 503, e404="no propensity model promoted yet, or an item not in the catalog"
+        401,
+        403,
+        404,
+        422,
+        429,
+        503,
+        e404="no propensity model promoted yet, or an item not in the catalog",
     ),
 )
 

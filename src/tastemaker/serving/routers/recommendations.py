@@ -21,12 +21,12 @@ from fastapi.responses import Response
 from tastemaker.engine.runtime import Engine
 from tastemaker.errors import TastemakerError
 from tastemaker.rerank.filters import parse_filters
-from tastemaker.serving.deps import Authenticated, EngineDep, api_key_ok
+from tastemaker.serving.deps import EngineDep, Scoped, token_of
 from tastemaker.serving.metrics import ServingMetrics
 from tastemaker.serving.responses import RecommendationResponse, error_responses
 from tastemaker.storage.outage import is_outage
 
-router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=[Authenticated])
+router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=[Scoped("read")])
 
 PATH = "/v1/recommendations/{user_id}"
 MAX_USER_ID, MAX_K, MAX_FILTERS, MAX_CONTEXT = 256, 500, 2000, 256
@@ -61,7 +61,7 @@ def answer(
 @router.get(
     "/recommendations/{user_id}",
     response_model=RecommendationResponse,
-    responses=error_responses(401, 422, e422="k outside 1..500 or a malformed filter"),
+    responses=error_responses(401, 403, 422, 429, e422="k outside 1..500 or a malformed filter"),
 )
 async def recommendations(
     engine: EngineDep,
@@ -160,5 +160,14 @@ class RecommendationShortcut:
             count.inc()
 
     def _authorized(self, scope: Any) -> bool:
-        given = next((v for n, v in scope.get("headers", ()) if n == b"x-api-key"), None)
-        return api_key_ok(self.state.workspace, given.decode("latin-1") if given else None)
+        """The route's own check (`AccessGate.authorize`, scope read); a refusal goes to the
+        route, which answers it."""
+        headers = dict(scope.get("headers", ()))
+        key, auth = headers.get(b"x-api-key"), headers.get(b"authorization")
+        token = token_of(key and key.decode("latin-1"), auth and auth.decode("latin-1"))
+        client = scope.get("client")
+        try:
+            self.state.gate.authorize(token, client[0] if client else None, "read")
+        except TastemakerError:
+            return False
+        return True
