@@ -17,23 +17,28 @@ BEHAVIOUR = ("u_", "ui_")  # user and user-item features, as opposed to item-onl
 
 
 def test_every_suggested_call_answers_what_it_claims(tmp_path: Path) -> None:
-    args = ["demo", str(tmp_path / "demo"), "--users", "400", "--items", "200", "--days", "30"]
+    args = ["demo", str(tmp_path / "demo"), "--users", "600", "--items", "200", "--days", "30"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     paths = re.findall(r"curl 'http://127\.0\.0\.1:8000(\S+)'", result.output)
     kinds = [p.split("/")[2].split("?")[0] for p in paths]
-    assert kinds == ["recommendations", "featured", "propensity"], result.output
+    # propensity is suggested only when its model beat the base rate and was promoted; on a
+    # small demo that is not certain, and the demo must then say why instead
+    said = " ".join(result.output.split())
+    promoted = "does not beat the base rate" not in said
+    assert kinds == ["recommendations", "featured"] + ["propensity"] * promoted, result.output
     last = result.output.strip().splitlines()[-3:]  # it ends with a simulated A/B result
     assert "conversion uplift" in last[1] and "true effect" in last[2], result.output
     ws = Workspace.open(tmp_path / "demo")
     try:
         client = TestClient(create_app(ws), client=LOOPBACK)
         answers = [client.get(path) for path in paths]
-        assert [a.status_code for a in answers] == [200, 200, 200]
-        recommended, featured, propensity = (a.json() for a in answers)
+        assert [a.status_code for a in answers] == [200] * len(paths)
+        recommended, featured, *propensity = (a.json() for a in answers)
         assert recommended["items"] and not recommended["cold_start"]
         assert featured["rule"].startswith("segments:") and featured["segments"]
-        factors = propensity["items"][0]["factors"]
-        assert any(f["feature"].startswith(BEHAVIOUR) and f["value"] != 0 for f in factors)
+        for answer in propensity:
+            factors = answer["items"][0]["factors"]
+            assert any(f["feature"].startswith(BEHAVIOUR) and f["value"] != 0 for f in factors)
     finally:
         ws.close()
