@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+from tastemaker.cli import common
 from tastemaker.cli.app import app
 
 DEFINITION = """\
@@ -23,7 +25,9 @@ metrics:
 """
 
 
-def test_create_list_show_stop(tmp_path: Path) -> None:
+def test_create_list_show_stop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the console measured its width when first imported; the table's columns must fit
+    monkeypatch.setattr(common.console, "width", 200)
     run = CliRunner(env={"COLUMNS": "200"})
     ws = str(tmp_path / "ws")
     assert run.invoke(app, ["init", ws]).exit_code == 0

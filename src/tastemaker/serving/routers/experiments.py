@@ -53,7 +53,8 @@ _BODY = {
     "requestBody": {
         "required": True,
         "description": "the definition (its key may be left out)",
-        "content": {"application/json": {"schema": Experiment.model_json_schema()}},
+        # the response models already put Experiment in the document's components
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Experiment"}}},
     }
 }
 
