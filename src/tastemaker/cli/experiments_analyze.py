@@ -75,7 +75,8 @@ def _print(out: dict[str, Any]) -> None:
     for r in out["results"]:
         low, high = r["abs_ci"]
         rlow, rhigh = r["rel_ci"]
-        p = _num(r["holm_p"] if r["holm_p"] is not None else r["p_value"])
+        p_value = r["holm_p"] if r["holm_p"] is not None else r["p_value"]
+        p = f"{p_value:.1e}" if p_value is not None and p_value < 1e-4 else _num(p_value)
         role = r["role"] + (f" ({r['guardrail']})" if r["guardrail"] else "")
         table.add_row(
             r["metric"], role, r["variant"], _num(r["control_value"]), _num(r["value"]),
