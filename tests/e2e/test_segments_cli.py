@@ -84,6 +84,12 @@ def test_segments_follow_rule_changes_without_restart(tmp_path: Path) -> None:
 
         back = tm("segments", "rollback", "-w", "ws", cwd=tmp_path)
         assert back.returncode == 0 and "version 1 is active" in back.stdout
+        audit = tm("audit", "--json", "-w", "ws", cwd=tmp_path)
+        rows = [json.loads(line) for line in audit.stdout.splitlines() if line.strip()]
+        said = [(r["action"], r["target"], r["outcome"]) for r in rows]
+        assert said[-3:] == [("segments apply", "strict.yaml", "ok"),
+                             ("segments apply", "bad.yaml", "error"),
+                             ("segments rollback", None, "ok")]  # fmt: skip
         shown = tm("profiles", "show", "eve", "-w", "ws", cwd=tmp_path)
         assert "electric" in _segments(shown.stdout)
     finally:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from tastemaker.access import AuditLog, cli_actor
 from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
 from tastemaker.errors import TastemakerError
 
@@ -54,10 +55,13 @@ def apply(
     if not path.is_file():
         raise fail(f"{path} does not exist")
     with opened(workspace) as ws:
+        audit = AuditLog(ws.store)
         try:
             version = ws.profiles.rules.apply_text(path.read_text(), path.name, note)
         except TastemakerError as exc:
+            audit.record(cli_actor(), "segments apply", path.name, "error", error=exc.message)
             raise fail(f"refused, the active version stays: {exc.message}") from exc
+        audit.record(cli_actor(), "segments apply", path.name, "ok", version=version)
         sizes = ws.profiles.reevaluate_all()
         console.print(f"version {version} is active; members: {json.dumps(sizes)}")
 
@@ -69,10 +73,14 @@ def rollback(
 ) -> None:
     """Make an earlier version active again."""
     with opened(workspace) as ws:
+        audit = AuditLog(ws.store)
+        target = None if version is None else str(version)
         try:
             active = ws.profiles.rules.rollback(version)
         except TastemakerError as exc:
+            audit.record(cli_actor(), "segments rollback", target, "error", error=exc.message)
             raise fail(exc.message) from exc
+        audit.record(cli_actor(), "segments rollback", target, "ok", version=active)
         sizes = ws.profiles.reevaluate_all()
         console.print(f"version {active} is active; members: {json.dumps(sizes)}")
 
