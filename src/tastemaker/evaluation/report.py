@@ -5,20 +5,16 @@ The file needs no network: styles are inline and figures are data URIs.
 
 from __future__ import annotations
 
-import base64
-import io
 from datetime import UTC, datetime
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from jinja2 import Environment, select_autoescape
 
 from tastemaker.evaluation.metrics import ACCURACY_METRICS
 from tastemaker.evaluation.paired import Comparison
 from tastemaker.evaluation.result import EvaluationResult, ModelEvaluation
+from tastemaker.figures import png_base64
 
 BAR_METRICS = ("ndcg", "precision", "recall", "map", "mrr", "hit_rate")
 TABLE_METRICS = (*ACCURACY_METRICS, "coverage", "novelty", "diversity", "gini")
@@ -88,13 +84,6 @@ Gini = inequality of recommendation counts across the catalog.</p>
 """
 
 
-def _png(fig: plt.Figure) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 def _bars(result: EvaluationResult) -> str:
     k = result.ks[0]
     fig, ax = plt.subplots(figsize=(10, 4))
@@ -107,7 +96,7 @@ def _bars(result: EvaluationResult) -> str:
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(BAR_METRICS))], BAR_METRICS)
     ax.set_ylabel(f"value at K={k}")
     ax.legend(fontsize=8, ncols=3)
-    return _png(fig)
+    return png_base64(fig)
 
 
 def _versus_k(result: EvaluationResult) -> str:
@@ -120,7 +109,7 @@ def _versus_k(result: EvaluationResult) -> str:
         ax.set_title(f"{metric} vs K")
         ax.set_xlabel("K")
     axes[0].legend(fontsize=8)
-    return _png(fig)
+    return png_base64(fig)
 
 
 def _popularity_bias(result: EvaluationResult) -> str:
@@ -139,7 +128,7 @@ def _popularity_bias(result: EvaluationResult) -> str:
     axes[0].set_ylabel(f"NDCG@{k}")
     axes[1].set_xlabel(f"catalog coverage@{k}")
     axes[1].set_ylabel(f"popularity Gini@{k}")
-    return _png(fig)
+    return png_base64(fig)
 
 
 def _segments(result: EvaluationResult, segments: list[str]) -> str:
@@ -154,7 +143,7 @@ def _segments(result: EvaluationResult, segments: list[str]) -> str:
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(segments))], segments, rotation=30)
     ax.set_ylabel(f"NDCG@{k}")
     ax.legend(fontsize=8, ncols=3)
-    return _png(fig)
+    return png_base64(fig)
 
 
 def segment_gap(model: ModelEvaluation, k: int, metric: str = "ndcg") -> tuple[float, bool]:

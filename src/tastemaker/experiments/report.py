@@ -8,15 +8,10 @@ primary metric per segment (membership when exposed).
 
 from __future__ import annotations
 
-import base64
-import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import polars as pl
@@ -29,6 +24,7 @@ from tastemaker.experiments.metrics import MetricSpec, by_variant, metric_values
 from tastemaker.experiments.results import PRE_DAYS, experiment_results, exposures
 from tastemaker.experiments.sequential import sequential_path
 from tastemaker.experiments.stats import Estimate, mean_estimate, ratio_estimate
+from tastemaker.figures import png_base64
 from tastemaker.storage.base import Store
 
 MAX_LOOKS = 30
@@ -60,13 +56,6 @@ user's pre-period ({{ pre_days }} days) where it exists.</p>
 <img alt="{{ title }}" src="data:image/png;base64,{{ img }}">{% endfor %}
 </body></html>
 """
-
-
-def _png(fig: Any) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _f(x: float | None) -> str:
@@ -131,7 +120,7 @@ def _effects_plot(rows: list[dict[str, Any]]) -> str:
     ax.axvline(0, color="#999", lw=1)
     ax.set_yticks(range(len(rows)), [f"{r['metric']} ({r['variant']})" for r in rows])
     ax.set_xlabel("relative difference to control, 95% interval")
-    return _png(fig)
+    return png_base64(fig)
 
 
 def _cumulative_plot(path: dict[str, list[float]]) -> str:
@@ -147,7 +136,7 @@ def _cumulative_plot(path: dict[str, list[float]]) -> str:
     ax.axhline(0, color="#999", lw=1)
     ax.legend(fontsize=7)
     fig.autofmt_xdate()
-    return _png(fig)
+    return png_base64(fig)
 
 
 def _allocation_plot(exposed: pl.DataFrame) -> str:
@@ -158,7 +147,7 @@ def _allocation_plot(exposed: pl.DataFrame) -> str:
     ax.set_ylabel("users exposed")
     ax.legend(fontsize=7)
     fig.autofmt_xdate()
-    return _png(fig)
+    return png_base64(fig)
 
 
 def _segments_plot(store: Store, experiment: Experiment, folder: Path | None) -> str | None:

@@ -46,10 +46,15 @@ def metric_catalog(folder: Path | None) -> dict[str, MetricSpec]:
     return catalog | {m.name: m for m in specs}
 
 
+def _linked(visitor: pl.Expr, links: dict[str, str]) -> pl.Expr:
+    """The user a visitor id was linked to by an identify (null when none)."""
+    return visitor.replace_strict(links, default=None, return_dtype=pl.String)
+
+
 def _unit(links: dict[str, str]) -> pl.Expr:
     """The unit of an event: its user, the user its visitor id was linked to, or the visitor."""
-    linked = pl.col("anonymous_id").replace_strict(links, default=None, return_dtype=pl.String)
-    return pl.coalesce(pl.col("user_id"), linked, pl.lit("anon:") + pl.col("anonymous_id"))
+    visitor = pl.col("anonymous_id")
+    return pl.coalesce(pl.col("user_id"), _linked(visitor, links), pl.lit("anon:") + visitor)
 
 
 def exposures(store: Store, key: str) -> pl.DataFrame:
@@ -58,10 +63,10 @@ def exposures(store: Store, key: str) -> pl.DataFrame:
     A visitor exposed before and after signing in is one unit: the user the visitor id was
     linked to (the variant is the same, the assignment is sticky).
     """
-    links = store.identity_links()
     visitor = pl.col("user_id").str.strip_prefix("anon:")
-    linked = visitor.replace_strict(links, default=None, return_dtype=pl.String)
-    unit = pl.when(pl.col("user_id").str.starts_with("anon:")).then(linked)
+    unit = pl.when(pl.col("user_id").str.starts_with("anon:")).then(
+        _linked(visitor, store.identity_links())
+    )
     return (
         read_exposures(store, key)
         .with_columns(pl.coalesce(unit, pl.col("user_id")).alias("user_id"))
