@@ -1,0 +1,1 @@
+"""Monitoring: reference statistics per model version, drift, online metrics and alerts."""

@@ -1,0 +1,1 @@
+"""Privacy: forgetting a user everywhere (with a receipt), retention and opt-out."""

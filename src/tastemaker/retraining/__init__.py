@@ -1,0 +1,1 @@
+"""Guarded retraining: a candidate replaces the live version only if it is not worse."""
