@@ -144,3 +144,31 @@ def test_the_triggered_analysis_keeps_users_in_a_segment_when_exposed(
         cli, ["experiments", "analyze", "featured", "-w", str(ws.root), "--triggered", "--json"]
     )
     assert run.exit_code == 0 and json.loads(run.output) == triggered.json()
+
+
+def test_the_breakdown_by_device_splits_every_user_once_and_matches_the_filter(
+    exposed: tuple[Workspace, dict],
+) -> None:
+    ws, _ = exposed
+    with TestClient(create_app(ws)) as client:
+        answer = client.get("/v1/experiments/featured/breakdown", params={"by": "device"})
+        assert answer.status_code == 200, answer.text
+        groups = answer.json()["groups"]
+        one = client.get("/v1/experiments/featured/results", params={"device": groups[0]["group"]})
+        assert client.get("/v1/experiments/featured/breakdown?by=colour").status_code == 422
+    assert {g["group"] for g in groups} <= {"mobile", "desktop", "tablet", "unknown"}
+    assert sum(g["users"] for g in groups) == USERS  # every unit on exactly one device
+    assert [g["users"] for g in groups] == sorted((g["users"] for g in groups), reverse=True)
+    assert one.json()["users"] == groups[0]["users"]
+    primary = next(r for r in one.json()["results"] if r["role"] == "primary")
+    assert groups[0]["results"][0]["value"] == pytest.approx(primary["value"])
+    run = CliRunner().invoke(
+        cli, ["experiments", "analyze", "featured", "-w", str(ws.root), "--by", "device",
+              "--json", "--no-report"],
+    )  # fmt: skip
+    assert run.exit_code == 0, run.output
+    assert json.loads(run.output)["breakdown"]["groups"] == groups
+    html_run = CliRunner().invoke(cli, ["experiments", "analyze", "featured", "-w", str(ws.root)])
+    assert html_run.exit_code == 0, html_run.output
+    html = (ws.root / "reports" / "experiment-featured.html").read_text()
+    assert "by device (relative difference)" in html

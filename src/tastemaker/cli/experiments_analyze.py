@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,9 +13,17 @@ from rich.table import Table
 from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
 from tastemaker.errors import TastemakerError
 from tastemaker.experiments.allocation import rebalance
+from tastemaker.experiments.breakdown import breakdown
 from tastemaker.experiments.report import write_experiment_report
 from tastemaker.experiments.results import experiment_results, metric_catalog
 from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore
+
+
+class Dimension(StrEnum):
+    """What a breakdown groups users by."""
+
+    segment = "segment"
+    device = "device"
 
 
 def analyze_command(
@@ -26,6 +35,13 @@ def analyze_command(
     ] = False,
     segment: Annotated[
         str | None, typer.Option(help="Only users in this segment when exposed.")
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option(help="Only users on this device (mobile, desktop, ...).")
+    ] = None,
+    by: Annotated[
+        Dimension | None,
+        typer.Option(help="Also show the primary metric per segment or per device."),
     ] = None,
     report: Annotated[
         bool, typer.Option(help="Write the HTML report (reports/experiment-KEY.html).")
@@ -39,8 +55,13 @@ def analyze_command(
             experiment = ExperimentStore(folder, check_seconds=0).get(key)
             result, exposed = experiment_results(
                 ws.store, experiment, metrics_folder=folder, alpha=alpha,
-                triggered=triggered, segment=segment,
+                triggered=triggered, segment=segment, device=device,
             )  # fmt: skip
+            groups = (
+                []
+                if by is None
+                else breakdown(ws.store, experiment, by.value, metrics_folder=folder)
+            )
             html = ws.settings.path(ws.settings.reports_dir) / f"experiment-{key}.html"
             if report:
                 catalog = metric_catalog(folder)
@@ -50,10 +71,14 @@ def analyze_command(
         except TastemakerError as exc:
             raise fail(exc.message) from exc
     out = {"experiment": key, "users": exposed.height, **result.to_dict()}
+    if by is not None:
+        out["breakdown"] = {"by": by.value, "groups": [g.to_dict() for g in groups]}
     if as_json:
         console.print_json(json.dumps(out))
         return
     _print(out)
+    if by is not None:
+        _print_groups(out["breakdown"])
     if report:
         console.print(f"report: {html}")
 
@@ -85,6 +110,20 @@ def _print(out: dict[str, Any]) -> None:
         )  # fmt: skip
     console.print(table)
     console.print("p: Holm-adjusted for secondary metrics; CUPED where a pre-period exists")
+
+
+def _print_groups(breakdown: dict[str, Any]) -> None:
+    table = Table(breakdown["by"], "users", "variant", "control", "value", "rel [CI]", "p")
+    for group in breakdown["groups"]:
+        for r in group["results"]:
+            rlow, rhigh = r["rel_ci"]
+            table.add_row(
+                group["group"], f"{group['users']:,}", r["variant"], _num(r["control_value"]),
+                _num(r["value"]), f"{_num(r['rel_diff'], 3)} [{_num(rlow, 3)}, {_num(rhigh, 3)}]",
+                _num(r["p_value"]),
+            )  # fmt: skip
+    console.print(table)
+    console.print("per group: the primary metric, not corrected for multiple groups")
 
 
 def rebalance_command(

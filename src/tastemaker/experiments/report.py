@@ -3,7 +3,7 @@
 Plots (PNG data URIs, no network): each metric's difference with its 95% interval; the
 primary metric's cumulative difference over time with the always-valid confidence sequence
 (what a team that looks every day may read); users exposed per variant over time; the
-primary metric per segment (membership when exposed).
+primary metric per segment (membership when exposed) and per device.
 """
 
 from __future__ import annotations
@@ -19,16 +19,16 @@ from jinja2 import Environment, select_autoescape
 
 from tastemaker.errors import ValidationFailedError
 from tastemaker.experiments.analysis import AnalysisResult
+from tastemaker.experiments.breakdown import Dimension, breakdown
 from tastemaker.experiments.definition import Experiment
 from tastemaker.experiments.metrics import MetricSpec, by_variant, metric_values
-from tastemaker.experiments.results import PRE_DAYS, experiment_results, exposures
+from tastemaker.experiments.results import PRE_DAYS, exposures
 from tastemaker.experiments.sequential import sequential_path
 from tastemaker.experiments.stats import Estimate, mean_estimate, ratio_estimate
 from tastemaker.figures import png_base64
 from tastemaker.storage.base import Store
 
 MAX_LOOKS = 30
-MAX_SEGMENTS = 8
 
 _TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>experiment {{ key }}</title>
@@ -150,18 +150,14 @@ def _allocation_plot(exposed: pl.DataFrame) -> str:
     return png_base64(fig)
 
 
-def _segments_plot(store: Store, experiment: Experiment, folder: Path | None) -> str | None:
-    exposed = exposures(store, experiment.key)
-    counts = exposed.explode("segments").drop_nulls("segments")["segments"].value_counts()
-    names = counts.sort("count", descending=True)["segments"].head(MAX_SEGMENTS).to_list()
-    rows = []
-    for name in names:
-        try:
-            result, _ = experiment_results(store, experiment, metrics_folder=folder,
-                                           segment=name)  # fmt: skip
-        except ValidationFailedError:
-            continue
-        rows.append(next(r.to_dict() | {"metric": name} for r in result.results))
+def _breakdown_plot(
+    store: Store, experiment: Experiment, by: Dimension, folder: Path | None
+) -> str | None:
+    rows = [
+        r.to_dict() | {"metric": f"{group.group} ({group.users:,})"}
+        for group in breakdown(store, experiment, by, metrics_folder=folder)
+        for r in group.results
+    ]
     return _effects_plot(rows) if rows else None
 
 
@@ -184,9 +180,11 @@ def write_experiment_report(
     if path_data["t"]:
         figures.append((f"{primary.name}: cumulative difference", _cumulative_plot(path_data)))
     figures.append(("Allocation over time", _allocation_plot(exposed)))
-    by_segment = _segments_plot(store, experiment, metrics_folder)
-    if by_segment:
-        figures.append((f"{primary.name} by segment (relative difference)", by_segment))
+    dimensions: tuple[Dimension, ...] = ("segment", "device")
+    for by in dimensions:
+        plot = _breakdown_plot(store, experiment, by, metrics_folder)
+        if plot:
+            figures.append((f"{primary.name} by {by} (relative difference)", plot))
     html = Environment(autoescape=select_autoescape(default=True)).from_string(_TEMPLATE).render(
         key=experiment.key, hypothesis=experiment.hypothesis, users=exposed.height,
         result=result, rows=rows, figures=figures, f=_f, pre_days=PRE_DAYS,

@@ -76,6 +76,69 @@ def exposures(store: Store, key: str) -> pl.DataFrame:
     )
 
 
+def unit_devices(log: pl.DataFrame, exposed: pl.DataFrame, users: pl.DataFrame) -> pl.Series:
+    """The device of each exposed unit, in ``exposed``'s order: the device (event context)
+    of its last event up to its exposure, else of its first event after it, else the user's
+    ``device`` attribute, else ``unknown``.
+
+    ``log`` must carry the unit in ``user_id`` (visitors mapped to their users).
+    """
+    seen = log.select(
+        "user_id", "timestamp", pl.col("context").str.json_path_match("$.device").alias("device")
+    ).drop_nulls()
+    timed = exposed.select("user_id", "exposed_at").join(seen, on="user_id", how="inner")
+    before = timed.filter(pl.col("timestamp") <= pl.col("exposed_at")).sort("timestamp")
+    after = timed.filter(pl.col("timestamp") > pl.col("exposed_at")).sort("timestamp")
+    last = before.group_by("user_id").agg(pl.col("device").last().alias("_before"))
+    first = after.group_by("user_id").agg(pl.col("device").first().alias("_after"))
+    attribute = (
+        users.select("user_id", pl.col("device").cast(pl.String).alias("_attribute"))
+        if "device" in users.columns
+        else pl.DataFrame(schema={"user_id": pl.String, "_attribute": pl.String})
+    )
+    found = (
+        exposed.select("user_id")
+        .join(last, on="user_id", how="left")
+        .join(first, on="user_id", how="left")
+        .join(attribute, on="user_id", how="left")
+    )
+    return found.select(
+        pl.coalesce("_before", "_after", "_attribute", pl.lit("unknown")).alias("device")
+    )["device"]
+
+
+def _subset(
+    exposed: pl.DataFrame, triggered: bool, segment: str | None, device: str | None
+) -> pl.DataFrame:
+    """The exposed units of a triggered analysis, a segment or a device."""
+    if triggered:
+        exposed = exposed.filter(pl.col("segments").list.len() > 0)
+    if segment is not None:
+        exposed = exposed.filter(pl.col("segments").list.contains(segment))
+    if device is not None:
+        exposed = exposed.filter(pl.col("device") == device)
+    return exposed
+
+
+def _roles(
+    experiment: Experiment, catalog: dict[str, MetricSpec]
+) -> list[tuple[str, str, Guardrail | None]]:
+    """Each metric of ``experiment`` with its role (and guardrail), checked against the
+    catalog."""
+    roles: list[tuple[str, str, Guardrail | None]] = [
+        (experiment.metrics.primary.metric, "primary", None),
+        *[(m.metric, "secondary", None) for m in experiment.metrics.secondary],
+        *[(g.metric, "guardrail", g) for g in experiment.metrics.guardrails],
+    ]
+    unknown = [name for name, _, _ in roles if name not in catalog]
+    if unknown:
+        raise ValidationFailedError(
+            f"metric '{unknown[0]}' is neither built in nor declared in {METRICS_FILE}; "
+            f"known: {', '.join(sorted(catalog))}"
+        )
+    return roles
+
+
 def _guardrail(spec: Guardrail) -> StatsGuardrail:
     if spec.direction == "increase":
         return StatsGuardrail(better="higher", tolerance=spec.tolerance)
@@ -91,6 +154,7 @@ def experiment_results(
     alpha: float = 0.05,
     triggered: bool = False,
     segment: str | None = None,
+    device: str | None = None,
 ) -> tuple[AnalysisResult, pl.DataFrame]:
     """The analysis of ``experiment`` on what the log holds, and its exposures.
 
@@ -98,39 +162,32 @@ def experiment_results(
         triggered: only units that could have seen a difference: in at least one segment
             when exposed (a segment-personalized listing differs only for them).
         segment: only units in this segment when exposed (the breakdown by segment).
+        device: only units on this device (see :func:`unit_devices`; the breakdown by
+            device).
+
+    The exposures returned carry each unit's ``device``.
 
     Raises:
         ValidationFailedError: nobody (in the subset) was exposed yet, or a metric is not in
             the catalog.
     """
     exposed = exposures(store, experiment.key)
-    if triggered:
-        exposed = exposed.filter(pl.col("segments").list.len() > 0)
-    if segment is not None:
-        exposed = exposed.filter(pl.col("segments").list.contains(segment))
     if exposed.is_empty():
-        subset = " in this subset" if triggered or segment else ""
-        raise ValidationFailedError(f"experiment '{experiment.key}' has no exposures{subset} yet")
-    catalog = metric_catalog(metrics_folder)
-    roles: list[tuple[str, str, Guardrail | None]] = [
-        (experiment.metrics.primary.metric, "primary", None),
-        *[(m.metric, "secondary", None) for m in experiment.metrics.secondary],
-        *[(g.metric, "guardrail", g) for g in experiment.metrics.guardrails],
-    ]
-    unknown = [name for name, _, _ in roles if name not in catalog]
-    if unknown:
-        raise ValidationFailedError(
-            f"metric '{unknown[0]}' is neither built in nor declared in {METRICS_FILE}; "
-            f"known: {', '.join(sorted(catalog))}"
-        )
+        raise ValidationFailedError(f"experiment '{experiment.key}' has no exposures yet")
     end = experiment.stop or now or datetime.now(UTC)
     first: datetime = exposed["exposed_at"].min()  # type: ignore[assignment]
-    start = first - timedelta(days=PRE_DAYS)
-    log = store.events(start=start, end=end).with_columns(
+    log = store.events(start=first - timedelta(days=PRE_DAYS), end=end).with_columns(
         _unit(store.identity_links()).alias("user_id")
     )
+    exposed = _subset(
+        exposed.with_columns(unit_devices(log, exposed, store.users())), triggered, segment, device
+    )
+    if exposed.is_empty():
+        key = experiment.key
+        raise ValidationFailedError(f"experiment '{key}' has no exposures in this subset")
+    catalog = metric_catalog(metrics_folder)
     inputs: list[MetricInput] = []
-    for name, role, guard in roles:
+    for name, role, guard in _roles(experiment, catalog):
         values = metric_values(log, exposed, catalog[name], end=end, pre_days=PRE_DAYS)
         inputs.append(metric_input(catalog[name], values, role,  # type: ignore[arg-type]
                                    _guardrail(guard) if guard else None))  # fmt: skip

@@ -44,10 +44,12 @@ def always_valid_p_value(diff: Num, variance: Num, tau: float) -> Num:
 
 
 def confidence_radius(variance: Num, tau: float, alpha: float = 0.05) -> Num:
-    """Half-width of the (1 - alpha) confidence sequence at one look."""
+    """Half-width of the (1 - alpha) confidence sequence at one look (nan where the variance
+    is 0: nothing is known yet at that look)."""
     v = np.asarray(variance, dtype=np.float64)
     t2 = tau**2
-    return np.sqrt(2 * v * (v + t2) / t2 * (np.log(1 / alpha) + 0.5 * np.log((v + t2) / v)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.sqrt(2 * v * (v + t2) / t2 * (np.log(1 / alpha) + 0.5 * np.log((v + t2) / v)))
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,14 @@ second. The body of ``PUT`` is the definition as JSON (``tastemaker.experiments.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from tastemaker.errors import ValidationFailedError
+from tastemaker.experiments.breakdown import breakdown
 from tastemaker.experiments.definition import Experiment, parse_experiment
 from tastemaker.experiments.results import experiment_results
 from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore, check_model_versions
@@ -148,12 +149,44 @@ def experiment_results_route(
     alpha: Annotated[float, Query(gt=0, lt=1)] = 0.05,
     triggered: Annotated[bool, Query(description="only users in a segment when exposed")] = False,
     segment: Annotated[str | None, Query(max_length=200)] = None,
+    device: Annotated[str | None, Query(max_length=200, description="only users on it")] = None,
 ) -> ExperimentResults:
     """Per variant and metric: value, difference with interval, p-values, verdicts, SRM."""
     folder = Path(ws.root) / EXPERIMENTS_DIR
     result, exposed = experiment_results(
         ws.store, _store(ws).get(key), metrics_folder=folder, alpha=alpha,
-        triggered=triggered, segment=segment,
+        triggered=triggered, segment=segment, device=device,
     )  # fmt: skip
     body = {"experiment": key, "users": exposed.height, **result.to_dict()}
     return ExperimentResults.model_validate(body)
+
+
+class GroupOutcome(BaseModel):
+    """The primary metric in one subgroup (a segment or a device)."""
+
+    group: str
+    users: int = Field(description="units exposed in the group")
+    results: list[MetricOutcome]
+
+
+class ExperimentBreakdown(BaseModel):
+    """The primary metric per subgroup, largest groups first (not multiplicity-corrected)."""
+
+    experiment: str
+    by: Literal["segment", "device"]
+    groups: list[GroupOutcome]
+
+
+@router.get(
+    "/{key}/breakdown",
+    response_model=ExperimentBreakdown,
+    responses=error_responses(404, e404="no such experiment"),
+)
+def experiment_breakdown_route(
+    key: str, ws: WorkspaceDep, by: Literal["segment", "device"] = "segment"
+) -> ExperimentBreakdown:
+    """The primary metric per segment (membership when exposed) or per device."""
+    folder = Path(ws.root) / EXPERIMENTS_DIR
+    groups = breakdown(ws.store, _store(ws).get(key), by, metrics_folder=folder)
+    body = {"experiment": key, "by": by, "groups": [g.to_dict() for g in groups]}
+    return ExperimentBreakdown.model_validate(body)
