@@ -49,3 +49,43 @@ def test_the_model_scenario_compares_two_trained_versions() -> None:
     out = simulate("--scenario", "model", "--users", "600", "--days", "1")
     assert set(out["counts"]) == {"control", "treatment"} and out["visits"] > 200
     assert 0 <= out["p_value"] <= 1 and out["true_control"] > 0
+
+
+def test_a_running_server_is_simulated_against_over_http(tmp_path: Path) -> None:
+    """The same featured test through a real socket: the server assigns, serves, stores the
+    users' events and analyzes; the simulator's local copy gives the truth."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tastemaker.bench.server import free_port, http_get
+    from tastemaker.workspace import Workspace
+
+    Workspace.init(tmp_path / "server").close()  # loopback may call it without a key
+    port = free_port()
+    cmd = [sys.executable, "-m", "tastemaker", "serve", "-w", str(tmp_path / "server"),
+           "--port", str(port)]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while http_get(port, "/readyz")[0] != 200:
+            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+        url = f"http://127.0.0.1:{port}"
+        out = simulate("--users", "600", "--days", "2", "--seed", "2", "--alpha", "0.01",
+                       "--url", url)  # fmt: skip
+        status, body = http_get(port, "/v1/experiments/sim-featured/results")
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+    assert out["url"] == url and out["exposed"] > 300
+    assert set(out["counts"]) == {"control", "treatment"}
+    assert status == 200 and json.loads(body)["users"] == out["exposed"]  # the server's analysis
+    assert out["true_effect"] > 0 and out["ci"][0] <= out["true_effect"] <= out["ci"][1]
+    refused = CliRunner().invoke(
+        cli, ["simulate", "ab", "--scenario", "model", "--url", url, "--users", "50"]
+    )
+    assert refused.exit_code != 0 and "in-process only" in " ".join(refused.output.split())

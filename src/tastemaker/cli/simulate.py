@@ -5,7 +5,8 @@ random vs segment-personalized, ``aa``: identical arms) or 8 recommendations (``
 popularity vs itemknn) by the in-process engine under the experiment's variants, click and
 buy by the generator's choice model, and the logged events are analyzed; the true effect
 (common random numbers) is printed beside the estimate. The workspace is a fresh one (a
-temporary folder unless ``-w`` names a new one).
+temporary folder unless ``-w`` names a new one). With ``--url`` the users are served by a
+running server over HTTP (see ``tastemaker.simulation.http``), which also does the analysis.
 """
 
 from __future__ import annotations
@@ -92,20 +93,39 @@ def ab_command(
     alpha: Annotated[
         float, typer.Option(min=0.0001, max=0.5, help="Significance level (1 - interval level).")
     ] = 0.05,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="Simulate against a running server (http://host:port; a fresh workspace)"
+            " over its HTTP API instead of the in-process engine (featured and aa)."
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="TASTEMAKER_API_KEY",
+            help="With --url: a key with the ingest, read and admin scopes.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Simulate an A/B test on synthetic users; print the estimate and the true effect."""
     from tastemaker.simulation.ab import SimulationConfig, simulate_ab
+    from tastemaker.simulation.http import HttpServer
 
     config = SimulationConfig(scenario=scenario.value, users=users, items=items, days=days,
                               seed=seed, alpha=alpha)  # fmt: skip
     if workspace is not None and workspace.exists():
         raise fail(f"{workspace} exists; the simulation needs a new folder")
     try:
+        remote = None if url is None else HttpServer(url, api_key)
         with serving_process(), tempfile.TemporaryDirectory(prefix="tastemaker-sim-") as tmp:
-            report = simulate_ab(config, workspace or Path(tmp) / "ws", train_pair).to_dict()
+            root = workspace or Path(tmp) / "ws"
+            report = simulate_ab(config, root, train_pair, remote).to_dict()
     except TastemakerError as exc:
         raise fail(exc.message) from exc
+    if url is not None:
+        report["url"] = url
     if as_json:
         console.print_json(json.dumps(report))
     else:

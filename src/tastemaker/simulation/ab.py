@@ -41,6 +41,7 @@ from tastemaker.experiments.definition import Experiment, parse_experiment
 from tastemaker.experiments.results import experiment_results
 from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore
 from tastemaker.rerank.filters import Filters
+from tastemaker.simulation.http import HttpServer
 from tastemaker.simulation.users import ChoiceModel
 from tastemaker.workspace import Workspace
 
@@ -212,8 +213,13 @@ class _Served:
     other: list[list[str]] = field(default_factory=list)
 
 
-def _shown(engine: Engine, exp: Experiment, user: str) -> tuple[str | None, list[str]]:
-    """The assigned arm and the list the engine serves ``user`` (logging exposure)."""
+def _shown(
+    engine: Engine, exp: Experiment, user: str, remote: HttpServer | None
+) -> tuple[str | None, list[str]]:
+    """The assigned arm and the list served to ``user`` (logging exposure): by the running
+    server when there is one, else by the in-process engine."""
+    if remote is not None:
+        return remote.featured(exp.key, user)
     if exp.key == "sim-model":
         served = engine.recommend(user, SLATE, Filters(), None)
         return served.experiments.get(exp.key), list(served.item_ids)
@@ -234,13 +240,14 @@ def _counterfactual(engine: Engine, exp: Experiment, user: str, arm: str) -> lis
     return [] if item is None else [item]
 
 
-def _serve(engine: Engine, exp: Experiment, users: list[str]) -> _Served:
-    """Ask the engine for each visitor's list, and what the other arm would have shown."""
+def _serve(engine: Engine, exp: Experiment, users: list[str], remote: HttpServer | None) -> _Served:
+    """Ask for each visitor's list, and what the other arm would have shown (always the
+    in-process engine: over HTTP it runs on a local copy of the same data)."""
     serving = {v.name: v.serving for v in exp.variants}
     control, treatment = (v.name for v in exp.variants)
     out = _Served()
     for user in users:
-        arm, shown = _shown(engine, exp, user)
+        arm, shown = _shown(engine, exp, user, remote)
         if arm is None or not shown:
             continue
         alt_arm = treatment if arm == control else control
@@ -270,9 +277,14 @@ def _events(served: _Served, clicked: np.ndarray, bought: np.ndarray,
 
 
 def _run_days(
-    ws: Workspace, market: Marketplace, exp: Experiment, config: SimulationConfig
+    ws: Workspace,
+    market: Marketplace,
+    exp: Experiment,
+    config: SimulationConfig,
+    remote: HttpServer | None,
 ) -> _Truth:
-    """The experiment days: serve, let users act, ingest; return the truth."""
+    """The experiment days: serve, let users act, ingest (into the server too, when there
+    is one); return the truth."""
     engine = Engine(ws, watch=False)
     choice = ChoiceModel(market)
     truth = _Truth(arms=(exp.variants[0].name, exp.variants[1].name))
@@ -280,7 +292,10 @@ def _run_days(
     rng = np.random.default_rng([config.seed, 14])
     everyone = market.users["user_id"].to_list()
     for d in range(config.days):
-        served = _serve(engine, exp, [u for u in everyone if rng.random() < config.visit_rate])
+        visitors = [u for u in everyone if rng.random() < config.visit_rate]
+        served = _serve(engine, exp, visitors, remote)
+        if not served.users:  # nobody was served under the experiment today
+            continue
         engine.sink.flush()  # exposures and impressions before the users act
         day = config.history_days + d
         out = choice.outcome(served.users, served.shown, day, rng.random((len(served.users), 2)))
@@ -288,46 +303,75 @@ def _run_days(
         truth.add(served.users, out.p_purchase, p_other, served.arms)
         batch = _events(served, out.clicked, out.purchase, price, f"sim{config.seed}d{d}")
         ws.ingestor.ingest_events(batch, "simulation")
+        if remote is not None:
+            remote.send("/v1/events", "POST", batch)
         ws.profiles.flush()
     engine.close()
     return truth
 
 
 def simulate_ab(
-    config: SimulationConfig, root: Path, trainer: Trainer | None = None
+    config: SimulationConfig,
+    root: Path,
+    trainer: Trainer | None = None,
+    remote: HttpServer | None = None,
 ) -> SimulationReport:
     """Run the scenario of ``config`` in a new workspace at ``root`` and analyze it.
 
     Args:
         config: the scenario, sizes and seed.
-        root: a new folder for the workspace.
+        root: a new folder for the workspace (over HTTP: the local copy of the data that
+            the true effect's counterfactuals are computed on).
         trainer: for ``model``: trains two versions in the prepared workspace and returns
             their names (control, treatment); the first is promoted.
+        remote: a running server to simulate against (``featured`` and ``aa`` only): the
+            data, the experiment, the visits and the users' events go to it, and the
+            analysis is its own.
 
     Raises:
-        ValidationFailedError: an unknown scenario, ``model`` without a trainer, or nobody
-            was exposed.
+        ValidationFailedError: an unknown scenario, ``model`` without a trainer or over
+            HTTP, the server refused something, or nobody was exposed.
     """
     began = time.perf_counter()
     experiment_for(config.scenario, ("v0001", "v0002"))  # an unknown scenario fails first
-    if config.scenario == "model" and trainer is None:
-        raise ValidationFailedError("the model scenario needs a trainer of two versions")
+    if config.scenario == "model" and (trainer is None or remote is not None):
+        raise ValidationFailedError(
+            "the model scenario needs a trainer of two versions and runs in-process only"
+        )
     ws, market = prepare_workspace(root, config)
     try:
         versions = trainer(ws) if trainer is not None and config.scenario == "model" else None
         exp = experiment_for(config.scenario, versions)
         ExperimentStore(ws.root / EXPERIMENTS_DIR, check_seconds=0).put(exp)
-        truth = _run_days(ws, market, exp, config)
-        now = datetime.now(UTC) + timedelta(seconds=1)
-        result, exposed = experiment_results(ws.store, exp, now=now, alpha=config.alpha)
+        if remote is not None:
+            remote.upload(market)
+            remote.put_experiment(exp)
+        truth = _run_days(ws, market, exp, config, remote)
+        out = _analysis(ws, exp, config, remote, len(truth.log_none))
     finally:
         ws.close()
-    c = next(r for r in result.results if r.role == "primary").comparison
+    primary = next(r for r in out["results"] if r["role"] == "primary")
     control, treatment = truth.rates()
     return SimulationReport(
-        scenario=config.scenario, users=config.users, exposed=exposed.height,
-        visits=truth.visits, estimate=float(c.abs_diff),
-        ci=(float(c.abs_low), float(c.abs_high)), p_value=float(c.p_value),
+        scenario=config.scenario, users=config.users, exposed=int(out["users"]),
+        visits=truth.visits, estimate=float(primary["abs_diff"]),
+        ci=(float(primary["abs_ci"][0]), float(primary["abs_ci"][1])),
+        p_value=float(primary["p_value"]),
         true_control=control, true_treatment=treatment, true_effect=treatment - control,
-        seconds=time.perf_counter() - began, counts=dict(result.srm.observed),
+        seconds=time.perf_counter() - began, counts=dict(out["srm"]["observed"]),
     )  # fmt: skip
+
+
+def _analysis(
+    ws: Workspace,
+    exp: Experiment,
+    config: SimulationConfig,
+    remote: HttpServer | None,
+    exposed: int,
+) -> dict[str, Any]:
+    """The analysis as the API answers it: the server's, or the same code run here."""
+    if remote is not None:
+        return remote.results(exp.key, config.alpha, exposed)
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    result, frame = experiment_results(ws.store, exp, now=now, alpha=config.alpha)
+    return {"users": frame.height, **result.to_dict()}
