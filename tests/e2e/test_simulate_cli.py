@@ -54,32 +54,18 @@ def test_the_model_scenario_compares_two_trained_versions() -> None:
 def test_a_running_server_is_simulated_against_over_http(tmp_path: Path) -> None:
     """The same featured test through a real socket: the server assigns, serves, stores the
     users' events and analyzes; the simulator's local copy gives the truth."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from tastemaker.bench.server import free_port, http_get
+    from tastemaker.bench.server import http_get, start_server
     from tastemaker.workspace import Workspace
 
     Workspace.init(tmp_path / "server").close()  # loopback may call it without a key
-    port = free_port()
-    cmd = [sys.executable, "-m", "tastemaker", "serve", "-w", str(tmp_path / "server"),
-           "--port", str(port)]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    proc, port, _ = start_server(tmp_path / "server")
     try:
-        deadline = time.monotonic() + 120
-        while http_get(port, "/readyz")[0] != 200:
-            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.1)
         url = f"http://127.0.0.1:{port}"
         out = simulate("--users", "600", "--days", "2", "--seed", "2", "--alpha", "0.01",
                        "--url", url)  # fmt: skip
         status, body = http_get(port, "/v1/experiments/sim-featured/results")
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        proc.terminate()
         proc.wait(timeout=60)
     assert out["url"] == url and out["exposed"] > 300
     assert set(out["counts"]) == {"control", "treatment"}
