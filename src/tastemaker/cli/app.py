@@ -70,6 +70,10 @@ COMMANDS: LazyCommands = {
         "tastemaker.cli.keys:app",
         "API keys with scopes (ingest, read, admin): create (shown once), list, revoke.",
     ),
+    "forget": (
+        "tastemaker.cli.forget:forget",
+        "Forget a user everywhere (events, profile, logs, model rows) and print the receipt.",
+    ),
     "audit": (
         "tastemaker.cli.audit:audit",
         "The audit log: every admin action and deletion, who, what, when, outcome.",

@@ -362,6 +362,14 @@ class Engine:
         """Store the buffered platform events."""
         self.sink.close()
 
+    def forget(self, user_key: str) -> None:
+        """After a user was forgotten: drop what this process holds of them (cached lists,
+        and model versions whose files lost their rows are read again)."""
+        setup = self._setup
+        setup.cache.invalidate([user_key])
+        setup.users.invalidate([user_key])
+        self.refresh()
+
     def on_events(self, frame: pl.DataFrame) -> None:
         """Ingestor listener: drop cached lists of users who acted; count exposure."""
         acted = frame.filter(~pl.col("type").is_in(["impression", "exposure"]))

@@ -75,12 +75,13 @@ class VersionSet:
             items = self.items()
             wanted = {state.active, state.shadow, *extra}
             loaded: dict[str, LoadedVersion] = {}
+            rewritten = state.rewrites != self.state.rewrites  # files changed: read them anew
             for name in sorted(n for n in wanted if n):
                 keep = self.versions.get(name)
-                if keep is not None and not stale:
+                if keep is not None and not stale and not rewritten:
                     loaded[name] = keep
                     continue
-                found = self._load(name, items, keep)
+                found = self._load(name, items, None if rewritten else keep)
                 if found is not None:
                     loaded[name] = found
             if not state.active or not loaded:

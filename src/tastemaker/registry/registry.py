@@ -49,6 +49,9 @@ class RegistryState(BaseModel):
     history: list[str] = Field(default_factory=list)
     canary: Canary | None = None
     shadow: str | None = None
+    #: bumped when versions' files were rewritten in place (a user erased from them):
+    #: serving processes then reload every version from disk
+    rewrites: int = 0
 
 
 def in_canary(user_key: str, canary: Canary | None) -> bool:
@@ -207,6 +210,14 @@ class ModelRegistry:
 
         def change(s: RegistryState) -> None:
             s.shadow = version
+
+        return self._update(change)
+
+    def mark_rewritten(self) -> RegistryState:
+        """Record that version files changed in place: every process reloads them."""
+
+        def change(s: RegistryState) -> None:
+            s.rewrites += 1
 
         return self._update(change)
 

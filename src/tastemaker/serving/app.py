@@ -26,6 +26,7 @@ from tastemaker.serving.routers import (
     items,
     recommendations,
 )
+from tastemaker.serving.routers import privacy as privacy_router
 from tastemaker.serving.routers import profiles as profiles_router
 from tastemaker.serving.routers import propensity as propensity_router
 from tastemaker.storage.outage import is_outage, unavailable
@@ -146,6 +147,7 @@ def create_app(workspace: Workspace, *, preload: bool = False) -> FastAPI:
     app.include_router(health.router)
     app.include_router(ingest.router)
     app.include_router(profiles_router.router)
+    app.include_router(privacy_router.router)
     app.include_router(featured.router)
     app.add_middleware(_OutageAnswers)  # inside the metrics middleware: it counts the 503
     metrics.install_metrics(app)

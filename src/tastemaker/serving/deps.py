@@ -21,6 +21,7 @@ from tastemaker.access.keys import split_token
 from tastemaker.config import Scope
 from tastemaker.engine.runtime import Engine
 from tastemaker.errors import AuthError, ForbiddenError, PayloadTooLargeError, RateLimitedError
+from tastemaker.privacy.forget import subject_digest
 from tastemaker.serving.metrics import get_metrics
 from tastemaker.workspace import Workspace
 
@@ -73,11 +74,19 @@ async def _authorize(request: Request, key: str | None, bearer: Any, scope: Scop
     return principal
 
 
+_PERSONAL = {"user_id", "anonymous_id"}
+
+
 def _action(request: Request) -> tuple[str, str | None]:
     """What an audited request does (method and route path) and to what (path values)."""
     route = request.scope.get("route")
     action = f"{request.method} {getattr(route, 'path', request.url.path)}"
-    return action, "/".join(str(v) for v in request.path_params.values()) or None
+    ws: Workspace = request.app.state.workspace
+    values = [
+        subject_digest(ws.pseudonymizer.one(str(v))) if k in _PERSONAL else str(v)
+        for k, v in request.path_params.items()
+    ]  # a user is named by a digest: raw ids never rest in the audit log
+    return action, "/".join(values) or None
 
 
 async def _ingest(request: Request, key: KeyHeader, bearer: BearerHeader) -> Principal:

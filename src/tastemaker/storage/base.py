@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -212,8 +213,10 @@ class Store(ABC):
         """Mark dead letters as replayed successfully."""
 
     @abstractmethod
-    def delete_user(self, user_id: str) -> dict[str, int]:
-        """Erase a user everywhere; return the rows deleted per table."""
+    def delete_user(self, user_id: str, anonymous_ids: Sequence[str] = ()) -> dict[str, int]:
+        """Erase a (pseudonymized) user from every table: their rows, the events and
+        profiles of their anonymous ids, their identity links and the dead letters that
+        hold either; return the rows deleted per table."""
 
     @abstractmethod
     def table_counts(self) -> dict[str, int]:

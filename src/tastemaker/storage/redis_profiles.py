@@ -61,6 +61,13 @@ class RedisProfiles:
             return None
         return value.decode() if isinstance(value, bytes) else str(value)
 
+    def delete(self, keys: list[str]) -> int:
+        """Delete the profiles of ``keys``; return how many existed."""
+        if not keys:
+            return 0
+        with _guard("delete"):
+            return int(self.client.delete(*[self._key(k) for k in keys]))
+
     def clear(self) -> int:
         """Delete every profile key under the prefix; return how many."""
         n = 0

@@ -14,7 +14,7 @@ object per event) from `ARROW_MIN_ROWS` events on, as JSON columns (``e``) below
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import polars as pl
@@ -192,6 +192,51 @@ class RedisStreamBus:
                     yield Message(partition, mid, _columns(fields), int(fields[b"t"]))
             start = f"({mid}"
 
+    def erase(self, user_ids: set[str], anonymous_ids: set[str]) -> int:
+        """Delete every entry holding an event of these (pseudonymized) ids; return how many.
+
+        An entry holds a batch of many users' events; it is deleted whole, which is safe
+        once the group has acknowledged it (every event is applied, and the event log stays
+        the record). Entries not acknowledged yet are left alone and counted as pending.
+
+        Raises:
+            StoreUnavailableError: Redis failed, or entries holding the ids are still to be
+                processed by the workers (try again when they caught up).
+        """
+        deleted = waiting = 0
+        try:
+            for p in range(self.cfg.partitions):
+                stream = self.stream(p)
+                doomed = [m.id for m in self.entries(p) if _holds(m.columns, user_ids,
+                                                                  anonymous_ids)]  # fmt: skip
+                open_ids = self._unacknowledged(stream)
+                done = [i for i in doomed if not open_ids(i)]
+                waiting += len(doomed) - len(done)
+                if done:
+                    deleted += int(self.client.xdel(stream, *done))
+        except redis.RedisError as exc:
+            raise StoreUnavailableError(f"cannot erase from redis streams: {exc}") from exc
+        if waiting:
+            raise StoreUnavailableError(
+                f"{waiting} stream entries holding the user are not processed yet; "
+                "retry when the stream workers caught up"
+            )
+        return deleted
+
+    def _unacknowledged(self, stream: str) -> Callable[[str], bool]:
+        """A test of whether an entry id of ``stream`` is not acknowledged by the group."""
+        try:
+            groups: Any = self.client.xinfo_groups(stream)
+        except redis.ResponseError:  # no stream or no group yet: nothing was read
+            return lambda _id: True
+        group = next((g for g in groups if _text(g["name"]) == self.cfg.group), None)
+        if group is None:
+            return lambda _id: True
+        last = _entry_id(_text(group["last-delivered-id"]))
+        pending: Any = self.client.xpending_range(stream, self.cfg.group, "-", "+", 1_000_000)
+        open_ids = {_text(x["message_id"]) for x in pending}
+        return lambda i: _entry_id(i) > last or i in open_ids
+
     def delete_streams(self) -> None:
         """Remove every partition stream (tests and benchmarks)."""
         self.client.delete(*[self.stream(p) for p in range(self.partitions)])
@@ -199,6 +244,22 @@ class RedisStreamBus:
     def close(self) -> None:
         """Release connections."""
         self.client.close()
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _entry_id(text: str) -> tuple[int, int]:
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _holds(columns: dict[str, list[Any]], users: set[str], visitors: set[str]) -> bool:
+    """True when a decoded entry holds an event of ``users`` or ``visitors``."""
+    return bool(users.intersection(columns.get("user_id") or ())) or bool(
+        visitors.intersection(columns.get("anonymous_id") or ())
+    )
 
 
 def _payload(frame: pl.DataFrame) -> dict[str, bytes]:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
 import polars as pl
-from sqlalchemy import Connection, Engine, event, func, select
+from sqlalchemy import Connection, Engine, event, func, or_, select
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.sql import Select
@@ -314,8 +315,10 @@ class SqlStore(SqlProfilesMixin, SqlWatermarksMixin, SqlAccessMixin, Store):
             conn.execute(d.update().where(d.c.id.in_(ids)).values(replayed_at=at_ms))
 
     # --- housekeeping -------------------------------------------------------------------------
-    def delete_user(self, user_id: str) -> dict[str, int]:
-        """Delete every row of every table that has a user_id equal to ``user_id``.
+    def delete_user(self, user_id: str, anonymous_ids: Sequence[str] = ()) -> dict[str, int]:
+        """Delete every row of every table that has a user_id equal to ``user_id``, the
+        events, profiles (``anon:<id>``) and links of ``anonymous_ids``, and the dead
+        letters whose payload holds any of them.
 
         Watermarks past the log's new end come back to it (SQLite gives the next event the
         ``seq`` after the highest left, which must not count as done), and every version
@@ -323,11 +326,24 @@ class SqlStore(SqlProfilesMixin, SqlWatermarksMixin, SqlAccessMixin, Store):
         """
         counts: dict[str, int] = {}
         w = t.watermarks
+        anon = list(anonymous_ids)
+        extra = {
+            "events": lambda: t.events.c.anonymous_id.in_(anon),
+            "profiles": lambda: t.profiles.c.user_id.in_([f"anon:{a}" for a in anon]),
+            "identity_links": lambda: t.identity_links.c.anonymous_id.in_(anon),
+        }
         with self.engine.begin() as conn:
             for table in t.metadata.sorted_tables:
                 if "user_id" in table.c:
-                    res = conn.execute(sa_delete(table).where(table.c.user_id == user_id))
+                    cond = table.c.user_id == user_id
+                    if anon and table.name in extra:
+                        cond = or_(cond, extra[table.name]())
+                    res = conn.execute(sa_delete(table).where(cond))
                     counts[table.name] = int(res.rowcount or 0)
+            letters = t.dead_letters.c.payload
+            held = or_(*[letters.contains(x, autoescape=True) for x in (user_id, *anon)])
+            res = conn.execute(sa_delete(t.dead_letters).where(held))
+            counts["dead_letters"] = int(res.rowcount or 0)
             end = int(conn.execute(select(func.max(t.events.c.seq))).scalar() or 0)
             conn.execute(
                 w.update().values(seq=func.min(w.c.seq, end) if _is_sqlite(conn) else
