@@ -1,8 +1,10 @@
 """Raw user ids never rest: not in any workspace file, not in the server's log.
 
-The demo runs with a shadow and a canary; users are served, give feedback, see the
-featured listing, send events and hit the error paths. Then every file of the workspace
-(text or binary) and the log are searched for the raw ids used.
+The demo runs with a shadow, a canary and an A/B experiment; users are served (and exposed),
+give feedback, see the featured listing, send events and hit the error paths; the
+experiment's results and breakdown are read; one user is forgotten (``DELETE
+/v1/users/{id}``, twice). Then every file of the workspace (text or binary) and the log are
+searched for the raw ids used.
 """
 
 from __future__ import annotations
@@ -65,6 +67,25 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     ws.close()
 
 
+def _experiment(client: TestClient, version: str) -> None:
+    """An experiment on every user: its own model in one arm, the featured policy in both."""
+    variants = [
+        {"name": "control", "weight": 1, "serving": {"featured_policy": "random"}},
+        {"name": "b", "weight": 1,
+         "serving": {"model_version": version, "featured_policy": "personalized"}},
+    ]  # fmt: skip
+    body = {"variants": variants, "metrics": {"primary": "ctr"}}
+    answer = client.put("/v1/experiments/rawab", json=body)
+    assert answer.status_code == 200, answer.text
+
+
+def _read_experiment(client: TestClient) -> None:
+    answer = client.get("/v1/experiments/rawab/results")
+    assert answer.status_code in (200, 422), answer.text  # 422: too few users to analyze
+    for by in ("segment", "device"):
+        client.get("/v1/experiments/rawab/breakdown", params={"by": by})
+
+
 def _use_the_api(client: TestClient, item: str) -> None:
     """Every path a raw id travels: lists, feedback, featured, events, errors."""
     for user in (ALICE, BOB, NEWCOMER):
@@ -100,12 +121,19 @@ def _settle(engine: Engine) -> None:
 
 def test_no_raw_user_id_is_stored_or_logged(demo: Workspace, logged: Path) -> None:
     item = str(demo.store.items()["item_id"][0])
+    version = registry_of(demo).versions()[0]
     with TestClient(create_app(demo), client=LOOPBACK) as client:
+        _experiment(client, version)
         _use_the_api(client, item)
         engine: Engine = client.app.state.engine  # type: ignore[attr-defined]
         assert engine.shadow is not None
         _settle(engine)
         assert engine.shadow.done >= 3  # the shadow did log rows
+        _read_experiment(client)
+        exposures = demo.store.events(types=["exposure"])
+        assert exposures.height >= 3  # the experiment did expose users
+        for _ in range(2):  # the forget path, and its retry
+            assert client.delete(f"/v1/users/{BOB}").status_code == 200
     files = [p for p in demo.root.rglob("*") if p.is_file()] + [logged]
     assert any(p.name.startswith("shadow-") for p in files)
     leaks = [f"{p}: {raw}" for p in files for raw in RAW_IDS if raw.encode() in p.read_bytes()]
