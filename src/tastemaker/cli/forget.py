@@ -26,8 +26,10 @@ def forget(
     workspace: WorkspaceOpt = Path("."),
     as_json: Annotated[bool, typer.Option("--json", help="Print the receipt as JSON.")] = False,
 ) -> None:
-    """Delete every trace of USER (events, links, profile, dead letters, exposures, logs,
-    rows in model versions) and print what was deleted where; the audit log records it
+    """Forget a user everywhere (events, profile, logs, model rows) and print the receipt.
+
+    Deletes every trace of USER (events, links, profile, dead letters, exposures, logs,
+    rows in model versions) and prints what was deleted where; the audit log records it
     under a digest of the user. Running it again is harmless and finishes a failed run."""
     from tastemaker.privacy.forget import forget_user
 
