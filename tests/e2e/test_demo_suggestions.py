@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from tests.e2e.conftest import LOOPBACK
 from typer.testing import CliRunner
 
 from tastemaker.cli.app import app
+from tastemaker.privacy.forget import ACTION
 from tastemaker.serving import create_app
 from tastemaker.workspace import Workspace
 
@@ -29,6 +31,11 @@ def test_every_suggested_call_answers_what_it_claims(tmp_path: Path) -> None:
     assert kinds == ["recommendations", "featured"] + ["propensity"] * promoted, result.output
     last = result.output.strip().splitlines()[-3:]  # it ends with a simulated A/B result
     assert "conversion uplift" in last[1] and "true effect" in last[2], result.output
+    keys = CliRunner().invoke(app, ["keys", "list", "-w", str(tmp_path / "demo")])
+    audit = CliRunner().invoke(app, ["audit", "--json", "-w", str(tmp_path / "demo")])
+    assert all(name in keys.output for name in ("shop-backend", "shop-frontend", "ops"))
+    actions = [json.loads(line)["action"] for line in audit.output.splitlines()]
+    assert actions == ["keys.create"] * 3 + [ACTION], audit.output
     ws = Workspace.open(tmp_path / "demo")
     try:
         client = TestClient(create_app(ws), client=LOOPBACK)

@@ -13,6 +13,7 @@ import typer
 from rich.panel import Panel
 
 from tastemaker.cli.common import console, fail
+from tastemaker.cli.demo_operations import forgettable_user, operate
 from tastemaker.cli.generate import window_start
 from tastemaker.cli.imports import import_file
 from tastemaker.datasets.marketplace import generate_marketplace, write_marketplace
@@ -62,7 +63,9 @@ def demo(
         )
     for step in _later_steps():
         step(ws)
-    calls = suggested_calls(ws, *suggested_pair(ws, market.events))
+    user, item = suggested_pair(ws, market.events)
+    operate(ws, forget=forgettable_user(market.events, keep=user))
+    calls = suggested_calls(ws, user, item)
     ws.close()
     console.print(
         Panel.fit(
@@ -72,6 +75,8 @@ def demo(
             f"  reports     {ws.settings.path(ws.settings.reports_dir)}\n\n"
             "Next:\n"
             f"  tastemaker doctor -w {workspace}\n"
+            f"  tastemaker keys list -w {workspace}\n"
+            f"  tastemaker audit -w {workspace}\n"
             f"  tastemaker serve -w {workspace}      # then open http://127.0.0.1:8000/docs\n"
             + "".join(f"  curl 'http://127.0.0.1:8000{path}'\n" for path in calls),
             title="tastemaker demo",
@@ -87,7 +92,7 @@ def _simulate(folder: Path, users: int, seed: int) -> None:
     from tastemaker.simulation.ab import SimulationConfig, simulate_ab
 
     console.print(
-        "[bold]7.[/bold] simulated A/B test: featured listing, random vs segment-personalized"
+        "[bold]10.[/bold] simulated A/B test: featured listing, random vs segment-personalized"
         f" (workspace {folder}; more: tastemaker simulate ab --help)"
     )
     with serving_process():
