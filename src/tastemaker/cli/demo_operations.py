@@ -11,7 +11,11 @@ from tastemaker.workspace import Workspace
 #: The keys a shop would make: its backend sends events, its front end reads lists, ops admin.
 DEMO_KEYS = (("shop-backend", ["ingest"]), ("shop-frontend", ["read"]), ("ops", ["admin"]))
 
-_PLACES = {"file": "lines in data files", "model": "rows in model versions", "redis": "Redis entries"}
+_PLACES = {
+    "file": "lines in data files",
+    "model": "rows in model versions",
+    "redis": "Redis entries",
+}
 
 
 def forgettable_user(events: pl.DataFrame, keep: str) -> str:
