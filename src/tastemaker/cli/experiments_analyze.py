@@ -12,7 +12,8 @@ from rich.table import Table
 
 from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
 from tastemaker.errors import TastemakerError
-from tastemaker.experiments.allocation import rebalance
+from tastemaker.experiments.allocation import Rebalanced, rebalance, rebalance_due
+from tastemaker.experiments.bandit import AllocationHistory
 from tastemaker.experiments.breakdown import breakdown
 from tastemaker.experiments.report import write_experiment_report
 from tastemaker.experiments.results import experiment_results, metric_catalog
@@ -127,18 +128,45 @@ def _print_groups(breakdown: dict[str, Any]) -> None:
 
 
 def rebalance_command(
-    key: Annotated[str, typer.Argument(help="A bandit experiment (allocation: thompson).")],
+    key: Annotated[
+        str | None, typer.Argument(help="A bandit experiment (allocation: thompson).")
+    ] = None,
+    due: Annotated[
+        bool,
+        typer.Option(
+            "--due",
+            help="Every running bandit whose last allocation is older than its "
+            "rebalance_hours (instead of one KEY).",
+        ),
+    ] = False,
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
     """One Thompson-sampling step: new weights from conversions so far (new users follow)."""
+    if (key is None) == (not due):
+        raise fail("give either an experiment KEY or --due (every bandit that is due)")
     with opened(workspace) as ws:
-        try:
-            store = ExperimentStore(ws.root / EXPERIMENTS_DIR, check_seconds=0)
-            history = rebalance(ws.store, store, key)
-        except TastemakerError as exc:
-            raise fail(exc.message) from exc
+        store = ExperimentStore(ws.root / EXPERIMENTS_DIR, check_seconds=0)
+        if due:
+            done = rebalance_due(ws.store, store)
+        else:
+            try:
+                done = [Rebalanced(str(key), rebalance(ws.store, store, str(key)))]
+            except TastemakerError as exc:
+                raise fail(exc.message) from exc
+    if not done:
+        console.print("no bandit is due for a rebalance")
+    for item in done:
+        if item.history is None:
+            console.print(f"[red]{item.key}: not rebalanced[/red]: {item.error}")
+        else:
+            _print_step(item.key, item.history)
+    if any(item.error for item in done):
+        raise typer.Exit(1)
+
+
+def _print_step(key: str, history: AllocationHistory) -> None:
     step = history.steps[-1]
     for arm, s, n, share in zip(history.arms, step.successes, step.trials, step.allocation,
                                 strict=True):  # fmt: skip
-        console.print(f"{arm}: {s:,} of {n:,} converted -> {share:.1%} of new users")
+        console.print(f"{key} {arm}: {s:,} of {n:,} converted -> {share:.1%} of new users")
     console.print(f"step {len(history.steps)} recorded in experiments/{key}.allocation.json")
