@@ -101,8 +101,7 @@ def _print(out: dict[str, Any]) -> None:
     for r in out["results"]:
         low, high = r["abs_ci"]
         rlow, rhigh = r["rel_ci"]
-        p_value = r["holm_p"] if r["holm_p"] is not None else r["p_value"]
-        p = f"{p_value:.1e}" if p_value is not None and p_value < 1e-4 else _num(p_value)
+        p = _p(r["holm_p"] if r["holm_p"] is not None else r["p_value"])
         role = r["role"] + (f" ({r['guardrail']})" if r["guardrail"] else "")
         table.add_row(
             r["metric"], role, r["variant"], _num(r["control_value"]), _num(r["value"]),
@@ -111,6 +110,28 @@ def _print(out: dict[str, Any]) -> None:
         )  # fmt: skip
     console.print(table)
     console.print("p: Holm-adjusted for secondary metrics; CUPED where a pre-period exists")
+    for r in out["results"]:
+        if r["note"]:
+            console.print(f"note: {r['metric']} ({r['variant']}): {r['note']}")
+    for r in (r for r in out["results"] if r["role"] == "primary" and not r["note"]):
+        _print_sequential(r, out["alpha"])
+
+
+def _print_sequential(r: dict[str, Any], alpha: float) -> None:
+    """The primary metric's fixed-horizon result next to its always-valid one."""
+    low, high = r["abs_ci"]
+    slow, shigh = r["sequential_ci"]
+    level = f"{1 - alpha:.0%}"
+    console.print(
+        f"primary {r['metric']} ({r['variant']} - control): "
+        f"fixed horizon {_num(r['abs_diff'])} [{_num(low)}, {_num(high)}] p = {_p(r['p_value'])}"
+        f"; always valid (any look) p = {_p(r['sequential_p'])}, "
+        f"{level} confidence sequence [{_num(slow)}, {_num(shigh)}]"
+    )
+
+
+def _p(p_value: float | None) -> str:
+    return f"{p_value:.1e}" if p_value is not None and p_value < 1e-4 else _num(p_value)
 
 
 def _print_groups(breakdown: dict[str, Any]) -> None:
