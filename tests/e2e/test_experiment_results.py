@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import numpy as np
 import polars as pl
 import pytest
+import yaml
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -172,3 +173,59 @@ def test_the_breakdown_by_device_splits_every_user_once_and_matches_the_filter(
     assert html_run.exit_code == 0, html_run.output
     html = (ws.root / "reports" / "experiment-featured.html").read_text()
     assert "by device (relative difference)" in html
+
+
+def test_a_metric_without_data_is_a_null_row_with_a_note_in_api_cli_and_report(
+    exposed: tuple[Workspace, dict],
+) -> None:
+    ws, _ = exposed
+    folder = ws.root / "experiments"
+    (folder / "metrics.yaml").write_text(
+        "- name: wishlist\n  numerator: {event_type: wishlist, aggregation: count}\n"
+        "- name: wish_ctr\n  numerator: {event_type: wishlist}\n"
+        "  denominator: {event_type: wishlist_view}\n"
+    )
+    original = (folder / "featured.yaml").read_text()
+    definition = yaml.safe_load(original)
+    definition["metrics"]["secondary"] += [{"metric": "wishlist"}, {"metric": "wish_ctr"}]
+    (folder / "featured.yaml").write_text(yaml.safe_dump(definition))
+    try:
+        with TestClient(create_app(ws)) as client:
+            assert client.get("/v1/experiments").json()["invalid"] == {}  # metrics.yaml
+            answer = client.get("/v1/experiments/featured/results")
+        assert answer.status_code == 200, answer.text
+        rows = {r["metric"]: r for r in answer.json()["results"]}
+        for name in ("wishlist", "wish_ctr"):
+            assert rows[name]["value"] is None and rows[name]["abs_ci"] == [None, None]
+            assert rows[name]["p_value"] is None and rows[name]["note"]
+        assert rows["conversion"]["value"] is not None and rows["conversion"]["note"] is None
+        run = CliRunner().invoke(cli, ["experiments", "analyze", "featured", "-w", str(ws.root)])
+        assert run.exit_code == 0, run.output
+        text = " ".join(run.output.split())
+        assert f"note: wishlist (segments): {rows['wishlist']['note']}" in text
+        html = (ws.root / "reports" / "experiment-featured.html").read_text()
+        assert rows["wish_ctr"]["note"] in html
+    finally:
+        (folder / "featured.yaml").write_text(original)
+        (folder / "metrics.yaml").unlink()
+
+
+def test_analyze_prints_the_primary_always_valid_result_next_to_the_fixed_horizon_one(
+    exposed: tuple[Workspace, dict],
+) -> None:
+    ws, _ = exposed
+    args = ["experiments", "analyze", "featured", "-w", str(ws.root), "--no-report"]
+    data = json.loads(CliRunner().invoke(cli, [*args, "--json"]).output)
+    primary = next(r for r in data["results"] if r["role"] == "primary")
+    low, high = primary["sequential_ci"]
+    assert low < primary["abs_ci"][0] <= primary["abs_diff"] <= primary["abs_ci"][1] < high
+    assert primary["sequential_p"] >= primary["p_value"]
+    run = CliRunner().invoke(cli, args)
+    assert run.exit_code == 0, run.output
+    text = " ".join(run.output.split())
+    assert (
+        f"primary conversion (segments - control): fixed horizon {primary['abs_diff']:.4f} "
+        f"[{primary['abs_ci'][0]:.4f}, {primary['abs_ci'][1]:.4f}]"
+    ) in text
+    assert f"95% confidence sequence [{low:.4f}, {high:.4f}]" in text
+    assert "always valid (any look) p =" in text

@@ -153,10 +153,12 @@ def test_one_exposure_per_user_and_experiment_and_impressions_name_the_variant(
 
 def test_exposures_change_no_profile_live_or_rebuilt(shop: tuple[Workspace, str]) -> None:
     ws, _ = shop
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    at = datetime.now(UTC)
+    now = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    clock = int(at.timestamp() * 1000)  # one clock for every read: recency_days compares exactly
     key = ws.pseudonymizer.one(USERS[0])
     ws.profiles.flush()
-    before = ws.profiles.get(key)
+    before = ws.profiles.get(key, now_ms=clock)
     exposure = pl.DataFrame(
         {"event_id": ["exp-test-1"], "user_id": [USERS[0]], "type": ["exposure"],
          "timestamp": [now],
@@ -164,11 +166,12 @@ def test_exposures_change_no_profile_live_or_rebuilt(shop: tuple[Workspace, str]
     )  # fmt: skip
     assert ws.ingestor.ingest_events(exposure, "test").accepted == 1
     ws.profiles.flush()
-    after = ws.profiles.get(key)
+    after = ws.profiles.get(key, now_ms=clock)
     assert before is not None and after is not None
+    assert before.traits["recency_days"] > 1  # an exposure counted as activity would zero it
     assert after.to_dict() == before.to_dict()
     ws.profiles.rebuild()
-    rebuilt = ws.profiles.get(key)
+    rebuilt = ws.profiles.get(key, now_ms=clock)
     assert rebuilt is not None and rebuilt.to_dict() == before.to_dict()
 
 

@@ -48,3 +48,26 @@ def test_create_list_show_stop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert refused.exit_code != 0 and "greater than 0" in refused.output
     missing = run.invoke(app, ["experiments", "show", "nope", "-w", ws])
     assert missing.exit_code != 0 and "does not exist" in missing.output
+
+
+BANDIT = """\
+key: bandit
+allocation: thompson
+rebalance_hours: 12
+variants: [{name: control, weight: 1}, {name: b, weight: 1}]
+metrics: {primary: conversion}
+"""
+
+
+def test_rebalance_due_steps_the_bandits_that_are_due(tmp_path: Path) -> None:
+    run = CliRunner()
+    ws = str(tmp_path / "ws")
+    assert run.invoke(app, ["init", ws]).exit_code == 0
+    (tmp_path / "ws" / "experiments" / "bandit.yaml").write_text(BANDIT)
+    first = run.invoke(app, ["experiments", "rebalance", "--due", "-w", ws])
+    assert first.exit_code == 0, first.output
+    assert "step 1 recorded in experiments/bandit.allocation.json" in " ".join(first.output.split())
+    again = run.invoke(app, ["experiments", "rebalance", "--due", "-w", ws])
+    assert again.exit_code == 0 and "no bandit is due" in again.output  # 12 h not passed
+    neither = run.invoke(app, ["experiments", "rebalance", "-w", ws])
+    assert neither.exit_code == 2 and "--due" in neither.output

@@ -12,7 +12,8 @@ from rich.table import Table
 
 from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
 from tastemaker.errors import TastemakerError
-from tastemaker.experiments.allocation import rebalance
+from tastemaker.experiments.allocation import Rebalanced, rebalance, rebalance_due
+from tastemaker.experiments.bandit import AllocationHistory
 from tastemaker.experiments.breakdown import breakdown
 from tastemaker.experiments.report import write_experiment_report
 from tastemaker.experiments.results import experiment_results, metric_catalog
@@ -100,8 +101,7 @@ def _print(out: dict[str, Any]) -> None:
     for r in out["results"]:
         low, high = r["abs_ci"]
         rlow, rhigh = r["rel_ci"]
-        p_value = r["holm_p"] if r["holm_p"] is not None else r["p_value"]
-        p = f"{p_value:.1e}" if p_value is not None and p_value < 1e-4 else _num(p_value)
+        p = _p(r["holm_p"] if r["holm_p"] is not None else r["p_value"])
         role = r["role"] + (f" ({r['guardrail']})" if r["guardrail"] else "")
         table.add_row(
             r["metric"], role, r["variant"], _num(r["control_value"]), _num(r["value"]),
@@ -110,6 +110,28 @@ def _print(out: dict[str, Any]) -> None:
         )  # fmt: skip
     console.print(table)
     console.print("p: Holm-adjusted for secondary metrics; CUPED where a pre-period exists")
+    for r in out["results"]:
+        if r["note"]:
+            console.print(f"note: {r['metric']} ({r['variant']}): {r['note']}")
+    for r in (r for r in out["results"] if r["role"] == "primary" and not r["note"]):
+        _print_sequential(r, out["alpha"])
+
+
+def _print_sequential(r: dict[str, Any], alpha: float) -> None:
+    """The primary metric's fixed-horizon result next to its always-valid one."""
+    low, high = r["abs_ci"]
+    slow, shigh = r["sequential_ci"]
+    level = f"{1 - alpha:.0%}"
+    console.print(
+        f"primary {r['metric']} ({r['variant']} - control): "
+        f"fixed horizon {_num(r['abs_diff'])} [{_num(low)}, {_num(high)}] p = {_p(r['p_value'])}"
+        f"; always valid (any look) p = {_p(r['sequential_p'])}, "
+        f"{level} confidence sequence [{_num(slow)}, {_num(shigh)}]"
+    )
+
+
+def _p(p_value: float | None) -> str:
+    return f"{p_value:.1e}" if p_value is not None and p_value < 1e-4 else _num(p_value)
 
 
 def _print_groups(breakdown: dict[str, Any]) -> None:
@@ -127,18 +149,45 @@ def _print_groups(breakdown: dict[str, Any]) -> None:
 
 
 def rebalance_command(
-    key: Annotated[str, typer.Argument(help="A bandit experiment (allocation: thompson).")],
+    key: Annotated[
+        str | None, typer.Argument(help="A bandit experiment (allocation: thompson).")
+    ] = None,
+    due: Annotated[
+        bool,
+        typer.Option(
+            "--due",
+            help="Every running bandit whose last allocation is older than its "
+            "rebalance_hours (instead of one KEY).",
+        ),
+    ] = False,
     workspace: WorkspaceOpt = Path("."),
 ) -> None:
     """One Thompson-sampling step: new weights from conversions so far (new users follow)."""
+    if (key is None) == (not due):
+        raise fail("give either an experiment KEY or --due (every bandit that is due)")
     with opened(workspace) as ws:
-        try:
-            store = ExperimentStore(ws.root / EXPERIMENTS_DIR, check_seconds=0)
-            history = rebalance(ws.store, store, key)
-        except TastemakerError as exc:
-            raise fail(exc.message) from exc
+        store = ExperimentStore(ws.root / EXPERIMENTS_DIR, check_seconds=0)
+        if due:
+            done = rebalance_due(ws.store, store)
+        else:
+            try:
+                done = [Rebalanced(str(key), rebalance(ws.store, store, str(key)))]
+            except TastemakerError as exc:
+                raise fail(exc.message) from exc
+    if not done:
+        console.print("no bandit is due for a rebalance")
+    for item in done:
+        if item.history is None:
+            console.print(f"[red]{item.key}: not rebalanced[/red]: {item.error}")
+        else:
+            _print_step(item.key, item.history)
+    if any(item.error for item in done):
+        raise typer.Exit(1)
+
+
+def _print_step(key: str, history: AllocationHistory) -> None:
     step = history.steps[-1]
     for arm, s, n, share in zip(history.arms, step.successes, step.trials, step.allocation,
                                 strict=True):  # fmt: skip
-        console.print(f"{arm}: {s:,} of {n:,} converted -> {share:.1%} of new users")
+        console.print(f"{key} {arm}: {s:,} of {n:,} converted -> {share:.1%} of new users")
     console.print(f"step {len(history.steps)} recorded in experiments/{key}.allocation.json")

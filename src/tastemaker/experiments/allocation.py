@@ -7,21 +7,30 @@ the Thompson allocation (Beta(1 + s, 1 + n - s) per arm, each arm kept at ``min_
 least), appends the step to ``experiments/<key>.allocation.json`` and writes the new weights
 into the definition, which running servers pick up within a second. Assignment stays sticky:
 users already exposed keep their variant, only new users follow the new weights.
+
+:func:`rebalance_due` runs that step on a schedule: every running bandit whose last
+allocation (its last recorded step, else its ``start``) is older than its definition's
+``rebalance_hours`` (default 24) is rebalanced; ``tastemaker experiments rebalance --due``
+calls it, and a worker can call it periodically.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tastemaker.errors import ValidationFailedError
+from tastemaker.errors import TastemakerError, ValidationFailedError
 from tastemaker.experiments.bandit import AllocationHistory, AllocationStep
 from tastemaker.experiments.definition import Experiment
 from tastemaker.experiments.metrics import by_variant, metric_values
 from tastemaker.experiments.results import PRE_DAYS, exposures, metric_catalog
 from tastemaker.experiments.store import ExperimentStore
 from tastemaker.storage.base import Store
+
+log = logging.getLogger(__name__)
 
 
 def history_path(folder: Path, key: str) -> Path:
@@ -83,3 +92,55 @@ def rebalance(
                 for v in experiment.variants]  # fmt: skip
     experiments.put(experiment.model_copy(update={"variants": variants}))
     return history
+
+
+@dataclass(frozen=True)
+class Rebalanced:
+    """What :func:`rebalance_due` did for one bandit: its new history, or why it failed."""
+
+    key: str
+    history: AllocationHistory | None = None
+    error: str | None = None
+
+
+def last_allocation(folder: Path, experiment: Experiment) -> datetime | None:
+    """When ``experiment``'s weights were last set: its last step, else its start (None:
+    never rebalanced and no start declared)."""
+    steps = load_history(folder, experiment).steps
+    return steps[-1].at if steps else experiment.start
+
+
+def is_due(folder: Path, experiment: Experiment, now: datetime) -> bool:
+    """Whether ``experiment`` is a running bandit whose last allocation is older than its
+    ``rebalance_hours`` at ``now`` (one never rebalanced, without a start, is due)."""
+    if experiment.allocation != "thompson" or not experiment.is_running(now):
+        return False
+    last = last_allocation(folder, experiment)
+    return last is None or now - last >= timedelta(hours=experiment.rebalance_hours)
+
+
+def rebalance_due(
+    store: Store, experiments: ExperimentStore, now: datetime | None = None
+) -> list[Rebalanced]:
+    """Rebalance every running bandit that is due (see :func:`is_due`), by key.
+
+    A bandit that cannot be rebalanced (e.g. its primary metric is not a proportion) is
+    logged and reported with its error; the others still run.
+
+    Args:
+        store: the workspace's store (exposures and conversions).
+        experiments: the definitions (weights are written back there).
+        now: the time of the step (default: now, UTC).
+    """
+    at = now or datetime.now(UTC)
+    done = []
+    for experiment in experiments.list():
+        if not is_due(experiments.folder, experiment, at):
+            continue
+        try:
+            history = rebalance(store, experiments, experiment.key, now=at)
+            done.append(Rebalanced(experiment.key, history))
+        except TastemakerError as exc:
+            log.error("bandit '%s' not rebalanced: %s", experiment.key, exc.message)
+            done.append(Rebalanced(experiment.key, error=exc.message))
+    return done

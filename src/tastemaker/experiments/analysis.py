@@ -8,6 +8,10 @@ ratio), Holm-adjusted p-values across secondary metrics, guardrail verdicts, the
 sequential p-value, and the sample-ratio-mismatch check that marks the whole result
 untrustworthy when it fails.
 
+A metric with no data in the window (no user has a matching event, a ratio without any
+denominator event in an arm, an arm with fewer than 2 users) does not stop the analysis: its
+rows carry null values and intervals and a ``note`` saying why.
+
 With CUPED, the reported variant values are the raw means; the differences, their intervals
 and the p-value are those of the CUPED-adjusted values (same expectation, smaller variance).
 """
@@ -25,7 +29,7 @@ import polars as pl
 
 from tastemaker.errors import ValidationFailedError
 from tastemaker.experiments.metrics import MetricKind, MetricSpec, by_variant
-from tastemaker.experiments.sequential import always_valid_p_value
+from tastemaker.experiments.sequential import always_valid_p_value, confidence_radius
 from tastemaker.experiments.stats import (
     Comparison,
     Estimate,
@@ -76,6 +80,8 @@ class MetricResult:
     sequential_p: float
     holm_p: float | None = None
     verdict: Verdict | None = None
+    sequential_ci: tuple[float, float] = (math.nan, math.nan)
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (NaN as null)."""
@@ -88,6 +94,8 @@ class MetricResult:
             "p_value": _f(c.p_value), "test": c.test, "cuped": self.cuped,
             "holm_p": self.holm_p, "guardrail": self.verdict,
             "sequential_p": _f(self.sequential_p),
+            "sequential_ci": [_f(self.sequential_ci[0]), _f(self.sequential_ci[1])],
+            "note": self.note,
         }  # fmt: skip
 
 
@@ -170,12 +178,40 @@ def _estimates(
     return ec, et, welch_test(ec, et, alpha), False
 
 
-def _sequential_p(ec: Estimate, et: Estimate, diff: float, relative_tau: float) -> float:
+def _sequential(
+    ec: Estimate, et: Estimate, diff: float, relative_tau: float, alpha: float
+) -> tuple[float, tuple[float, float]]:
+    """The always-valid p-value and the (1 - alpha) confidence sequence at this look."""
     # tau: the effect the test is tuned for, relative to control; per-user sd if control is 0
     scale = abs(float(ec.value)) or math.sqrt(float(ec.variance) * float(ec.n))
     tau = relative_tau * scale if scale > 0 else 1.0
     variance = float(ec.variance) + float(et.variance)
-    return float(always_valid_p_value(diff, variance, tau))
+    radius = float(confidence_radius(variance, tau, alpha))
+    return float(always_valid_p_value(diff, variance, tau)), (diff - radius, diff + radius)
+
+
+def _no_data(metric: MetricInput, control: str, variant: str) -> str | None:
+    """Why ``metric`` cannot be compared between the two arms (None: it can)."""
+    for arm in (control, variant):
+        users = np.size(metric.values.get(arm, ()))
+        if users < 2:
+            return f"'{arm}' has {users} user(s) here; at least 2 are needed"
+    if metric.kind == "ratio" and metric.denominators is not None:
+        empty = [a for a in (control, variant) if not _arr(metric.denominators, a).any()]
+        if empty:
+            return f"no denominator events in the window for {', '.join(empty)}"
+    elif not any(_arr(metric.values, a).any() for a in metric.values):
+        return "no events of this metric in the window (every user's value is 0)"
+    return None
+
+
+def _empty(metric: MetricInput, variant: str, note: str) -> MetricResult:
+    """A row without values: the metric has no data to compare."""
+    nan = math.nan
+    comparison = Comparison(nan, nan, nan, nan, nan, nan, nan, nan, nan, "none")
+    verdict: Verdict | None = "inconclusive" if metric.role == "guardrail" else None
+    return MetricResult(metric.name, metric.role, variant, comparison, False, nan,
+                        verdict=verdict, note=note)  # fmt: skip
 
 
 def _observed(metrics: Sequence[MetricInput]) -> dict[str, int]:
@@ -211,21 +247,27 @@ def analyze(
     """
     if not metrics or control not in weights:
         raise ValidationFailedError(f"analysis: need metrics and a control among {list(weights)}")
-    srm = srm_check(_observed(metrics), dict(weights), srm_threshold)
+    observed = _observed(metrics)
+    srm = srm_check({k: observed.get(k, 0) for k in weights} | observed, dict(weights),
+                    srm_threshold)  # fmt: skip
     results = []
     for metric in metrics:
         for variant in (v for v in weights if v != control):
+            note = _no_data(metric, control, variant)
+            if note is not None:
+                results.append(_empty(metric, variant, note))
+                continue
             ec, et, comparison, used = _estimates(metric, control, variant, cuped, alpha)
-            seq = _sequential_p(ec, et, float(comparison.abs_diff), sequential_tau)
+            seq, cs = _sequential(ec, et, float(comparison.abs_diff), sequential_tau, alpha)
             verdict = (guardrail_verdict(comparison, metric.guardrail)
                        if metric.role == "guardrail" and metric.guardrail else None)  # fmt: skip
             results.append(MetricResult(metric.name, metric.role, variant, comparison, used,
-                                        seq, verdict=verdict))  # fmt: skip
+                                        seq, verdict=verdict, sequential_ci=cs))  # fmt: skip
     return AnalysisResult(control, alpha, srm, _holm(results, alpha))
 
 
 def _holm(results: list[MetricResult], alpha: float) -> tuple[MetricResult, ...]:
-    secondary = [i for i, r in enumerate(results) if r.role == "secondary"]
+    secondary = [i for i, r in enumerate(results) if r.role == "secondary" and r.note is None]
     adjusted = holm([float(results[i].comparison.p_value) for i in secondary], alpha)
     out = list(results)
     for i, p in zip(secondary, adjusted, strict=True):

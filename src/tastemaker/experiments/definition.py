@@ -154,6 +154,13 @@ class Experiment(_Model):
         "metric that rewrites the weights at each `tastemaker experiments rebalance`",
     )
     min_share: float = Field(default=0.05, ge=0, lt=0.5, description="a bandit arm's floor")
+    rebalance_hours: float = Field(
+        default=24.0,
+        gt=0,
+        le=24 * 366,
+        description="a bandit's weights are rebalanced when its last allocation is older "
+        "than this (`tastemaker experiments rebalance --due`)",
+    )
 
     @field_validator("start", "stop")
     @classmethod

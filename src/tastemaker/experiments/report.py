@@ -43,12 +43,14 @@ table{border-collapse:collapse;font-size:.85rem}th,td{border:1px solid #ccc;padd
 the results.</p>{% endif %}
 <table><tr><th>metric</th><th>role</th><th>variant</th><th>control</th><th>value</th>
 <th>difference [95% CI]</th><th>relative [95% CI]</th><th>p</th><th>always-valid p</th>
-<th>guardrail</th></tr>{% for r in rows %}<tr><td>{{ r.metric }}</td><td>{{ r.role }}</td>
+<th>guardrail</th><th>note</th></tr>
+{% for r in rows %}<tr><td>{{ r.metric }}</td><td>{{ r.role }}</td>
 <td>{{ r.variant }}</td><td>{{ f(r.control_value) }}</td><td>{{ f(r.value) }}</td>
 <td>{{ f(r.abs_diff) }} [{{ f(r.abs_ci[0]) }}, {{ f(r.abs_ci[1]) }}]</td>
 <td>{{ f(r.rel_diff) }} [{{ f(r.rel_ci[0]) }}, {{ f(r.rel_ci[1]) }}]</td>
 <td>{{ f(r.holm_p if r.holm_p is not none else r.p_value) }}</td>
-<td>{{ f(r.sequential_p) }}</td><td>{{ r.guardrail or "" }}</td></tr>{% endfor %}</table>
+<td>{{ f(r.sequential_p) }}</td><td>{{ r.guardrail or "" }}</td>
+<td>{{ r.note or "" }}</td></tr>{% endfor %}</table>
 <p>p: Welch's t-test for means, a two-proportion z-test for rates, the delta method for
 ratios and relative differences; Holm-adjusted for secondary metrics; CUPED with each
 user's pre-period ({{ pre_days }} days) where it exists.</p>

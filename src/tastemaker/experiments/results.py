@@ -21,10 +21,9 @@ from tastemaker.experiments.analysis import AnalysisResult, MetricInput, analyze
 from tastemaker.experiments.definition import Experiment, Guardrail
 from tastemaker.experiments.metrics import BUILTIN_METRICS, MetricSpec, metric_values
 from tastemaker.experiments.stats import Guardrail as StatsGuardrail
-from tastemaker.experiments.store import read_exposures
+from tastemaker.experiments.store import METRICS_FILE, read_exposures
 from tastemaker.storage.base import Store
 
-METRICS_FILE = "metrics.yaml"
 PRE_DAYS = 14
 
 

@@ -6,6 +6,7 @@ picks up a new or changed file like the segment rules: :meth:`ExperimentStore.cu
 looks at the folder (one ``stat`` per file) at most every ``check_seconds`` and re-reads
 it only when a file's modification time, size or the set of files changed. A file that
 does not validate is logged and left out (the others keep serving); ``errors`` names it.
+The folder's ``metrics.yaml`` declares metrics and is never read as a definition.
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ log = logging.getLogger(__name__)
 
 #: The folder of definitions in a workspace.
 EXPERIMENTS_DIR = "experiments"
+#: The file in that folder that declares metrics (not an experiment; no experiment may be
+#: called ``metrics``).
+METRICS_FILE = "metrics.yaml"
+
+
+def _is_definition(name: str) -> bool:
+    """Whether a file name in the folder is an experiment definition."""
+    return name.endswith(".yaml") and not name.startswith(".") and name != METRICS_FILE
 
 
 class ExperimentStore:
@@ -105,6 +114,9 @@ class ExperimentStore:
     def _path(self, key: str) -> Path:
         if not valid_key(key):
             raise ValidationFailedError(f"'{key}' is not a valid experiment key", key=key)
+        if f"{key}.yaml" == METRICS_FILE:
+            why = f"'{key}' is reserved: {EXPERIMENTS_DIR}/{METRICS_FILE} declares metrics"
+            raise ValidationFailedError(f"{why}; choose another experiment key", key=key)
         return self.folder / f"{key}.yaml"
 
     def _fingerprint(self) -> tuple[tuple[str, int, int], ...]:
@@ -114,7 +126,7 @@ class ExperimentStore:
             return ()
         out = []
         for e in entries:
-            if e.name.endswith(".yaml") and not e.name.startswith("."):
+            if _is_definition(e.name):
                 try:
                     st = e.stat()
                 except FileNotFoundError:
@@ -126,7 +138,7 @@ class ExperimentStore:
         found: dict[str, Experiment] = {}
         errors: dict[str, str] = {}
         for path in sorted(self.folder.glob("*.yaml")) if self.folder.is_dir() else []:
-            if path.name.startswith("."):
+            if not _is_definition(path.name):
                 continue
             try:
                 exp = parse_experiment(yaml.safe_load(path.read_text()), str(path))

@@ -305,11 +305,12 @@ class ProfileService(ProfileMaintenance):
                     self._cache.setdefault(user_id, state)
         return state
 
-    def get(self, user_id: str) -> Profile | None:
+    def get(self, user_id: str, now_ms: int | None = None) -> Profile | None:
         """The profile of a (pseudonymized) user id, or None when the user is unknown.
 
         Segments are re-evaluated on read when the active rules changed since the profile
         was last updated, so a rules change shows without waiting for the next event.
+        ``now_ms`` is the clock of ``recency_days`` (default: now).
         """
         state = self.state(user_id)
         if state is None:
@@ -325,6 +326,7 @@ class ProfileService(ProfileMaintenance):
             self.attributes,
             self.updater.interactions,
             decayed_affinities(state, self.updater.half_life_ms),
+            now_ms=now_ms,
         )
         profile.segments = dict(segments)
         profile.rules_version = rules.version

@@ -11,7 +11,12 @@ import pytest
 
 from tastemaker.engine.events import Exposure, exposure_event_id, records_frame
 from tastemaker.errors import ValidationFailedError
-from tastemaker.experiments.allocation import history_path, rebalance
+from tastemaker.experiments.allocation import (
+    history_path,
+    load_history,
+    rebalance,
+    rebalance_due,
+)
 from tastemaker.experiments.definition import parse_experiment
 from tastemaker.experiments.results import experiment_results
 from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore
@@ -81,3 +86,62 @@ def test_only_a_bandit_with_a_proportion_can_rebalance(sqlite_workspace: Workspa
         rebalance(sqlite_workspace.store, store, "fixed")
     with pytest.raises(ValidationFailedError, match="proportion"):
         rebalance(sqlite_workspace.store, store, "rev")
+
+
+def _bandit(key: str, **extra: object) -> dict[str, object]:
+    return {"key": key, "allocation": "thompson", "start": T0.isoformat(),
+            "variants": [{"name": "control", "weight": 1}, {"name": "b", "weight": 1}],
+            "metrics": {"primary": "conversion"}, **extra}  # fmt: skip
+
+
+def test_rebalance_due_steps_each_bandit_once_its_hours_have_passed(
+    sqlite_workspace: Workspace,
+) -> None:
+    ws = sqlite_workspace
+    store = ExperimentStore(ws.root / EXPERIMENTS_DIR, check_seconds=0)
+    store.put(parse_experiment(_bandit("bandit")))  # every 24 h (the default)
+    store.put(parse_experiment(_bandit("hourly", rebalance_hours=6)))
+    store.put(parse_experiment(_bandit("later", start=(T0 + timedelta(days=9)).isoformat())))
+    store.put(parse_experiment(_bandit("stopped", status="stopped")))
+    base = {"variants": _bandit("x")["variants"], "metrics": {"primary": "conversion"}}
+    store.put(parse_experiment({**base, "key": "fixed", "start": T0.isoformat()}))
+    ws.ingestor.ingest_items(pl.DataFrame({"item_id": ["i1"]}), "test")
+    _log(ws, {"control": (100, 5), "b": (100, 30)})
+
+    def due(hours: float) -> list[str]:
+        done = rebalance_due(ws.store, store, T0 + timedelta(hours=hours))
+        assert all(d.error is None and d.history is not None for d in done)
+        return [d.key for d in done]
+
+    assert due(5) == []  # nothing is older than its hours yet
+    assert due(6) == ["hourly"]
+    assert due(11.9) == []  # hourly's last step was at 6 h
+    assert due(24) == ["bandit", "hourly"]
+    assert due(30) == ["hourly"]
+    steps = {k: len(load_history(store.folder, store.get(k)).steps) for k in ("bandit", "hourly")}
+    assert steps == {"bandit": 1, "hourly": 3}
+    recorded = json.loads(history_path(store.folder, "bandit").read_text())["steps"]
+    assert recorded[0]["at"] == (T0 + timedelta(hours=24)).isoformat()
+    assert recorded[0]["successes"] == [5, 30] and recorded[0]["trials"] == [100, 100]
+    assert store.get("bandit").variants[1].weight > 0.9  # the weights were written back
+    assert not history_path(store.folder, "later").exists()
+    assert not history_path(store.folder, "stopped").exists()
+    assert not history_path(store.folder, "fixed").exists()
+
+
+def test_rebalance_due_reports_a_bandit_it_cannot_step_and_runs_the_others(
+    sqlite_workspace: Workspace,
+) -> None:
+    store = ExperimentStore(sqlite_workspace.root / EXPERIMENTS_DIR, check_seconds=0)
+    store.put(parse_experiment(_bandit("rev", metrics={"primary": "revenue"})))
+    store.put(parse_experiment(_bandit("zz")))
+    done = rebalance_due(sqlite_workspace.store, store, T0 + timedelta(days=1))
+    assert [d.key for d in done] == ["rev", "zz"]
+    assert done[0].history is None and "proportion" in (done[0].error or "")
+    assert done[1].history is not None and len(done[1].history.steps) == 1
+
+
+@pytest.mark.parametrize("hours", [0, -1, 24 * 400, "daily"])
+def test_rebalance_hours_is_validated(hours: object) -> None:
+    with pytest.raises(ValidationFailedError, match="rebalance_hours"):
+        parse_experiment(_bandit("bad", rebalance_hours=hours))

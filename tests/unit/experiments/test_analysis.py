@@ -127,3 +127,55 @@ def test_metric_frames_from_the_event_log_feed_the_analysis() -> None:
     assert by_name["conversion"].comparison.control == pytest.approx(control_rate)
     assert by_name["conversion"].cuped and not by_name["ctr"].cuped  # pre-period purchases
     assert result.trustworthy and len(result.results) == len(BUILTIN_METRICS)
+
+
+def test_a_metric_without_data_gets_a_null_row_with_a_note_and_the_rest_is_analysed() -> None:
+    metrics = _experiment()
+    sizes = {k: np.size(v) for k, v in metrics[0].values.items()}
+    no_revenue = {k: np.zeros(n) for k, n in sizes.items()}
+    clicks = {k: np.zeros(n) for k, n in sizes.items()}
+    impressions = {"control": np.ones(sizes["control"]), "b": np.zeros(sizes["b"])}
+    extra = [
+        MetricInput("revenue", "mean", no_revenue, pre_values=no_revenue),
+        MetricInput("ctr2", "ratio", clicks, denominators=impressions),
+        MetricInput("refunds", "mean", no_revenue, role="guardrail", guardrail=Guardrail()),
+    ]
+    full = _by_metric(analyze(metrics, WEIGHTS, "control"))
+    result = analyze(metrics + extra, WEIGHTS, "control")
+    rows = {r["metric"]: r for r in json.loads(json.dumps(result.to_dict(), allow_nan=False))[
+        "results"]}  # fmt: skip
+    for name in ("revenue", "ctr2", "refunds"):
+        row = rows[name]
+        assert row["value"] is None and row["control_value"] is None and row["p_value"] is None
+        assert row["abs_ci"] == [None, None] and row["rel_ci"] == [None, None]
+        assert row["sequential_p"] is None and row["holm_p"] is None
+    assert "no events of this metric" in rows["revenue"]["note"]
+    assert rows["ctr2"]["note"] == "no denominator events in the window for b"
+    assert rows["refunds"]["guardrail"] == "inconclusive"
+    # the metrics with data are as without the empty ones (Holm over the same two secondaries)
+    for name, r in full.items():
+        assert rows[name]["note"] is None
+        assert rows[name]["p_value"] == pytest.approx(float(r.comparison.p_value), rel=1e-12)
+        assert rows[name]["holm_p"] == (None if r.holm_p is None else pytest.approx(r.holm_p))
+
+
+def test_an_arm_with_too_few_users_is_a_note_not_a_failure() -> None:
+    metrics = [
+        MetricInput(
+            "conversion", "proportion", {"control": np.array([0.0, 1.0, 1.0]), "b": np.array([1.0])}
+        )
+    ]
+    row = analyze(metrics, WEIGHTS, "control").results[0]
+    assert row.note == "'b' has 1 user(s) here; at least 2 are needed"
+    assert row.to_dict()["value"] is None
+
+
+def test_the_confidence_sequence_holds_the_difference_and_is_wider_than_one_look() -> None:
+    for r in analyze(_experiment(), WEIGHTS, "control").results:
+        low, high = r.sequential_ci
+        c = r.comparison
+        assert low < float(c.abs_diff) < high
+        assert low < float(c.abs_low) and float(c.abs_high) < high
+        assert (low + high) / 2 == pytest.approx(float(c.abs_diff), rel=1e-9)
+        # the interval excludes 0 exactly when the always-valid p is below alpha
+        assert (low > 0 or high < 0) == (r.sequential_p < 0.05)

@@ -124,6 +124,12 @@ class MetricOutcome(BaseModel):
     holm_p: float | None = Field(description="Holm-adjusted p (secondary metrics)")
     guardrail: str | None = Field(description="pass, fail or inconclusive (guardrails)")
     sequential_p: float | None = Field(description="always-valid p-value")
+    sequential_ci: list[float | None] = Field(
+        description="always-valid confidence sequence of the difference, at this look"
+    )
+    note: str | None = Field(
+        default=None, description="why the values are null (e.g. no data in the window)"
+    )
 
 
 class ExperimentResults(BaseModel):
