@@ -96,3 +96,22 @@ def test_a_bad_body_is_422_naming_the_field(
     assert "body" in answer.json()["message"]
     assert [r.name for r in KeyRing(ws.store, ws.root).list()] == ["ops"]
     assert AuditLog(ws.store).entries()[-1].outcome == "error"
+
+
+def test_init_anonymous_never_makes_even_loopback_clients_send_a_key(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tastemaker.cli.app import app
+
+    runner = CliRunner()
+    done = runner.invoke(app, ["init", str(tmp_path / "ws"), "--anonymous", "never"])
+    assert done.exit_code == 0, done.output
+    assert "anonymous requests: never" in done.output
+    ws = Workspace.open(tmp_path / "ws")
+    try:
+        local = TestClient(create_app(ws), client=("127.0.0.1", 50000))
+        assert local.get("/v1/featured").status_code == 401
+        token = KeyRing(ws.store, ws.root).create("web", ["read"]).token
+        assert local.get("/v1/featured", headers=_key(token)).status_code == 200
+    finally:
+        ws.close()
