@@ -57,12 +57,18 @@ class ChaosOptions:
     days: int = 7
     faults: tuple[str, ...] = FAULTS
     settle_s: float = 60.0
+    #: refuse requests without a key (clients send one with ingest + read scopes)
+    keys: bool = True
 
 
-def _prepare(root: Path, pg_url: str, redis_url: str, opts: ChaosOptions) -> dict[str, Any]:
+def prepare_workspace(
+    root: Path, pg_url: str, redis_url: str, opts: ChaosOptions
+) -> dict[str, Any]:
     """The workspace: settings on the throwaway backends, the marketplace's user events
     (no visitors: stitching across partitions is a documented approximation), a promoted
-    model. Returns what it holds and the raw user and item ids."""
+    model; with ``opts.keys`` requests without a key refused and one key (ingest + read)
+    made. Returns what it holds, the raw user and item ids and the key (or None)."""
+    from tastemaker.access import KeyRing
     from tastemaker.config import CacheConfig, RedisBusConfig, load_settings, write_settings
     from tastemaker.datasets.marketplace import generate_marketplace
     from tastemaker.training.recommender import registry_of, train_version
@@ -72,6 +78,9 @@ def _prepare(root: Path, pg_url: str, redis_url: str, opts: ChaosOptions) -> dic
     settings = load_settings(root)
     settings.bus = RedisBusConfig(url=redis_url, partitions=PARTITIONS)
     settings.cache = CacheConfig(redis_url=redis_url)
+    if opts.keys:  # the default rate and request limits stay on
+        settings.serving.allow_anonymous = "never"
+        settings.serving.open_endpoints = "never"
     write_settings(settings)
     _check_isolated(root, pg_url, redis_url)
     start = (datetime.now(UTC) - timedelta(days=opts.days)).date()
@@ -83,6 +92,11 @@ def _prepare(root: Path, pg_url: str, redis_url: str, opts: ChaosOptions) -> dic
     )
     ws = Workspace.open(root)
     try:
+        token = (
+            KeyRing(ws.store, ws.root).create("load", ["ingest", "read"]).token
+            if opts.keys
+            else None
+        )
         ws.ingestor.ingest_items(market.items, "chaos")
         ws.ingestor.ingest_users(market.users, "chaos")
         ws.ingestor.ingest_events(events, "chaos")
@@ -93,6 +107,7 @@ def _prepare(root: Path, pg_url: str, redis_url: str, opts: ChaosOptions) -> dic
     finally:
         ws.close()
     return {"users": market.users["user_id"].to_list(), "items": market.items["item_id"].to_list(),
+            "api_key": token,
             "info": {"users": market.users.height, "items": market.items.height,
                      "events": events.height, "model": "als (16 factors)",
                      "train_seconds": round(train_s, 1)}}  # fmt: skip
@@ -118,7 +133,7 @@ def _check_isolated(root: Path, pg_url: str, redis_url: str) -> None:
         )
 
 
-def _backlog(root: Path, timeout: float) -> dict[str, Any]:
+def settled_backlog(root: Path, timeout: float) -> dict[str, Any]:
     """Open the workspace, wait until it settled, close it (no connection kept open)."""
     from tastemaker.config import RedisBusConfig
     from tastemaker.storage.redis_streams import RedisStreamBus
@@ -177,16 +192,18 @@ def _setup(rig: ChaosRig, opts: ChaosOptions) -> dict[str, Any]:
     """Backends, workspace, API and workers, up and idle; what was set up."""
     pg, redis = rig.start_backends()
     ws = rig.root / "ws"
-    data = _prepare(ws, pg.url, redis.url, opts)
+    data = prepare_workspace(ws, pg.url, redis.url, opts)
     rig.start_api(ws)
     for n in range(WORKERS):
         rig.start_worker(n)
-    before = _backlog(ws, 120)
+    before = settled_backlog(ws, 120)
     if not before["settled"]:
         raise RuntimeError(f"the workers did not consume the imported events: {before}")
     return {"api_processes": 2, "workers": WORKERS, "partitions": PARTITIONS,
             "api_ready_seconds": round(rig.api_ready_s, 1), "data": data["info"],
-            "users": data["users"], "items": data["items"],
+            "users": data["users"], "items": data["items"], "api_key": data["api_key"],
+            "access": {"keys": opts.keys, "rate_limits": "on (defaults)",
+                       "request_limits": "on (defaults)"},
             "postgres": {"version": pg.version(), "port": pg.port,
                          "kill": "pg_ctl stop -m immediate, then start (crash recovery)",
                          "fsync": "off (a killed process loses nothing written)"},
@@ -198,6 +215,7 @@ def _under_load(rig: ChaosRig, opts: ChaosOptions, setup: dict[str, Any]) -> dic
     """The load with the faults, the wait for settling, the counts."""
     prefix = f"chaos-{uuid.uuid4().hex[:8]}-"
     plan = LoadPlan(ports=[rig.api_port], users=setup.pop("users"), items=setup.pop("items"),
+                    api_key=setup.pop("api_key"),
                     seconds=opts.seconds, clients=opts.clients, rate=opts.rate,
                     batch=opts.batch, seed=opts.seed, prefix=prefix)  # fmt: skip
     load = Load(plan)
@@ -208,7 +226,7 @@ def _under_load(rig: ChaosRig, opts: ChaosOptions, setup: dict[str, Any]) -> dic
     finally:
         load.abort()
     rig.note("load over (clients done resending)")
-    settled = _backlog(rig.root / "ws", opts.settle_s)
+    settled = settled_backlog(rig.root / "ws", opts.settle_s)
     rig.note("settled" if settled["settled"] else "did not settle")
     counts = _counts(rig.root / "ws", tally, prefix)
     answers = tally.summary()
@@ -258,10 +276,13 @@ def bench_chaos(
         str, typer.Option(help="Faults in order, comma-separated: " + ", ".join(FAULTS) + ".")
     ] = ",".join(FAULTS),
     keep: Annotated[bool, typer.Option(help="Keep the temporary folders (data, logs).")] = False,
+    keys: Annotated[
+        bool, typer.Option(help="Refuse requests without a key; the clients send one.")
+    ] = True,
 ) -> None:
     """Ingest + read load while Redis, PostgreSQL and a worker are paused and killed; counts
     events answered, stored, published and applied, and 5xx answers other than 503."""
     names = tuple(f.strip() for f in faults.split(",") if f.strip())
     opts = ChaosOptions(seconds=seconds, clients=clients, rate=rate, batch=batch, seed=seed,
-                        keep=keep, faults=names)  # fmt: skip
+                        keep=keep, faults=names, keys=keys)  # fmt: skip
     typer.echo(json.dumps(run_chaos(opts), indent=2))

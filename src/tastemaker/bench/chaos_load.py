@@ -45,6 +45,10 @@ class LoadPlan:
     prefix: str = "chaos"
     timeout_s: float = 30.0
     drain_s: float = 30.0
+    #: the key every request sends as ``X-API-Key`` (None: none, for an anonymous workspace)
+    api_key: str | None = None
+    #: the read endpoints the clients pick from (a subset of `READS`)
+    reads: tuple[str, ...] = READS
 
 
 @dataclass
@@ -79,6 +83,7 @@ class Tally:
                   if s.isdigit() and s.startswith("5") and s != "503")  # fmt: skip
         failures = sum(n for (_, s), n in self.statuses.items() if not s.isdigit())
         lat = {k: {"p50": round(float(np.percentile(v, 50)), 1),
+                   "p95": round(float(np.percentile(v, 95)), 1),
                    "p99": round(float(np.percentile(v, 99)), 1),
                    "max": round(float(np.max(v)), 1)}
                for k, v in sorted(self.latencies_ms.items()) if v}  # fmt: skip
@@ -97,8 +102,9 @@ class _Connection:
     """One keep-alive HTTP connection to one port, reopened after a failure or when it was
     idle for `IDLE_S` (after waiting out a 503's Retry-After, say)."""
 
-    def __init__(self, port: int, timeout: float) -> None:
+    def __init__(self, port: int, timeout: float, api_key: str | None = None) -> None:
         self.port, self.timeout = port, timeout
+        self.auth = {"X-API-Key": api_key} if api_key else {}
         self.conn: http.client.HTTPConnection | None = None
         self.used = 0.0
 
@@ -110,6 +116,7 @@ class _Connection:
         if self.conn is None:
             self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
         headers = {"Content-Type": "application/json"} if body is not None else {}
+        headers.update(self.auth)
         try:
             self.conn.request(method, path, body=body, headers=headers)
             resp = self.conn.getresponse()
@@ -140,7 +147,8 @@ class Client:
     def __init__(self, plan: LoadPlan, number: int, start: float, stop: threading.Event) -> None:
         self.plan, self.number, self.start, self.stop = plan, number, start, stop
         self.rng = random.Random(plan.seed * 1000 + number)
-        self.conn = _Connection(plan.ports[number % len(plan.ports)], plan.timeout_s)
+        port = plan.ports[number % len(plan.ports)]
+        self.conn = _Connection(port, plan.timeout_s, plan.api_key)
         self.tally = Tally()
         self.batches = 0
 
@@ -201,7 +209,7 @@ class Client:
         return ids, orjson.dumps(events)
 
     def _read(self) -> None:
-        endpoint = self.rng.choice(READS)
+        endpoint = self.rng.choice(self.plan.reads)
         user = self.rng.choice(self.plan.users)
         path = {
             READS[0]: f"/v1/recommendations/{user}?k=10",

@@ -39,6 +39,11 @@ BENCHMARKS: LazyCommands = {
         "Ingest + read load while Redis, PostgreSQL and a worker are paused and killed; counts"
         " events answered, stored, published and applied, and 5xx answers other than 503.",
     ),
+    "mixed": (
+        "tastemaker.bench.mixed:bench_mixed",
+        "Ingest + recommendations + featured at a target rate on PostgreSQL and Redis (two API"
+        " processes, two stream workers, keys on); errors, p50/p95/p99 and no event lost.",
+    ),
     "simulate": (
         "tastemaker.bench.simulate:bench_simulate",
         "Simulated A/B tests over seeds: A/A false-positive rate, coverage of the true effect.",

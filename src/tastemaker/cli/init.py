@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -19,6 +20,14 @@ from tastemaker.storage.migrations import latest_version
 from tastemaker.workspace import Workspace
 
 
+class Anonymous(StrEnum):
+    """Who may call the API without a key (``serving.allow_anonymous``)."""
+
+    never = "never"
+    loopback = "loopback"
+    always = "always"
+
+
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder to create the workspace in.")] = Path(
         "."
@@ -27,16 +36,26 @@ def init(
         str | None,
         typer.Option("--database", help="postgresql://... to use PostgreSQL instead of SQLite."),
     ] = None,
+    anonymous: Annotated[
+        Anonymous,
+        typer.Option(
+            "--anonymous",
+            help="Requests without an API key: loopback (this machine only, for trying it "
+            "out), never (a deployment: every client needs a key), always.",
+        ),
+    ] = Anonymous.loopback,
 ) -> None:
     """Create a workspace: config file, database and a fresh pseudonymization key (mode 0600)."""
     try:
-        ws = Workspace.init(directory, database_url=database)
+        ws = Workspace.init(directory, database_url=database, allow_anonymous=anonymous.value)
     except TastemakerError as exc:
         raise fail(exc.message) from exc
     console.print(f"workspace created at [bold]{ws.root}[/bold]")
     console.print(f"  config   {ws.root / CONFIG_FILE} (commented defaults)")
     console.print(f"  store    {ws.store.backend} (schema v{ws.store.schema_version()})")
     console.print(f"  key      {ws.settings.key_path} (mode 0600)")
+    console.print(f"  anonymous requests: {ws.settings.serving.allow_anonymous} "
+                  "(serving.allow_anonymous; keys: `tastemaker keys create`)")  # fmt: skip
     segments = ws.settings.path(ws.settings.profiles.segments_file)
     console.print(f"  segments {segments} (commented; `tastemaker segments apply` it)")
     console.print(f"  engine   {write_recommendations_template(ws.root)} (commented defaults)")

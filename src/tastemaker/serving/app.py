@@ -26,6 +26,7 @@ from tastemaker.serving.routers import (
     items,
     recommendations,
 )
+from tastemaker.serving.routers import keys as keys_router
 from tastemaker.serving.routers import privacy as privacy_router
 from tastemaker.serving.routers import profiles as profiles_router
 from tastemaker.serving.routers import propensity as propensity_router
@@ -113,6 +114,8 @@ _SCOPED = (
     feedback,
     propensity_router,
     experiments,
+    keys_router,
+    privacy_router,
 )
 
 
@@ -148,6 +151,7 @@ def create_app(workspace: Workspace, *, preload: bool = False) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(profiles_router.router)
     app.include_router(privacy_router.router)
+    app.include_router(keys_router.router)
     app.include_router(featured.router)
     app.add_middleware(_OutageAnswers)  # inside the metrics middleware: it counts the 503
     metrics.install_metrics(app)

@@ -109,7 +109,10 @@ async def _admin(
         status = getattr(exc, "status_code", 500)
         await _audit(request, principal.actor, action, target, "error", status=status)
         raise
-    await _audit(request, principal.actor, action, target, "ok")
+    # a route may name what it made (a new key's id) and add facts: request.state.audit
+    detail = dict(getattr(request.state, "audit", None) or {})
+    target = detail.pop("target", target)
+    await _audit(request, principal.actor, action, target, "ok", **detail)
 
 
 async def _audit(request: Request, actor: str, action: str, target: str | None,

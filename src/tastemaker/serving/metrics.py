@@ -30,6 +30,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from tastemaker.serving.responses import error_responses
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 _BUCKETS = (0.001, 0.002, 0.004, 0.006, 0.008, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 1.0)
@@ -218,7 +220,12 @@ def exposition(metrics: ServingMetrics) -> bytes:
 router = APIRouter(tags=["health"])
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    response_class=Response,
+    # serving.open_endpoints may ask a read key of the caller (the guard's answers)
+    responses=error_responses(401, 403, 429),
+)
 def metrics_endpoint(request: Request) -> Response:
     """Prometheus text format: request counts, latency histograms, model version, cache."""
     return Response(exposition(get_metrics(request)), media_type=CONTENT_TYPE_LATEST)
