@@ -72,6 +72,19 @@ def compare(
     return rows
 
 
+def window_features(
+    ws: Workspace, version: str, start_ms: int, end_ms: int
+) -> tuple[pl.DataFrame, int]:
+    """The feature frame of the items ``version`` served in the window, and its list count."""
+    folder = ModelRegistry(ws.settings.path(ws.settings.models_dir)).path(version)
+    served = served_items(ws.store, start_ms, end_ms)
+    served = served.filter(pl.col("model_version") == version)
+    artifacts = ServingArtifacts.load(folder)
+    features = feature_frame(served, ws.store.items(), artifacts.model.items_,
+                             artifacts.popularity)  # fmt: skip
+    return features, served["request_id"].n_unique() if served.height else 0
+
+
 def check_drift(
     ws: Workspace,
     version: str | None = None,
@@ -96,21 +109,16 @@ def check_drift(
         version = registry.state().active
         if version is None:
             raise NotFoundError("no model version is active: `tastemaker models promote V`")
-    folder = registry.path(version)
-    reference = Reference.load(folder)
+    reference = Reference.load(registry.path(version))
     end_ms = int((time.time() if now is None else now) * 1000)
     start_ms = end_ms - int((cfg.window_days if days is None else days) * 86_400_000)
-    served = served_items(ws.store, start_ms, end_ms)
-    served = served.filter(pl.col("model_version") == version)
-    artifacts = ServingArtifacts.load(folder)
-    features = feature_frame(served, ws.store.items(), artifacts.model.items_,
-                             artifacts.popularity)  # fmt: skip
+    features, lists = window_features(ws, version, start_ms, end_ms)
     return DriftReport(
         version=version,
         start_ms=start_ms,
         end_ms=end_ms,
-        lists=served["request_id"].n_unique() if served.height else 0,
-        items=served.height,
+        lists=lists,
+        items=features.height,
         min_samples=cfg.min_samples,
         features=compare(reference, features, cfg),
     )
