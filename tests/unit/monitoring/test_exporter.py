@@ -53,9 +53,7 @@ def test_metrics_count_ingested_rows_and_show_monitoring(sqlite_workspace: Works
     with TestClient(create_app(ws)) as client:
         assert client.post("/v1/events", json=events).status_code == 200
         text = client.get("/metrics").text
-    assert (
-        'tastemaker_ingested_rows_total{kind="event",outcome="accepted",source="api"} 1.0' in text
-    )
-    assert 'tastemaker_ingested_rows_total{kind="event",outcome="refused",source="api"} 1.0' in text
+    rows = "tastemaker_ingested_rows_total"
+    assert f'{rows}{{kind="event",outcome="accepted",source="api"}} 1.0' in text
+    assert f'{rows}{{kind="event",outcome="refused",source="api"}} 1.0' in text
     assert "tastemaker_drift_psi" in text and "tastemaker_alerts" in text
-    assert pl.DataFrame().height == 0
