@@ -118,6 +118,29 @@ class ProfileConfig(_Strict):
     lease_seconds: float = Field(default=30.0, gt=0)
 
 
+class MonitoringConfig(_Strict):
+    """Drift and online-metric monitoring (`tastemaker monitor`): windows and thresholds."""
+
+    #: Served traffic compared with a version's reference: the last ``window_days``.
+    window_days: float = Field(default=1.0, gt=0)
+    #: Population stability index at or above which a numeric feature has drifted.
+    psi_threshold: float = Field(default=0.2, gt=0)
+    #: Kolmogorov-Smirnov p-value below which a numeric feature has drifted (with the PSI).
+    ks_p_threshold: float = Field(default=0.01, gt=0, lt=1)
+    #: Chi-square p-value below which a categorical feature has drifted (with the PSI).
+    chi2_p_threshold: float = Field(default=0.01, gt=0, lt=1)
+    #: Fewest served items in the window for a drift verdict (fewer: not enough traffic).
+    min_samples: int = Field(default=200, ge=1)
+    #: A click-through or conversion this much lower (relative) than before is a metric drop.
+    metric_drop: float = Field(default=0.3, gt=0, le=1)
+    #: Days of online metrics read (and the baseline of a drop: the days before the last).
+    online_days: float = Field(default=14.0, gt=0)
+    #: A click or purchase counts for an impression of the item this long after it.
+    attribution_hours: float = Field(default=24.0, gt=0)
+    #: Fewest impressions a day (per version) for a metric drop verdict.
+    min_impressions: int = Field(default=100, ge=1)
+
+
 #: Who may call without a key, or reach the open endpoints: nobody, loopback clients only
 #: (127.0.0.0/8, ::1), or everyone.
 Openness = Literal["never", "loopback", "always"]
@@ -220,6 +243,7 @@ class Settings(_Strict):
     profiles: ProfileConfig = Field(default_factory=ProfileConfig)
     serving: ServingConfig = Field(default_factory=ServingConfig)
     process: ProcessConfig = Field(default_factory=ProcessConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     event_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
     models_dir: str = "models"
     reports_dir: str = "reports"

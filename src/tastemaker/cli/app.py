@@ -78,6 +78,10 @@ COMMANDS: LazyCommands = {
         "tastemaker.cli.audit:audit",
         "The audit log: every admin action and deletion, who, what, when, outcome.",
     ),
+    "monitor": (
+        "tastemaker.cli.monitor:app",
+        "Drift of served traffic against the model's reference, online metrics, alerts.",
+    ),
     "serve": ("tastemaker.cli.serve:serve", "Serve the API (OpenAPI docs at /docs)."),
     "bench": ("tastemaker.cli.bench:app", "Benchmarks printing JSON."),
 }

@@ -26,6 +26,7 @@ from tastemaker.profiles.worker import (
     run_worker,
 )
 from tastemaker.storage.redis_streams import RedisStreamBus
+from tastemaker.workspace import Workspace
 
 
 def worker(
@@ -79,7 +80,7 @@ def worker(
         def after_batch(_stats: WorkerStats) -> None:
             recorder.maybe_record()
 
-        health = _health(name, metrics_port)
+        health = _health(name, metrics_port, ws)
         options = WorkerOptions(batch=batch, max_events=max_events, retry_max_s=retry_max,
                                 keep_latency=stats_file is not None)  # fmt: skip
         stats = run_worker(service, bus, name, stop=stop, on_batch=after_batch, health=health,
@@ -90,9 +91,13 @@ def worker(
         console.print(f"stopped: {stats.events:,} events, {stats.applied:,} applied")
 
 
-def _health(name: str, metrics_port: int) -> WorkerHealth:
-    """The worker's state and gauges, served on ``metrics_port`` (0: not served)."""
+def _health(name: str, metrics_port: int, ws: Workspace) -> WorkerHealth:
+    """The worker's state and gauges, served on ``metrics_port`` (0: not served), with the
+    workspace's monitoring figures (drift, online metrics, alerts, model age)."""
+    from tastemaker.monitoring.exporter import MonitoringCollector
+
     health = WorkerHealth(name)
+    health.registry.register(MonitoringCollector(ws))
     if metrics_port:
         start_http_server(metrics_port, registry=health.registry)
         console.print(f"metrics on http://127.0.0.1:{metrics_port}/metrics")

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, Self
 
 import orjson
 import polars as pl
+
+from tastemaker.engine.served import ServedList
 
 #: Columns and types of every event the platform makes itself.
 PLATFORM_EVENT_SCHEMA: dict[str, pl.DataType] = {
@@ -36,6 +38,8 @@ _LIST_SCHEMA: dict[str, pl.DataType] = {
     "variant": pl.String(),
     "at_ms": pl.Int64(),
     "experiments": pl.String(),
+    "score": pl.List(pl.Float64),
+    "history": pl.Int64(),
 }
 
 
@@ -64,20 +68,32 @@ class ServedRecommendations:
     at_ms: int
     #: experiment key -> variant the list was served under (in every impression's context)
     experiments: dict[str, str] = field(default_factory=dict)
+    #: the served score of each item and the user's history size (drift monitoring)
+    scores: list[float] = field(default_factory=list)
+    history: int | None = None
+
+    @classmethod
+    def of(cls, served: ServedList, user_key: str, page: str | None, at_ms: int) -> Self:
+        """The record of a served list (``user_key``: the pseudonymized user id)."""
+        return cls(served.request_id, user_key, served.item_ids, served.model_version,
+                   served.variant, page, at_ms, served.experiments, served.scores,
+                   served.history)  # fmt: skip
 
     @staticmethod
     def frame(batch: list[Any]) -> pl.DataFrame:
-        """One impression per served item, built column-wise (position in the context)."""
-        columns = [name for name in _LIST_SCHEMA if name not in ("item_id", "experiments")]
+        """One impression per served item, built column-wise (position, score in the context)."""
+        columns = [n for n in _LIST_SCHEMA if n not in ("item_id", "experiments", "score")]
         lists = pl.DataFrame(
             {name: [getattr(s, name) for s in batch] for name in columns}
             | {"item_id": [s.item_ids for s in batch],
+               "score": [_scores(s) for s in batch],
                "experiments": [_json(s.experiments) if s.experiments else None for s in batch]},
             schema=_LIST_SCHEMA,
         )  # fmt: skip
         rows = lists.with_columns(position=pl.int_ranges(1, pl.col("item_id").list.len() + 1))
-        rows = rows.explode("item_id", "position")
-        plain = pl.struct("request_id", "position", "page", "model_version", "variant")
+        rows = rows.explode("item_id", "position", "score")
+        plain = pl.struct("request_id", "position", "page", "model_version", "variant", "score",
+                          "history")  # fmt: skip
         plain = plain.struct.json_encode()
         with_experiments = pl.concat_str(
             plain.str.strip_suffix("}"), pl.lit(',"experiments":'), "experiments", pl.lit("}")
@@ -104,7 +120,7 @@ class ServedListImpression:
 
     @staticmethod
     def frame(batch: list[Any]) -> pl.DataFrame:
-        """One impression event per list: ``properties`` hold ``items`` and ``positions``."""
+        """One impression event per list: ``properties`` hold items, positions and scores."""
         rows = []
         for record in batch:
             s: ServedRecommendations = record.served
@@ -113,10 +129,12 @@ class ServedListImpression:
                 "page": s.page,
                 "model_version": s.model_version,
                 "variant": s.variant,
+                "history": s.history,
             }
             if s.experiments:
                 context["experiments"] = s.experiments
-            props = {"items": s.item_ids, "positions": list(range(1, len(s.item_ids) + 1))}
+            props = {"items": s.item_ids, "positions": list(range(1, len(s.item_ids) + 1)),
+                     "scores": _scores(s)}  # fmt: skip
             rows.append((f"imp-{s.request_id}", s.user_id, None, "impression", None, s.at_ms,
                          _json(context), _json(props)))  # fmt: skip
         return _rows_frame(rows)
@@ -189,6 +207,13 @@ class Exposure:
               _json({"experiment": r.experiment, "variant": r.variant,
                      "segments": list(r.segments)})) for r in batch]
         )  # fmt: skip
+
+
+def _scores(record: ServedRecommendations) -> list[float | None]:
+    """The record's scores, one per item (None where a record carries none)."""
+    if len(record.scores) == len(record.item_ids):
+        return [float(x) for x in record.scores]
+    return [None] * len(record.item_ids)
 
 
 def exposure_event_id(experiment: str, unit: str) -> str:

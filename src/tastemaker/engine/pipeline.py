@@ -227,6 +227,7 @@ class RecommendationPipeline:
             scores=np.round(items.score.astype(np.float64), 6).tolist(),
             reasons=self._reasons(v, user, items),
             sources=names,
+            history=len(user.row.cols),
         )
 
     def _reasons(self, v: LoadedVersion, user: UserState, items: ItemList) -> list[str]:

@@ -346,9 +346,7 @@ class Engine:
         mode = setup.config.impressions
         if mode == "off" or not served.item_ids:
             return
-        record = ServedRecommendations(served.request_id, user_key, served.item_ids,
-                                       served.model_version, served.variant, context,
-                                       _now_ms(), served.experiments)  # fmt: skip
+        record = ServedRecommendations.of(served, user_key, context, _now_ms())
         if mode == "per_list":
             self.sink.put(ServedListImpression(record))
             v = setup.versions.versions.get(served.model_version)

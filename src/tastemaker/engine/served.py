@@ -26,6 +26,8 @@ class ServedList:
     sources: list[str]
     #: experiment key -> variant the list was served under
     experiments: dict[str, str] = field(default_factory=dict)
+    #: items in the user's history the model scored from (drift monitoring; not in the JSON)
+    history: int = 0
 
     def with_request_id(self, request_id: str) -> ServedList:
         """The same list answering another request."""

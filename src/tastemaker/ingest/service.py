@@ -58,6 +58,8 @@ class Ingestor:
         self.store = store
         self.pseudonymizer = pseudonymizer
         self.listeners: list[EventListener] = []
+        #: Called with (kind, source, summary) of every batch stored (metrics).
+        self.observers: list[Callable[[str, str, IngestSummary], None]] = []
         #: Concurrent API batches of events are stored together (`ingest_event_batches`).
         self.group_commit = GroupCommit(self.ingest_event_batches)
         #: Attribute names stored items / users hold (re-read when a batch brings new ones).
@@ -79,7 +81,12 @@ class Ingestor:
     ) -> IngestSummary:
         """Validate and store one batch of ``kind`` (events, items or users)."""
         prepared = self._prepare(kind, frame, first_row, ids_pseudonymized)
-        return self._store(prepared, source)
+        return self._observed(kind, source, self._store(prepared, source))
+
+    def _observed(self, kind: str, source: str, summary: IngestSummary) -> IngestSummary:
+        for observe in self.observers:
+            observe(kind, source, summary)
+        return summary
 
     def ingest_chunks(
         self, kind: str, chunks: Iterable[tuple[pl.DataFrame, int]], source: str
@@ -148,7 +155,7 @@ class Ingestor:
             summary = self._dead_letter(Checked(prepared.checked.valid, own), "event", source)
             summary.received, summary.accepted = frame.height, int(new_per[k])
             summary.duplicates = int(valid_per[k] - new_per[k])
-            summaries.append(summary)
+            summaries.append(self._observed("event", source, summary))
         return summaries
 
     def ingest_items(
@@ -196,7 +203,7 @@ class Ingestor:
         self._remember_names(kind, prepared.checked.attribute_names)
         summary = self._dead_letter(prepared.checked, kind, source)
         summary.received, summary.accepted = prepared.received, accepted
-        return summary
+        return self._observed(kind, source, summary)
 
     # --- the two halves of a batch ----------------------------------------------------------
     def _prepare(

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from tastemaker import __version__
 from tastemaker.access import AccessGate
 from tastemaker.errors import TastemakerError
+from tastemaker.monitoring.exporter import MonitoringCollector
 from tastemaker.serving import metrics
 from tastemaker.serving.guard import OpenEndpointsGuard, describe_scopes
 from tastemaker.serving.routers import (
@@ -154,7 +155,9 @@ def create_app(workspace: Workspace, *, preload: bool = False) -> FastAPI:
     app.include_router(keys_router.router)
     app.include_router(featured.router)
     app.add_middleware(_OutageAnswers)  # inside the metrics middleware: it counts the 503
-    metrics.install_metrics(app)
+    observed = metrics.install_metrics(app)
+    observed.add_collector(MonitoringCollector(workspace))  # drift, online, alerts, model age
+    workspace.ingestor.observers.append(observed.ingested)
     app.include_router(metrics.router)
     app.include_router(recommendations.router)
     app.include_router(items.router)

@@ -29,6 +29,9 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.registry import Collector
+
+from tastemaker.schema import IngestSummary
 
 from tastemaker.serving.responses import error_responses
 
@@ -88,6 +91,15 @@ class ServingMetrics:
             registry=r,
             multiprocess_mode="livemin",
         )
+        self.ingested_rows = Counter(
+            "tastemaker_ingested_rows",
+            "Rows of ingested batches (events, items, users) by outcome: accepted, duplicate, "
+            "refused (kept as dead letters); source api or platform (impressions, exposures)",
+            ["kind", "source", "outcome"],
+            registry=r,
+        )
+        #: Collectors computed at scrape time (monitoring figures), also in multiprocess mode.
+        self.collectors: list[Collector] = []
         self._roles: list[tuple[str, str]] = []
         self._stage_children: dict[str, Any] = {}
         self._http_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
@@ -132,6 +144,18 @@ class ServingMetrics:
     def config_status(self, valid: bool) -> None:
         """Publish whether the latest ``recommendations.yaml`` serves."""
         self.config_valid.set(1 if valid else 0)
+
+    def ingested(self, kind: str, source: str, summary: IngestSummary) -> None:
+        """Count a stored batch's rows by outcome (an ingestor observer)."""
+        for outcome, n in (("accepted", summary.accepted), ("duplicate", summary.duplicates),
+                           ("refused", summary.rejected)):  # fmt: skip
+            if n:
+                self.ingested_rows.labels(kind, source, outcome).inc(n)
+
+    def add_collector(self, collector: Collector) -> None:
+        """Expose a scrape-time collector (e.g. the monitoring figures) on ``/metrics``."""
+        self.registry.register(collector)
+        self.collectors.append(collector)
 
 
 class _MetricsMiddleware:
@@ -214,6 +238,8 @@ def exposition(metrics: ServingMetrics) -> bytes:
         return generate_latest(metrics.registry)
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
+    for collector in metrics.collectors:  # computed by the answering process
+        registry.register(collector)
     return generate_latest(registry)
 
 
@@ -227,5 +253,5 @@ router = APIRouter(tags=["health"])
     responses=error_responses(401, 403, 429),
 )
 def metrics_endpoint(request: Request) -> Response:
-    """Prometheus text format: request counts, latency histograms, model version, cache."""
+    """Prometheus text format: requests, latency, stages, models, cache, ingestion, monitoring."""
     return Response(exposition(get_metrics(request)), media_type=CONTENT_TYPE_LATEST)

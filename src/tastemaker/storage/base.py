@@ -122,6 +122,18 @@ class AuditEntry:
     seq: int | None = None
 
 
+@dataclass(frozen=True)
+class AlertRow:
+    """One monitoring alert: when (epoch ms), kind, subject, JSON detail, model version."""
+
+    ts: int
+    kind: str
+    subject: str
+    detail: str = "{}"
+    version: str | None = None
+    seq: int | None = None
+
+
 class Store(ABC):
     """Durable storage for tastemaker. One implementation per database backend.
 
@@ -350,4 +362,13 @@ class Store(ABC):
         self, since_ms: int | None = None, limit: int | None = None
     ) -> list[AuditEntry]:
         """Audit rows at or after ``since_ms``, oldest first (the last ``limit`` of them)."""
+        raise NotImplementedError
+
+    # --- monitoring: the alert log (schema version 6) -----------------------------------
+    def append_alert(self, row: AlertRow) -> int:
+        """Append one alert; return its ``seq``. Alert rows are never changed."""
+        raise NotImplementedError
+
+    def alerts(self, since_ms: int = 0, kind: str | None = None) -> list[AlertRow]:
+        """Alerts at or after ``since_ms`` (of ``kind`` when given), oldest first."""
         raise NotImplementedError

@@ -48,6 +48,7 @@ MIGRATIONS: list[Migration] = [
         "API keys (hashed, with scopes) and the append-only audit log",
         creates=(t.api_keys, t.audit_log),
     ),
+    Migration(6, "the append-only alert log of monitoring (drift, metric drops)", (t.alerts,)),
 ]
 
 

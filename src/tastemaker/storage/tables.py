@@ -191,3 +191,19 @@ audit_log = Table(
     Column("outcome", Text, nullable=False),
     Column("detail", Text, nullable=False, default="{}"),
 )
+
+# --- monitoring (schema version 6) ----------------------------------------------------------
+
+#: Drift and metric-drop alerts, append-only (no code path updates or deletes a row).
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("seq", _SeqType, primary_key=True, autoincrement=True),
+    Column("ts", BigInteger, nullable=False, index=True),
+    # drift | metric_drop
+    Column("kind", Text, nullable=False),
+    # what drifted or dropped: a feature name, ``ctr:v0003``, ...
+    Column("subject", Text, nullable=False),
+    Column("detail", Text, nullable=False, default="{}"),
+    Column("version", Text, nullable=True),
+)

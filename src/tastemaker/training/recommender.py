@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import polars as pl
@@ -9,11 +10,14 @@ import polars as pl
 from tastemaker.errors import ValidationFailedError
 from tastemaker.models.catalog import make_model
 from tastemaker.models.interactions import Interactions
+from tastemaker.monitoring.baseline import save_reference
 from tastemaker.registry.artifacts import ServingArtifacts
 from tastemaker.registry.manifest import DataRange, Manifest
 from tastemaker.registry.registry import ModelRegistry
 from tastemaker.retrieval.ann import AnnConfig
 from tastemaker.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 
 def registry_of(ws: Workspace) -> ModelRegistry:
@@ -90,4 +94,10 @@ def train_version(
         "metrics": metrics,
         "retrieval": {"ann_kind": artifacts.ann.kind_, "ann_recall_at_100": artifacts.ann.recall_},
     }
-    return registry_of(ws).create(fields, artifacts.save)
+    registry = registry_of(ws)
+    manifest = registry.create(fields, artifacts.save)
+    try:  # monitoring: what the version serves now, which later traffic is compared with
+        save_reference(ws, registry.path(manifest.version), manifest, artifacts)
+    except Exception:  # the version serves without it; `tastemaker monitor` says it is missing
+        log.exception("could not build the reference statistics of %s", manifest.version)
+    return manifest

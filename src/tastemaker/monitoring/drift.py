@@ -1,0 +1,124 @@
+"""Drift of served traffic against a model version's reference: :func:`check_drift`.
+
+The window is the last ``monitoring.window_days`` of impressions served by the version;
+each served item's features (``monitoring.features``) are compared with the version's
+``reference.json`` feature by feature (``monitoring.stats``). Too little traffic
+(fewer than ``monitoring.min_samples`` served items) gives figures but no verdict.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from tastemaker.config import MonitoringConfig
+from tastemaker.errors import NotFoundError
+from tastemaker.monitoring.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, feature_frame
+from tastemaker.monitoring.impressions import served_items
+from tastemaker.monitoring.reference import Reference
+from tastemaker.monitoring.stats import FeatureDrift, categorical_drift, numeric_drift
+from tastemaker.registry.artifacts import ServingArtifacts
+from tastemaker.registry.registry import ModelRegistry
+from tastemaker.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """Served traffic of one version in a window, compared with its reference."""
+
+    version: str
+    start_ms: int
+    end_ms: int
+    lists: int
+    items: int
+    min_samples: int
+    features: list[FeatureDrift] = field(default_factory=list)
+
+    @property
+    def enough(self) -> bool:
+        """Whether the window held enough served items for a verdict."""
+        return self.items >= self.min_samples
+
+    @property
+    def drifted(self) -> bool:
+        """Whether any feature drifted (never with too little traffic)."""
+        return self.enough and any(f.drifted for f in self.features)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {
+            "version": self.version,
+            "start_ms": self.start_ms,
+            "end_ms": self.end_ms,
+            "lists": self.lists,
+            "items": self.items,
+            "min_samples": self.min_samples,
+            "enough": self.enough,
+            "drifted": self.drifted,
+            "features": [f.to_dict() for f in self.features],
+        }
+
+
+def compare(
+    reference: Reference, features: pl.DataFrame, cfg: MonitoringConfig
+) -> list[FeatureDrift]:
+    """Every feature of ``features`` (a feature frame) against ``reference``."""
+    rows = [numeric_drift(c, reference.numeric[c], features[c].to_numpy(), cfg)
+            for c in NUMERIC_FEATURES if c in reference.numeric]  # fmt: skip
+    rows += [categorical_drift(c, reference.categorical[c], features[c], cfg)
+             for c in CATEGORICAL_FEATURES if c in reference.categorical]  # fmt: skip
+    return rows
+
+
+def window_features(
+    ws: Workspace, version: str, start_ms: int, end_ms: int
+) -> tuple[pl.DataFrame, int]:
+    """The feature frame of the items ``version`` served in the window, and its list count."""
+    folder = ModelRegistry(ws.settings.path(ws.settings.models_dir)).path(version)
+    served = served_items(ws.store, start_ms, end_ms)
+    served = served.filter(pl.col("model_version") == version)
+    artifacts = ServingArtifacts.load(folder)
+    features = feature_frame(served, ws.store.items(), artifacts.model.items_,
+                             artifacts.popularity)  # fmt: skip
+    return features, served["request_id"].n_unique() if served.height else 0
+
+
+def check_drift(
+    ws: Workspace,
+    version: str | None = None,
+    days: float | None = None,
+    now: float | None = None,
+) -> DriftReport:
+    """Compare the recent served traffic of a model version with its reference.
+
+    Args:
+        ws: the workspace.
+        version: the model version (None: the active one).
+        days: window length (None: ``monitoring.window_days``).
+        now: end of the window, epoch seconds (None: now).
+
+    Raises:
+        NotFoundError: no version is active, the version does not exist, or it holds no
+            reference statistics (trained before monitoring).
+    """
+    cfg = ws.settings.monitoring
+    registry = ModelRegistry(ws.settings.path(ws.settings.models_dir))
+    if version is None:
+        version = registry.state().active
+        if version is None:
+            raise NotFoundError("no model version is active: `tastemaker models promote V`")
+    reference = Reference.load(registry.path(version))
+    end_ms = int((time.time() if now is None else now) * 1000)
+    start_ms = end_ms - int((cfg.window_days if days is None else days) * 86_400_000)
+    features, lists = window_features(ws, version, start_ms, end_ms)
+    return DriftReport(
+        version=version,
+        start_ms=start_ms,
+        end_ms=end_ms,
+        lists=lists,
+        items=features.height,
+        min_samples=cfg.min_samples,
+        features=compare(reference, features, cfg),
+    )
