@@ -32,7 +32,6 @@ from prometheus_client import (
 from prometheus_client.registry import Collector
 
 from tastemaker.schema import IngestSummary
-
 from tastemaker.serving.responses import error_responses
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
