@@ -27,6 +27,7 @@ from tastemaker.profiles.worker import (
     run_worker,
 )
 from tastemaker.storage.redis_streams import RedisStreamBus
+from tastemaker.workspace import Workspace
 
 
 def worker(
@@ -64,42 +65,56 @@ def worker(
     if jobs_only:
         _jobs_only(workspace)
         return
+    options = WorkerOptions(batch=batch, max_events=max_events, retry_max_s=retry_max,
+                            keep_latency=stats_file is not None)  # fmt: skip
     with opened(workspace) as ws:
-        bus_cfg = ws.settings.bus
-        if not isinstance(bus_cfg, RedisBusConfig):
-            raise fail("the workspace bus is 'inprocess'; set bus.type: redis in tastemaker.yaml")
-        try:
-            owned = parse_partitions(partitions, bus_cfg.partitions)
-        except ValueError as exc:
-            raise fail(str(exc)) from exc
-        name = consumer or f"worker-{'-'.join(str(p) for p in owned)}"
-        service = ProfileService(ws.settings, ws.store, fast=fast_path(ws.settings), owner=True)
-        bus = RedisStreamBus(bus_cfg, owned)
-        stop = _stop_on_signals()
-        console.print(f"worker {name} (pid {os.getpid()}) owns partitions {owned}")
-        # Profile states are many long-lived, acyclic small objects: a full collection over
-        # them paused the worker for ~100 ms. The process tuning freezes survivors out of
-        # the collector's reach every second (refcounting still frees dropped profiles).
-        ProcessTuning(ws.settings.process).apply()
-        # One worker (the owner of partition 0) records segment sizes over time.
-        interval = ws.settings.profiles.stats_interval_minutes * 60 if 0 in owned else 0.0
-        recorder = StatsRecorder(service, interval)
+        _consume(ws, partitions, consumer, metrics_port, options, stats_file)
 
-        def after_batch(_stats: WorkerStats) -> None:
-            recorder.maybe_record()
 
-        jobs = _start_jobs(ws.root, stop) if 0 in owned else None
-        health = _health(name, metrics_port)
-        options = WorkerOptions(batch=batch, max_events=max_events, retry_max_s=retry_max,
-                                keep_latency=stats_file is not None)  # fmt: skip
-        stats = run_worker(service, bus, name, stop=stop, on_batch=after_batch, health=health,
-                           outbox=ws.outbox, options=options)  # fmt: skip
-        bus.close()
-        if jobs is not None:
-            jobs.join(timeout=60)
-        if stats_file is not None:
-            _write_stats(stats, stats_file)
-        console.print(f"stopped: {stats.events:,} events, {stats.applied:,} applied")
+def _consume(
+    ws: Workspace,
+    partitions: str | None,
+    consumer: str | None,
+    metrics_port: int,
+    options: WorkerOptions,
+    stats_file: Path | None,
+) -> None:
+    """The stream worker: consume the owned partitions until stopped (and run the jobs
+    when it owns partition 0)."""
+    bus_cfg = ws.settings.bus
+    if not isinstance(bus_cfg, RedisBusConfig):
+        raise fail("the workspace bus is 'inprocess'; set bus.type: redis in tastemaker.yaml")
+    try:
+        owned = parse_partitions(partitions, bus_cfg.partitions)
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    name = consumer or f"worker-{'-'.join(str(p) for p in owned)}"
+    service = ProfileService(ws.settings, ws.store, fast=fast_path(ws.settings), owner=True)
+    bus = RedisStreamBus(bus_cfg, owned)
+    stop = _stop_on_signals()
+    console.print(f"worker {name} (pid {os.getpid()}) owns partitions {owned}")
+    # Profile states are many long-lived, acyclic small objects: a full collection over
+    # them paused the worker for ~100 ms. The process tuning freezes survivors out of
+    # the collector's reach every second (refcounting still frees dropped profiles).
+    ProcessTuning(ws.settings.process).apply()
+    # One worker (the owner of partition 0) records segment sizes over time.
+    interval = ws.settings.profiles.stats_interval_minutes * 60 if 0 in owned else 0.0
+    recorder = StatsRecorder(service, interval)
+
+    def after_batch(_stats: WorkerStats) -> None:
+        recorder.maybe_record()
+
+    jobs = _start_jobs(ws.root, stop) if 0 in owned else None
+    health = _health(name, metrics_port)
+    stats = run_worker(service, bus, name, stop=stop, on_batch=after_batch, health=health,
+                       outbox=ws.outbox, options=options)  # fmt: skip
+    bus.close()
+    stop.set()  # max_events reached: the jobs stop too
+    if jobs is not None:
+        jobs.join(timeout=60)
+    if stats_file is not None:
+        _write_stats(stats, stats_file)
+    console.print(f"stopped: {stats.events:,} events, {stats.applied:,} applied")
 
 
 def _stop_on_signals() -> threading.Event:

@@ -19,10 +19,11 @@ import polars as pl
 from tastemaker.access.audit import AuditLog, cli_actor
 from tastemaker.errors import TastemakerError, ValidationFailedError
 from tastemaker.models.base import Recommender
+from tastemaker.models.catalog import load_model
 from tastemaker.registry.artifacts import MODEL_DIR
 from tastemaker.registry.manifest import Manifest
 from tastemaker.registry.registry import ModelRegistry
-from tastemaker.retraining.guard import GuardResult, compare, holdout_period
+from tastemaker.retraining.guard import GuardResult, HoldoutPeriod, compare, holdout_period
 from tastemaker.training.recommender import registry_of, train_version
 from tastemaker.workspace import Workspace
 
@@ -85,10 +86,47 @@ def _live_model(
     """The live version's model and manifest (None, None when nothing is live)."""
     if live is None:
         return None, None
-    from tastemaker.models.catalog import load_model
-
     manifest = registry.check_schema(live)
     return load_model(registry.path(live) / MODEL_DIR), manifest
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A trained candidate: its manifest and model, and the window it was trained on."""
+
+    manifest: Manifest
+    model: Recommender
+    start: datetime
+    events: int
+
+
+def _train_candidate(
+    ws: Workspace, period: HoldoutPeriod, live: str | None, live_manifest: Manifest | None,
+    reason: str,
+) -> _Candidate:  # fmt: skip
+    """Train and register a candidate on the window that ends where ``period`` begins.
+
+    Raises:
+        ValidationFailedError: no events in the window.
+    """
+    cfg = ws.settings.retraining
+    start = period.start - timedelta(days=cfg.window_days)
+    window = period.history.filter(pl.col("timestamp") >= start)
+    if window.is_empty():
+        raise ValidationFailedError(
+            f"no events between {start:%Y-%m-%d %H:%M} and {period.start:%Y-%m-%d %H:%M} "
+            f"UTC to retrain on (retraining.window_days = {cfg.window_days}, holdout_days "
+            f"= {cfg.holdout_days}); import events or widen the window"
+        )
+    name = cfg.model or (live_manifest.model if live_manifest else DEFAULT_MODEL)
+    params = live_manifest.params if live_manifest and live_manifest.model == name else {}
+    made: dict[str, object] = {
+        "retraining": {"trigger": reason, "window_start": start.isoformat(),
+                       "window_end": period.start.isoformat(), "live": live},
+    }  # fmt: skip
+    manifest = train_version(ws, name, params, holdout=0, events=window, extra=made)
+    model = load_model(registry_of(ws).path(manifest.version) / MODEL_DIR)
+    return _Candidate(manifest, model, start, window.height)
 
 
 def retrain(
@@ -118,45 +156,28 @@ def retrain(
     """
     began = time.perf_counter()
     cfg = ws.settings.retraining
-    at = _as_utc(now)
-    weights = dict(ws.settings.event_weights)
     audit = AuditLog(ws.store)
     who = actor or cli_actor()
     registry = registry_of(ws)
-    live_name = registry.state().active
+    live = registry.state().active
     try:
-        live_model, live_manifest = _live_model(registry, live_name)
-        period = holdout_period(ws.store.events(), at, cfg.holdout_days)
-        start = period.start - timedelta(days=cfg.window_days)
-        window = period.history.filter(pl.col("timestamp") >= start)
-        if window.is_empty():
-            raise ValidationFailedError(
-                f"no events between {start:%Y-%m-%d %H:%M} and {period.start:%Y-%m-%d %H:%M} "
-                f"UTC to retrain on (retraining.window_days = {cfg.window_days}, holdout_days "
-                f"= {cfg.holdout_days}); import events or widen the window"
-            )
-        name = cfg.model or (live_manifest.model if live_manifest else DEFAULT_MODEL)
-        params = live_manifest.params if live_manifest and live_manifest.model == name else {}
-        made: dict[str, object] = {
-            "retraining": {"trigger": reason, "window_start": start.isoformat(),
-                           "window_end": period.start.isoformat(), "live": live_name},
-        }  # fmt: skip
-        candidate = train_version(ws, name, params, holdout=0, events=window, extra=made)
-        from tastemaker.models.catalog import load_model
-
-        new_model = load_model(registry.path(candidate.version) / MODEL_DIR)
-        guard = compare(live_model, new_model, period, cfg, weights, (live_name, candidate.version))
+        live_model, live_manifest = _live_model(registry, live)
+        period = holdout_period(ws.store.events(), _as_utc(now), cfg.holdout_days)
+        cand = _train_candidate(ws, period, live, live_manifest, reason)
+        version = cand.manifest.version
+        weights = dict(ws.settings.event_weights)
+        guard = compare(live_model, cand.model, period, cfg, weights, (live, version))
         promote = guard.verdict == "PROMOTE" and not dry_run
         if promote:
-            registry.promote(candidate.version)
+            registry.promote(version)
     except TastemakerError as exc:
-        audit.record(who, AUDIT_ACTION, live_name, "error", trigger=reason, error=exc.message)
+        audit.record(who, AUDIT_ACTION, live, "error", trigger=reason, error=exc.message)
         raise
     outcome = RetrainOutcome(
         verdict=guard.verdict, reason=guard.reason, promoted=promote, dry_run=dry_run,
-        trigger=reason, live=live_name, candidate=candidate.version, model=name,
-        window_start=start.isoformat(), window_end=period.start.isoformat(),
-        train_events=window.height, guard=guard, seconds=time.perf_counter() - began,
+        trigger=reason, live=live, candidate=version, model=cand.manifest.model,
+        window_start=cand.start.isoformat(), window_end=period.start.isoformat(),
+        train_events=cand.events, guard=guard, seconds=time.perf_counter() - began,
     )  # fmt: skip
-    audit.record(who, AUDIT_ACTION, candidate.version, "ok", **outcome.to_dict())
+    audit.record(who, AUDIT_ACTION, version, "ok", **outcome.to_dict())
     return outcome

@@ -1,9 +1,10 @@
 """When a retrain is due: on a schedule, or when an alert arrived since the last retrain.
 
 The last retrain is the newest ``models.retrain`` entry of the audit log (whatever its
-verdict: a KEEP also waits a full period). Alerts come from an injected callable
-``alerts_since(ts) -> count`` (epoch seconds), e.g. the monitoring alert log, so this module
-does not depend on where alerts are kept.
+verdict: a KEEP also waits a full period), or the live version's creation when later. The
+worker's job does nothing while no version is live (there is nothing to guard). Alerts
+come from an injected callable ``alerts_since(ts) -> count`` (epoch seconds), e.g. the
+monitoring alert log, so this module does not depend on where alerts are kept.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from tastemaker.access.audit import AuditLog
 from tastemaker.storage.base import Store
@@ -35,6 +37,11 @@ def last_retrain_at(store: Store, action: str = "models.retrain") -> float | Non
         if entry.action == action:
             return entry.at / 1000.0
     return None
+
+
+def _epoch(iso: str) -> float:
+    """Epoch seconds of an ISO 8601 UTC time (``2026-01-31T00:00:00Z``)."""
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 class RetrainTrigger:
@@ -94,11 +101,18 @@ def retrain_if_due(
         One line for the worker's log: why not, or the verdict and the figures.
     """
     from tastemaker.retraining.run import retrain
+    from tastemaker.training.recommender import registry_of
 
-    trigger = RetrainTrigger(
-        ws.settings.retraining.schedule_hours, lambda: last_retrain_at(ws.store), alerts_since,
-        clock,
-    )  # fmt: skip
+    registry = registry_of(ws)
+    live = registry.state().active
+    if live is None:
+        return "not due: no live version to guard (train one: `tastemaker train --promote`)"
+    born = _epoch(registry.manifest(live).created_at)
+
+    def last() -> float:
+        return max(last_retrain_at(ws.store) or 0.0, born)
+
+    trigger = RetrainTrigger(ws.settings.retraining.schedule_hours, last, alerts_since, clock)
     due = trigger.check()
     if not due.due:
         return due.reason
