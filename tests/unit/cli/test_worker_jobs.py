@@ -7,7 +7,6 @@ from typing import Any
 
 from tastemaker.cli.worker_jobs import Job, JobScheduler, worker_jobs
 
-
 WS: Any = None  # the jobs here do not touch a workspace
 
 

@@ -10,9 +10,9 @@ import pytest
 from scipy import stats
 
 from tastemaker.config import DEFAULT_EVENT_WEIGHTS, RetrainingConfig
+from tastemaker.models.base import Recommender
 from tastemaker.models.catalog import make_model
 from tastemaker.models.interactions import Interactions
-from tastemaker.models.base import Recommender
 from tastemaker.retraining.guard import (
     HoldoutPeriod,
     compare,
