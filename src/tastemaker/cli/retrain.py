@@ -12,6 +12,7 @@ from rich.table import Table
 
 from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
 from tastemaker.errors import TastemakerError
+from tastemaker.process import ProcessTuning
 
 
 def _when(text: str | None) -> datetime | None:
@@ -47,6 +48,7 @@ def retrain(
 
     at = _when(now)
     with opened(workspace) as ws:
+        ProcessTuning(ws.settings.process).apply()  # one BLAS thread: fold-ins are small solves
         try:
             outcome = run_retrain(ws, at, reason, dry_run=dry_run)
         except TastemakerError as exc:

@@ -137,6 +137,7 @@ def _jobs_only(workspace: Path) -> None:
     """Run the periodic jobs in this thread until Ctrl-C or SIGTERM."""
     with opened(workspace) as ws:
         stop = _stop_on_signals()
+        ProcessTuning(ws.settings.process).apply()
         jobs = worker_jobs(ws)
         listed = ", ".join(f"{j.name} every {j.every_seconds:g} s" for j in jobs)
         console.print(f"worker (pid {os.getpid()}) runs jobs only: {listed}")
