@@ -78,6 +78,8 @@ def retrain(
     for key, value in rows:
         table.add_row(key, value)
     console.print(table)
+    for note in outcome.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
     if outcome.promoted:
         console.print(f"promoted {outcome.candidate}")
     elif outcome.dry_run and outcome.verdict == "PROMOTE":

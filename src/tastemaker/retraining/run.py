@@ -10,7 +10,7 @@ promotes it on PROMOTE (unless a dry run), and writes one audit-log entry
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -61,6 +61,7 @@ class RetrainOutcome:
     train_events: int
     guard: GuardResult
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready outcome (the guard's figures nested under ``guard``)."""
@@ -71,6 +72,7 @@ class RetrainOutcome:
             "window": {"start": self.window_start, "end": self.window_end,
                        "events": self.train_events},
             "guard": self.guard.to_dict(), "seconds": round(self.seconds, 2),
+            "notes": self.notes,
         }  # fmt: skip
 
 
@@ -129,6 +131,16 @@ def _train_candidate(
     return _Candidate(manifest, model, start, window.height)
 
 
+def _notes(live: str | None, manifest: Manifest | None, period: HoldoutPeriod) -> list[str]:
+    """Caveats of the comparison: a live version trained on holdout events is favoured."""
+    if manifest is None or manifest.data.end_ms <= period.start.timestamp() * 1000:
+        return []
+    return [
+        f"the live version {live} was trained on events up to {manifest.data.end}, inside the "
+        "holdout: the comparison favours it (a KEEP may be unfair to the candidate)"
+    ]
+
+
 def retrain(
     ws: Workspace,
     now: datetime | None = None,
@@ -178,6 +190,7 @@ def retrain(
         trigger=reason, live=live, candidate=version, model=cand.manifest.model,
         window_start=cand.start.isoformat(), window_end=period.start.isoformat(),
         train_events=cand.events, guard=guard, seconds=time.perf_counter() - began,
+        notes=_notes(live, live_manifest, period),
     )  # fmt: skip
     audit.record(who, AUDIT_ACTION, version, "ok", **outcome.to_dict())
     return outcome
