@@ -218,6 +218,27 @@ class ProcessConfig(_Strict):
     )
 
 
+class RetrainingConfig(_Strict):
+    """Guarded retraining (``tastemaker retrain`` and the worker's retrain job).
+
+    A candidate is trained on the ``window_days`` before the holdout, the freshest
+    ``holdout_days`` of events; it replaces the live version only if, on the holdout, its
+    per-user ``metric`` is not worse than the live version's by more than ``margin``
+    (the lower end of the paired 95% interval of candidate minus live above ``-margin``).
+    """
+
+    window_days: float = Field(default=30.0, gt=0)
+    holdout_days: float = Field(default=3.0, gt=0)
+    metric: str = Field(
+        default="ndcg@10", pattern=r"^(precision|recall|ndcg|map|mrr|hit_rate)@[1-9]\d*$"
+    )
+    margin: float = Field(default=0.005, ge=0)
+    min_users: int = Field(default=30, ge=2)
+    bootstrap: int = Field(default=1000, ge=100)
+    model: str | None = None
+    schedule_hours: float = Field(default=168.0, ge=0)
+
+
 DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
     "view": 1.0,
     "click": 2.0,
@@ -244,6 +265,7 @@ class Settings(_Strict):
     serving: ServingConfig = Field(default_factory=ServingConfig)
     process: ProcessConfig = Field(default_factory=ProcessConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    retraining: RetrainingConfig = Field(default_factory=RetrainingConfig)
     event_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
     models_dir: str = "models"
     reports_dir: str = "reports"

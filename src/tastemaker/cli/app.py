@@ -42,6 +42,10 @@ COMMANDS: LazyCommands = {
         "tastemaker.cli.train:train",
         "Train on every event, evaluate on a temporal holdout, write a new model version.",
     ),
+    "retrain": (
+        "tastemaker.cli.retrain:retrain",
+        "Retrain on the recent window and promote the candidate only if it is not worse.",
+    ),
     "tune": (
         "tastemaker.cli.tune:tune_command",
         "Tune a model's hyperparameters on validation carved from the training part only.",

@@ -13,6 +13,7 @@ import typer
 from prometheus_client import start_http_server
 
 from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
+from tastemaker.cli.worker_jobs import JobRun, JobScheduler, run_jobs_thread, worker_jobs
 from tastemaker.config import RedisBusConfig
 from tastemaker.process import ProcessTuning
 from tastemaker.profiles.service import ProfileService
@@ -45,6 +46,10 @@ def worker(
     ] = 30.0,
     max_events: Annotated[int | None, typer.Option(hidden=True)] = None,
     stats_file: Annotated[Path | None, typer.Option(hidden=True)] = None,
+    jobs_only: Annotated[
+        bool,
+        typer.Option(help="Run only the periodic jobs (retraining, ...), no stream consumption."),
+    ] = False,
 ) -> None:
     """Consume accepted events (bus.type: redis) and keep profiles and segments current.
 
@@ -53,42 +58,91 @@ def worker(
     delivered again to the restarted worker and applied idempotently. An outage of Redis or
     the store is waited out (backoff, logged, `tastemaker_worker_up` 0); the worker then
     catches up, and publishes events stored while publishing failed.
+
+    The worker owning partition 0 also runs the periodic jobs (`cli/worker_jobs.py`: the
+    guarded retrain on its schedule or an alert); `--jobs-only` runs only them (any bus).
     """
+    if jobs_only:
+        _jobs_only(workspace)
+        return
+    options = WorkerOptions(batch=batch, max_events=max_events, retry_max_s=retry_max,
+                            keep_latency=stats_file is not None)  # fmt: skip
     with opened(workspace) as ws:
-        bus_cfg = ws.settings.bus
-        if not isinstance(bus_cfg, RedisBusConfig):
-            raise fail("the workspace bus is 'inprocess'; set bus.type: redis in tastemaker.yaml")
-        try:
-            owned = parse_partitions(partitions, bus_cfg.partitions)
-        except ValueError as exc:
-            raise fail(str(exc)) from exc
-        name = consumer or f"worker-{'-'.join(str(p) for p in owned)}"
-        service = ProfileService(ws.settings, ws.store, fast=fast_path(ws.settings), owner=True)
-        bus = RedisStreamBus(bus_cfg, owned)
-        stop = threading.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
-        console.print(f"worker {name} (pid {os.getpid()}) owns partitions {owned}")
-        # Profile states are many long-lived, acyclic small objects: a full collection over
-        # them paused the worker for ~100 ms. The process tuning freezes survivors out of
-        # the collector's reach every second (refcounting still frees dropped profiles).
+        _consume(ws, partitions, consumer, metrics_port, options, stats_file)
+
+
+def _consume(
+    ws: Workspace,
+    partitions: str | None,
+    consumer: str | None,
+    metrics_port: int,
+    options: WorkerOptions,
+    stats_file: Path | None,
+) -> None:
+    """The stream worker: consume the owned partitions until stopped (and run the jobs
+    when it owns partition 0)."""
+    bus_cfg = ws.settings.bus
+    if not isinstance(bus_cfg, RedisBusConfig):
+        raise fail("the workspace bus is 'inprocess'; set bus.type: redis in tastemaker.yaml")
+    try:
+        owned = parse_partitions(partitions, bus_cfg.partitions)
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    name = consumer or f"worker-{'-'.join(str(p) for p in owned)}"
+    service = ProfileService(ws.settings, ws.store, fast=fast_path(ws.settings), owner=True)
+    bus = RedisStreamBus(bus_cfg, owned)
+    stop = _stop_on_signals()
+    console.print(f"worker {name} (pid {os.getpid()}) owns partitions {owned}")
+    # Profile states are many long-lived, acyclic small objects: a full collection over
+    # them paused the worker for ~100 ms. The process tuning freezes survivors out of
+    # the collector's reach every second (refcounting still frees dropped profiles).
+    ProcessTuning(ws.settings.process).apply()
+    # One worker (the owner of partition 0) records segment sizes over time.
+    interval = ws.settings.profiles.stats_interval_minutes * 60 if 0 in owned else 0.0
+    recorder = StatsRecorder(service, interval)
+
+    def after_batch(_stats: WorkerStats) -> None:
+        recorder.maybe_record()
+
+    jobs = _start_jobs(ws.root, stop) if 0 in owned else None
+    health = _health(name, metrics_port, ws)
+    stats = run_worker(service, bus, name, stop=stop, on_batch=after_batch, health=health,
+                       outbox=ws.outbox, options=options)  # fmt: skip
+    bus.close()
+    stop.set()  # max_events reached: the jobs stop too
+    if jobs is not None:
+        jobs.join(timeout=60)
+    if stats_file is not None:
+        _write_stats(stats, stats_file)
+    console.print(f"stopped: {stats.events:,} events, {stats.applied:,} applied")
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def _print_run(run: JobRun) -> None:
+    console.print(f"job {run.job}: {'ok' if run.ok else 'FAILED'}: {run.message}")
+
+
+def _start_jobs(root: Path, stop: threading.Event) -> threading.Thread:
+    """The periodic jobs in a thread of their own (own workspace), stopped with ``stop``."""
+    return run_jobs_thread(root, stop, _print_run)
+
+
+def _jobs_only(workspace: Path) -> None:
+    """Run the periodic jobs in this thread until Ctrl-C or SIGTERM."""
+    with opened(workspace) as ws:
+        stop = _stop_on_signals()
         ProcessTuning(ws.settings.process).apply()
-        # One worker (the owner of partition 0) records segment sizes over time.
-        interval = ws.settings.profiles.stats_interval_minutes * 60 if 0 in owned else 0.0
-        recorder = StatsRecorder(service, interval)
-
-        def after_batch(_stats: WorkerStats) -> None:
-            recorder.maybe_record()
-
-        health = _health(name, metrics_port, ws)
-        options = WorkerOptions(batch=batch, max_events=max_events, retry_max_s=retry_max,
-                                keep_latency=stats_file is not None)  # fmt: skip
-        stats = run_worker(service, bus, name, stop=stop, on_batch=after_batch, health=health,
-                           outbox=ws.outbox, options=options)  # fmt: skip
-        bus.close()
-        if stats_file is not None:
-            _write_stats(stats, stats_file)
-        console.print(f"stopped: {stats.events:,} events, {stats.applied:,} applied")
+        jobs = worker_jobs(ws)
+        listed = ", ".join(f"{j.name} every {j.every_seconds:g} s" for j in jobs)
+        console.print(f"worker (pid {os.getpid()}) runs jobs only: {listed}")
+        JobScheduler(jobs).run(ws, stop, _print_run)
+    console.print("stopped")
 
 
 def _health(name: str, metrics_port: int, ws: Workspace) -> WorkerHealth:

@@ -50,6 +50,8 @@ def train_version(
     *,
     holdout: float = 0.2,
     ann: AnnConfig | None = None,
+    events: pl.DataFrame | None = None,
+    extra: dict[str, object] | None = None,
 ) -> Manifest:
     """Train ``name`` on every event of the workspace and write a new registry version.
 
@@ -60,13 +62,15 @@ def train_version(
         holdout: share of the newest events held out to compute offline metrics first
             (0 skips the evaluation).
         ann: ANN index settings.
+        events: train on these events (e.g. a rolling window) instead of every event.
+        extra: more manifest fields (e.g. how a retrained candidate was made).
 
     Raises:
         ValidationFailedError: no usable events, or unknown model / parameters.
     """
     params = dict(params or {})
     make_model(name, **params)  # fail fast on a bad name or parameter
-    events = ws.store.events()
+    events = ws.store.events() if events is None else events
     items = ws.store.items()
     inter = Interactions.from_events(
         events, ws.settings.event_weights, item_ids=items["item_id"] if items.height else None
@@ -93,6 +97,7 @@ def train_version(
         "data": data.model_dump(),
         "metrics": metrics,
         "retrieval": {"ann_kind": artifacts.ann.kind_, "ann_recall_at_100": artifacts.ann.recall_},
+        **(extra or {}),
     }
     registry = registry_of(ws)
     manifest = registry.create(fields, artifacts.save)

@@ -1,0 +1,86 @@
+"""`tastemaker retrain`: guarded retraining from the command line."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
+from tastemaker.errors import TastemakerError
+from tastemaker.process import ProcessTuning
+
+
+def _when(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise fail(f"--now '{text}' is not an ISO 8601 time (e.g. 2026-01-31T00:00:00Z)") from exc
+
+
+def retrain(
+    workspace: WorkspaceOpt = Path("."),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Train and evaluate the candidate; never promote.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+    now: Annotated[
+        str | None,
+        typer.Option(help="End of the holdout, ISO 8601 (default: now); later events are ignored."),
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why, for the audit log.")] = "manual",
+) -> None:
+    """Retrain on the recent window and promote the candidate only if it is not worse.
+
+    Trains a candidate on `retraining.window_days` of events ending where the holdout (the
+    freshest `retraining.holdout_days`) begins, compares it with the live version on the
+    holdout (the primary metric per user, a paired interval against `retraining.margin`),
+    and promotes it (PROMOTE) or keeps the live version (KEEP) saying why. The audit log
+    records every retrain. Exit code 0 for either verdict.
+    """
+    from tastemaker.retraining.run import retrain as run_retrain
+
+    at = _when(now)
+    with opened(workspace) as ws:
+        ProcessTuning(ws.settings.process).apply()  # one BLAS thread: fold-ins are small solves
+        try:
+            outcome = run_retrain(ws, at, reason, dry_run=dry_run)
+        except TastemakerError as exc:
+            raise fail(exc.message) from exc
+    out = outcome.to_dict()
+    if as_json:
+        console.print_json(json.dumps(out))
+        return
+    g = out["guard"]
+    colour = "green" if outcome.verdict == "PROMOTE" else "yellow"
+    console.print(f"[bold {colour}]{outcome.verdict}[/bold {colour}] {outcome.candidate}: "
+                  f"{outcome.reason}")  # fmt: skip
+    table = Table("", "value", title=f"candidate {outcome.candidate} vs live {outcome.live}")
+    rows = [
+        ("model", outcome.model),
+        ("training window", f"{outcome.window_start} .. {outcome.window_end}"),
+        ("training events", f"{outcome.train_events:,}"),
+        ("holdout", f"{g['holdout_start']} .. {g['holdout_end']}"),
+        ("holdout users", f"{g['users']:,}"),
+    ]
+    for key, shown in (("live_value", "{:.4f}"), ("candidate_value", "{:.4f}"),
+                       ("diff", "{:+.4f}"), ("low", "{:+.4f}"), ("high", "{:+.4f}"),
+                       ("p_worse", "{:.3g}")):  # fmt: skip
+        if g[key] is not None:
+            rows.append((f"{g['metric']} {key}" if "value" in key else key, shown.format(g[key])))
+    rows.append(("margin", f"{g['margin']:.4f}"))
+    for key, value in rows:
+        table.add_row(key, value)
+    console.print(table)
+    for note in outcome.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    if outcome.promoted:
+        console.print(f"promoted {outcome.candidate}")
+    elif outcome.dry_run and outcome.verdict == "PROMOTE":
+        console.print(f"dry run: promote it with `tastemaker models promote {outcome.candidate}`")
