@@ -17,11 +17,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tastemaker.monitoring.alerts import AlertLog
 from tastemaker.workspace import Workspace
 
 log = logging.getLogger(__name__)
 #: How often the retrain job asks its trigger (the schedule itself is configuration).
 RETRAIN_CHECK_SECONDS = 600.0
+#: How often the worker checks drift and online metrics (alerts feed the retrain trigger).
+MONITOR_SECONDS = 3600.0
+#: How often running bandits are checked (each is rebalanced per its own rebalance_hours).
+REBALANCE_CHECK_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -37,10 +42,32 @@ def worker_jobs(ws: Workspace) -> list[Job]:
     """The jobs `tastemaker worker` runs (one line each)."""
     from tastemaker.retraining.triggers import retrain_if_due
 
-    # TODO(lead): pass alerts_since=AlertLog(...).since once tastemaker.monitoring lands
+    def alerts_since(w: Workspace) -> Callable[[float], int]:
+        return lambda ts: len(AlertLog(w.store).since(ts))
+
     return [
-        Job("retrain", RETRAIN_CHECK_SECONDS, lambda w: retrain_if_due(w, alerts_since=None)),
+        Job("monitor", MONITOR_SECONDS, monitor_job),
+        Job("retrain", RETRAIN_CHECK_SECONDS, lambda w: retrain_if_due(w, alerts_since(w))),
+        Job("rebalance", REBALANCE_CHECK_SECONDS, rebalance_job),
     ]
+
+
+def monitor_job(ws: Workspace) -> str:
+    """Check drift and online metrics of the active version; alerts go to the alert log."""
+    from tastemaker.monitoring.checks import run_monitor
+
+    result = run_monitor(ws)
+    drift = "no verdict" if result.drift is None else f"drifted {result.drift.drifted}"
+    return f"monitor: {drift}, {len(result.drops)} metric drops, {len(result.alerts)} alerts"
+
+
+def rebalance_job(ws: Workspace) -> str:
+    """Rebalance the running bandits that are due."""
+    from tastemaker.experiments.allocation import rebalance_due
+    from tastemaker.experiments.store import EXPERIMENTS_DIR, ExperimentStore
+
+    done = rebalance_due(ws.store, ExperimentStore(ws.root / EXPERIMENTS_DIR, check_seconds=0))
+    return f"rebalance: {', '.join(r.key for r in done) or 'none due'}"
 
 
 @dataclass

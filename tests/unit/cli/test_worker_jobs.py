@@ -74,8 +74,11 @@ def test_the_worker_runs_the_retrain_job(tmp_path: Any) -> None:
     ws = Workspace.init(tmp_path / "ws")
     try:
         jobs = worker_jobs(ws)
-        assert [j.name for j in jobs] == ["retrain"]
-        # no live version yet: nothing to guard, so nothing is trained
-        assert jobs[0].fn(ws).startswith("not due: no live version")
+        assert [j.name for j in jobs] == ["monitor", "retrain", "rebalance"]
+        monitor, retrain, rebalance = (j.fn for j in jobs)
+        # no live version yet: no drift verdict, nothing to guard, so nothing is trained
+        assert monitor(ws).startswith("monitor: no verdict, 0 metric drops, 0 alerts")
+        assert retrain(ws).startswith("not due: no live version")
+        assert rebalance(ws) == "rebalance: none due"
     finally:
         ws.close()
