@@ -4,6 +4,7 @@ API and the CLI (the same numbers), and `experiments power`."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -55,8 +56,14 @@ def exposed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspac
     ws.close()
 
 
+PLANTED: dict[str, float] = {}
+
+
 def _plant_purchases(ws: Workspace, variants: dict[str, str]) -> dict[str, float]:
-    """Purchases after exposure: 10% of control users, 30% of treated; the true rates."""
+    """Purchases after exposure: 10% of control users, 30% of treated; the observed rates
+    (planted once per module, whichever test runs first)."""
+    if PLANTED:
+        return PLANTED
     rng = np.random.default_rng(0)
     at = datetime.now(UTC)  # after every exposure, before the analysis's "now"
     rate = {"control": 0.10, "segments": 0.30}
@@ -75,7 +82,10 @@ def _plant_purchases(ws: Workspace, variants: dict[str, str]) -> dict[str, float
         "test",
     )
     bought = set(buyers)
-    return {v: float(np.mean([u in bought for u, w in variants.items() if w == v])) for v in rate}
+    PLANTED.update(
+        {v: float(np.mean([u in bought for u, w in variants.items() if w == v])) for v in rate}
+    )
+    return PLANTED
 
 
 def test_the_analysis_reads_exposures_and_outcomes_from_the_log(
@@ -175,10 +185,35 @@ def test_the_breakdown_by_device_splits_every_user_once_and_matches_the_filter(
     assert "by device (relative difference)" in html
 
 
-def test_a_metric_without_data_is_a_null_row_with_a_note_in_api_cli_and_report(
+def test_the_breakdown_by_segment_and_the_report_plots_read_offline(
     exposed: tuple[Workspace, dict],
 ) -> None:
     ws, _ = exposed
+    with TestClient(create_app(ws)) as client:
+        answer = client.get("/v1/experiments/featured/breakdown", params={"by": "segment"})
+    assert answer.status_code == 200, answer.text
+    groups = answer.json()["groups"]
+    members = Counter(s for segs in SEGMENTS.values() for s in segs)
+    assert groups and {g["group"]: g["users"] for g in groups} == {
+        g["group"]: members[g["group"]] for g in groups
+    }
+    assert all(r["role"] == "primary" for g in groups for r in g["results"])
+    run = CliRunner().invoke(cli, ["experiments", "analyze", "featured", "-w", str(ws.root)])
+    assert run.exit_code == 0, run.output
+    html = (ws.root / "reports" / "experiment-featured.html").read_text()
+    for title in ("Effects", "conversion: cumulative difference", "Allocation over time",
+                  "conversion by segment (relative difference)",
+                  "conversion by device (relative difference)"):  # fmt: skip
+        assert f"<h2>{title}</h2>" in html
+    assert html.count("data:image/png;base64,") == 5
+    assert "http://" not in html and "https://" not in html  # nothing fetched: offline
+
+
+def test_a_metric_without_data_is_a_null_row_with_a_note_in_api_cli_and_report(
+    exposed: tuple[Workspace, dict],
+) -> None:
+    ws, variants = exposed
+    _plant_purchases(ws, variants)
     folder = ws.root / "experiments"
     (folder / "metrics.yaml").write_text(
         "- name: wishlist\n  numerator: {event_type: wishlist, aggregation: count}\n"
@@ -213,7 +248,8 @@ def test_a_metric_without_data_is_a_null_row_with_a_note_in_api_cli_and_report(
 def test_analyze_prints_the_primary_always_valid_result_next_to_the_fixed_horizon_one(
     exposed: tuple[Workspace, dict],
 ) -> None:
-    ws, _ = exposed
+    ws, variants = exposed
+    _plant_purchases(ws, variants)
     args = ["experiments", "analyze", "featured", "-w", str(ws.root), "--no-report"]
     data = json.loads(CliRunner().invoke(cli, [*args, "--json"]).output)
     primary = next(r for r in data["results"] if r["role"] == "primary")

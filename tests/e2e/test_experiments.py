@@ -201,6 +201,34 @@ def test_a_visitor_keeps_the_variant_after_identifying(shop: tuple[Workspace, st
         stop(client, "visitors")
 
 
+def test_targeting_admits_segment_members_new_or_returning_users_and_the_start_window(
+    shop: tuple[Workspace, str],
+) -> None:
+    ws, _ = shop
+    ws.profiles.flush()
+    # returning: users with a profile; new: visitors nobody has seen an event of
+    known = [u for u in USERS[:100] if ws.profiles.get(ws.pseudonymizer.one(u)) is not None]
+    unknown = USERS[-40:]
+    segments = {u: set(ws.profiles.segments(ws.pseudonymizer.one(u)) or {}) for u in known}
+    name = Counter(s for found in segments.values() for s in found).most_common(1)[0][0]
+    arms = [{"name": "control", "weight": 1}, {"name": "b", "weight": 1}]
+    with TestClient(create_app(ws)) as client:
+        put(client, "seg", arms, targeting={"segments": [name]})
+        put(client, "new", arms, targeting={"users": "new"})
+        put(client, "back", arms, targeting={"users": "returning"})
+        put(client, "later", arms, start="2999-01-01T00:00:00Z")
+        served = {u: set(recs(client, u).get("experiments", {})) for u in known + unknown}
+        for key in ("seg", "new", "back", "later"):
+            stop(client, key)
+    members = {u for u in known if name in segments[u]}
+    assert 0 < len(members) < len(known)
+    for u in known:
+        assert served[u] & {"seg", "new", "back", "later"} == {"back"} | (
+            {"seg"} if u in members else set()
+        )
+    assert all(served[u] & {"seg", "new", "back", "later"} == {"new"} for u in unknown)
+
+
 def test_models_canary_creates_an_experiment_serving_the_canary_share(
     shop: tuple[Workspace, str],
 ) -> None:

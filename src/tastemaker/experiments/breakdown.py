@@ -49,7 +49,7 @@ def breakdown(
     store: Store, experiment: Experiment, by: Dimension, *, metrics_folder: Path | None = None
 ) -> list[GroupResult]:
     """The primary metric per ``by`` group (the largest :data:`MAX_GROUPS`), largest first;
-    groups where a variant has no user are left out.
+    in a group where a variant has fewer than 2 users the row is null with a ``note``.
 
     Raises:
         ValidationFailedError: the experiment has no exposures yet.

@@ -168,6 +168,10 @@ def test_an_arm_with_too_few_users_is_a_note_not_a_failure() -> None:
     row = analyze(metrics, WEIGHTS, "control").results[0]
     assert row.note == "'b' has 1 user(s) here; at least 2 are needed"
     assert row.to_dict()["value"] is None
+    nobody = [MetricInput("conversion", "proportion", {"control": np.array([0.0, 1.0, 1.0])})]
+    empty = analyze(nobody, WEIGHTS, "control")  # a subgroup without any treated user
+    assert empty.results[0].note == "'b' has 0 user(s) here; at least 2 are needed"
+    assert empty.srm.observed == {"control": 3, "b": 0}
 
 
 def test_the_confidence_sequence_holds_the_difference_and_is_wider_than_one_look() -> None:
