@@ -320,4 +320,5 @@ def test_per_list_impressions_and_api_key(shop: tuple[Workspace, TestClient]) ->
     assert json.loads(rows["properties"][0]) == {
         "items": [i["item_id"] for i in body["items"]],
         "positions": [1, 2, 3],
+        "scores": [i["score"] for i in body["items"]],  # drift monitoring reads them
     }

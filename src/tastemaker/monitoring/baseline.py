@@ -19,7 +19,7 @@ from threadpoolctl import threadpool_limits
 from tastemaker.engine.config import load_pipeline_config
 from tastemaker.engine.pipeline import RecommendationPipeline, Request
 from tastemaker.engine.version import load_version
-from tastemaker.monitoring.features import feature_frame
+from tastemaker.monitoring.features import catalog_frame, categorical_features, feature_frame
 from tastemaker.monitoring.reference import Reference, summarize
 from tastemaker.registry.artifacts import ServingArtifacts
 from tastemaker.registry.manifest import Manifest
@@ -97,7 +97,8 @@ def build_reference(
     """
     art = artifacts or ServingArtifacts.load(folder)
     lists = pipeline_lists(ws, folder, manifest, artifacts=art, users=users, k=k, seed=seed)
-    features = feature_frame(lists, ws.store.items(), art.model.items_, art.popularity)
+    features = feature_frame(lists, catalog_frame(ws.store, ws.settings), art.model.items_,
+                             art.popularity, categorical_features(ws.settings))  # fmt: skip
     meta = {"source": "serving pipeline lists of sampled training users", "users": users,
             "k": k, "seed": seed, "items": lists.height, "version": manifest.version}  # fmt: skip
     return summarize(features, meta)

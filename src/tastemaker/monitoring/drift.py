@@ -9,13 +9,19 @@ each served item's features (``monitoring.features``) are compared with the vers
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
 
 from tastemaker.config import MonitoringConfig
 from tastemaker.errors import NotFoundError
-from tastemaker.monitoring.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, feature_frame
+from tastemaker.monitoring.features import (
+    NUMERIC_FEATURES,
+    catalog_frame,
+    categorical_features,
+    feature_frame,
+)
 from tastemaker.monitoring.impressions import served_items
 from tastemaker.monitoring.reference import Reference
 from tastemaker.monitoring.stats import FeatureDrift, categorical_drift, numeric_drift
@@ -67,21 +73,29 @@ def compare(
     """Every feature of ``features`` (a feature frame) against ``reference``."""
     rows = [numeric_drift(c, reference.numeric[c], features[c].to_numpy(), cfg)
             for c in NUMERIC_FEATURES if c in reference.numeric]  # fmt: skip
-    rows += [categorical_drift(c, reference.categorical[c], features[c], cfg)
-             for c in CATEGORICAL_FEATURES if c in reference.categorical]  # fmt: skip
+    rows += [categorical_drift(c, ref, features[c], cfg)
+             for c, ref in reference.categorical.items() if c in features.columns]  # fmt: skip
     return rows
 
 
 def window_features(
-    ws: Workspace, version: str, start_ms: int, end_ms: int
+    ws: Workspace,
+    version: str,
+    start_ms: int,
+    end_ms: int,
+    categorical: Sequence[str] | None = None,
 ) -> tuple[pl.DataFrame, int]:
-    """The feature frame of the items ``version`` served in the window, and its list count."""
+    """The feature frame of the items ``version`` served in the window, and its list count.
+
+    ``categorical``: the categorical features (None: those of the settings).
+    """
     folder = ModelRegistry(ws.settings.path(ws.settings.models_dir)).path(version)
     served = served_items(ws.store, start_ms, end_ms)
     served = served.filter(pl.col("model_version") == version)
     artifacts = ServingArtifacts.load(folder)
-    features = feature_frame(served, ws.store.items(), artifacts.model.items_,
-                             artifacts.popularity)  # fmt: skip
+    cats = categorical_features(ws.settings) if categorical is None else tuple(categorical)
+    features = feature_frame(served, catalog_frame(ws.store, ws.settings),
+                             artifacts.model.items_, artifacts.popularity, cats)  # fmt: skip
     return features, served["request_id"].n_unique() if served.height else 0
 
 
@@ -112,7 +126,7 @@ def check_drift(
     reference = Reference.load(registry.path(version))
     end_ms = int((time.time() if now is None else now) * 1000)
     start_ms = end_ms - int((cfg.window_days if days is None else days) * 86_400_000)
-    features, lists = window_features(ws, version, start_ms, end_ms)
+    features, lists = window_features(ws, version, start_ms, end_ms, list(reference.categorical))
     return DriftReport(
         version=version,
         start_ms=start_ms,

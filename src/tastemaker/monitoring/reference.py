@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from tastemaker.errors import NotFoundError
-from tastemaker.monitoring.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from tastemaker.monitoring.features import NUMERIC_FEATURES
 
 REFERENCE_FILE = "reference.json"
 
@@ -123,5 +123,6 @@ class Reference:
 def summarize(features: pl.DataFrame, meta: dict[str, Any] | None = None) -> Reference:
     """Reference statistics of a :func:`~tastemaker.monitoring.features.feature_frame`."""
     numeric = {c: NumericReference.of(features[c].to_numpy()) for c in NUMERIC_FEATURES}
-    categorical = {c: CategoricalReference.of(features[c]) for c in CATEGORICAL_FEATURES}
+    categorical = {c: CategoricalReference.of(features[c]) for c in features.columns
+                   if c not in NUMERIC_FEATURES}  # fmt: skip
     return Reference(numeric, categorical, dict(meta or {}))
