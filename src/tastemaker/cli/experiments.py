@@ -13,6 +13,7 @@ import typer
 import yaml
 from rich.table import Table
 
+from tastemaker.cli.audit import record_cli
 from tastemaker.cli.common import WorkspaceOpt, console, fail, opened
 from tastemaker.cli.experiments_analyze import analyze_command, rebalance_command
 from tastemaker.cli.experiments_power import power_command
@@ -52,9 +53,12 @@ def create(
         check_model_versions(exp, _registry(workspace))
         store.put(exp)
     except yaml.YAMLError as exc:
+        record_cli(workspace, "experiments create", file.name, "error", error="not valid YAML")
         raise fail(f"{file}: not valid YAML: {exc}") from exc
     except TastemakerError as exc:
+        record_cli(workspace, "experiments create", file.name, "error", error=exc.message)
         raise fail(exc.message) from exc
+    record_cli(workspace, "experiments create", exp.key, "ok", file=file.name)
     console.print(f"experiment saved: {_summary(exp)}")
 
 
@@ -97,7 +101,9 @@ def stop(key: Key, workspace: WorkspaceOpt = Path(".")) -> None:
     try:
         exp = _store(workspace).stop(key)
     except TastemakerError as exc:
+        record_cli(workspace, "experiments stop", key, "error", error=exc.message)
         raise fail(exc.message) from exc
+    record_cli(workspace, "experiments stop", key, "ok")
     console.print(f"experiment stopped: {_summary(exp)}")
 
 
