@@ -109,13 +109,15 @@ def _refresh_loop(ref: weakref.ReferenceType[ConsentView]) -> None:
         time.sleep(interval)
 
 
-def drop_opted_out(result: BatchResult, opted: frozenset[str]) -> BatchResult:
+def drop_opted_out(
+    result: BatchResult, opted: frozenset[str], newly: frozenset[str] = frozenset()
+) -> BatchResult:
     """``result`` with the profiles of opted-out users deleted instead of written: their
     events build no profile (identity links are still recorded, so a later forget finds
-    every visitor id of the user)."""
-    if not opted:
-        return result
+    every visitor id of the user). ``newly`` (opted out since the last batch) are deleted
+    too: a profile another process wrote before it saw the opt-out goes."""
     for key in [k for k in result.touched if k in opted]:
         del result.touched[key]
         result.deleted.append(key)
+    result.deleted.extend(sorted(newly.difference(result.deleted)))
     return result

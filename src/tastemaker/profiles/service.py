@@ -104,7 +104,7 @@ class ProfileService(ProfileMaintenance):
         self._lease_ms = int(cfg.lease_seconds * 1000)
         #: who opted out (their events build no profile, their profile reads as none)
         self.consent = ConsentView(store, settings.privacy.consent_refresh_seconds)
-        self._consent_seen = 0
+        self._opted_seen: frozenset[str] = frozenset()
         #: watermark version the states in memory belong to; when checked last (monotonic).
         self._version: int | None = None
         self._checked = 0.0
@@ -174,6 +174,7 @@ class ProfileService(ProfileMaintenance):
         """`apply` for events given as columns (name -> list; timestamps in epoch ms)."""
         if not cols.get("event_id") or all(t == "impression" for t in cols["type"]):
             return 0  # impressions change no profile: no rules, catalog or store round trip
+        self._check_fresh()  # a rebuild, retention or forget elsewhere: kept states are stale
         with self._lock:
             return self._write(cols, None)[0]
 
@@ -204,12 +205,10 @@ class ProfileService(ProfileMaintenance):
             self._evaluate((state,), rules)
 
         opted = self.consent.current()
-        if self.consent.generation != self._consent_seen:  # a state kept from before opt-out
-            self._consent_seen = self.consent.generation  # must not come back at opt-in
-            for key in opted.intersection(self._cache):
-                del self._cache[key]
+        newly = opted - self._opted_seen if opted is not self._opted_seen else frozenset()
+        self._opted_seen = opted
         result = self.updater.apply(cols, self._load_states, links, attrs, on_change)
-        return drop_opted_out(result, opted)
+        return drop_opted_out(result, opted, newly)
 
     def _evaluate(self, states: Iterable[ProfileState], rules: SegmentRules) -> None:
         window = self.settings.profiles.window_days
