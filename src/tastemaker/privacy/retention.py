@@ -11,8 +11,11 @@ links, the audit log.
 Profiles are derived from the log, so they must then equal what a rebuild from the
 remaining log gives: when any deleted event belonged to a user or visitor, every profile is
 rebuilt (the log has no per-user index, so replaying a few users costs a full read anyway;
-stream workers drop the states they keep on the watermark's new version). ``dry_run``
-counts what would go and deletes nothing. Each run writes one audit row.
+stream workers drop the states they keep on the watermark's new version). The cut is kept
+in the store (``privacy.retention_cut_ms``): every process applying events drops those
+before it, so an entry a worker has yet to deliver cannot bring a deleted event back into
+a profile (once the worker re-read it, within ``privacy.consent_refresh_seconds``).
+``dry_run`` counts what would go and deletes nothing. Each run writes one audit row.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 from tastemaker.access.audit import AuditLog
 from tastemaker.config import RedisBusConfig
 from tastemaker.privacy.logs import expire_logs
+from tastemaker.profiles.consent import RETENTION_CUT_KEY
 from tastemaker.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -125,6 +129,9 @@ def apply_retention(
         if ws.profiles.follower is not None:  # events this process owes profiles go first
             ws.profiles.flush()
         affected = ws.store.event_users_before(cut)
+        if not dry_run:  # stream workers drop events before it (entries still to deliver)
+            ws.store.set_meta(RETENTION_CUT_KEY, str(cut))
+            ws.profiles.consent.refresh()
         receipt.users_affected = len(affected)
         stored = ws.store.delete_events_before(cut, dry_run=dry_run)
         receipt.deleted.update({f"store:{t}": n for t, n in stored.items() if n})

@@ -16,12 +16,14 @@ import time
 import weakref
 from collections.abc import Callable
 
-from tastemaker.profiles.update import BatchResult
+from tastemaker.profiles.update import BatchResult, Columns
 from tastemaker.storage.base import Store
 
 log = logging.getLogger(__name__)
 #: Called with the keys whose consent changed (opted out or back in).
 ConsentListener = Callable[[set[str]], None]
+#: Store meta key of the last retention cut (epoch ms): events before it build no profile.
+RETENTION_CUT_KEY = "privacy.retention_cut_ms"
 
 
 class ConsentView:
@@ -36,6 +38,9 @@ class ConsentView:
         self.store = store
         self.refresh_seconds = refresh_seconds
         self._opted: frozenset[str] = frozenset()
+        #: the last retention cut (epoch ms, 0: none): a stream worker may still deliver
+        #: events retention deleted from the log; they must not build profiles either.
+        self.cut_ms = 0
         self._read_at = -float("inf")
         self._lock = threading.Lock()
         self._listeners: list[ConsentListener] = []
@@ -63,6 +68,7 @@ class ConsentView:
         with self._lock:
             try:
                 fresh = frozenset(self.store.opted_out_users())
+                self.cut_ms = int(self.store.get_meta(RETENTION_CUT_KEY) or 0)
             except NotImplementedError:
                 fresh = frozenset()
             except Exception:
@@ -121,3 +127,12 @@ def drop_opted_out(
         result.deleted.append(key)
     result.deleted.extend(sorted(newly.difference(result.deleted)))
     return result
+
+
+def drop_before(cols: Columns, cut_ms: int) -> Columns:
+    """Events (as columns) at or after ``cut_ms``: older ones were deleted by retention."""
+    stamps = cols.get("timestamp") or []
+    if not cut_ms or not stamps or min(stamps) >= cut_ms:
+        return cols
+    keep = [i for i, ts in enumerate(stamps) if ts >= cut_ms]
+    return {name: [values[i] for i in keep] for name, values in cols.items()}

@@ -24,7 +24,7 @@ import polars as pl
 from tastemaker.config import Settings
 from tastemaker.errors import StoreUnavailableError
 from tastemaker.profiles.catalog import CatalogCache
-from tastemaker.profiles.consent import ConsentView, drop_opted_out
+from tastemaker.profiles.consent import ConsentView, drop_before, drop_opted_out
 from tastemaker.profiles.evaluate import evaluate
 from tastemaker.profiles.maintenance import WATERMARK, ProfileMaintenance
 from tastemaker.profiles.model import (
@@ -205,6 +205,7 @@ class ProfileService(ProfileMaintenance):
             self._evaluate((state,), rules)
 
         opted = self.consent.current()
+        cols = drop_before(cols, self.consent.cut_ms)
         newly = opted - self._opted_seen if opted is not self._opted_seen else frozenset()
         self._opted_seen = opted
         result = self.updater.apply(cols, self._load_states, links, attrs, on_change)
