@@ -6,6 +6,7 @@ they opt back in and act again."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -18,7 +19,10 @@ from typer.testing import CliRunner
 from tastemaker.cli.app import app as cli
 from tastemaker.config import load_settings, write_settings
 from tastemaker.datasets.marketplace import generate_marketplace
+from tastemaker.engine.runtime import Engine
+from tastemaker.privacy.consent import set_consent
 from tastemaker.profiles.model import dumps_state
+from tastemaker.rerank.filters import Filters
 from tastemaker.serving import create_app
 from tastemaker.training.recommender import registry_of, train_version
 from tastemaker.workspace import Workspace
@@ -130,3 +134,25 @@ def test_retention_from_the_command_line(shop: tuple[Workspace, str, str]) -> No
         left.close()
     audit = CliRunner().invoke(cli, ["audit", "-w", str(ws.root), "--json"])
     assert "privacy.retention" in audit.output and user not in audit.output
+
+
+def test_another_server_process_serves_the_opt_out_within_its_refresh(
+    shop: tuple[Workspace, str, str],
+) -> None:
+    ws, user, _ = shop
+    other = Workspace.open(ws.root)  # the engine of a second server process
+    engine = Engine(other, watch=False)
+    try:
+        before = engine.recommend(user, 8, Filters(), None)
+        assert not before.cold_start  # personalized, and now cached in that process
+        set_consent(ws, user, False)  # through this process (the API or the CLI)
+        deadline = time.monotonic() + 30
+        served = engine.recommend(user, 8, Filters(), None)
+        while not served.cold_start and time.monotonic() < deadline:
+            time.sleep(0.05)
+            served = engine.recommend(user, 8, Filters(), None)
+        assert served.cold_start and served.item_ids != before.item_ids
+        assert other.profiles.get(other.pseudonymizer.one(user)) is None
+    finally:
+        engine.close()
+        other.close()
