@@ -55,8 +55,11 @@ class ConsentView:
         return user_key in self.current()
 
     def current(self) -> frozenset[str]:
-        """The opted-out ids, re-read first when older than ``refresh_seconds``."""
-        if time.monotonic() - self._read_at >= self.refresh_seconds:
+        """The opted-out ids, re-read first when older than ``refresh_seconds`` (when the
+        background thread re-reads them, a request waits for a read only if it fell far
+        behind)."""
+        age = time.monotonic() - self._read_at
+        if age >= self.refresh_seconds * (1 if self._thread is None else 3):
             self.refresh()
         return self._opted
 

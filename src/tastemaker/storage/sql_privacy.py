@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, or_, select
+from sqlalchemy import Connection, Engine, false, func, or_, select
 from sqlalchemy import delete as sa_delete
 
 from tastemaker.storage import tables as t
@@ -70,7 +70,8 @@ class SqlPrivacyMixin:
         """The (pseudonymized) ids of users who opted out of personalization."""
         u = t.users
         with self.engine.connect() as conn:
-            return {r for (r,) in conn.execute(select(u.c.user_id).where(u.c.consent.is_(False)))}
+            rows = conn.execute(select(u.c.user_id).where(u.c.consent == false()))
+            return {r for (r,) in rows}
 
     def set_consent(
         self, user_id: str, consent: bool, anonymous_ids: Sequence[str] = ()
