@@ -28,7 +28,8 @@ def retention(
 
     Events (impressions and exposures too), dead letters, acknowledged Redis stream entries
     and shadow-log lines dated before the cut go; profiles are rebuilt from what remains.
-    The worker runs it on a schedule; running it again is harmless."""
+    The worker's scheduler runs the same job every privacy.retention_every_hours (or run
+    this from cron); running it again is harmless."""
     from tastemaker.privacy.retention import apply_retention
 
     with opened(workspace) as ws:
