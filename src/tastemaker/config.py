@@ -141,6 +141,18 @@ class MonitoringConfig(_Strict):
     min_impressions: int = Field(default=100, ge=1)
 
 
+class PrivacyConfig(_Strict):
+    """Retention of the event log and how fast opt-outs reach every process."""
+
+    #: Events (and dead letters, acknowledged stream entries, logged lines) older than this
+    #: many days are deleted by `tastemaker retention` and the worker (null: kept forever).
+    retention_days: float | None = Field(default=None, gt=0)
+    #: How often the worker's scheduler runs retention (`privacy.retention.retention_job`).
+    retention_every_hours: float = Field(default=6.0, gt=0)
+    #: Every process re-reads the set of opted-out users this often (seconds).
+    consent_refresh_seconds: float = Field(default=5.0, gt=0, le=3600)
+
+
 #: Who may call without a key, or reach the open endpoints: nobody, loopback clients only
 #: (127.0.0.0/8, ::1), or everyone.
 Openness = Literal["never", "loopback", "always"]
@@ -266,6 +278,7 @@ class Settings(_Strict):
     process: ProcessConfig = Field(default_factory=ProcessConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     retraining: RetrainingConfig = Field(default_factory=RetrainingConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     event_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
     models_dir: str = "models"
     reports_dir: str = "reports"

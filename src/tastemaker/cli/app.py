@@ -78,6 +78,14 @@ COMMANDS: LazyCommands = {
         "tastemaker.cli.forget:forget",
         "Forget a user everywhere (events, profile, logs, model rows) and print the receipt.",
     ),
+    "retention": (
+        "tastemaker.cli.retention:retention",
+        "Delete events older than privacy.retention_days and print the receipt.",
+    ),
+    "consent": (
+        "tastemaker.cli.retention:consent",
+        "Show or change a user's opt-out of personalization.",
+    ),
     "audit": (
         "tastemaker.cli.audit:audit",
         "The audit log: every admin action and deletion, who, what, when, outcome.",

@@ -49,7 +49,18 @@ def worker_jobs(ws: Workspace) -> list[Job]:
         Job("monitor", MONITOR_SECONDS, monitor_job),
         Job("retrain", RETRAIN_CHECK_SECONDS, lambda w: retrain_if_due(w, alerts_since(w))),
         Job("rebalance", REBALANCE_CHECK_SECONDS, rebalance_job),
+        Job("retention", ws.settings.privacy.retention_every_hours * 3600, retention_line),
     ]
+
+
+def retention_line(ws: Workspace) -> str:
+    """Delete events older than ``privacy.retention_days`` (nothing when it is unset)."""
+    from tastemaker.privacy.retention import retention_job
+
+    receipt = retention_job(ws)
+    if receipt.retention_days is None:
+        return "retention: off (privacy.retention_days not set)"
+    return f"retention: {receipt.total:,} deleted before {receipt.cut}"
 
 
 def monitor_job(ws: Workspace) -> str:

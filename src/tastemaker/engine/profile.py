@@ -68,7 +68,8 @@ def user_exclusions(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Item indices the user bought and refused ("not interested"), training time and since."""
     art = v.artifacts
-    user_row = art.model.users_.index_of(user_key) if art is not None else -1
+    personal = art is not None and sig.personal  # an opted-out user is nobody to the model
+    user_row = art.model.users_.index_of(user_key) if personal and art is not None else -1
     _, _, purchased, negative = _training_rows(art, user_row)
     if not len(sig):
         return purchased, negative
@@ -91,7 +92,8 @@ def build_user_state(
     positive = np.fromiter((t in _POSITIVE for t in types), bool, n) & (idx >= 0)
     fresh = sig.timestamps > v.data_end_ms
     art = v.artifacts
-    user_row = art.model.users_.index_of(user_key) if art is not None else -1
+    personal = art is not None and sig.personal  # an opted-out user is nobody to the model
+    user_row = art.model.users_.index_of(user_key) if personal and art is not None else -1
     cols, vals, _, _ = _training_rows(art, user_row)
     purchased, negative = user_exclusions(v, sig, user_key)
     use = fresh & (idx >= 0) & (idx < n_model) & (w != 0)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from tastemaker.engine.cache import ResultCache
 from tastemaker.engine.config import PipelineConfig
 from tastemaker.engine.featured import FeaturedService
+from tastemaker.engine.optout import watch_consent
 from tastemaker.engine.pipeline import RecommendationPipeline, Timer
 from tastemaker.engine.versions import VersionSet
 from tastemaker.workspace import Workspace
@@ -61,12 +62,14 @@ def build_setup(
         if previous is not None
         else FeaturedService(ws.profiles.catalog, ws.profiles.rules, hard)
     )
+    cache = ResultCache(ws.settings.cache.result_ttl_seconds)
+    watch_consent(ws.profiles.consent, cache, users)  # opted out (or in): lists recomputed
     return EngineSetup(
         config=config,
         versions=versions,
         pipeline=RecommendationPipeline(ws, config, timer, users, versions.segment_attributes),
         featured=featured,
-        cache=ResultCache(ws.settings.cache.result_ttl_seconds),
+        cache=cache,
         users=users,
         slots=threading.BoundedSemaphore(config.max_concurrent),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -71,6 +72,7 @@ class ShadowLogger:
                     "served": ours,
                     "shadow": theirs,
                     "overlap": len(set(ours) & set(theirs)) / max(len(ours), 1),
+                    "at": time.time_ns() // 1_000_000,  # epoch ms: retention cuts by it
                 }
                 self.folder.mkdir(parents=True, exist_ok=True)
                 with open(self.folder / f"shadow-{version}.jsonl", "ab") as handle:

@@ -24,6 +24,7 @@ import polars as pl
 from tastemaker.config import Settings
 from tastemaker.errors import StoreUnavailableError
 from tastemaker.profiles.catalog import CatalogCache
+from tastemaker.profiles.consent import ConsentView, drop_before, drop_opted_out
 from tastemaker.profiles.evaluate import evaluate
 from tastemaker.profiles.maintenance import WATERMARK, ProfileMaintenance
 from tastemaker.profiles.model import (
@@ -101,6 +102,9 @@ class ProfileService(ProfileMaintenance):
         self._links: dict[str, str] | None = None
         self._lock = threading.RLock()
         self._lease_ms = int(cfg.lease_seconds * 1000)
+        #: who opted out (their events build no profile, their profile reads as none)
+        self.consent = ConsentView(store, settings.privacy.consent_refresh_seconds)
+        self._opted_seen: frozenset[str] = frozenset()
         #: watermark version the states in memory belong to; when checked last (monotonic).
         self._version: int | None = None
         self._checked = 0.0
@@ -170,6 +174,7 @@ class ProfileService(ProfileMaintenance):
         """`apply` for events given as columns (name -> list; timestamps in epoch ms)."""
         if not cols.get("event_id") or all(t == "impression" for t in cols["type"]):
             return 0  # impressions change no profile: no rules, catalog or store round trip
+        self._check_fresh()  # a rebuild, retention or forget elsewhere: kept states are stale
         with self._lock:
             return self._write(cols, None)[0]
 
@@ -199,7 +204,12 @@ class ProfileService(ProfileMaintenance):
         def on_change(state: ProfileState) -> None:
             self._evaluate((state,), rules)
 
-        return self.updater.apply(cols, self._load_states, links, attrs, on_change)
+        opted = self.consent.current()
+        cols = drop_before(cols, self.consent.cut_ms)
+        newly = opted - self._opted_seen if opted is not self._opted_seen else frozenset()
+        self._opted_seen = opted
+        result = self.updater.apply(cols, self._load_states, links, attrs, on_change)
+        return drop_opted_out(result, opted, newly)
 
     def _evaluate(self, states: Iterable[ProfileState], rules: SegmentRules) -> None:
         window = self.settings.profiles.window_days
@@ -276,6 +286,8 @@ class ProfileService(ProfileMaintenance):
         Raises:
             StoreUnavailableError: neither the fast path nor the store can be read.
         """
+        if self.consent.opted_out(user_id):
+            return None
         if self.owner:
             if self.follower is not None:
                 self._check_fresh()
@@ -341,6 +353,8 @@ class ProfileService(ProfileMaintenance):
         Raises:
             StoreUnavailableError: the profile cannot be read.
         """
+        if self.consent.opted_out(user_key):
+            return UserSignals(personal=False)
         state = self.state(user_key)
         if state is None:
             return UserSignals()

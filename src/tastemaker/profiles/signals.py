@@ -26,6 +26,8 @@ class UserSignals:
         shares: attribute -> value -> share of the user's recent interactions.
         segments: segment name -> score under the active rules.
         found: a profile exists for the user.
+        personal: False when the user opted out of personalization: nothing known of
+            them (training-time history included) may shape what they are served.
     """
 
     item_ids: list[str] = field(default_factory=list)
@@ -34,6 +36,7 @@ class UserSignals:
     shares: dict[str, dict[str, float]] = field(default_factory=dict)
     segments: dict[str, float] = field(default_factory=dict)
     found: bool = False
+    personal: bool = True
 
     def __len__(self) -> int:
         return len(self.item_ids)

@@ -18,6 +18,7 @@ from tastemaker.errors import TastemakerError
 from tastemaker.monitoring.exporter import MonitoringCollector
 from tastemaker.serving import metrics
 from tastemaker.serving.guard import OpenEndpointsGuard, describe_scopes
+from tastemaker.serving.routers import consent as consent_router
 from tastemaker.serving.routers import (
     experiments,
     featured,
@@ -109,6 +110,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 _SCOPED = (
     ingest,
     profiles_router,
+    consent_router,
     featured,
     recommendations,
     items,
@@ -153,6 +155,7 @@ def create_app(workspace: Workspace, *, preload: bool = False) -> FastAPI:
     app.include_router(profiles_router.router)
     app.include_router(privacy_router.router)
     app.include_router(keys_router.router)
+    app.include_router(consent_router.router)
     app.include_router(featured.router)
     app.add_middleware(_OutageAnswers)  # inside the metrics middleware: it counts the 503
     observed = metrics.install_metrics(app)

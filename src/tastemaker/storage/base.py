@@ -372,3 +372,24 @@ class Store(ABC):
     def alerts(self, since_ms: int = 0, kind: str | None = None) -> list[AlertRow]:
         """Alerts at or after ``since_ms`` (of ``kind`` when given), oldest first."""
         raise NotImplementedError
+
+    # --- retention and opt-out (users.consent) ---------------------------------------------
+    def delete_events_before(self, cut_ms: int, *, dry_run: bool = False) -> dict[str, int]:
+        """Delete events with an event time before ``cut_ms`` and dead letters created before
+        it; return the rows per table (counted only, nothing deleted, with ``dry_run``)."""
+        raise NotImplementedError
+
+    def event_users_before(self, cut_ms: int) -> set[str]:
+        """Profile keys (user ids, ``anon:<id>`` of visitors) with an event before ``cut_ms``."""
+        raise NotImplementedError
+
+    def opted_out_users(self) -> set[str]:
+        """The (pseudonymized) ids of users who opted out of personalization."""
+        raise NotImplementedError
+
+    def set_consent(
+        self, user_id: str, consent: bool, anonymous_ids: Sequence[str] = ()
+    ) -> dict[str, int]:
+        """Record a user's consent; on opt-out delete their stored profiles (and those of
+        ``anonymous_ids``) in the same transaction. Return the rows changed per table."""
+        raise NotImplementedError

@@ -49,6 +49,13 @@ MIGRATIONS: list[Migration] = [
         creates=(t.api_keys, t.audit_log),
     ),
     Migration(6, "the append-only alert log of monitoring (drift, metric drops)", (t.alerts,)),
+    Migration(
+        7,
+        "partial index on users who opted out of personalization (re-read by every process)",
+        run=lambda conn: _create_index(
+            conn, "ix_users_opted_out", "users", "user_id", where=f"consent = {_false(conn)}"
+        ),
+    ),
 ]
 
 
@@ -63,8 +70,16 @@ def _start_watermarks(conn: Connection, names: tuple[str, ...]) -> None:
     )  # fmt: skip
 
 
-def _create_index(conn: Connection, name: str, table: str, column: str) -> None:
-    conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({column})")
+def _create_index(
+    conn: Connection, name: str, table: str, column: str, where: str | None = None
+) -> None:
+    partial = f" WHERE {where}" if where else ""
+    conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({column}){partial}")
+
+
+def _false(conn: Connection) -> str:
+    """The literal a boolean column is compared with (SQLite stores booleans as 0 / 1)."""
+    return "0" if conn.dialect.name == "sqlite" else "false"
 
 
 def latest_version() -> int:

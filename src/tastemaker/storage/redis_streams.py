@@ -223,6 +223,29 @@ class RedisStreamBus:
             )
         return deleted
 
+    def expire_before(self, cut_ms: int, *, dry_run: bool = False) -> tuple[int, int]:
+        """Delete acknowledged entries published before ``cut_ms`` or holding only events
+        before it; return (deleted, kept because not acknowledged yet). ``dry_run`` counts.
+
+        Raises:
+            StoreUnavailableError: Redis failed.
+        """
+        deleted = waiting = 0
+        try:
+            for p in range(self.cfg.partitions):
+                stream = self.stream(p)
+                doomed = [m.id for m in self.entries(p) if _before(m, cut_ms)]
+                open_ids = self._unacknowledged(stream)
+                done = [i for i in doomed if not open_ids(i)]
+                waiting += len(doomed) - len(done)
+                if done and not dry_run:
+                    deleted += int(self.client.xdel(stream, *done))
+                elif done:
+                    deleted += len(done)
+        except redis.RedisError as exc:
+            raise StoreUnavailableError(f"cannot expire redis stream entries: {exc}") from exc
+        return deleted, waiting
+
     def _unacknowledged(self, stream: str) -> Callable[[str], bool]:
         """A test of whether an entry id of ``stream`` is not acknowledged by the group."""
         try:
@@ -274,3 +297,11 @@ def _columns(fields: dict[bytes, bytes]) -> dict[str, list[Any]]:
     if b"a" in fields:
         return decode_frame(fields[b"a"])
     return decode_columns(fields[b"e"])
+
+
+def _before(message: Message, cut_ms: int) -> bool:
+    """True when an entry was published before ``cut_ms`` or holds only events before it."""
+    if _entry_id(message.id)[0] < cut_ms:
+        return True
+    stamps = [int(x) for x in message.columns.get("timestamp") or () if x is not None]
+    return bool(stamps) and max(stamps) < cut_ms

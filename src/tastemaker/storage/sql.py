@@ -30,6 +30,7 @@ from tastemaker.storage.frames import (
 from tastemaker.storage.outage import is_outage, unavailable
 from tastemaker.storage.sql_access import SqlAccessMixin
 from tastemaker.storage.sql_alerts import SqlAlertsMixin
+from tastemaker.storage.sql_privacy import SqlPrivacyMixin
 from tastemaker.storage.sql_profiles import ITEMS_DELETED, SqlProfilesMixin
 from tastemaker.storage.sql_watermarks import SqlWatermarksMixin
 
@@ -49,7 +50,9 @@ def _to_ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
-class SqlStore(SqlProfilesMixin, SqlWatermarksMixin, SqlAccessMixin, SqlAlertsMixin, Store):
+class SqlStore(
+    SqlProfilesMixin, SqlWatermarksMixin, SqlAccessMixin, SqlAlertsMixin, SqlPrivacyMixin, Store
+):
     """Store backed by a SQL database through SQLAlchemy Core."""
 
     backend = "sql"

@@ -74,11 +74,12 @@ def test_the_worker_runs_the_retrain_job(tmp_path: Any) -> None:
     ws = Workspace.init(tmp_path / "ws")
     try:
         jobs = worker_jobs(ws)
-        assert [j.name for j in jobs] == ["monitor", "retrain", "rebalance"]
-        monitor, retrain, rebalance = (j.fn for j in jobs)
+        assert [j.name for j in jobs] == ["monitor", "retrain", "rebalance", "retention"]
+        monitor, retrain, rebalance, retention = (j.fn for j in jobs)
         # no live version yet: no drift verdict, nothing to guard, so nothing is trained
         assert monitor(ws).startswith("monitor: no verdict, 0 metric drops, 0 alerts")
         assert retrain(ws).startswith("not due: no live version")
         assert rebalance(ws) == "rebalance: none due"
+        assert retention(ws) == "retention: off (privacy.retention_days not set)"
     finally:
         ws.close()

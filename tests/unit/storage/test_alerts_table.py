@@ -23,9 +23,9 @@ def test_migration_6_creates_the_alerts_table_on_a_version_5_database(tmp_path: 
         migrations.MIGRATIONS = original
     with engine.begin() as conn:
         assert not inspect(conn).has_table("alerts")
-        assert migrations.migrate(conn) == [6]
+        assert migrations.migrate(conn)[:1] == [6]  # then any later ones
         assert inspect(conn).has_table("alerts")
-        assert migrations.current_version(conn) == 6
+        assert migrations.current_version(conn) == migrations.latest_version()
     engine.dispose()
 
 

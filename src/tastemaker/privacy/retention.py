@@ -1,0 +1,165 @@
+"""Retention: events older than ``privacy.retention_days`` leave the workspace.
+
+What goes (everything dated before the cut, ``now - retention_days``): events of the store's
+log by their event time (impressions and experiment exposures are events too), dead letters
+kept since before it, Redis stream entries published before it or holding only events
+before it once the workers acknowledged them (never an entry still to be processed), and
+lines of the request logs (shadow logs) written before it. What stays: aggregates that
+identify no one (segment sizes over time, model versions' metrics), users' rows, identity
+links, the audit log.
+
+Profiles are derived from the log, so they must then equal what a rebuild from the
+remaining log gives: when any deleted event belonged to a user or visitor, every profile is
+rebuilt (the log has no per-user index, so replaying a few users costs a full read anyway;
+stream workers drop the states they keep on the watermark's new version). The cut is kept
+in the store (``privacy.retention_cut_ms``): every process applying events drops those
+before it, so an entry a worker has yet to deliver cannot bring a deleted event back into
+a profile (once the worker re-read it, within ``privacy.consent_refresh_seconds``).
+``dry_run`` counts what would go and deletes nothing. Each run writes one audit row.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from tastemaker.access.audit import AuditLog
+from tastemaker.config import RedisBusConfig
+from tastemaker.privacy.logs import expire_logs
+from tastemaker.profiles.consent import RETENTION_CUT_KEY
+from tastemaker.workspace import Workspace
+
+log = logging.getLogger(__name__)
+ACTION = "privacy.retention"
+_DAY_MS = 86_400_000
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class RetentionReceipt:
+    """What one retention run deleted (or, in a dry run, would delete) where.
+
+    Attributes:
+        retention_days: the setting applied (None: retention is off, nothing was done).
+        cut: everything dated before it goes (UTC, ISO 8601), or None when off.
+        dry_run: counted only.
+        deleted: ``store:<table>``, ``redis:stream entries``, ``file:<path>`` -> count.
+        users_affected: profile keys (users and visitors) that had events before the cut.
+        profiles_rebuilt: profiles after the rebuild (None: no rebuild was needed or done).
+        stream_entries_pending: entries before the cut kept because workers have not
+            acknowledged them yet (the next run deletes them).
+    """
+
+    retention_days: float | None
+    cut: str | None
+    dry_run: bool = False
+    deleted: dict[str, int] = field(default_factory=dict)
+    users_affected: int = 0
+    profiles_rebuilt: int | None = None
+    stream_entries_pending: int = 0
+    at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    @property
+    def total(self) -> int:
+        """Rows, entries and lines deleted in all."""
+        return sum(self.deleted.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready receipt."""
+        return {
+            "retention_days": self.retention_days,
+            "cut": self.cut,
+            "dry_run": self.dry_run,
+            "at": self.at,
+            "deleted": dict(self.deleted),
+            "total": self.total,
+            "users_affected": self.users_affected,
+            "profiles_rebuilt": self.profiles_rebuilt,
+            "stream_entries_pending": self.stream_entries_pending,
+        }
+
+
+def cut_ms(retention_days: float, now: float | None = None) -> int:
+    """The cut in epoch ms: ``now`` (epoch seconds, default the clock) minus the days."""
+    now_ms = int((time.time() if now is None else now) * 1000)
+    return now_ms - int(retention_days * _DAY_MS)
+
+
+def _expire_streams(ws: Workspace, cut: int, dry_run: bool) -> tuple[int, int]:
+    if not isinstance(ws.settings.bus, RedisBusConfig):
+        return 0, 0
+    from tastemaker.storage.redis_streams import RedisStreamBus  # only with Redis
+
+    bus = RedisStreamBus(ws.settings.bus)
+    try:
+        return bus.expire_before(cut, dry_run=dry_run)
+    finally:
+        bus.close()
+
+
+def apply_retention(
+    ws: Workspace, now: float | None = None, *, dry_run: bool = False, actor: str = "cli"
+) -> RetentionReceipt:
+    """Delete what is older than ``privacy.retention_days`` (see the module); rebuild the
+    profiles when deleted events belonged to someone; write the audit row.
+
+    Args:
+        ws: the opened workspace.
+        now: the time to cut back from (epoch seconds; default the clock).
+        dry_run: count only, delete nothing.
+        actor: who runs it, for the audit log.
+
+    Raises:
+        StoreUnavailableError: the store or Redis failed; what was deleted stays deleted,
+            run it again.
+    """
+    days = ws.settings.privacy.retention_days
+    if days is None:
+        return RetentionReceipt(None, None, dry_run)
+    cut = cut_ms(days, now)
+    receipt = RetentionReceipt(days, _iso(cut), dry_run)
+    audit = AuditLog(ws.store)
+    try:
+        if ws.profiles.follower is not None:  # events this process owes profiles go first
+            ws.profiles.flush()
+        affected = ws.store.event_users_before(cut)
+        if not dry_run:  # stream workers drop events before it (entries still to deliver)
+            ws.store.set_meta(RETENTION_CUT_KEY, str(cut))
+            ws.profiles.consent.refresh()
+        receipt.users_affected = len(affected)
+        stored = ws.store.delete_events_before(cut, dry_run=dry_run)
+        receipt.deleted.update({f"store:{t}": n for t, n in stored.items() if n})
+        entries, receipt.stream_entries_pending = _expire_streams(ws, cut, dry_run)
+        if entries:
+            receipt.deleted["redis:stream entries"] = entries
+        reports = ws.settings.path(ws.settings.reports_dir)
+        files = expire_logs(reports, ws.root, cut, dry_run=dry_run)
+        receipt.deleted.update({f"file:{p}": n for p, n in files.items()})
+        if affected and stored.get("events") and not dry_run:
+            receipt.profiles_rebuilt = ws.profiles.rebuild()
+    except Exception as exc:
+        if not dry_run:
+            audit.record(actor, ACTION, receipt.cut, "error", error=type(exc).__name__,
+                         deleted=receipt.deleted)  # fmt: skip
+        raise
+    if not dry_run:
+        audit.record(actor, ACTION, receipt.cut, "ok", deleted=receipt.deleted,
+                     users_affected=receipt.users_affected,
+                     profiles_rebuilt=receipt.profiles_rebuilt)  # fmt: skip
+    return receipt
+
+
+def retention_job(ws: Workspace) -> RetentionReceipt:
+    """The worker's scheduled retention (every few hours): `apply_retention` now, as actor
+    ``worker:retention``, with one log line saying what went. Raises as `apply_retention`."""
+    receipt = apply_retention(ws, actor="worker:retention")
+    if receipt.retention_days is not None:
+        log.info("retention before %s: %d deleted (%s), %s profiles rebuilt", receipt.cut,
+                 receipt.total, receipt.deleted, receipt.profiles_rebuilt)  # fmt: skip
+    return receipt
