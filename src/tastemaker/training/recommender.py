@@ -43,6 +43,19 @@ def holdout_metrics(
     return out
 
 
+def data_range(events: pl.DataFrame, inter: Interactions) -> DataRange:
+    """The time span and sizes of the data a version was trained on."""
+    ts = events["timestamp"]
+    return DataRange(
+        start=str(ts.min()) if len(ts) else None,
+        end=str(ts.max()) if len(ts) else None,
+        end_ms=int(ts.dt.epoch("ms").to_numpy().max()) if len(ts) else 0,
+        events=events.height,
+        users=inter.n_users,
+        items=inter.n_items,
+    )
+
+
 def train_version(
     ws: Workspace,
     name: str,
@@ -82,15 +95,7 @@ def train_version(
     metrics = holdout_metrics(name, params, inter, items, holdout) if holdout > 0 else {}
     model = make_model(name, **params).fit(inter, items)
     artifacts = ServingArtifacts.build(model, inter, events, ann)
-    ts = events["timestamp"]
-    data = DataRange(
-        start=str(ts.min()) if len(ts) else None,
-        end=str(ts.max()) if len(ts) else None,
-        end_ms=int(ts.dt.epoch("ms").to_numpy().max()) if len(ts) else 0,
-        events=events.height,
-        users=inter.n_users,
-        items=inter.n_items,
-    )
+    data = data_range(events, inter)
     fields: dict[str, object] = {
         "model": name,
         "params": model.get_params(),
