@@ -59,6 +59,9 @@ class ChaosOptions:
     settle_s: float = 60.0
     #: refuse requests without a key (clients send one with ingest + read scopes)
     keys: bool = True
+    #: the workers' jobs on: retention (events older than ``days - 2`` deleted) and guarded
+    #: retraining due at once, both run by each worker when it (re)starts
+    jobs: bool = False
 
 
 def prepare_workspace(
@@ -78,6 +81,9 @@ def prepare_workspace(
     settings = load_settings(root)
     settings.bus = RedisBusConfig(url=redis_url, partitions=PARTITIONS)
     settings.cache = CacheConfig(redis_url=redis_url)
+    if opts.jobs:
+        settings.privacy.retention_days = max(1.0, opts.days - 2.0)
+        settings.retraining.schedule_hours = 0.001
     if opts.keys:  # the default rate and request limits stay on
         settings.serving.allow_anonymous = "never"
         settings.serving.open_endpoints = "never"
@@ -175,7 +181,7 @@ def _inject(rig: ChaosRig, opts: ChaosOptions) -> None:
         faults[name](outage)
 
 
-def _logs(rig: ChaosRig) -> dict[str, int]:
+def _logs(rig: ChaosRig) -> dict[str, Any]:
     """From the logs: tracebacks and unhandled exceptions of the API processes, platform
     records (impressions) they could not store, outages and recoveries of the workers."""
     api = (rig.logs / "api.log").read_text(errors="replace")
@@ -185,7 +191,9 @@ def _logs(rig: ChaosRig) -> dict[str, int]:
             "api_exceptions_leaving_the_app": api.count("Exception in ASGI application"),
             "platform_records_not_stored": sum(int(n) for n in dropped),
             "worker_down": workers.count(" down: "),
-            "worker_up_again": workers.count("up again")}  # fmt: skip
+            "worker_up_again": workers.count("up again"),
+            "worker_job_lines": [line.strip()[-200:] for line in workers.splitlines()
+                                 if "retention:" in line or "retrain" in line][:12]}  # fmt: skip
 
 
 def _setup(rig: ChaosRig, opts: ChaosOptions) -> dict[str, Any]:
@@ -202,6 +210,7 @@ def _setup(rig: ChaosRig, opts: ChaosOptions) -> dict[str, Any]:
     return {"api_processes": 2, "workers": WORKERS, "partitions": PARTITIONS,
             "api_ready_seconds": round(rig.api_ready_s, 1), "data": data["info"],
             "users": data["users"], "items": data["items"], "api_key": data["api_key"],
+            "jobs": opts.jobs,
             "access": {"keys": opts.keys, "rate_limits": "on (defaults)",
                        "request_limits": "on (defaults)"},
             "postgres": {"version": pg.version(), "port": pg.port,
@@ -276,6 +285,10 @@ def bench_chaos(
         str, typer.Option(help="Faults in order, comma-separated: " + ", ".join(FAULTS) + ".")
     ] = ",".join(FAULTS),
     keep: Annotated[bool, typer.Option(help="Keep the temporary folders (data, logs).")] = False,
+    jobs: Annotated[
+        bool,
+        typer.Option(help="Retention (days - 2) and retraining (due at once) in the workers."),
+    ] = False,
     keys: Annotated[
         bool, typer.Option(help="Refuse requests without a key; the clients send one.")
     ] = True,
@@ -284,5 +297,6 @@ def bench_chaos(
     events answered, stored, published and applied, and 5xx answers other than 503."""
     names = tuple(f.strip() for f in faults.split(",") if f.strip())
     opts = ChaosOptions(seconds=seconds, clients=clients, rate=rate, batch=batch, seed=seed,
-                        keep=keep, faults=names, keys=keys)  # fmt: skip
+                        keep=keep, faults=names, keys=keys,
+                        jobs=jobs)  # fmt: skip
     typer.echo(json.dumps(run_chaos(opts), indent=2))
