@@ -2,7 +2,8 @@
 
 answered 2xx (the clients) -> stored (distinct ids in the event log) -> published (ids found
 in the entries of the partition streams) -> applied (ids in the timeline of their user's
-profile in the store). Lost at a stage = in the stage before, not in this one. Profiles are
+profile in the store; users who opted out are left out: their events build no profile).
+Lost at a stage = in the stage before, not in this one. Profiles are
 also compared with a replay of the whole log in memory (`ProfileService.simulate`), and the
 Redis fast-path copies with the store's.
 """
@@ -95,14 +96,19 @@ def audit(ws: Workspace, bus: RedisStreamBus, tally: Tally, prefix: str) -> dict
     timelines = profiles.pop("timelines")
     applied = {e for e, key in ours.iter_rows() if e in published
                and e in timelines.get(key, ())}  # fmt: skip
+    # users who opted out of personalization: their events build no profile, by design
+    opted = ws.store.opted_out_users()
+    not_to_apply = {e for e, key in ours.iter_rows() if key in opted}
     events = {"sent": len(tally.sent), "answered_2xx": len(tally.answered),
               "stored": len(stored), "published": len(published), "applied": len(applied),
+              "opted_out_not_applied": len(not_to_apply),
               "stored_without_2xx": len(stored - tally.answered),
               "given_up_by_clients": len(tally.given_up)}  # fmt: skip
     lost = {"answered_not_stored": len(tally.answered - stored),
             "stored_not_published": len(stored - published),
-            "published_not_applied": len(published - applied)}  # fmt: skip
-    examples = sorted((tally.answered - stored) | (stored - published) | (published - applied))
+            "published_not_applied": len(published - applied - not_to_apply)}  # fmt: skip
+    examples = sorted((tally.answered - stored) | (stored - published)
+                      | (published - applied - not_to_apply))  # fmt: skip
     return {"events": events, "lost": lost, "lost_examples": examples[:10],
             "stream_entries": entries, "log_events": log.height,
             "profiles": profiles}  # fmt: skip
