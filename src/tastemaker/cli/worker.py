@@ -59,8 +59,8 @@ def worker(
     the store is waited out (backoff, logged, `tastemaker_worker_up` 0); the worker then
     catches up, and publishes events stored while publishing failed.
 
-    The worker owning partition 0 also runs the periodic jobs (`cli/worker_jobs.py`: the
-    guarded retrain on its schedule or an alert); `--jobs-only` runs only them (any bus).
+    The worker owning partition 0 also runs the periodic jobs (the guarded retrain, on its
+    schedule or after an alert); `--jobs-only` runs only them, with any bus.
     """
     if jobs_only:
         _jobs_only(workspace)
