@@ -45,6 +45,7 @@ class ConsentView:
         self._lock = threading.Lock()
         self._listeners: list[ConsentListener] = []
         self._thread: threading.Thread | None = None
+        self._closed = threading.Event()
         #: counts every change seen (a cache of profiles compares it).
         self.generation = 0
 
@@ -98,6 +99,10 @@ class ConsentView:
                 self._thread = threading.Thread(target=_refresh_loop, args=(ref,), daemon=True)
                 self._thread.start()
 
+    def close(self) -> None:
+        """Stop the background re-read (the store is about to close)."""
+        self._closed.set()
+
     def remove_listener(self, listener: ConsentListener) -> None:
         """Stop calling ``listener``."""
         with self._lock:
@@ -109,13 +114,14 @@ def _refresh_loop(ref: weakref.ReferenceType[ConsentView]) -> None:
     """Re-read a view every ``refresh_seconds`` while it lives."""
     while True:
         view = ref()
-        if view is None:
+        if view is None or view._closed.is_set():
             return
-        interval = view.refresh_seconds
+        interval, closed = view.refresh_seconds, view._closed
         if time.monotonic() - view._read_at >= interval:
             view.refresh()
         del view
-        time.sleep(interval)
+        if closed.wait(interval):
+            return
 
 
 def drop_opted_out(

@@ -140,6 +140,7 @@ class ProfileService(ProfileMaintenance):
 
     def close(self) -> None:
         """Apply what this process still owes (`flush`) and stop retrying."""
+        self.consent.close()
         if self.follower is not None:
             self.flush()
             self.follower.close()

@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, false, func, or_, select
+from sqlalchemy import Connection, Engine, false, func, select
 from sqlalchemy import delete as sa_delete
 
 from tastemaker.storage import tables as t
@@ -92,7 +92,7 @@ class SqlPrivacyMixin:
             counts["users"] = 1
             if not consent:
                 keys = [user_id, *(f"anon:{a}" for a in anonymous_ids)]
-                res = conn.execute(sa_delete(p).where(or_(p.c.user_id.in_(keys))))
+                res = conn.execute(sa_delete(p).where(p.c.user_id.in_(keys)))
                 counts["profiles"] = int(res.rowcount or 0)
                 clamp_watermarks(conn)
         return counts
