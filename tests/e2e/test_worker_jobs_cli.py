@@ -37,6 +37,6 @@ def test_jobs_only_runs_the_retrain_job_and_stops_on_sigterm(
         if proc.poll() is None:
             proc.kill()
     text = "".join(lines) + out
-    assert "runs jobs only: retrain every 600 s" in text, err
+    assert "runs jobs only: monitor every 3600 s, retrain every 600 s, rebalance" in text, err
     assert "job retrain: ok: not due: no live version to guard" in text
     assert text.rstrip().endswith("stopped") and proc.returncode == 0
