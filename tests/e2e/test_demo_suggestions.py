@@ -36,6 +36,12 @@ def test_every_suggested_call_answers_what_it_claims(tmp_path: Path) -> None:
     assert all(name in keys.output for name in ("shop-backend", "shop-frontend", "ops"))
     actions = [json.loads(line)["action"] for line in audit.output.splitlines()]
     assert actions == ["keys.create"] * 3 + [ACTION], audit.output
+    said_monitor = re.search(r"monitoring: (\d+) of (\d+) features drifted", said)
+    assert said_monitor and int(said_monitor[2]) > 0, said
+    report = tmp_path / "demo" / "reports" / "monitoring.html"
+    assert "PSI" in report.read_text()
+    checked = CliRunner().invoke(app, ["monitor", "--json", "-w", str(tmp_path / "demo")])
+    assert checked.exit_code in (0, 1) and json.loads(checked.output)["drift"]["items"] > 0
     ws = Workspace.open(tmp_path / "demo")
     try:
         client = TestClient(create_app(ws), client=LOOPBACK)

@@ -13,13 +13,15 @@ import typer
 from rich.panel import Panel
 
 from tastemaker.cli.common import console, fail
-from tastemaker.cli.demo_operations import forgettable_user, operate
+from tastemaker.cli.demo_operations import forgettable_user, monitor_traffic, operate
 from tastemaker.cli.generate import window_start
 from tastemaker.cli.imports import import_file
 from tastemaker.datasets.marketplace import generate_marketplace, write_marketplace
 from tastemaker.workspace import Workspace
 
 MARKER = ".tastemaker-demo"
+#: Users served through the engine so the monitoring step has traffic to check.
+MONITORED_USERS = 300
 
 
 def _fresh_folder(path: Path) -> None:
@@ -64,7 +66,13 @@ def demo(
     for step in _later_steps():
         step(ws)
     user, item = suggested_pair(ws, market.events)
-    operate(ws, forget=forgettable_user(market.events, keep=user))
+    forgotten = forgettable_user(market.events, keep=user)
+    operate(ws, forget=forgotten)
+    # returning users, the population the version's reference was drawn from
+    active = market.events["user_id"].drop_nulls().unique().sort()
+    others = active.filter(active != forgotten)
+    visitors = others.sample(min(MONITORED_USERS, len(others)), seed=seed).to_list()
+    monitor_traffic(ws, visitors, ws.settings.path(ws.settings.reports_dir) / "monitoring.html")
     calls = suggested_calls(ws, user, item)
     ws.close()
     console.print(
@@ -77,6 +85,7 @@ def demo(
             f"  tastemaker doctor -w {workspace}\n"
             f"  tastemaker keys list -w {workspace}\n"
             f"  tastemaker audit -w {workspace}\n"
+            f"  tastemaker monitor -w {workspace} --report monitoring.html\n"
             f"  tastemaker serve -w {workspace}      # then open http://127.0.0.1:8000/docs\n"
             + "".join(f"  curl 'http://127.0.0.1:8000{path}'\n" for path in calls),
             title="tastemaker demo",
@@ -92,7 +101,7 @@ def _simulate(folder: Path, users: int, seed: int) -> None:
     from tastemaker.simulation.ab import SimulationConfig, simulate_ab
 
     console.print(
-        "[bold]10.[/bold] simulated A/B test: featured listing, random vs segment-personalized"
+        "[bold]11.[/bold] simulated A/B test: featured listing, random vs segment-personalized"
         f" (workspace {folder}; more: tastemaker simulate ab --help)"
     )
     with serving_process():

@@ -1,6 +1,8 @@
-"""The demo's operations step: API keys, a forget receipt and the audit log that records both."""
+"""The demo's operations steps: API keys, a forget receipt, the audit log, a monitoring report."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import polars as pl
 
@@ -54,4 +56,38 @@ def operate(ws: Workspace, forget: str) -> None:
         f"[bold]9.[/bold] the audit log holds {len(rows)} rows, the last: "
         + "; ".join(f"{e.action} {e.outcome}" for e in rows[-2:])
         + " (tastemaker audit)"
+    )
+
+
+def monitor_traffic(ws: Workspace, users: list[str], report: Path) -> None:
+    """Serve ``users`` their recommendations through the engine (impressions logged as
+    events), then run the monitoring check on that traffic and write its HTML report."""
+    from tastemaker.engine.runtime import Engine
+    from tastemaker.monitoring.checks import run_monitor
+    from tastemaker.monitoring.workspace_report import write_workspace_report
+    from tastemaker.rerank.filters import Filters
+
+    engine = Engine(ws, watch=False)
+    try:
+        for user in users:
+            engine.recommend(user, 10, Filters(), None)
+        engine.sink.flush()
+    finally:
+        engine.close()
+    result = run_monitor(ws)
+    write_workspace_report(ws, result, report)
+    drift = result.drift
+    if drift is None:
+        verdict = f"no drift verdict ({result.drift_error})"
+    else:
+        worst = max(drift.features, key=lambda f: f.psi, default=None)
+        drifted = sum(f.drifted for f in drift.features)
+        verdict = (
+            f"{drifted} of {len(drift.features)} features drifted against {drift.version}'s"
+            f" reference ({drift.items:,} served items"
+            + (f"; largest PSI {worst.psi:.3f} on {worst.feature})" if worst else ")")
+        )
+    console.print(
+        f"[bold]10.[/bold] served {len(users):,} users' lists through the engine; monitoring:"
+        f" {verdict}; report {report} (tastemaker monitor)"
     )

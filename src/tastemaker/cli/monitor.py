@@ -14,7 +14,6 @@ from tastemaker.cli.common import WorkspaceOpt, console, opened
 
 if TYPE_CHECKING:  # the heavy modules load when a command runs
     from tastemaker.monitoring.checks import MonitorResult
-    from tastemaker.workspace import Workspace
 
 app = typer.Typer(
     help="Drift of served traffic against the model's reference, online metrics, alerts.",
@@ -58,11 +57,12 @@ def check(
     if ctx.invoked_subcommand is not None:
         return
     from tastemaker.monitoring.checks import run_monitor
+    from tastemaker.monitoring.workspace_report import write_workspace_report
 
     with opened(workspace) as ws:
         result = run_monitor(ws, version, days, record=not no_alerts)
         if report is not None:
-            _write_report(ws, result, report)
+            write_workspace_report(ws, result, report)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), default=str))
     else:
@@ -71,24 +71,6 @@ def check(
             console.print(f"report: {report}")
     if result.alarming:
         raise typer.Exit(1)
-
-
-def _write_report(ws: Workspace, result: MonitorResult, path: Path) -> None:
-    from tastemaker.monitoring.alerts import AlertLog
-    from tastemaker.monitoring.drift import window_features
-    from tastemaker.monitoring.reference import Reference
-    from tastemaker.monitoring.report import write_monitor_report
-    from tastemaker.registry.registry import ModelRegistry
-
-    reference = served = None
-    drift = result.drift
-    if drift is not None:
-        registry = ModelRegistry(ws.settings.path(ws.settings.models_dir))
-        reference = Reference.load(registry.path(drift.version))
-        served, _ = window_features(ws, drift.version, drift.start_ms, drift.end_ms)
-    since = result.at - ws.settings.monitoring.online_days * 86_400
-    write_monitor_report(path, result, ws.settings.monitoring, reference=reference,
-                         served=served, alerts=AlertLog(ws.store).since(since))  # fmt: skip
 
 
 def _print_result(result: MonitorResult) -> None:

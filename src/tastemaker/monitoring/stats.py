@@ -76,26 +76,47 @@ def numeric_drift(
                         ref.mean, float(x.mean()))  # fmt: skip
 
 
+#: A category whose expected count on either side is below this joins "(other)": the
+#: chi-square approximation needs it, and rare categories inflate the PSI by sampling alone.
+MIN_EXPECTED = 5.0
+OTHER = "(other)"
+
+
+def pooled_counts(ref: dict[str, float], cur: dict[str, float]) -> tuple[list[str], np.ndarray]:
+    """The 2 x K table of reference and current counts over the categories of both sides,
+    with each category too rare for the test on either side merged into ``(other)``."""
+    names = sorted(set(ref) | set(cur))
+    table = np.array([[ref.get(k, 0.0) for k in names], [cur.get(k, 0.0) for k in names]])
+    totals = table.sum(axis=1, keepdims=True)
+    expected = table.sum(axis=0) / table.sum() * totals  # per side, if nothing changed
+    keep = (expected >= MIN_EXPECTED).all(axis=0)
+    kept = [k for k, ok in zip(names, keep, strict=True) if ok]
+    if (~keep).any():
+        table = np.column_stack([table[:, keep], table[:, ~keep].sum(axis=1)])
+        kept.append(OTHER)
+    return kept, table
+
+
 def categorical_drift(
     name: str, ref: CategoricalReference, values: pl.Series, cfg: MonitoringConfig
 ) -> FeatureDrift:
-    """PSI over the categories and the chi-square test against the reference shares.
+    """PSI over the categories and the chi-square test of the reference counts against the
+    served counts (two samples: the reference is a sample too, not exact shares).
 
-    The reference counts get half a count per category (unseen ones included) so a new
-    category has a finite expectation.
+    Categories too rare on either side for the test are pooled first (see
+    :func:`pooled_counts`), for the test and the PSI alike.
     """
     counts = values.drop_nulls().value_counts()
     seen = dict(zip(counts[values.name].cast(pl.String).to_list(),
                     counts["count"].to_list(), strict=True))  # fmt: skip
-    names = sorted(set(ref.shares) | set(seen))
     n = int(sum(seen.values()))
     if n == 0 or ref.count == 0:
         return FeatureDrift(name, "categorical", "chi2", n, float("nan"), float("nan"), 1.0, False)
-    observed = np.array([seen.get(k, 0) for k in names], dtype=np.float64)
-    ref_counts = np.array([ref.shares.get(k, 0.0) * ref.count for k in names]) + 0.5
-    expected = ref_counts / ref_counts.sum() * n
-    index = psi(ref_counts, observed)
-    chi = stats.chisquare(observed, expected)
+    _, table = pooled_counts({k: v * ref.count for k, v in ref.shares.items()}, seen)
+    index = psi(table[0], table[1])
+    if table.shape[1] < 2:  # one category (or everything rare): nothing to compare
+        return FeatureDrift(name, "categorical", "chi2", n, index, 0.0, 1.0, False)
+    chi = stats.chi2_contingency(table, correction=False)
     p = float(chi.pvalue)
     drifted = index >= cfg.psi_threshold and p < cfg.chi2_p_threshold
     return FeatureDrift(name, "categorical", "chi2", n, index, float(chi.statistic), p, drifted)

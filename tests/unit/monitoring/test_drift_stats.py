@@ -71,15 +71,27 @@ def test_a_changed_category_mix_fails_chi_square_and_the_same_mix_passes() -> No
     assert quiet.p_value > CFG.chi2_p_threshold and not quiet.drifted
 
 
-def test_the_chi_square_is_scipys_with_half_a_count_per_reference_category() -> None:
-    ref = CategoricalReference({"a": 0.5, "b": 0.5}, 100)
-    row = categorical_drift("c", ref, pl.Series("c", ["a"] * 30 + ["b"] * 60 + ["new"] * 10), CFG)
-    ref_counts = np.array([50.5, 50.5, 0.5])
-    expected = ref_counts / ref_counts.sum() * 100
-    chi = stats.chisquare([30, 60, 10], expected)
+def test_the_chi_square_is_scipys_two_sample_test_with_rare_categories_pooled() -> None:
+    ref = CategoricalReference({"a": 0.5, "b": 0.496, "c": 0.004}, 1000)
+    served = ["a"] * 300 + ["b"] * 600 + ["new"] * 3 + ["c"] * 1
+    row = categorical_drift("c", ref, pl.Series("c", served), CFG)
+    # "c" (4 and 1) and "new" (0 and 3) expect fewer than 5 on a side: pooled as "(other)"
+    table = np.array([[500, 496, 4], [300, 600, 4]])
+    chi = stats.chi2_contingency(table, correction=False)
     assert row.statistic == pytest.approx(chi.statistic) and row.p_value == pytest.approx(
         chi.pvalue
     )
+    assert row.psi == pytest.approx(psi(table[0], table[1]))
+
+
+def test_many_rare_categories_of_an_unchanged_mix_do_not_drift() -> None:
+    rng = np.random.default_rng(8)
+    brands = [f"b{i}" for i in range(120)]
+    shares = rng.dirichlet(np.full(120, 0.3))  # a long tail of rare brands
+    ref = CategoricalReference.of(pl.Series("brand", rng.choice(brands, 2000, p=shares)))
+    same = pl.Series("brand", rng.choice(brands, 3000, p=shares))
+    row = categorical_drift("brand", ref, same, CFG)
+    assert not row.drifted and row.psi < CFG.psi_threshold / 2
 
 
 def test_a_reference_survives_its_json_and_compare_covers_every_feature(tmp_path: Path) -> None:
