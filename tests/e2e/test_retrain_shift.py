@@ -155,7 +155,11 @@ def test_after_a_shift_the_retrained_version_is_promoted_and_ctr_recovers(
     now = time.time()
     shifted_pass = run_monitor(ws, now=now, days=(now - mid) / 86_400)  # post-shift lists only
     drifted = _drifted(shifted_pass)
-    assert drifted and len(shifted_pass.alerts) >= len(drifted)
+    # what drifts is the history the version scores from (users bring 10 days of activity
+    # it never trained on: mean 4.7 -> 13) and with it the scores; the served fuel mix moves
+    # too (PSI 0.055, p ~1e-18) but under monitoring.psi_threshold (docs/benchmarks.md)
+    assert "history" in drifted and drifted["history"]["psi"] > 1.0
+    assert len(shifted_pass.alerts) >= len(drifted)
     alerts = AlertLog(ws.store).since(mid, "drift")
     assert {a.subject for a in alerts} == set(drifted) and all(a.version == live for a in alerts)
 
