@@ -188,6 +188,7 @@ def test_after_a_shift_the_retrained_version_is_promoted_and_ctr_recovers(
     assert stats.ttest_rel(ctr_after, ctr_before, alternative="greater").pvalue < 0.01
     print(json.dumps({"guard": guard, "ctr_before": float(ctr_before.mean()),
                       "ctr_after": float(ctr_after.mean()), "drifted": drifted,
+                      "line": line, "alerts": shifted_pass.alerts,
                       "control": control.drift.to_dict() if control.drift else None,
                       "shift": shifted_pass.drift.to_dict() if shifted_pass.drift else None},
                      default=str))  # fmt: skip
