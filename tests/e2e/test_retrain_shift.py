@@ -60,7 +60,8 @@ def _start(market: Marketplace) -> datetime:
 
 @pytest.fixture(scope="module")
 def shifted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, Marketplace]]:
-    """A workspace holding the whole shifted marketplace, its last event about now."""
+    """A workspace with the shifted marketplace (last event about now): its catalog and users,
+    and the events before the first drift day (the test ingests the rest after training)."""
     root = tmp_path_factory.mktemp("retrain") / "ws"
     ws = Workspace.init(root)
     (root / "recommendations.yaml").write_text("seed: 0\nreload_check_seconds: 0\n")
