@@ -37,4 +37,6 @@ def test_a_short_mixed_run_accounts_for_every_event_and_request() -> None:
     assert events["answered_2xx"] == events["stored"] + events["dead_lettered"]
     assert events["answered_not_stored_nor_dead_lettered"] == 0
     assert events["no_event_lost"] is True
-    assert result["drain"]["settled"] and result["bar_met"] is True
+    assert result["drain"]["settled"] and result["correct"] is True
+    reached = requests["achieved_rps"] >= 0.95 * 30
+    assert result["rate_met"] is reached and result["bar_met"] is reached
