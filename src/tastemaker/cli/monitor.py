@@ -80,8 +80,9 @@ def _print_result(result: MonitorResult) -> None:
     else:
         verdict = ("[red]DRIFT[/red]" if drift.drifted else "no drift") if drift.enough else (
             f"too little traffic for a verdict (< {drift.min_samples} served items)")  # fmt: skip
-        table = Table(title=f"drift of {drift.version}: {drift.lists} lists, {drift.items} "
-                      f"items served in the window: {verdict}")  # fmt: skip
+        table = Table(title=f"drift of {drift.version}: {drift.lists} lists; {drift.items} items "
+                      f"served to users with a history, {drift.cold_items} to users without "
+                      f"(not compared): {verdict}")  # fmt: skip
         for col in ("feature", "kind", "n", "PSI", "test", "statistic", "p", "ref mean",
                     "served mean", "drifted"):  # fmt: skip
             table.add_column(col)

@@ -2,7 +2,8 @@
 
 The window is the last ``monitoring.window_days`` of impressions served by the version;
 each served item's features (``monitoring.features``) are compared with the version's
-``reference.json`` feature by feature (``monitoring.stats``). Too little traffic
+``reference.json`` feature by feature (``monitoring.stats``); items served to users
+without a history (the fallback list) are counted apart (:func:`split_cold`). Too little traffic
 (fewer than ``monitoring.min_samples`` served items) gives figures but no verdict.
 """
 
@@ -41,6 +42,7 @@ class DriftReport:
     items: int
     min_samples: int
     features: list[FeatureDrift] = field(default_factory=list)
+    cold_items: int = 0
 
     @property
     def enough(self) -> bool:
@@ -61,6 +63,7 @@ class DriftReport:
             "lists": self.lists,
             "items": self.items,
             "min_samples": self.min_samples,
+            "cold_items": self.cold_items,
             "enough": self.enough,
             "drifted": self.drifted,
             "features": [f.to_dict() for f in self.features],
@@ -76,6 +79,19 @@ def compare(
     rows += [categorical_drift(c, ref, features[c], cfg)
              for c, ref in reference.categorical.items() if c in features.columns]  # fmt: skip
     return rows
+
+
+def split_cold(features: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """The served items of users with a history, and the count of the others.
+
+    A version's reference describes personalized lists (it samples training users with a
+    history); a visitor without one gets the fallback list, another population: counted
+    apart, not compared, so a share of new visitors does not read as drift.
+    """
+    if "history" not in features.columns:
+        return features, 0
+    known = features.filter(pl.col("history").fill_null(0) > 0)
+    return known, features.height - known.height
 
 
 def window_features(
@@ -127,12 +143,14 @@ def check_drift(
     end_ms = int((time.time() if now is None else now) * 1000)
     start_ms = end_ms - int((cfg.window_days if days is None else days) * 86_400_000)
     features, lists = window_features(ws, version, start_ms, end_ms, list(reference.categorical))
+    known, cold = split_cold(features)
     return DriftReport(
         version=version,
         start_ms=start_ms,
         end_ms=end_ms,
         lists=lists,
-        items=features.height,
+        items=known.height,
         min_samples=cfg.min_samples,
-        features=compare(reference, features, cfg),
+        features=compare(reference, known, cfg),
+        cold_items=cold,
     )

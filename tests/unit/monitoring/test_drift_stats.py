@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from tastemaker.config import MonitoringConfig
-from tastemaker.monitoring.drift import compare
+from tastemaker.monitoring.drift import compare, split_cold
 from tastemaker.monitoring.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from tastemaker.monitoring.reference import (
     CategoricalReference,
@@ -114,3 +114,23 @@ def test_no_traffic_gives_no_verdict() -> None:
     ref = NumericReference.of(_normal(1, 100))
     row = numeric_drift("x", ref, np.array([]), CFG)
     assert row.n == 0 and not row.drifted and row.p_value == 1.0
+
+
+def test_fallback_lists_of_visitors_without_history_are_counted_apart_not_drift() -> None:
+    rng = np.random.default_rng(9)
+
+    def lists(n: int, history: np.ndarray) -> pl.DataFrame:
+        return pl.DataFrame({
+            "score": rng.uniform(0, 1, n), "popularity": rng.uniform(0, 1, n),
+            "price": rng.lognormal(8, 1, n), "history": history,
+            "category": rng.choice(["a", "b"], n), "brand": rng.choice(["x", "y", "z"], n),
+        })  # fmt: skip
+
+    ref = summarize(lists(2000, rng.poisson(6, 2000) + 1.0), {"version": "v0001"})
+    known = lists(2100, rng.poisson(6, 2100) + 1.0)
+    served = pl.concat([known, lists(900, np.zeros(900))])  # 30% new visitors
+    # compared whole, the empty history bin of the reference reads as drift
+    assert any(r.drifted for r in compare(ref, served, CFG) if r.feature == "history")
+    kept, cold = split_cold(served)
+    assert cold == 900 and kept.height == 2100
+    assert not any(r.drifted for r in compare(ref, kept, CFG))
