@@ -13,6 +13,7 @@ import polars as pl
 
 from tastemaker.config import Settings
 from tastemaker.profiles.catalog import CatalogCache
+from tastemaker.profiles.consent import ConsentView
 from tastemaker.profiles.evaluate import evaluate
 from tastemaker.profiles.model import ProfileState, loads_state
 from tastemaker.profiles.registry import RulesRegistry
@@ -20,6 +21,7 @@ from tastemaker.profiles.rules import SegmentRules
 from tastemaker.profiles.update import BatchResult, Columns, Updater, to_columns
 from tastemaker.storage.base import Advance, Lease, Store
 from tastemaker.storage.follower import holding, renew
+from tastemaker.storage.guard import Guard
 
 REBUILD_CHUNK = 200_000
 #: The watermark of in-process profile updates.
@@ -44,6 +46,36 @@ class ProfileMaintenance:
     _lease_ms: int
     _version: int | None
 
+    #: How often (seconds) a reader checks that no other process changed profiles it keeps.
+    fresh_seconds = 1.0
+    _absent: set[str]
+    _checked: float
+    consent: ConsentView
+
+    def _forget(self) -> None:
+        self._cache.clear()
+        self._absent.clear()
+        self._links = None
+
+    def _adopt(self, version: int) -> None:
+        """The profiles are at ``version`` now: drop kept states, re-read consent and the
+        retention cut (set before a retention moves the version)."""
+        with self._lock:
+            self._forget()
+            self._version = version
+        self.consent.refresh()
+
+    def _check_fresh(self) -> None:
+        """Adopt the version when another process wrote profiles since kept states were read
+        (the watermark's version tells; read at most every `fresh_seconds`)."""
+        now = time.monotonic()
+        if now - self._checked < self.fresh_seconds:
+            return
+        self._checked = now
+        version = self.store.watermark(WATERMARK).version
+        if version != self._version:
+            self._adopt(version)
+
     # provided by ProfileService
     def _apply(self, cols: Columns) -> BatchResult:
         raise NotImplementedError
@@ -55,10 +87,8 @@ class ProfileMaintenance:
         links: list[tuple[str, str, int]] | None = None,
         advance: Advance | None = None,
         clear: bool = False,
+        guard: Guard | None = None,
     ) -> Lease | None:
-        raise NotImplementedError
-
-    def _forget(self) -> None:
         raise NotImplementedError
 
     def _remember(self, states: dict[str, ProfileState], deleted: list[str]) -> None:
