@@ -100,14 +100,15 @@ class ProfileMaintenance:
     def rebuild(self) -> int:
         """Recompute every profile from the event log; return the number of profiles.
 
-        Holds the ``profiles`` lease meanwhile (in-process updates wait), and writes the
-        profiles and the watermark at the log's end in one transaction.
+        Holds the ``profiles`` lease meanwhile (in-process updates and guarded writes of
+        stream workers wait), writes the profiles and the watermark at the log's end in one
+        transaction, and gives the lease up once the Redis fast path is written too.
         """
         with holding(self.store, WATERMARK, self._lease_ms) as lease, self._lock:
             self._forget()
             self.catalog.invalidate()
             replay = self._replay(None, lambda: renew(self.store, lease, self._lease_ms))
-            advance = Advance(lease, replay.last, True, self._lease_ms)
+            advance = Advance(lease, replay.last, False, self._lease_ms)  # kept past Redis
             moved = self._persist(replay.states, sorted(replay.deleted), replay.links,
                                   advance, clear=True)  # fmt: skip
             assert moved is not None
@@ -161,7 +162,7 @@ class ProfileMaintenance:
             rows = self.store.load_profiles()
             states = {k: loads_state(k, r.state, n, inter) for k, r in rows.items()}
             self._evaluate(states.values(), rules)
-            advance = Advance(lease, lease.seq, True, self._lease_ms)
+            advance = Advance(lease, lease.seq, False, self._lease_ms)  # kept past Redis
             moved = self._persist(states, [], None, advance)
             assert moved is not None
             if self.owner:

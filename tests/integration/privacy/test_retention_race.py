@@ -19,10 +19,11 @@ import pytest
 import redis
 from tests.conftest import REDIS_URL
 
-from tastemaker.config import RedisBusConfig, load_settings, write_settings
+from tastemaker.config import CacheConfig, RedisBusConfig, load_settings, write_settings
 from tastemaker.privacy.retention import apply_retention
 from tastemaker.profiles.model import dumps_state
 from tastemaker.profiles.service import ProfileService
+from tastemaker.profiles.wiring import fast_path
 from tastemaker.workspace import Workspace
 
 pytestmark = pytest.mark.integration
@@ -36,21 +37,25 @@ OLD = NOW - timedelta(days=40)
 
 @pytest.fixture
 def ws(postgres_workspace: Workspace) -> Iterator[Workspace]:
-    """The PostgreSQL workspace (own schema) publishing to its own Redis streams, keeping 30
-    days of events; this process only reads profiles (stream workers write them)."""
+    """The PostgreSQL workspace (own schema) publishing to its own Redis streams, with its
+    own Redis fast path, keeping 30 days of events; this process only reads profiles (stream
+    workers write them)."""
     root = postgres_workspace.root
     settings = load_settings(root)
     settings.bus = RedisBusConfig(url=REDIS_URL, stream=f"tmtest:{uuid.uuid4().hex[:10]}:ev",
                                   partitions=2)  # fmt: skip
+    settings.cache = CacheConfig(redis_url=REDIS_URL)
     settings.privacy.retention_days = 30
     write_settings(settings)
     ws = Workspace.open(root)
     ws.ingestor.ingest_items(ITEMS, "t")
     yield ws
     client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(match=f"{settings.bus.stream}*"))
-    if keys:
-        client.delete(*keys)
+    assert ws.profiles.fast is not None
+    for prefix in (settings.bus.stream, ws.profiles.fast.prefix):
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
     client.close()
     ws.close()
 
@@ -73,13 +78,19 @@ def _append(ws: Workspace, frame: pl.DataFrame) -> pl.DataFrame:
 def _worker(ws: Workspace) -> ProfileService:
     """A stream worker's service that would keep its states and its view of the cut for an
     hour (the races below then happen in a fixed order, not by timing)."""
-    service = ProfileService(ws.settings, ws.store)
+    service = ProfileService(ws.settings, ws.store, fast=fast_path(ws.settings))
     service.consent.refresh_seconds = 3600.0
     return service
 
 
 def _stored(ws: Workspace) -> dict[str, str]:
     return {k: r.state for k, r in ws.store.load_profiles().items()}
+
+
+def _copies(ws: Workspace) -> dict[str, str | None]:
+    """The Redis copies of the stored profiles."""
+    assert ws.profiles.fast is not None
+    return {k: ws.profiles.fast.get(k) for k in _stored(ws)}
 
 
 def _replayed(ws: Workspace) -> dict[str, str]:
@@ -124,7 +135,7 @@ def test_a_write_while_the_rebuild_holds_the_lease(
     racing[0].join(30)
 
     assert not racing[0].is_alive()
-    assert _stored(ws) == _replayed(ws)
+    assert _stored(ws) == _replayed(ws) == _copies(ws)
     assert "race0" in _stored(ws)[ws.pseudonymizer.one(ANN)]
 
 
@@ -139,3 +150,22 @@ def test_a_deleted_event_delivered_before_the_worker_reread_the_cut(ws: Workspac
 
     assert ws.pseudonymizer.one(BOB) not in _stored(ws)
     assert _stored(ws) == _replayed(ws)
+
+
+def test_the_rebuild_keeps_the_lease_until_redis_has_the_profiles(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker waiting for the rebuild writes after it in Redis too, never before."""
+    fast = ws.profiles.fast
+    assert fast is not None
+    put, held = fast.put_many, []
+
+    def put_while_held(*args: object, **kwargs: object) -> None:
+        held.append(ws.store.watermark("profiles").holder is not None)
+        put(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fast, "put_many", put_while_held)
+    _worker(ws).apply(_append(ws, _events("ao", ANN, ["e1"], OLD)))
+
+    assert apply_retention(ws).profiles_rebuilt == 0
+    assert held == [True]
