@@ -52,10 +52,12 @@ class SqlProfilesMixin:
             return None
         now = _now_ms()
         with self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
+            if conn.dialect.name == "postgresql" and guard is None:
                 # profiles are derived data (rebuilt from the event log): do not wait for the
                 # WAL flush; a committed write is still visible at once and survives a
                 # crash of this process, only a crash of the database server may lose it
+                # (with its watermark). A guarded write (a stream worker's) does wait: the
+                # worker acknowledges the events to the bus after it, for good.
                 conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
             # PostgreSQL: the watermark row is locked first, as a rebuild's advance does (no
             # deadlock); SQLite checks last, once the write lock is held
