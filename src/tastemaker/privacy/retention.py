@@ -10,11 +10,13 @@ links, the audit log.
 
 Profiles are derived from the log, so they must then equal what a rebuild from the
 remaining log gives: when any deleted event belonged to a user or visitor, every profile is
-rebuilt (the log has no per-user index, so replaying a few users costs a full read anyway;
-stream workers drop the states they keep on the watermark's new version). The cut is kept
-in the store (``privacy.retention_cut_ms``): every process applying events drops those
-before it, so an entry a worker has yet to deliver cannot bring a deleted event back into
-a profile (once the worker re-read it, within ``privacy.consent_refresh_seconds``).
+rebuilt (the log has no per-user index, so replaying a few users costs a full read anyway).
+The cut is kept in the store (``privacy.retention_cut_ms``) before anything is deleted:
+every process applying events drops those before it, so an entry a worker has yet to
+deliver cannot bring a deleted event back into a profile. Stream workers write under a
+`~tastemaker.storage.guard.Guard` of the ``profiles`` watermark: the deletion and the
+rebuild move its version (and the rebuild holds its lease), so a worker's write with
+states or a cut read before them is refused; it re-reads both and applies its batch again.
 ``dry_run`` counts what would go and deletes nothing. Each run writes one audit row.
 """
 

@@ -13,6 +13,7 @@ import polars as pl
 
 from tastemaker.config import Settings
 from tastemaker.profiles.catalog import CatalogCache
+from tastemaker.profiles.consent import ConsentView
 from tastemaker.profiles.evaluate import evaluate
 from tastemaker.profiles.model import ProfileState, loads_state
 from tastemaker.profiles.registry import RulesRegistry
@@ -20,6 +21,7 @@ from tastemaker.profiles.rules import SegmentRules
 from tastemaker.profiles.update import BatchResult, Columns, Updater, to_columns
 from tastemaker.storage.base import Advance, Lease, Store
 from tastemaker.storage.follower import holding, renew
+from tastemaker.storage.guard import Guard
 
 REBUILD_CHUNK = 200_000
 #: The watermark of in-process profile updates.
@@ -44,6 +46,36 @@ class ProfileMaintenance:
     _lease_ms: int
     _version: int | None
 
+    #: How often (seconds) a reader checks that no other process changed profiles it keeps.
+    fresh_seconds = 1.0
+    _absent: set[str]
+    _checked: float
+    consent: ConsentView
+
+    def _forget(self) -> None:
+        self._cache.clear()
+        self._absent.clear()
+        self._links = None
+
+    def _adopt(self, version: int) -> None:
+        """The profiles are at ``version`` now: drop kept states, re-read consent and the
+        retention cut (set before a retention moves the version)."""
+        with self._lock:
+            self._forget()
+            self._version = version
+        self.consent.refresh()
+
+    def _check_fresh(self) -> None:
+        """Adopt the version when another process wrote profiles since kept states were read
+        (the watermark's version tells; read at most every `fresh_seconds`)."""
+        now = time.monotonic()
+        if now - self._checked < self.fresh_seconds:
+            return
+        self._checked = now
+        version = self.store.watermark(WATERMARK).version
+        if version != self._version:
+            self._adopt(version)
+
     # provided by ProfileService
     def _apply(self, cols: Columns) -> BatchResult:
         raise NotImplementedError
@@ -55,10 +87,8 @@ class ProfileMaintenance:
         links: list[tuple[str, str, int]] | None = None,
         advance: Advance | None = None,
         clear: bool = False,
+        guard: Guard | None = None,
     ) -> Lease | None:
-        raise NotImplementedError
-
-    def _forget(self) -> None:
         raise NotImplementedError
 
     def _remember(self, states: dict[str, ProfileState], deleted: list[str]) -> None:
@@ -70,14 +100,15 @@ class ProfileMaintenance:
     def rebuild(self) -> int:
         """Recompute every profile from the event log; return the number of profiles.
 
-        Holds the ``profiles`` lease meanwhile (in-process updates wait), and writes the
-        profiles and the watermark at the log's end in one transaction.
+        Holds the ``profiles`` lease meanwhile (in-process updates and guarded writes of
+        stream workers wait), writes the profiles and the watermark at the log's end in one
+        transaction, and gives the lease up once the Redis fast path is written too.
         """
         with holding(self.store, WATERMARK, self._lease_ms) as lease, self._lock:
             self._forget()
             self.catalog.invalidate()
             replay = self._replay(None, lambda: renew(self.store, lease, self._lease_ms))
-            advance = Advance(lease, replay.last, True, self._lease_ms)
+            advance = Advance(lease, replay.last, False, self._lease_ms)  # kept past Redis
             moved = self._persist(replay.states, sorted(replay.deleted), replay.links,
                                   advance, clear=True)  # fmt: skip
             assert moved is not None
@@ -131,7 +162,7 @@ class ProfileMaintenance:
             rows = self.store.load_profiles()
             states = {k: loads_state(k, r.state, n, inter) for k, r in rows.items()}
             self._evaluate(states.values(), rules)
-            advance = Advance(lease, lease.seq, True, self._lease_ms)
+            advance = Advance(lease, lease.seq, False, self._lease_ms)  # kept past Redis
             moved = self._persist(states, [], None, advance)
             assert moved is not None
             if self.owner:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -45,8 +44,9 @@ from tastemaker.profiles.update import (
     decayed_affinities,
     to_columns,
 )
-from tastemaker.storage.base import Advance, Lease, ProfileRow, Store
-from tastemaker.storage.follower import LogFollower
+from tastemaker.storage.base import Advance, Lease, LeaseLostError, ProfileRow, Store
+from tastemaker.storage.follower import LogFollower, wait_free
+from tastemaker.storage.guard import Guard
 
 if TYPE_CHECKING:  # the redis client costs ~0.1 s of every start-up: imported when used
     from tastemaker.storage.redis_profiles import RedisProfiles
@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 _ITEM_TYPES = frozenset(ITEM_TYPES)
 #: Events applied per step when following the log.
 FOLLOW_CHUNK = 10_000
+#: Attempts of a guarded write (a stream worker's) before the delivery fails and is retried.
+GUARD_TRIES = 3
 
 
 class ProfileService(ProfileMaintenance):
@@ -70,9 +72,6 @@ class ProfileService(ProfileMaintenance):
             (`listener`), the ``bus: inprocess`` mode.
         max_cached: most profile states kept in memory.
     """
-
-    #: How often (seconds) a reader checks that no other process changed profiles it keeps.
-    fresh_seconds = 1.0
 
     def __init__(
         self,
@@ -107,7 +106,7 @@ class ProfileService(ProfileMaintenance):
         self._opted_seen: frozenset[str] = frozenset()
         #: watermark version the states in memory belong to; when checked last (monotonic).
         self._version: int | None = None
-        self._checked = 0.0
+        self._checked = -float("inf")
         self.follower = (
             LogFollower(store, WATERMARK, self._step, ttl_ms=self._lease_ms, chunk=FOLLOW_CHUNK)
             if follow
@@ -150,7 +149,7 @@ class ProfileService(ProfileMaintenance):
         advance = Advance(lease, int(frame["seq"].max()), release, self._lease_ms)  # type: ignore[arg-type]
         with self._lock:
             if lease.version != self._version:  # another process wrote profiles meanwhile
-                self._forget()
+                self._adopt(lease.version)
             cols = to_columns(frame)
             if all(t == "impression" for t in cols["type"]):
                 moved: Lease | None = self.store.advance_lease(advance)
@@ -172,18 +171,35 @@ class ProfileService(ProfileMaintenance):
         return self.apply_columns(to_columns(events))
 
     def apply_columns(self, cols: Columns) -> int:
-        """`apply` for events given as columns (name -> list; timestamps in epoch ms)."""
+        """`apply` for events given as columns (name -> list; timestamps in epoch ms).
+
+        The write is guarded (`Guard`) by the watermark version the kept states belong to: a
+        rebuild, retention or forget elsewhere, or one under way, refuses it; the states are
+        then dropped, the cut re-read, and the batch applied again on the stored profiles
+        once the lease is free (idempotent). After `GUARD_TRIES`, LeaseLostError is raised.
+        """
         if not cols.get("event_id") or all(t == "impression" for t in cols["type"]):
             return 0  # impressions change no profile: no rules, catalog or store round trip
         self._check_fresh()  # a rebuild, retention or forget elsewhere: kept states are stale
-        with self._lock:
-            return self._write(cols, None)[0]
+        for attempt in range(1, GUARD_TRIES + 1):
+            try:
+                with self._lock:
+                    guard = Guard(WATERMARK, -1 if self._version is None else self._version)
+                    return self._write(cols, None, guard)[0]
+            except LeaseLostError:
+                if attempt == GUARD_TRIES:
+                    raise
+                self._adopt(wait_free(self.store, WATERMARK, self._lease_ms / 1000))
+        raise AssertionError("unreachable")
 
-    def _write(self, cols: Columns, advance: Advance | None) -> tuple[int, Lease | None]:
+    def _write(
+        self, cols: Columns, advance: Advance | None, guard: Guard | None = None
+    ) -> tuple[int, Lease | None]:
         """Apply and persist; the number applied and the moved watermark (with ``advance``)."""
         try:
             result = self._apply(cols)
-            moved = self._persist(result.touched, result.deleted, result.linked, advance)
+            moved = self._persist(result.touched, result.deleted, result.linked, advance,
+                                  guard=guard)  # fmt: skip
         except Exception:
             # cached states may hold changes that were never written: forget them all,
             # so a retry starts from the store and applies the batch for real
@@ -191,11 +207,6 @@ class ProfileService(ProfileMaintenance):
             raise
         self._remember(result.touched, result.deleted)
         return result.applied, moved
-
-    def _forget(self) -> None:
-        self._cache.clear()
-        self._absent.clear()
-        self._links = None
 
     def _apply(self, cols: Columns) -> BatchResult:
         rules = self.rules.current()
@@ -226,11 +237,13 @@ class ProfileService(ProfileMaintenance):
         links: list[tuple[str, str, int]] | None = None,
         advance: Advance | None = None,
         clear: bool = False,
+        guard: Guard | None = None,
     ) -> Lease | None:
         """One transaction: profiles, links and the watermark; then the Redis fast path."""
         texts = {k: dumps_state(s) for k, s in states.items()}
         rows = [ProfileRow(k, texts[k], s.rules_version, s.last_seen) for k, s in states.items()]
-        moved = self.store.save_profiles(rows, deleted, links=links, clear=clear, advance=advance)
+        moved = self.store.save_profiles(rows, deleted, links=links, clear=clear,
+                                         advance=advance, guard=guard)  # fmt: skip
         if self.fast is not None:
             try:
                 if clear:
@@ -260,19 +273,6 @@ class ProfileService(ProfileMaintenance):
             # the owner is the only writer: a key absent now stays absent until it writes it
             self._absent.update(k for k in missing if k not in found)
         return found
-
-    def _check_fresh(self) -> None:
-        """Forget kept states when another process wrote profiles since (the watermark's
-        version tells; read at most every `fresh_seconds`)."""
-        now = time.monotonic()
-        if now - self._checked < self.fresh_seconds:
-            return
-        self._checked = now
-        version = self.store.watermark(WATERMARK).version
-        with self._lock:
-            if version != self._version:
-                self._forget()
-                self._version = version
 
     def links(self) -> dict[str, str]:
         """Anonymous id -> user id links (loaded once from the store, then kept current)."""

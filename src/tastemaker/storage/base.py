@@ -11,6 +11,7 @@ from typing import Any
 import polars as pl
 
 from tastemaker.errors import ConflictError
+from tastemaker.storage.guard import Guard
 
 
 @dataclass(frozen=True)
@@ -275,16 +276,18 @@ class Store(ABC):
         links: list[tuple[str, str, int]] | None = None,
         clear: bool = False,
         advance: Advance | None = None,
+        guard: Guard | None = None,
     ) -> Lease | None:
         """Write profiles in one transaction: every profile deleted first when ``clear``, the
         keys in ``delete`` deleted, ``rows`` upserted, identity ``links`` (anonymous id,
-        user id, at ms) recorded, and the watermark moved by ``advance``.
+        user id, at ms) recorded, and the watermark moved by ``advance``; with ``guard``,
+        only while it holds (whoever moves the watermark waits for the commit).
 
         Returns:
             The moved watermark (None without ``advance``).
 
         Raises:
-            LeaseLostError: the lease of ``advance`` was lost; nothing was written.
+            LeaseLostError: ``advance``'s lease was lost, ``guard`` fails; nothing written.
         """
         raise NotImplementedError
 

@@ -65,6 +65,18 @@ def holding(store: Store, name: str, ttl_ms: int, timeout: float = 600.0) -> Ite
         store.release_lease(lease)
 
 
+def wait_free(store: Store, name: str, timeout: float) -> int:
+    """Wait up to ``timeout`` seconds until no process holds the lease of watermark ``name``
+    (a rebuild); return the watermark's version then (the last one read after a timeout)."""
+    deadline, pause = time.monotonic() + timeout, 0.005
+    mark = store.watermark(name)
+    while mark.holder is not None and time.monotonic() < deadline:
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
+        mark = store.watermark(name)
+    return mark.version
+
+
 def renew(store: Store, lease: Lease, ttl_ms: int) -> None:
     """Keep a held lease alive during long work.
 

@@ -337,6 +337,7 @@ class SqlStore(
             "identity_links": lambda: t.identity_links.c.anonymous_id.in_(anon),
         }
         with self.engine.begin() as conn:
+            conn.execute(select(w.c.name).with_for_update())  # first, as guarded profile writes
             for table in t.metadata.sorted_tables:
                 if "user_id" in table.c:
                     cond = table.c.user_id == user_id

@@ -91,8 +91,8 @@ class SqlPrivacyMixin:
                 conn.execute(u.insert().values(**row))
             counts["users"] = 1
             if not consent:
+                clamp_watermarks(conn)  # first: watermark, then profiles, as guarded writes
                 keys = [user_id, *(f"anon:{a}" for a in anonymous_ids)]
                 res = conn.execute(sa_delete(p).where(p.c.user_id.in_(keys)))
                 counts["profiles"] = int(res.rowcount or 0)
-                clamp_watermarks(conn)
         return counts

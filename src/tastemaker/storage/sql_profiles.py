@@ -11,8 +11,9 @@ from sqlalchemy import delete as sa_delete
 
 from tastemaker.storage import tables as t
 from tastemaker.storage.base import Advance, Lease, ProfileRow, SegmentVersion
+from tastemaker.storage.guard import Guard
 from tastemaker.storage.outage import is_outage, unavailable
-from tastemaker.storage.sql_watermarks import advance_in
+from tastemaker.storage.sql_watermarks import advance_in, guard_in
 
 #: Store meta key holding when items were last deleted (part of the catalog fingerprint).
 ITEMS_DELETED = "items.deleted_at"
@@ -43,17 +44,26 @@ class SqlProfilesMixin:
         links: list[tuple[str, str, int]] | None = None,
         clear: bool = False,
         advance: Advance | None = None,
+        guard: Guard | None = None,
     ) -> Lease | None:
-        """Write profiles, identity links and the watermark they reach in one transaction."""
+        """Write profiles, identity links and the watermark they reach in one transaction
+        (only while ``guard`` holds)."""
         if not rows and not delete and not links and not clear and advance is None:
             return None
         now = _now_ms()
         with self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
+            if conn.dialect.name == "postgresql" and guard is None:
                 # profiles are derived data (rebuilt from the event log): do not wait for the
                 # WAL flush; a committed write is still visible at once and survives a
                 # crash of this process, only a crash of the database server may lose it
+                # (with its watermark). A guarded write (a stream worker's) does wait: the
+                # worker acknowledges the events to the bus after it, for good.
                 conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+            # PostgreSQL: the watermark row is locked first, as a rebuild's advance does (no
+            # deadlock); SQLite checks last, once the write lock is held
+            sqlite = conn.dialect.name == "sqlite"
+            if guard is not None and not sqlite:
+                guard_in(conn, guard)
             moved = advance_in(conn, advance) if advance is not None else None
             if clear:
                 conn.execute(sa_delete(t.profiles))
@@ -65,6 +75,8 @@ class SqlProfilesMixin:
                 records = [{"anonymous_id": a, "user_id": u, "linked_at": ts} for a, u, ts in links]
                 stmt = self._dialect_insert(t.identity_links)
                 conn.execute(stmt.on_conflict_do_nothing(index_elements=["anonymous_id"]), records)
+            if guard is not None and sqlite:
+                guard_in(conn, guard)
         return moved
 
     def _upsert_profiles(self, conn: Connection, rows: list[ProfileRow], now: int) -> None:

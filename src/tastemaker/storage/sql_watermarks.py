@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 
 from tastemaker.storage import tables as t
 from tastemaker.storage.base import Advance, Lease, LeaseLostError
+from tastemaker.storage.guard import Guard
 
 _W = t.watermarks
 
@@ -126,3 +127,29 @@ def advance_in(conn: Connection, advance: Advance) -> Lease:
         )
     holder = None if advance.release else lease.holder
     return Lease(lease.name, holder, advance.to_seq, lease.version + 1, not advance.release)
+
+
+def guard_in(conn: Connection, guard: Guard) -> None:
+    """Check a `Guard` inside the caller's transaction and keep the watermark row
+    share-locked to its commit (PostgreSQL): a rebuild taking the lease, a retention or a
+    forget moving the version waits for the commit, or came before and refuses the write.
+
+    Raises:
+        LeaseLostError: the version moved or another process holds the lease.
+    """
+    stmt = (
+        select(_W.c.version, _W.c.holder, _W.c.expires_at)
+        .where(_W.c.name == guard.name)
+        .with_for_update(read=True)
+    )
+    row = conn.execute(stmt).first()
+    version, held = (
+        (-1, False)
+        if row is None
+        else (int(row[0]), row[1] is not None and int(row[2]) > _now_ms())
+    )
+    if version != guard.version or held:
+        raise LeaseLostError(
+            f"'{guard.name}' changed (version {guard.version} -> {version}"
+            f"{', lease held' if held else ''}): kept states are stale, nothing was written"
+        )
