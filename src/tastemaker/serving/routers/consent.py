@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from tastemaker.errors import ValidationFailedError
 from tastemaker.privacy.consent import get_consent, set_consent
+from tastemaker.serving.bodies import body_schema, parse_body
 from tastemaker.serving.deps import RawBody, Scoped, WorkspaceDep
 from tastemaker.serving.responses import error_responses
 
@@ -55,40 +55,21 @@ class ConsentState(BaseModel):
     personalization: bool
 
 
-_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": ConsentBody.model_json_schema()}},
-    }
-}
-
-
-def _parse(raw: bytes) -> ConsentBody:
-    """The body as a `ConsentBody` (read within ``ingest.max_body_bytes``).
-
-    Raises:
-        ValidationFailedError: not JSON, or the field missing, unknown or not a boolean.
-    """
-    try:
-        return ConsentBody.model_validate_json(raw)
-    except ValidationError as exc:
-        problems = [f"body.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise ValidationFailedError("; ".join(problems)) from None
-
-
 def _answer(out: dict[str, object]) -> ConsentAnswer:
     out = dict(out)
     out["personalization"] = out.pop("consent")
     return ConsentAnswer.model_validate(out)
 
 
-@router.put("/{user_id}/consent", response_model=ConsentAnswer, openapi_extra=_BODY)
+@router.put(
+    "/{user_id}/consent", response_model=ConsentAnswer, openapi_extra=body_schema(ConsentBody)
+)
 async def put_consent(
     user_id: str, request: Request, ws: WorkspaceDep, raw: RawBody
 ) -> ConsentAnswer:
     """Record the user's opt-out of personalization (``personalization: false``) or their
     opt-in; an opt-out deletes their profile. Idempotent."""
-    body = _parse(raw)
+    body = parse_body(ConsentBody, raw)
     principal = getattr(request.state, "principal", None)
     actor = getattr(principal, "actor", "api")
     receipt = await asyncio.to_thread(set_consent, ws, user_id, body.personalization, actor)

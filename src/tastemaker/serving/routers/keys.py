@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from tastemaker.access import KeyRing
 from tastemaker.access.keys import SCOPES
-from tastemaker.errors import ValidationFailedError
+from tastemaker.serving.bodies import body_schema, parse_body
 from tastemaker.serving.deps import RawBody, Scoped, WorkspaceDep
 from tastemaker.serving.responses import error_responses
 from tastemaker.storage.base import ApiKeyRow
@@ -81,32 +81,11 @@ def _ring(request: Request, ws: WorkspaceDep) -> KeyRing:
     return ring
 
 
-_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": KeyCreate.model_json_schema()}},
-    }
-}
-
-
-def _parse(raw: bytes) -> KeyCreate:
-    """The body as a `KeyCreate`.
-
-    Raises:
-        ValidationFailedError: not JSON, or a field missing, unknown or out of bounds.
-    """
-    try:
-        return KeyCreate.model_validate_json(raw)
-    except ValidationError as exc:
-        problems = [f"body.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise ValidationFailedError("; ".join(problems)) from None
-
-
-@router.post("", response_model=KeyCreated, status_code=201, openapi_extra=_BODY)
+@router.post("", response_model=KeyCreated, status_code=201, openapi_extra=body_schema(KeyCreate))
 async def create_key(request: Request, ws: WorkspaceDep, raw: RawBody) -> KeyCreated:
     """Create a key with ``scopes``; the answer holds the full key, shown this once (only its
     keyed hash is stored)."""
-    body = _parse(raw)
+    body = parse_body(KeyCreate, raw)
     created = await asyncio.to_thread(_ring(request, ws).create, body.name, list(body.scopes))
     request.state.audit = {"target": created.row.id, "name": created.row.name,
                            "scopes": list(created.row.scopes)}  # fmt: skip
