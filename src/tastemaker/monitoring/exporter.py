@@ -8,6 +8,7 @@ the registry. A failing part is logged and left out; the scrape still answers.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -18,16 +19,22 @@ from typing import Any
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from tastemaker.access.audit import AuditLog
 from tastemaker.monitoring.alerts import AlertLog
 from tastemaker.monitoring.checks import read_snapshot, snapshot_path
 from tastemaker.registry.registry import ModelRegistry
+from tastemaker.storage.base import AuditEntry
 from tastemaker.workspace import Workspace
 
 log = logging.getLogger(__name__)
+#: The audit action of a guarded retrain (written by `retraining.run`, a layer above).
+RETRAIN_ACTION = "models.retrain"
+#: Audit rows read back for the last retrain.
+RETRAIN_LOOKBACK = 1000
 
 
 class MonitoringCollector(Collector):
-    """Drift, online metrics, alert counts and model age of a workspace as gauges.
+    """Drift, online metrics, alert counts, model age and the last retrain as gauges.
 
     Args:
         ws: the workspace.
@@ -39,6 +46,7 @@ class MonitoringCollector(Collector):
         self.ttl = ttl
         self._snapshot: tuple[float, dict[str, Any] | None] = (-1.0, None)
         self._alerts: tuple[float, dict[str, int]] = (-math.inf, {})
+        self._retrain: tuple[float, AuditEntry | None] = (-math.inf, None)
 
     def describe(self) -> list[Metric]:
         """Nothing up front (registration must not read files or the store)."""
@@ -46,7 +54,8 @@ class MonitoringCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         """The gauges, part by part."""
-        for part in (self._drift, self._online, self._alert_counts, self._model_age):
+        parts = (self._drift, self._online, self._alert_counts, self._model_age, self._last_retrain)
+        for part in parts:
             try:
                 yield from part()
             except Exception:  # a scrape must answer whatever one part does
@@ -116,6 +125,21 @@ class MonitoringCollector(Collector):
         for kind, n in sorted(counts.items()):
             family.add_metric([kind], float(n))
         yield family
+
+    def _last_retrain(self) -> Iterator[Metric]:
+        at, entry = self._retrain
+        if time.monotonic() - at > self.ttl:
+            rows = AuditLog(self.ws.store).entries(limit=RETRAIN_LOOKBACK)
+            entry = next((e for e in reversed(rows) if e.action == RETRAIN_ACTION), None)
+            self._retrain = (time.monotonic(), entry)
+        if entry is None:
+            return
+        verdict = str(json.loads(entry.detail).get("verdict") or entry.outcome)
+        when = GaugeMetricFamily("tastemaker_retrain_last_timestamp_seconds", "When the last "
+                                 "guarded retrain ran, labelled with its verdict (PROMOTE, "
+                                 "KEEP, or error)", labels=["verdict"])  # fmt: skip
+        when.add_metric([verdict], entry.at / 1000)
+        yield when
 
     def _model_age(self) -> Iterator[Metric]:
         registry = ModelRegistry(self.ws.settings.path(self.ws.settings.models_dir))

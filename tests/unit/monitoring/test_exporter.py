@@ -5,12 +5,14 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, generate_latest
 
+from tastemaker.access.audit import AuditLog
 from tastemaker.monitoring.alerts import AlertLog
 from tastemaker.monitoring.checks import MonitorResult, write_snapshot
 from tastemaker.monitoring.drift import DriftReport
 from tastemaker.monitoring.exporter import MonitoringCollector
 from tastemaker.monitoring.online import OnlineRow
 from tastemaker.monitoring.stats import FeatureDrift
+from tastemaker.retraining.run import AUDIT_ACTION
 from tastemaker.serving import create_app
 from tastemaker.workspace import Workspace
 
@@ -57,3 +59,21 @@ def test_metrics_count_ingested_rows_and_show_monitoring(sqlite_workspace: Works
     assert f'{rows}{{kind="event",outcome="accepted",source="api"}} 1.0' in text
     assert f'{rows}{{kind="event",outcome="refused",source="api"}} 1.0' in text
     assert "tastemaker_drift_psi" in text and "tastemaker_alerts" in text
+
+
+def test_the_last_guarded_retrain_is_a_gauge_with_its_verdict(
+    sqlite_workspace: Workspace,
+) -> None:
+    ws = sqlite_workspace
+    registry = CollectorRegistry()
+    registry.register(MonitoringCollector(ws, ttl=0))
+    assert b"tastemaker_retrain_last" not in generate_latest(registry)  # never retrained
+    audit = AuditLog(ws.store)
+    audit.record("worker:retrain", AUDIT_ACTION, "v0002", "ok", verdict="PROMOTE")
+    audit.record("cli:ops", "models.promote", "v0001", "ok")  # other actions are skipped
+    text = generate_latest(registry).decode()
+    assert 'tastemaker_retrain_last_timestamp_seconds{verdict="PROMOTE"}' in text
+    audit.record("worker:retrain", AUDIT_ACTION, "v0002", "error", error="no events")
+    text = generate_latest(registry).decode()
+    assert 'tastemaker_retrain_last_timestamp_seconds{verdict="error"}' in text
+    assert 'verdict="PROMOTE"' not in text
