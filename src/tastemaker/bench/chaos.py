@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import re
 import shutil
-import sys
 import tempfile
 import time
 import uuid
@@ -37,6 +35,7 @@ import typer
 from tastemaker.bench.chaos_audit import audit, wait_settled
 from tastemaker.bench.chaos_load import Load, LoadPlan, Tally
 from tastemaker.bench.chaos_rig import WORKERS, ChaosRig
+from tastemaker.bench.machine import machine_facts
 
 FAULTS = ("redis_pause", "redis_kill", "postgres_pause", "postgres_kill", "worker_kill")
 PARTITIONS = 4
@@ -268,10 +267,7 @@ def run_chaos(opts: ChaosOptions) -> dict[str, Any]:
         "load": {"seconds": opts.seconds, "clients": opts.clients, "rate_rps": opts.rate,
                  "batch": opts.batch, "seed": opts.seed, "faults": list(opts.faults)},
         "kept": kept,
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
-                    "platform": platform.platform(),
-                    "load_average_before": [round(x, 2) for x in load_before],
-                    "load_average_after": [round(x, 2) for x in os.getloadavg()]},
+        "machine": machine_facts(load_before),
     }  # fmt: skip
 
 

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
-import sys
 import tempfile
 import time
 import uuid
@@ -36,6 +34,7 @@ import typer
 from tastemaker.bench.chaos import ChaosOptions, prepare_workspace, settled_backlog
 from tastemaker.bench.chaos_load import EVENTS, READS, Load, LoadPlan, Tally
 from tastemaker.bench.chaos_rig import WORKERS, ChaosRig
+from tastemaker.bench.machine import machine_facts
 
 KINDS = {EVENTS: "ingest", READS[0]: "recommendations", READS[1]: "featured"}
 
@@ -169,10 +168,7 @@ def run_mixed(opts: MixedOptions) -> dict[str, Any]:
         "load": {"rate_rps": opts.rate, "seconds": opts.seconds, "clients": opts.clients,
                  "ingest_share": round(opts.ingest_share, 3), "batch": opts.batch,
                  "seed": opts.seed},
-        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
-                    "platform": platform.platform(),
-                    "load_average_before": [round(x, 2) for x in load_before],
-                    "load_average_after": [round(x, 2) for x in os.getloadavg()]},
+        "machine": machine_facts(load_before),
     }  # fmt: skip
 
 
