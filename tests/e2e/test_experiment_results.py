@@ -60,14 +60,21 @@ PLANTED: dict[str, float] = {}
 
 
 def _plant_purchases(ws: Workspace, variants: dict[str, str]) -> dict[str, float]:
-    """Purchases after exposure: 10% of control users, 30% of treated; the observed rates
-    (planted once per module, whichever test runs first)."""
+    """Purchases after exposure: exactly 10% of control users, 30% of treated; the observed
+    rates (planted once per module, whichever test runs first).
+
+    Exact shares, not a coin per user: the assignment hashes the workspace's pseudonyms,
+    whose key is new in every run, so coins made the planted difference itself vary by run.
+    """
     if PLANTED:
         return PLANTED
     rng = np.random.default_rng(0)
     at = datetime.now(UTC)  # after every exposure, before the analysis's "now"
     rate = {"control": 0.10, "segments": 0.30}
-    buyers = [u for u, v in variants.items() if rng.uniform() < rate[v]]
+    buyers = []
+    for variant, share in rate.items():
+        arm = sorted(u for u, v in variants.items() if v == variant)
+        buyers += list(rng.choice(arm, size=round(share * len(arm)), replace=False))
     ws.ingestor.ingest_events(
         pl.DataFrame(
             {
