@@ -1,6 +1,7 @@
 """`tastemaker bench chaos` end to end, short: Redis killed and restarted, a worker killed and
-restarted, under ingest + read load; every event answered 2xx is stored, published and
-applied, and nothing is answered 5xx but 503.
+restarted, under ingest + read load with the workers' jobs on (retention every 20 s, a tenth
+of the batches older than its cut); every event answered 2xx is stored, published and
+applied, every late one deleted, profiles equal a replay, and nothing is answered 5xx but 503.
 
 Runs its own PostgreSQL and Redis (never the shared ones); skipped without their binaries.
 """
@@ -22,8 +23,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
     reason="needs PostgreSQL's server binaries (initdb, pg_ctl) and redis-server",
 )
 def test_a_short_run_with_a_redis_kill_and_a_worker_kill_loses_nothing() -> None:
-    opts = ChaosOptions(seconds=15, clients=3, rate=40, users=150, items=100, days=3,
-                        faults=("redis_kill", "worker_kill"), settle_s=45)  # fmt: skip
+    opts = ChaosOptions(seconds=25, clients=3, rate=40, users=150, items=100, days=3,
+                        faults=("redis_kill", "worker_kill"), settle_s=45, jobs=True)  # fmt: skip
     result = run_chaos(opts)
 
     events = result["events"]
@@ -35,7 +36,11 @@ def test_a_short_run_with_a_redis_kill_and_a_worker_kill_loses_nothing() -> None
         "answered_not_stored": 0,
         "stored_not_published": 0,
         "published_not_applied": 0,
+        "late_kept_past_retention": 0,
     }
+    assert events["late_answered_2xx"] > 0  # sent older than the cut, then deleted
+    # the run at the worker's start (the imported days) and at least one more
+    assert result["retention"]["runs_deleting_events"] >= 2
     assert result["answers"]["answered_5xx_not_503"] == 0
     assert result["answers"]["connection_failures"] == 0
     assert result["profiles"]["differing_from_replay"] == 0

@@ -13,6 +13,11 @@ free ports, data in temporary folders), never the machine's shared ones:
 4. once the system has settled, every event is followed from answered 2xx to stored,
    published and applied (`chaos_audit`).
 
+With ``--jobs`` the workers also run retention every 20 s and retraining, and a tenth of the
+batches carry events a day older than the retention cut (a client that was offline): each
+run deletes some and rebuilds the profiles while the load goes on. Once settled, one more
+run deletes the rest; none may be left, and the profiles must still equal a replay.
+
 The bar: nothing lost at any stage and no answer 5xx other than 503. Prints one JSON object.
 """
 
@@ -32,13 +37,17 @@ from typing import Annotated, Any
 
 import typer
 
-from tastemaker.bench.chaos_audit import audit, wait_settled
+from tastemaker.bench.chaos_audit import audit, retention_runs, wait_settled
 from tastemaker.bench.chaos_load import Load, LoadPlan, Tally
 from tastemaker.bench.chaos_rig import WORKERS, ChaosRig
 from tastemaker.bench.machine import machine_facts
 
 FAULTS = ("redis_pause", "redis_kill", "postgres_pause", "postgres_kill", "worker_kill")
 PARTITIONS = 4
+#: with ``--jobs``: the workers run retention this often, and this share of the clients'
+#: batches is timestamped a day before its cut, so runs delete and rebuild under the load
+RETENTION_EVERY_S = 20.0
+LATE_SHARE = 0.1
 
 
 @dataclass
@@ -83,6 +92,7 @@ def prepare_workspace(
     if opts.jobs:
         settings.privacy.retention_days = max(1.0, opts.days - 2.0)
         settings.retraining.schedule_hours = 0.001
+        settings.privacy.retention_every_hours = RETENTION_EVERY_S / 3600
     if opts.keys:  # the default rate and request limits stay on
         settings.serving.allow_anonymous = "never"
         settings.serving.open_endpoints = "never"
@@ -225,7 +235,9 @@ def _under_load(rig: ChaosRig, opts: ChaosOptions, setup: dict[str, Any]) -> dic
     plan = LoadPlan(ports=[rig.api_port], users=setup.pop("users"), items=setup.pop("items"),
                     api_key=setup.pop("api_key"),
                     seconds=opts.seconds, clients=opts.clients, rate=opts.rate,
-                    batch=opts.batch, seed=opts.seed, prefix=prefix)  # fmt: skip
+                    batch=opts.batch, seed=opts.seed, prefix=prefix,
+                    late_share=LATE_SHARE if opts.jobs else 0.0,
+                    late_days=opts.days - 2.0 + 1.0)  # fmt: skip
     load = Load(plan)
     try:
         rig.t0 = load.start()
@@ -236,12 +248,30 @@ def _under_load(rig: ChaosRig, opts: ChaosOptions, setup: dict[str, Any]) -> dic
     rig.note("load over (clients done resending)")
     settled = settled_backlog(rig.root / "ws", opts.settle_s)
     rig.note("settled" if settled["settled"] else "did not settle")
+    retention = _last_retention(rig) if opts.jobs else None
     counts = _counts(rig.root / "ws", tally, prefix)
     answers = tally.summary()
     lost = sum(counts["lost"].values())
     return {"bar_met": lost == 0 and answers["answered_5xx_not_503"] == 0
                        and settled["settled"],
-            **counts, "answers": answers, "settle": settled}  # fmt: skip
+            **counts, "answers": answers, "settle": settled,
+            "retention": retention}  # fmt: skip
+
+
+def _last_retention(rig: ChaosRig) -> dict[str, Any]:
+    """Once settled, one more retention run (the late events sent since the workers' last
+    run go), the wait for the workers, and every run's figures from the audit log."""
+    from tastemaker.privacy.retention import apply_retention
+    from tastemaker.workspace import Workspace
+
+    ws = Workspace.open(rig.root / "ws")
+    try:
+        apply_retention(ws, actor="bench")
+        runs = retention_runs(ws)
+    finally:
+        ws.close()
+    rig.note("last retention run")
+    return {**runs, "settle_after": settled_backlog(rig.root / "ws", 60.0)}
 
 
 def run_chaos(opts: ChaosOptions) -> dict[str, Any]:
@@ -283,7 +313,7 @@ def bench_chaos(
     keep: Annotated[bool, typer.Option(help="Keep the temporary folders (data, logs).")] = False,
     jobs: Annotated[
         bool,
-        typer.Option(help="Retention (days - 2) and retraining (due at once) in the workers."),
+        typer.Option(help="Retention every 20 s with late events, and retraining, in the workers."),
     ] = False,
     keys: Annotated[
         bool, typer.Option(help="Refuse requests without a key; the clients send one.")

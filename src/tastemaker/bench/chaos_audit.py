@@ -16,7 +16,9 @@ from typing import Any
 import orjson
 import polars as pl
 
-from tastemaker.bench.chaos_load import Tally
+from tastemaker.access.audit import AuditLog
+from tastemaker.bench.chaos_load import LATE, Tally
+from tastemaker.privacy.retention import ACTION as RETENTION
 from tastemaker.profiles.model import dumps_state
 from tastemaker.profiles.wiring import fast_path
 from tastemaker.storage.outbox import WATERMARK
@@ -89,8 +91,15 @@ def audit(ws: Workspace, bus: RedisStreamBus, tally: Tally, prefix: str) -> dict
     """Counts per stage, losses between stages, and the profile comparisons."""
     log = ws.store.events().select("event_id", "user_id")
     ours = log.filter(pl.col("event_id").str.starts_with(prefix))
+    # events timestamped before the retention cut: the last retention run deleted them all
+    late = ours.filter(pl.col("event_id").str.contains(LATE, literal=True))
+    ours = ours.filter(~pl.col("event_id").str.contains(LATE, literal=True))
+    answered_late = {e for e in tally.answered if LATE in e}
+    tally = Tally(sent={e for e in tally.sent if LATE not in e},
+                  answered=tally.answered - answered_late, given_up=tally.given_up)  # fmt: skip
     stored = set(ours["event_id"].to_list())
     in_streams, entries = _stream_ids(bus, prefix)
+    in_streams = {e for e in in_streams if LATE not in e}
     published = stored & in_streams
     profiles = _profiles(ws)
     timelines = profiles.pop("timelines")
@@ -103,12 +112,25 @@ def audit(ws: Workspace, bus: RedisStreamBus, tally: Tally, prefix: str) -> dict
               "stored": len(stored), "published": len(published), "applied": len(applied),
               "opted_out_not_applied": len(not_to_apply),
               "stored_without_2xx": len(stored - tally.answered),
+              "late_answered_2xx": len(answered_late),
               "given_up_by_clients": len(tally.given_up)}  # fmt: skip
     lost = {"answered_not_stored": len(tally.answered - stored),
             "stored_not_published": len(stored - published),
-            "published_not_applied": len(published - applied - not_to_apply)}  # fmt: skip
+            "published_not_applied": len(published - applied - not_to_apply),
+            "late_kept_past_retention": late.height}  # fmt: skip
     examples = sorted((tally.answered - stored) | (stored - published)
                       | (published - applied - not_to_apply))  # fmt: skip
     return {"events": events, "lost": lost, "lost_examples": examples[:10],
             "stream_entries": entries, "log_events": log.height,
             "profiles": profiles}  # fmt: skip
+
+
+def retention_runs(ws: Workspace) -> dict[str, Any]:
+    """The retention runs of the audit log: how many, how many deleted events, the events
+    they deleted in all, and how many rebuilt the profiles."""
+    rows = [orjson.loads(e.detail) for e in AuditLog(ws.store).entries()
+            if e.action == RETENTION and e.outcome == "ok"]  # fmt: skip
+    deleted = [int(r.get("deleted", {}).get("store:events", 0)) for r in rows]
+    return {"runs": len(rows), "runs_deleting_events": sum(n > 0 for n in deleted),
+            "events_deleted": sum(deleted),
+            "rebuilds": sum(r.get("profiles_rebuilt") is not None for r in rows)}  # fmt: skip

@@ -16,13 +16,15 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import orjson
 
 EVENTS = "POST /v1/events"
 READS = ("GET /v1/recommendations", "GET /v1/featured", "GET /v1/users/{id}/profile")
+#: in the id of an event timestamped before the retention cut (`LoadPlan.late_share`)
+LATE = "-late"
 _TYPES = ("view", "click", "add_to_cart", "purchase")
 _TYPE_WEIGHTS = (0.5, 0.3, 0.12, 0.08)
 
@@ -49,6 +51,10 @@ class LoadPlan:
     api_key: str | None = None
     #: the read endpoints the clients pick from (a subset of `READS`)
     reads: tuple[str, ...] = READS
+    #: share of batches timestamped ``late_days`` ago (a client that was offline): with
+    #: retention on, older than its cut, so each retention run deletes some under load
+    late_share: float = 0.0
+    late_days: float = 0.0
 
 
 @dataclass
@@ -199,8 +205,11 @@ class Client:
 
     def _batch(self) -> tuple[list[str], bytes]:
         plan, rng = self.plan, self.rng
-        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        ids = [f"{plan.prefix}-c{self.number}-b{self.batches}-{i}" for i in range(plan.batch)]
+        at, mark = datetime.now(UTC), ""
+        if plan.late_share and rng.random() < plan.late_share:
+            at, mark = at - timedelta(days=plan.late_days), LATE
+        now = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        ids = [f"{plan.prefix}-c{self.number}-b{self.batches}{mark}-{i}" for i in range(plan.batch)]
         self.batches += 1
         types = rng.choices(_TYPES, _TYPE_WEIGHTS, k=plan.batch)
         events = [{"event_id": event_id, "user_id": rng.choice(plan.users), "type": kind,
