@@ -6,19 +6,28 @@ brand does not (it would if every engagement counted as an independent draw).
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 from scipy import stats
 
 from tastemaker.config import MonitoringConfig, Settings
+from tastemaker.monitoring.alerts import AlertLog
+from tastemaker.monitoring.checks import run_monitor, snapshot_path
 from tastemaker.monitoring.drift import compare
 from tastemaker.monitoring.engaged import engaged_attributes, engaged_frame, engaged_types
+from tastemaker.monitoring.exporter import MonitoringCollector
 from tastemaker.monitoring.features import WEIGHT
 from tastemaker.monitoring.reference import CategoricalReference, Reference, summarize
 from tastemaker.monitoring.stats import categorical_drift, psi
+from tastemaker.monitoring.workspace_report import write_workspace_report
+from tastemaker.training.recommender import registry_of, train_version
+from tastemaker.workspace import Workspace
 
 CFG = MonitoringConfig()
 TYPES = engaged_types(Settings())
@@ -104,3 +113,48 @@ def test_the_weighted_chi_square_is_scipys_on_the_per_user_table(tmp_path: Path)
     assert row.n == 72 and row.p_value == pytest.approx(chi.pvalue)
     assert row.statistic == pytest.approx(chi.statistic)
     assert row.psi == pytest.approx(psi(table[0], table[1]))
+
+
+def _clicks(users: int, fuels: list[str], at: datetime, rng: np.random.Generator) -> pl.DataFrame:
+    """Each user clicks 3 of the 40 items of one fuel type (its fuel drawn from ``fuels``)."""
+    fuel = rng.choice(fuels, users)
+    item = [f"{f}{j:02d}" for f in fuel for j in rng.choice(40, 3, replace=False)]
+    return pl.DataFrame({
+        "event_id": [f"{at:%j}-{k}" for k in range(3 * users)],
+        "user_id": np.repeat([f"u{u:03d}" for u in range(users)], 3), "type": "click",
+        "item_id": item, "timestamp": [at - timedelta(minutes=k % 600) for k in range(3 * users)],
+    })  # fmt: skip
+
+
+def test_engaged_drift_flows_to_the_json_the_alerts_the_gauges_and_the_report(
+    sqlite_workspace: Workspace, tmp_path: Path
+) -> None:
+    ws, rng = sqlite_workspace, np.random.default_rng(3)
+    items = pl.DataFrame({"item_id": [f"{f}{j:02d}" for f in FUELS for j in range(40)],
+                          "fuel_type": np.repeat(FUELS, 40), "category": "car",
+                          "price": 1000.0})  # fmt: skip
+    ws.ingestor.ingest_items(items, "test")
+    now = datetime.now(UTC)
+    ws.ingestor.ingest_events(_clicks(300, ["diesel", "petrol"], now - timedelta(days=5), rng),
+                              "test")  # fmt: skip
+    version = train_version(ws, "popularity", holdout=0).version
+    registry_of(ws).promote(version)
+    assert "engaged.fuel_type" in Reference.load(registry_of(ws).path(version)).categorical
+    ws.ingestor.ingest_events(_clicks(300, ["electric", "hybrid"], now, rng), "test")
+
+    result = run_monitor(ws)
+    assert result.drift is not None and result.drift.engaged == 900
+    assert result.drift.engaged_enough and not result.drift.enough  # no list served
+    drifted = [f.feature for f in result.drift.features if f.drifted]
+    assert drifted == ["engaged.fuel_type"]  # one category ("car"): nothing to compare
+    assert [a.subject for a in AlertLog(ws.store).since(0.0, "drift")] == drifted
+    snapshot = json.loads(snapshot_path(ws).read_text())
+    assert [f["feature"] for f in snapshot["drift"]["features"] if f["drifted"]] == drifted
+    registry = CollectorRegistry()
+    registry.register(MonitoringCollector(ws, ttl=0))
+    text = generate_latest(registry).decode()
+    assert f'tastemaker_drift_psi{{feature="engaged.fuel_type",version="{version}"}}' in text
+    report = tmp_path / "monitoring.html"
+    write_workspace_report(ws, result, report)
+    html = report.read_text()
+    assert "engaged.fuel_type: reference and current shares" in html and "900 engagements" in html
