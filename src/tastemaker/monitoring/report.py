@@ -31,7 +31,7 @@ _TEMPLATE = """<!doctype html>
 table{border-collapse:collapse;font-size:.85rem}th,td{border:1px solid #ccc;padding:.3rem .5rem}
 .bad{color:#b00020;font-weight:600} img{max-width:100%;border:1px solid #eee;margin:.5rem 0}
 </style></head><body><h1>Monitoring</h1><p>Generated {{ generated }}</p>
-<h2>Drift</h2>{% if drift %}<p>Version <b>{{ drift.version }}</b>, served traffic
+<h2>Drift</h2>{% if drift %}<p>Version <b>{{ drift.version }}</b>, window
 {{ start }} to {{ end }} (UTC): {{ drift.lists }} lists, {{ drift.items }} items{% if
 drift.engaged is not none %}; {{ drift.engaged }} engagements (user-item pairs, features
 <code>engaged.*</code>, each user weighing 1){% endif %}.
