@@ -38,6 +38,7 @@ def test_every_suggested_call_answers_what_it_claims(tmp_path: Path) -> None:
     assert actions == ["keys.create"] * 3 + [ACTION], audit.output
     said_monitor = re.search(r"monitoring: (\d+) of (\d+) features drifted", said)
     assert said_monitor and int(said_monitor[2]) > 0, said
+    assert int(said_monitor[1]) == 0, said  # unchanged traffic: served and engaged features
     report = tmp_path / "demo" / "reports" / "monitoring.html"
     assert "PSI" in report.read_text()
     checked = CliRunner().invoke(app, ["monitor", "--json", "-w", str(tmp_path / "demo")])

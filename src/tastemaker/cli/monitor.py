@@ -78,11 +78,15 @@ def _print_result(result: MonitorResult) -> None:
     if drift is None:
         console.print(f"no drift check: {result.drift_error}")
     else:
-        verdict = ("[red]DRIFT[/red]" if drift.drifted else "no drift") if drift.enough else (
-            f"too little traffic for a verdict (< {drift.min_samples} served items)")  # fmt: skip
+        verdict = "[red]DRIFT[/red]" if drift.drifted else "no drift"
+        if not drift.enough:
+            verdict += f" (< {drift.min_samples} served items: no verdict on served features)"
+        if drift.engaged is not None and not drift.engaged_enough:
+            verdict += f" (< {drift.min_samples} engagements: no verdict on engaged features)"
+        engaged = "" if drift.engaged is None else f"; {drift.engaged} engagements"
         table = Table(title=f"drift of {drift.version}: {drift.lists} lists; {drift.items} items "
                       f"served to users with a history, {drift.cold_items} to users without "
-                      f"(not compared): {verdict}")  # fmt: skip
+                      f"(not compared){engaged}: {verdict}")  # fmt: skip
         for col in ("feature", "kind", "n", "PSI", "test", "statistic", "p", "ref mean",
                     "served mean", "drifted"):  # fmt: skip
             table.add_column(col)

@@ -3,9 +3,10 @@
 A seeded sample of training users is run through the engine's own recommendation
 pipeline (``engine.pipeline``, with the workspace's ``recommendations.yaml``) against the
 new version, exactly as ``GET /v1/recommendations`` would serve them now, and the
-features of those lists (``monitoring.features``) become the version's
+features of those lists (``monitoring.features``), with what users engaged with in the
+events the version was trained on (``monitoring.engaged``), become the version's
 ``reference.json``. Served traffic later differs from it only by what changed since:
-users, tastes, catalog, or the pipeline settings.
+users, tastes, catalog, or the pipeline settings; engagements, by tastes and catalog.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from threadpoolctl import threadpool_limits
 from tastemaker.engine.config import load_pipeline_config
 from tastemaker.engine.pipeline import RecommendationPipeline, Request
 from tastemaker.engine.version import load_version
-from tastemaker.monitoring.features import catalog_frame, categorical_features, feature_frame
+from tastemaker.monitoring.engaged import engaged_frame, engaged_types
+from tastemaker.monitoring.features import (
+    WEIGHT,
+    catalog_frame,
+    categorical_features,
+    feature_frame,
+)
 from tastemaker.monitoring.reference import Reference, summarize
 from tastemaker.registry.artifacts import ServingArtifacts
 from tastemaker.registry.manifest import Manifest
@@ -78,18 +85,21 @@ def build_reference(
     ws: Workspace,
     folder: Path,
     manifest: Manifest,
+    events: pl.DataFrame,
     *,
     artifacts: ServingArtifacts | None = None,
     users: int = 200,
     k: int = 10,
     seed: int = 0,
 ) -> Reference:
-    """Reference statistics of the lists the version of ``folder`` serves to sampled users.
+    """Reference statistics of the lists the version of ``folder`` serves to sampled users,
+    and of what users engaged with in its training ``events``.
 
     Args:
         ws: the workspace (catalog, profiles, pipeline settings).
         folder: the version folder.
         manifest: its manifest.
+        events: the events the version was trained on.
         artifacts: the version's artifacts when already in memory.
         users: training users sampled.
         k: list length.
@@ -97,14 +107,17 @@ def build_reference(
     """
     art = artifacts or ServingArtifacts.load(folder)
     lists = pipeline_lists(ws, folder, manifest, artifacts=art, users=users, k=k, seed=seed)
-    features = feature_frame(lists, catalog_frame(ws.store, ws.settings), art.model.items_,
-                             art.popularity, categorical_features(ws.settings))  # fmt: skip
+    catalog, cats = catalog_frame(ws.store, ws.settings), categorical_features(ws.settings)
+    features = feature_frame(lists, catalog, art.model.items_, art.popularity, cats)
+    engaged = engaged_frame(events, catalog, cats, engaged_types(ws.settings))
     meta = {"source": "serving pipeline lists of sampled training users", "users": users,
-            "k": k, "seed": seed, "items": lists.height, "version": manifest.version}  # fmt: skip
-    return summarize(features, meta)
+            "k": k, "seed": seed, "items": lists.height, "version": manifest.version,
+            "engaged_source": "engagements in the training events", "engaged": engaged.height,
+            "engaged_users": round(engaged[WEIGHT].sum())}  # fmt: skip
+    return summarize(features, engaged, meta=meta)
 
 
-def save_reference(ws: Workspace, folder: Path, manifest: Manifest,
+def save_reference(ws: Workspace, folder: Path, manifest: Manifest, events: pl.DataFrame,
                    artifacts: ServingArtifacts | None = None) -> Path:  # fmt: skip
-    """Build the reference of a saved version and write its ``reference.json``."""
-    return build_reference(ws, folder, manifest, artifacts=artifacts).save(folder)
+    """Build the reference of a saved version (trained on ``events``), write ``reference.json``."""
+    return build_reference(ws, folder, manifest, events, artifacts=artifacts).save(folder)

@@ -93,7 +93,8 @@ def write_alerts(log: AlertLog, result: MonitorResult) -> list[int]:
     seqs = []
     drift = result.drift
     if drift is not None and drift.drifted:
-        window = {"start_ms": drift.start_ms, "end_ms": drift.end_ms, "items": drift.items}
+        window = {"start_ms": drift.start_ms, "end_ms": drift.end_ms, "items": drift.items,
+                  "engaged": drift.engaged}  # fmt: skip
         for f in drift.features:
             if f.drifted:
                 seqs.append(log.record("drift", f.feature, {**f.to_dict(), **window},

@@ -1,24 +1,29 @@
-"""Drift of served traffic against a model version's reference: :func:`check_drift`.
+"""Drift of served traffic and of engagements against a model version's reference.
 
-The window is the last ``monitoring.window_days`` of impressions served by the version;
-each served item's features (``monitoring.features``) are compared with the version's
+The window is the last ``monitoring.window_days``. Each item the version served in it
+(impressions) has its features (``monitoring.features``) compared with the version's
 ``reference.json`` feature by feature (``monitoring.stats``); items served to users
-without a history (the fallback list) are counted apart (:func:`split_cold`). Too little traffic
-(fewer than ``monitoring.min_samples`` served items) gives figures but no verdict.
+without a history (the fallback list) are counted apart (:func:`split_cold`). What users
+engaged with in the window (``monitoring.engaged``: ``engaged.<attribute>``) is compared
+with what they engaged with in the version's training events, the same way. Too little
+traffic (fewer than ``monitoring.min_samples`` served items, or engagements) gives figures
+but no verdict for those features.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
 from tastemaker.config import MonitoringConfig
 from tastemaker.errors import NotFoundError
+from tastemaker.monitoring.engaged import PREFIX, engaged_attributes, window_engaged
 from tastemaker.monitoring.features import (
     NUMERIC_FEATURES,
+    WEIGHT,
     catalog_frame,
     categorical_features,
     feature_frame,
@@ -33,7 +38,11 @@ from tastemaker.workspace import Workspace
 
 @dataclass(frozen=True)
 class DriftReport:
-    """Served traffic of one version in a window, compared with its reference."""
+    """Served traffic and engagements of one version's window, compared with its reference.
+
+    ``engaged``: the engagements (distinct user-item pairs) in the window, None when the
+    reference holds no engaged features (a version trained before they existed).
+    """
 
     version: str
     start_ms: int
@@ -43,16 +52,22 @@ class DriftReport:
     min_samples: int
     features: list[FeatureDrift] = field(default_factory=list)
     cold_items: int = 0
+    engaged: int | None = None
 
     @property
     def enough(self) -> bool:
-        """Whether the window held enough served items for a verdict."""
+        """Whether the window held enough served items for a verdict on served features."""
         return self.items >= self.min_samples
 
     @property
+    def engaged_enough(self) -> bool:
+        """Whether the window held enough engagements for a verdict on engaged features."""
+        return self.engaged is not None and self.engaged >= self.min_samples
+
+    @property
     def drifted(self) -> bool:
-        """Whether any feature drifted (never with too little traffic)."""
-        return self.enough and any(f.drifted for f in self.features)
+        """Whether any feature drifted (never one with too little traffic for a verdict)."""
+        return any(f.drifted for f in self.features)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form."""
@@ -65,20 +80,27 @@ class DriftReport:
             "min_samples": self.min_samples,
             "cold_items": self.cold_items,
             "enough": self.enough,
+            "engaged": self.engaged,
+            "engaged_enough": self.engaged_enough,
             "drifted": self.drifted,
             "features": [f.to_dict() for f in self.features],
         }
 
 
 def compare(
-    reference: Reference, features: pl.DataFrame, cfg: MonitoringConfig
+    reference: Reference, features: pl.DataFrame, cfg: MonitoringConfig, *, verdict: bool = True
 ) -> list[FeatureDrift]:
-    """Every feature of ``features`` (a feature frame) against ``reference``."""
-    rows = [numeric_drift(c, reference.numeric[c], features[c].to_numpy(), cfg)
-            for c in NUMERIC_FEATURES if c in reference.numeric]  # fmt: skip
-    rows += [categorical_drift(c, ref, features[c], cfg)
+    """Every feature of ``features`` (a served or engaged feature frame, rows weighed by its
+    :data:`~tastemaker.monitoring.features.WEIGHT` column if any) against ``reference``.
+
+    ``verdict``: False when the frame is too small for one (figures, nothing drifted).
+    """
+    weights = features[WEIGHT] if WEIGHT in features.columns else None
+    numeric = [c for c in NUMERIC_FEATURES if c in reference.numeric and c in features.columns]
+    rows = [numeric_drift(c, reference.numeric[c], features[c].to_numpy(), cfg) for c in numeric]
+    rows += [categorical_drift(c, ref, features[c], cfg, weights)
              for c, ref in reference.categorical.items() if c in features.columns]  # fmt: skip
-    return rows
+    return rows if verdict else [replace(r, drifted=False) for r in rows]
 
 
 def split_cold(features: pl.DataFrame) -> tuple[pl.DataFrame, int]:
@@ -103,13 +125,15 @@ def window_features(
 ) -> tuple[pl.DataFrame, int]:
     """The feature frame of the items ``version`` served in the window, and its list count.
 
-    ``categorical``: the categorical features (None: those of the settings).
+    ``categorical``: the categorical features (None: those of the settings; engaged
+    features among them are left out).
     """
     folder = ModelRegistry(ws.settings.path(ws.settings.models_dir)).path(version)
     served = served_items(ws.store, start_ms, end_ms)
     served = served.filter(pl.col("model_version") == version)
     artifacts = ServingArtifacts.load(folder)
     cats = categorical_features(ws.settings) if categorical is None else tuple(categorical)
+    cats = tuple(c for c in cats if not c.startswith(PREFIX))
     features = feature_frame(served, catalog_frame(ws.store, ws.settings),
                              artifacts.model.items_, artifacts.popularity, cats)  # fmt: skip
     return features, served["request_id"].n_unique() if served.height else 0
@@ -144,6 +168,13 @@ def check_drift(
     start_ms = end_ms - int((cfg.window_days if days is None else days) * 86_400_000)
     features, lists = window_features(ws, version, start_ms, end_ms, list(reference.categorical))
     known, cold = split_cold(features)
+    rows = compare(reference, known, cfg, verdict=known.height >= cfg.min_samples)
+    attributes = engaged_attributes(list(reference.categorical))
+    engaged = None
+    if attributes:
+        frame = window_engaged(ws, attributes, start_ms, end_ms)
+        engaged = frame.height
+        rows += compare(reference, frame, cfg, verdict=engaged >= cfg.min_samples)
     return DriftReport(
         version=version,
         start_ms=start_ms,
@@ -151,6 +182,7 @@ def check_drift(
         lists=lists,
         items=known.height,
         min_samples=cfg.min_samples,
-        features=compare(reference, known, cfg),
+        features=rows,
         cold_items=cold,
+        engaged=engaged,
     )

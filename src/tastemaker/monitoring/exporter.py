@@ -78,7 +78,8 @@ class MonitoringCollector(Collector):
         if not drift:
             return
         psi = GaugeMetricFamily("tastemaker_drift_psi", "Population stability index of a "
-                                "served-list feature against its reference (last monitor pass)",
+                                "served-list or engaged (engaged.*) feature against its "
+                                "reference (last monitor pass)",
                                 labels=["version", "feature"])  # fmt: skip
         pval = GaugeMetricFamily("tastemaker_drift_p_value", "p-value of the feature's test "
                                  "(Kolmogorov-Smirnov or chi-square)",

@@ -27,6 +27,8 @@ NUMERIC_FEATURES = ("score", "popularity", "price", "history")
 CATEGORICAL_FEATURES = ("category", "brand")
 #: The value a missing category is counted under.
 MISSING = "(missing)"
+#: A frame column weighing its rows in the statistics (absent: every row weighs 1).
+WEIGHT = "weight"
 
 
 def categorical_features(settings: Settings) -> tuple[str, ...]:

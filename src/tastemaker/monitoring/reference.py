@@ -3,7 +3,9 @@
 The features (``monitoring.features``) of the lists a version serves are summarized per
 feature: for a numeric one, quantile bin edges and the share of values per bin, mean,
 standard deviation and a seeded sample of raw values (for the two-sample
-Kolmogorov-Smirnov test); for a categorical one, the share of each category. Saved as
+Kolmogorov-Smirnov test); for a categorical one, the share of each category. The
+``engaged.<attribute>`` features (``monitoring.engaged``: what users engaged with in the
+training window, each user weighing 1) are categorical ones with weighted rows. Saved as
 ``reference.json`` in the version folder (``monitoring.baseline`` builds it at training).
 """
 
@@ -18,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from tastemaker.errors import NotFoundError
-from tastemaker.monitoring.features import NUMERIC_FEATURES
+from tastemaker.monitoring.features import NUMERIC_FEATURES, WEIGHT
 
 REFERENCE_FILE = "reference.json"
 
@@ -56,21 +58,36 @@ class NumericReference:
         return np.bincount(idx, minlength=len(self.edges) + 1).astype(np.float64)
 
 
+def category_counts(values: pl.Series, weights: pl.Series | None = None) -> dict[str, float]:
+    """The count (or the sum of ``weights``) of each category of ``values``, largest first.
+
+    Null values are left out: served feature frames name a missing category
+    (``features.MISSING``); an engaged item without the attribute says nothing of its mix.
+    """
+    w = pl.Series(WEIGHT, [1.0] * len(values)) if weights is None else weights.alias(WEIGHT)
+    frame = pl.DataFrame([values.cast(pl.String).alias("value"), w.cast(pl.Float64)])
+    sums = frame.drop_nulls("value").group_by("value").agg(pl.col(WEIGHT).sum())
+    sums = sums.sort([WEIGHT, "value"], descending=[True, False])
+    return dict(zip(sums["value"].to_list(), sums[WEIGHT].to_list(), strict=True))
+
+
 @dataclass(frozen=True)
 class CategoricalReference:
-    """A categorical feature's reference: the share of each category."""
+    """A categorical feature's reference: the share of each category, and the count (or the
+    sum of the row weights) they are shares of."""
 
     shares: dict[str, float]
-    count: int
+    count: float
 
     @classmethod
-    def of(cls, values: pl.Series) -> CategoricalReference:
-        """Shares of the values of ``values`` (missing ones count as a category)."""
-        counts = values.value_counts(sort=True)
-        n = int(counts["count"].sum())
-        names = counts[values.name].cast(pl.String).to_list()
-        shares = {str(k): int(c) / n for k, c in zip(names, counts["count"], strict=True)}
-        return cls(shares, n)
+    def of(cls, values: pl.Series, weights: pl.Series | None = None) -> CategoricalReference:
+        """Shares of the non-null values of ``values``, each row weighing its ``weights``
+        entry (None: 1 each)."""
+        counts = category_counts(values, weights)
+        n = sum(counts.values())
+        if weights is None:
+            n = int(n)
+        return cls({k: c / n for k, c in counts.items()} if n else {}, n)
 
 
 @dataclass(frozen=True)
@@ -120,9 +137,22 @@ class Reference:
         return cls.from_dict(json.loads(path.read_text()))
 
 
-def summarize(features: pl.DataFrame, meta: dict[str, Any] | None = None) -> Reference:
-    """Reference statistics of a :func:`~tastemaker.monitoring.features.feature_frame`."""
-    numeric = {c: NumericReference.of(features[c].to_numpy()) for c in NUMERIC_FEATURES}
-    categorical = {c: CategoricalReference.of(features[c]) for c in features.columns
-                   if c not in NUMERIC_FEATURES}  # fmt: skip
+def summarize(*frames: pl.DataFrame, meta: dict[str, Any] | None = None) -> Reference:
+    """Reference statistics of feature frames: a served one
+    (:func:`~tastemaker.monitoring.features.feature_frame`), an engaged one
+    (:func:`~tastemaker.monitoring.engaged.engaged_frame`) or both.
+
+    Columns named in :data:`~tastemaker.monitoring.features.NUMERIC_FEATURES` are numeric,
+    the others categorical; a :data:`~tastemaker.monitoring.features.WEIGHT` column weighs
+    the rows of its frame.
+    """
+    numeric: dict[str, NumericReference] = {}
+    categorical: dict[str, CategoricalReference] = {}
+    for frame in frames:
+        weights = frame[WEIGHT] if WEIGHT in frame.columns else None
+        for c in frame.columns:
+            if c in NUMERIC_FEATURES:
+                numeric[c] = NumericReference.of(frame[c].to_numpy())
+            elif c != WEIGHT:
+                categorical[c] = CategoricalReference.of(frame[c], weights)
     return Reference(numeric, categorical, dict(meta or {}))

@@ -2,7 +2,8 @@
 
 Plots (PNG data URIs, no network): the population stability index per feature against
 its threshold; for each numeric feature, its share per reference bin in the reference and
-in served traffic; for each categorical one, its largest categories on both sides;
+in served traffic; for each categorical one (engaged ones too), its largest categories on
+both sides;
 click-through and conversion per day for each model version and variant.
 """
 
@@ -21,7 +22,8 @@ from tastemaker.config import MonitoringConfig
 from tastemaker.figures import png_base64
 from tastemaker.monitoring.alerts import Alert
 from tastemaker.monitoring.checks import MonitorResult
-from tastemaker.monitoring.reference import Reference
+from tastemaker.monitoring.features import WEIGHT
+from tastemaker.monitoring.reference import CategoricalReference, Reference
 
 _TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>tastemaker monitoring</title>
@@ -29,10 +31,15 @@ _TEMPLATE = """<!doctype html>
 table{border-collapse:collapse;font-size:.85rem}th,td{border:1px solid #ccc;padding:.3rem .5rem}
 .bad{color:#b00020;font-weight:600} img{max-width:100%;border:1px solid #eee;margin:.5rem 0}
 </style></head><body><h1>Monitoring</h1><p>Generated {{ generated }}</p>
-<h2>Drift</h2>{% if drift %}<p>Version <b>{{ drift.version }}</b>, served traffic
-{{ start }} to {{ end }} (UTC): {{ drift.lists }} lists, {{ drift.items }} items.
-{% if not drift.enough %}Fewer than {{ drift.min_samples }} served items: figures only, no
-verdict.{% elif drift.drifted %}<span class="bad">Drift.</span>{% else %}No drift.{% endif %}
+<h2>Drift</h2>{% if drift %}<p>Version <b>{{ drift.version }}</b>, window
+{{ start }} to {{ end }} (UTC): {{ drift.lists }} lists, {{ drift.items }} items{% if
+drift.engaged is not none %}; {{ drift.engaged }} engagements (user-item pairs, features
+<code>engaged.*</code>, each user weighing 1){% endif %}.
+{% if drift.drifted %}<span class="bad">Drift.</span>{% elif drift.enough or
+drift.engaged_enough %}No drift.{% else %}Figures only, no verdict.{% endif %}
+{% if not drift.enough %}Fewer than {{ drift.min_samples }} served items: no verdict on served
+features.{% endif %}{% if drift.engaged is not none and not drift.engaged_enough %} Fewer than
+{{ drift.min_samples }} engagements: no verdict on engaged features.{% endif %}
 A feature drifts when PSI &ge; {{ cfg.psi_threshold }} and its test's p is below
 {{ cfg.ks_p_threshold }} (Kolmogorov-Smirnov) or {{ cfg.chi2_p_threshold }} (chi-square).</p>
 <table><tr><th>feature</th><th>kind</th><th>n</th><th>PSI</th><th>test</th><th>statistic</th>
@@ -82,6 +89,8 @@ def _psi_plot(result: MonitorResult, cfg: MonitoringConfig) -> str:
 
 
 def _shares_plot(reference: Reference, served: pl.DataFrame, feature: str) -> str:
+    """Reference and current shares of ``feature`` (a column of ``served``, weighed by its
+    ``WEIGHT`` column if any)."""
     fig, ax = plt.subplots(figsize=(7, 2.8))
     if feature in reference.numeric:
         ref = reference.numeric[feature]
@@ -93,15 +102,14 @@ def _shares_plot(reference: Reference, served: pl.DataFrame, feature: str) -> st
         base = np.asarray(ref.shares)
     else:
         shares = reference.categorical[feature].shares
-        seen = served[feature].drop_nulls().value_counts()
-        cur_map = dict(zip(seen[feature].to_list(), seen["count"].to_list(), strict=True))
-        total = max(sum(cur_map.values()), 1)
+        weights = served[WEIGHT] if WEIGHT in served.columns else None
+        cur_map = CategoricalReference.of(served[feature], weights).shares
         labels = sorted(set(shares) | set(cur_map), key=lambda k: -shares.get(k, 0.0))[:12]
         base = np.array([shares.get(k, 0.0) for k in labels])
-        cur = np.array([cur_map.get(k, 0) / total for k in labels])
+        cur = np.array([cur_map.get(k, 0.0) for k in labels])
     x = np.arange(len(labels))
     ax.bar(x - 0.2, base, 0.4, label="reference")
-    ax.bar(x + 0.2, cur, 0.4, label="served")
+    ax.bar(x + 0.2, cur, 0.4, label="window")
     ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=7)
     ax.set_ylabel("share")
     ax.legend(fontsize=7)
@@ -128,6 +136,7 @@ def write_monitor_report(
     *,
     reference: Reference | None = None,
     served: pl.DataFrame | None = None,
+    engaged: pl.DataFrame | None = None,
     alerts: list[Alert] | None = None,
 ) -> Path:
     """Write the HTML report of one monitoring pass to ``path``.
@@ -138,16 +147,19 @@ def write_monitor_report(
         cfg: the thresholds shown.
         reference: the checked version's reference (share plots need it).
         served: the served traffic's feature frame (share plots need it).
+        engaged: the window's engaged feature frame (share plots of engaged features).
         alerts: alerts to list.
     """
     figures: list[tuple[str, str]] = []
     drift = result.drift
     if drift is not None and drift.features:
         figures.append(("Population stability index per feature", _psi_plot(result, cfg)))
-        if reference is not None and served is not None and served.height:
-            for f in drift.features:
-                figures.append((f"{f.feature}: reference and served shares",
-                                _shares_plot(reference, served, f.feature)))  # fmt: skip
+        frames = [f for f in (served, engaged) if f is not None and f.height]
+        for f in drift.features if reference is not None else []:
+            frame = next((x for x in frames if f.feature in x.columns), None)
+            if reference is not None and frame is not None:
+                figures.append((f"{f.feature}: reference and current shares",
+                                _shares_plot(reference, frame, f.feature)))  # fmt: skip
     if result.online:
         figures.append(("Click-through per day", _online_plot(result, "ctr")))
         figures.append(("Conversion per day", _online_plot(result, "conversion")))

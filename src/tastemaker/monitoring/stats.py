@@ -18,7 +18,11 @@ import polars as pl
 from scipy import stats
 
 from tastemaker.config import MonitoringConfig
-from tastemaker.monitoring.reference import CategoricalReference, NumericReference
+from tastemaker.monitoring.reference import (
+    CategoricalReference,
+    NumericReference,
+    category_counts,
+)
 
 #: Shares are clipped to this before the logarithm of the stability index.
 _EPSILON = 1e-4
@@ -98,18 +102,23 @@ def pooled_counts(ref: dict[str, float], cur: dict[str, float]) -> tuple[list[st
 
 
 def categorical_drift(
-    name: str, ref: CategoricalReference, values: pl.Series, cfg: MonitoringConfig
+    name: str,
+    ref: CategoricalReference,
+    values: pl.Series,
+    cfg: MonitoringConfig,
+    weights: pl.Series | None = None,
 ) -> FeatureDrift:
     """PSI over the categories and the chi-square test of the reference counts against the
     served counts (two samples: the reference is a sample too, not exact shares).
 
     Categories too rare on either side for the test are pooled first (see
-    :func:`pooled_counts`), for the test and the PSI alike.
+    :func:`pooled_counts`), for the test and the PSI alike. Null values are left out; with
+    ``weights`` a row counts its weight (engaged features: each user weighs 1 in all, so
+    the test's unit is the user, whose engagements are not independent of each other), and
+    ``n`` is still the number of rows compared.
     """
-    counts = values.drop_nulls().value_counts()
-    seen = dict(zip(counts[values.name].cast(pl.String).to_list(),
-                    counts["count"].to_list(), strict=True))  # fmt: skip
-    n = int(sum(seen.values()))
+    seen = category_counts(values, weights)
+    n = int(values.drop_nulls().len())
     if n == 0 or ref.count == 0:
         return FeatureDrift(name, "categorical", "chi2", n, float("nan"), float("nan"), 1.0, False)
     _, table = pooled_counts({k: v * ref.count for k, v in ref.shares.items()}, seen)

@@ -107,7 +107,7 @@ def train_version(
     registry = registry_of(ws)
     manifest = registry.create(fields, artifacts.save)
     try:  # monitoring: what the version serves now, which later traffic is compared with
-        save_reference(ws, registry.path(manifest.version), manifest, artifacts)
+        save_reference(ws, registry.path(manifest.version), manifest, events, artifacts)
     except Exception:  # the version serves without it; `tastemaker monitor` says it is missing
         log.exception("could not build the reference statistics of %s", manifest.version)
     return manifest

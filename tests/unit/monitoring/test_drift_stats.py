@@ -101,7 +101,7 @@ def test_a_reference_survives_its_json_and_compare_covers_every_feature(tmp_path
         "price": rng.lognormal(8, 1, 1000), "history": rng.poisson(6, 1000).astype(float),
         "category": rng.choice(["a", "b"], 1000), "brand": rng.choice(["x", "y", "z"], 1000),
     })  # fmt: skip
-    ref = summarize(frame, {"version": "v0001"})
+    ref = summarize(frame, meta={"version": "v0001"})
     ref.save(tmp_path)
     back = Reference.load(tmp_path)
     assert back == ref
@@ -126,7 +126,7 @@ def test_fallback_lists_of_visitors_without_history_are_counted_apart_not_drift(
             "category": rng.choice(["a", "b"], n), "brand": rng.choice(["x", "y", "z"], n),
         })  # fmt: skip
 
-    ref = summarize(lists(2000, rng.poisson(6, 2000) + 1.0), {"version": "v0001"})
+    ref = summarize(lists(2000, rng.poisson(6, 2000) + 1.0), meta={"version": "v0001"})
     known = lists(2100, rng.poisson(6, 2100) + 1.0)
     served = pl.concat([known, lists(900, np.zeros(900))])  # 30% new visitors
     # compared whole, the empty history bin of the reference reads as drift
