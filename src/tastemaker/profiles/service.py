@@ -239,12 +239,8 @@ class ProfileService(ProfileMaintenance):
         clear: bool = False,
         guard: Guard | None = None,
     ) -> Lease | None:
-        """One transaction: profiles, links and the watermark; then the Redis fast path.
-
-        The copies carry the watermark version the states belong to (the moved watermark's,
-        or the guard's), so a copy written late never replaces a newer one
-        (:mod:`tastemaker.storage.redis_profiles`).
-        """
+        """One transaction: profiles, links and the watermark; then the Redis fast path,
+        copies stamped with the version their states belong to (never over newer ones)."""
         texts = {k: dumps_state(s) for k, s in states.items()}
         rows = [ProfileRow(k, texts[k], s.rules_version, s.last_seen) for k, s in states.items()]
         moved = self.store.save_profiles(rows, deleted, links=links, clear=clear,
@@ -252,22 +248,14 @@ class ProfileService(ProfileMaintenance):
         if self.fast is not None:
             version = moved.version if moved is not None else guard.version if guard else None
             assert version is not None, "a profile write is either guarded or moves the watermark"
-            self._copy(texts, deleted, version, clear)
+            try:
+                refused = self.fast.copy(texts, deleted, version=version, clear=clear)
+            except StoreUnavailableError as exc:  # the store has it; rebuild refills Redis
+                log.warning("profile fast path not updated: %s", exc)
+            else:
+                if refused:  # a rebuild, retention or forget wrote newer copies meanwhile
+                    log.info("%d profile copies of version %d refused as older", refused, version)
         return moved
-
-    def _copy(self, texts: dict[str, str], deleted: list[str], version: int, clear: bool) -> None:
-        """Write the Redis copies of watermark ``version`` (after the store's commit)."""
-        assert self.fast is not None
-        try:
-            if clear:
-                self.fast.clear(version=version)
-            refused = self.fast.put_many(texts, deleted, version=version)
-        except StoreUnavailableError as exc:  # the store has it; rebuild refills Redis
-            log.warning("profile fast path not updated: %s", exc)
-            return
-        if refused:  # a rebuild, retention or forget wrote newer copies meanwhile
-            log.info("%d profile copies of version %d left alone: newer ones are there",
-                     refused, version)  # fmt: skip
 
     def _remember(self, states: dict[str, ProfileState], deleted: list[str]) -> None:
         for key in deleted:

@@ -134,6 +134,16 @@ class RedisProfiles:
         with _guard("write"):
             return int(self._put(keys=keys, args=[stamp(version), len(states), *states.values()]))
 
+    def copy(
+        self, states: dict[str, str], delete: list[str], *, version: int, clear: bool = False
+    ) -> int:
+        """The copies of one store write of watermark ``version``: every copy cleared first
+        when the write replaced every profile (a rebuild), then `put_many`; return how many
+        were refused as older."""
+        if clear:
+            self.clear(version=version)
+        return self.put_many(states, delete, version=version)
+
     def get(self, key: str) -> str | None:
         """The JSON state of one profile, or None."""
         with _guard("read"):
