@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -41,8 +41,11 @@ def retrain(
     Trains a candidate on `retraining.window_days` of events ending where the holdout (the
     freshest `retraining.holdout_days`) begins, compares it with the live version on the
     holdout (the primary metric per user, a paired interval against `retraining.margin`),
-    and promotes it (PROMOTE) or keeps the live version (KEEP) saying why. The audit log
-    records every retrain. Exit code 0 for either verdict.
+    and promotes it (PROMOTE) or keeps the live version (KEEP) saying why. A live
+    propensity model is retrained and guarded alike on its per-user loss
+    (`retraining.propensity_metric`, `retraining.propensity_margin`), independently; without
+    one that step is skipped. The audit log records every retrain. Exit code 0 for any
+    verdict.
     """
     from tastemaker.retraining.run import retrain as run_retrain
 
@@ -66,15 +69,8 @@ def retrain(
         ("model", outcome.model),
         ("training window", f"{outcome.window_start} .. {outcome.window_end}"),
         ("training events", f"{outcome.train_events:,}"),
-        ("holdout", f"{g['holdout_start']} .. {g['holdout_end']}"),
-        ("holdout users", f"{g['users']:,}"),
+        *_guard_rows(g),
     ]
-    for key, shown in (("live_value", "{:.4f}"), ("candidate_value", "{:.4f}"),
-                       ("diff", "{:+.4f}"), ("low", "{:+.4f}"), ("high", "{:+.4f}"),
-                       ("p_worse", "{:.3g}")):  # fmt: skip
-        if g[key] is not None:
-            rows.append((f"{g['metric']} {key}" if "value" in key else key, shown.format(g[key])))
-    rows.append(("margin", f"{g['margin']:.4f}"))
     for key, value in rows:
         table.add_row(key, value)
     console.print(table)
@@ -84,3 +80,44 @@ def retrain(
         console.print(f"promoted {outcome.candidate}")
     elif outcome.dry_run and outcome.verdict == "PROMOTE":
         console.print(f"dry run: promote it with `tastemaker models promote {outcome.candidate}`")
+    _print_propensity(out["propensity"], dry_run=outcome.dry_run)
+
+
+def _guard_rows(g: dict[str, Any]) -> list[tuple[str, str]]:
+    """The guard's figures as table rows (those it has)."""
+    rows = [
+        ("holdout", f"{g['holdout_start']} .. {g['holdout_end']}"),
+        ("holdout users", f"{g['users']:,}"),
+    ]
+    for key, shown in (("live_value", "{:.4f}"), ("candidate_value", "{:.4f}"),
+                       ("diff", "{:+.4f}"), ("low", "{:+.4f}"), ("high", "{:+.4f}"),
+                       ("p_worse", "{:.3g}")):  # fmt: skip
+        if g[key] is not None:
+            rows.append((f"{g['metric']} {key}" if "value" in key else key, shown.format(g[key])))
+    rows.append(("margin", f"{g['margin']:.4f}"))
+    return rows
+
+
+def _print_propensity(p: dict[str, Any], *, dry_run: bool) -> None:
+    """The propensity step's verdict, figures and notes."""
+    colour = {"PROMOTE": "green", "KEEP": "yellow"}.get(p["verdict"], "dim")
+    name = f" {p['candidate']}" if p["candidate"] else ""
+    console.print(f"propensity: [bold {colour}]{p['verdict']}[/bold {colour}]{name}: "
+                  f"{p['reason']}")  # fmt: skip
+    if p["guard"] is not None:
+        table = Table("", "value", title=f"propensity {p['candidate']} vs live {p['live']}")
+        rows = [
+            ("model", str(p["model"])),
+            ("training events", f"{p['train_events']:,}"),
+            ("training examples", f"{p['train_examples']:,}"),
+            *_guard_rows(p["guard"]),
+        ]
+        for key, value in rows:
+            table.add_row(key, value)
+        console.print(table)
+    for note in p["notes"]:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    if p["promoted"]:
+        console.print(f"promoted propensity {p['candidate']}")
+    elif dry_run and p["verdict"] == "PROMOTE":
+        console.print(f"dry run: promote it with `tastemaker propensity promote {p['candidate']}`")

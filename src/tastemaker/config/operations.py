@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from tastemaker.config.base import Strict as _Strict
@@ -49,6 +51,9 @@ class RetrainingConfig(_Strict):
     ``holdout_days`` of events; it replaces the live version only if, on the holdout, its
     per-user ``metric`` is not worse than the live version's by more than ``margin``
     (the lower end of the paired 95% interval of candidate minus live above ``-margin``).
+    When a propensity model is live, a propensity candidate is trained on the same window
+    and judged alike on its per-user ``propensity_metric`` (lower is better: the upper end
+    of the interval of candidate minus live below ``propensity_margin``).
     """
 
     window_days: float = Field(default=30.0, gt=0)
@@ -61,3 +66,5 @@ class RetrainingConfig(_Strict):
     bootstrap: int = Field(default=1000, ge=100)
     model: str | None = None
     schedule_hours: float = Field(default=168.0, ge=0)
+    propensity_metric: Literal["log_loss", "brier"] = "log_loss"
+    propensity_margin: float = Field(default=0.005, ge=0)

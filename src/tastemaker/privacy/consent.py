@@ -27,6 +27,7 @@ from typing import Any
 from tastemaker.access.audit import AuditLog
 from tastemaker.errors import NotFoundError
 from tastemaker.privacy.forget import subject_digest
+from tastemaker.profiles.maintenance import WATERMARK
 from tastemaker.profiles.wiring import fast_path
 from tastemaker.workspace import Workspace
 
@@ -55,7 +56,8 @@ def _drop_fast_path(ws: Workspace, keys: list[str]) -> int:
     if profiles is None:
         return 0
     try:
-        return profiles.delete(keys)
+        # at the version the opt-out moved the watermark to: no late write brings them back
+        return profiles.delete(keys, version=ws.store.watermark(WATERMARK).version)
     finally:
         profiles.client.close()
 

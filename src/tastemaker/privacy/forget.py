@@ -24,6 +24,7 @@ from tastemaker.access.audit import AuditLog
 from tastemaker.config import RedisBusConfig
 from tastemaker.privacy.artifacts import erase_from_versions
 from tastemaker.privacy.files import erase_from_files
+from tastemaker.profiles.maintenance import WATERMARK
 from tastemaker.profiles.wiring import fast_path
 from tastemaker.registry.registry import ModelRegistry
 from tastemaker.workspace import Workspace
@@ -62,7 +63,10 @@ def _erase_redis(ws: Workspace, key: str, anon: list[str]) -> dict[str, int]:
     profiles = fast_path(ws.settings)
     if profiles is not None:
         try:
-            out["redis:profiles"] = profiles.delete([key, *(f"anon:{a}" for a in anon)])
+            # at the version the deletion moved the watermark to: no late write brings it back
+            version = ws.store.watermark(WATERMARK).version
+            out["redis:profiles"] = profiles.delete([key, *(f"anon:{a}" for a in anon)],
+                                                    version=version)  # fmt: skip
         finally:
             profiles.client.close()
     if isinstance(ws.settings.bus, RedisBusConfig):

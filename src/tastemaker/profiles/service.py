@@ -239,18 +239,22 @@ class ProfileService(ProfileMaintenance):
         clear: bool = False,
         guard: Guard | None = None,
     ) -> Lease | None:
-        """One transaction: profiles, links and the watermark; then the Redis fast path."""
+        """One transaction: profiles, links and the watermark; then the Redis fast path,
+        copies stamped with the version their states belong to (never over newer ones)."""
         texts = {k: dumps_state(s) for k, s in states.items()}
         rows = [ProfileRow(k, texts[k], s.rules_version, s.last_seen) for k, s in states.items()]
         moved = self.store.save_profiles(rows, deleted, links=links, clear=clear,
                                          advance=advance, guard=guard)  # fmt: skip
         if self.fast is not None:
+            version = moved.version if moved is not None else guard.version if guard else None
+            assert version is not None, "a profile write is either guarded or moves the watermark"
             try:
-                if clear:
-                    self.fast.clear()
-                self.fast.put_many(texts, deleted)
+                refused = self.fast.copy(texts, deleted, version=version, clear=clear)
             except StoreUnavailableError as exc:  # the store has it; rebuild refills Redis
                 log.warning("profile fast path not updated: %s", exc)
+            else:
+                if refused:  # a rebuild, retention or forget wrote newer copies meanwhile
+                    log.info("%d profile copies of version %d refused as older", refused, version)
         return moved
 
     def _remember(self, states: dict[str, ProfileState], deleted: list[str]) -> None:

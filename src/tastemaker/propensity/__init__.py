@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         pair_features,
         schema_hash,
     )
+    from tastemaker.propensity.holdout import holdout_examples, per_user_loss
     from tastemaker.propensity.model import KINDS, PropensityModel
     from tastemaker.propensity.scorer import (
         Factor,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from tastemaker.propensity.training import (
         PropensityConfig,
         TrainResult,
+        config_of,
         evaluate_models,
         registry_of,
         split_by_time,
@@ -53,6 +55,8 @@ _HOMES = {
     "item_stats": "features",
     "pair_features": "features",
     "schema_hash": "features",
+    "holdout_examples": "holdout",
+    "per_user_loss": "holdout",
     "KINDS": "model",
     "PropensityModel": "model",
     "Factor": "scorer",
@@ -63,6 +67,7 @@ _HOMES = {
     "as_of_ms": "scorer",
     "PropensityConfig": "training",
     "TrainResult": "training",
+    "config_of": "training",
     "evaluate_models": "training",
     "registry_of": "training",
     "split_by_time": "training",
@@ -85,12 +90,15 @@ __all__ = [
     "TrainResult",
     "answer_dict",
     "as_of_ms",
+    "config_of",
     "cutoffs",
     "evaluate_models",
+    "holdout_examples",
     "item_events",
     "item_stats",
     "labelled_examples",
     "pair_features",
+    "per_user_loss",
     "registry_of",
     "schema_hash",
     "split_by_time",

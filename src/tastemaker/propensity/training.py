@@ -187,8 +187,33 @@ def windows_of(manifest: Manifest) -> PropensityWindows:
     return PropensityWindows(**manifest.feature_schema.get("windows", {}))
 
 
-def train_propensity(ws: Workspace, cfg: PropensityConfig, *, save: bool = True) -> TrainResult:
+def config_of(manifest: Manifest) -> PropensityConfig:
+    """The training choices a version was made with (its manifest's ``params``), so a
+    retrain repeats them; fields a version does not record keep their defaults."""
+    params = dict(manifest.params)
+    defaults = PropensityConfig()
+    windows = PropensityWindows(**params.pop("windows", None) or asdict(defaults.windows))
+    labels = LabelSpec(**params.pop("labels", None) or asdict(defaults.labels))
+    known = {k: v for k, v in params.items() if k in PropensityConfig.__dataclass_fields__}
+    return PropensityConfig(**{**known, "windows": windows, "labels": labels})
+
+
+def train_propensity(
+    ws: Workspace,
+    cfg: PropensityConfig,
+    *,
+    save: bool = True,
+    window: tuple[datetime, datetime] | None = None,
+    extra: dict[str, object] | None = None,
+) -> TrainResult:
     """Build examples from the workspace's log, evaluate out of time, fit and save the model.
+
+    Args:
+        ws: the workspace (event log, catalog, propensity registry).
+        cfg: the training choices.
+        save: register the fitted model as a new version.
+        window: train on the events in ``[start, end)`` only (default: the whole log).
+        extra: more manifest fields (a guarded retrain records its window and trigger).
 
     Raises:
         ValidationFailedError: the log is too short, or the user window is longer than the
@@ -200,34 +225,49 @@ def train_propensity(ws: Workspace, cfg: PropensityConfig, *, save: bool = True)
             f"{ws.settings.profiles.window_days}: online features come from the profile "
             "timeline, so it must not be longer"
         )
-    events = item_events(ws.store.events(types=sorted(ITEM_EVENT_TYPES)), logged_links(ws))
+    start, end = window if window is not None else (None, None)
+    logged = ws.store.events(types=sorted(ITEM_EVENT_TYPES), start=start, end=end)
+    events = item_events(logged, logged_links(ws, end))
     items = ws.store.items()
     examples = labelled_examples(events, items, cfg.windows, cfg.labels)
     chosen, metrics, table = evaluate_models(examples, cfg)
     final = fit_model(split_by_time(examples, cfg, with_test=False), cfg, chosen)
-    importance = final.importance()
     result = TrainResult(
         version=None,
         model=chosen,
         metrics=metrics,
         reliability=table,
-        importance=importance,
+        importance=final.importance(),
         examples=examples.height,
         cutoffs=examples["as_of"].n_unique(),
     )
-    if not save:
-        return result
+    if save:
+        result.version = _save(ws, cfg, result, final, events, extra or {}).version
+    return result
+
+
+def _save(
+    ws: Workspace,
+    cfg: PropensityConfig,
+    result: TrainResult,
+    final: PropensityModel,
+    events: pl.DataFrame,
+    extra: dict[str, object],
+) -> Manifest:
+    """Register ``final`` as a new propensity version with its report and manifest."""
     registry = registry_of(ws)
     first, last = int(events["ts"].min()), int(events["ts"].max())  # type: ignore[arg-type]
     report = {**asdict(result), "config": _config_dict(cfg)}
+    metrics = result.metrics[result.model]
 
     def write(folder: Path) -> None:
         final.save(folder)
         (folder / REPORT_FILE).write_text(json.dumps(report, indent=2, default=str))
 
-    manifest: Manifest = registry.create(
+    return registry.create(
         {
-            "model": f"propensity-{chosen}",
+            **extra,
+            "model": f"propensity-{result.model}",
             "params": _config_dict(cfg),
             "data": DataRange(
                 start=_iso(first),
@@ -237,14 +277,12 @@ def train_propensity(ws: Workspace, cfg: PropensityConfig, *, save: bool = True)
                 users=events["user_id"].n_unique(),
                 items=events["item_id"].n_unique(),
             ),
-            "metrics": {k: float(v) for k, v in metrics[chosen].items() if isinstance(v, float)},
+            "metrics": {k: float(v) for k, v in metrics.items() if isinstance(v, float)},
             "feature_schema_hash": registry.schema_hash,
             "feature_schema": {"features": list(FEATURE_NAMES), "windows": asdict(cfg.windows)},
         },
         write,
     )
-    result.version = manifest.version
-    return result
 
 
 def _config_dict(cfg: PropensityConfig) -> dict[str, Any]:

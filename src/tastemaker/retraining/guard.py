@@ -140,6 +140,8 @@ class GuardResult:
         p_worse: one-sided paired t-test p-value of "the candidate is worse by more than
             the margin" (small: it is not).
         holdout_start, holdout_end: the holdout period (ISO 8601 UTC).
+        lower_is_better: the metric is a loss (the propensity model's): the verdict reads
+            the upper end of the interval against ``+margin``.
     """
 
     verdict: Verdict
@@ -157,6 +159,7 @@ class GuardResult:
     p_worse: float = float("nan")
     holdout_start: str = ""
     holdout_end: str = ""
+    lower_is_better: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready figures (NaN as None)."""
@@ -197,21 +200,54 @@ def compare(
         return GuardResult("KEEP", why, users=n, **base)
     old = per_user_metric(live, period, users, config.metric, weights)
     new = per_user_metric(candidate, period, users, config.metric, weights)
-    diff, low, high, _ = paired_test(new, old, n_resamples=config.bootstrap, seed=0)
-    p_worse = _p_worse(new, old, config.margin)
+    return judge(new, old, config.margin, config.bootstrap, base)
+
+
+def judge(
+    new: np.ndarray,
+    old: np.ndarray,
+    margin: float,
+    bootstrap: int,
+    base: Mapping[str, Any],
+    *,
+    lower_is_better: bool = False,
+) -> GuardResult:
+    """The non-inferiority verdict on paired per-user values (candidate ``new``, live ``old``).
+
+    Higher is better: PROMOTE when the lower end of the 95% interval of ``new - old`` lies
+    above ``-margin``. Lower is better (a loss): PROMOTE when its upper end lies below
+    ``+margin``. The figures stay in the metric's own units.
+
+    Args:
+        new, old: the candidate's and the live version's value for each evaluated user.
+        margin: the non-inferiority margin (metric units, >= 0).
+        bootstrap: resamples of the paired bootstrap interval.
+        base: the other fields of the result (``metric``, ``live``, ``candidate``, ...).
+        lower_is_better: the metric is a loss.
+    """
+    n = len(new)
+    diff, low, high, _ = paired_test(new, old, n_resamples=bootstrap, seed=0)
+    sign = -1.0 if lower_is_better else 1.0
+    p_worse = _p_worse(sign * new, sign * old, margin)
     figures: dict[str, Any] = dict(
         users=n, live_value=float(old.mean()), candidate_value=float(new.mean()),
-        diff=diff, low=low, high=high, p_worse=p_worse,
+        diff=diff, low=low, high=high, p_worse=p_worse, lower_is_better=lower_is_better,
     )  # fmt: skip
+    metric = base["metric"]
     said = (
-        f"{config.metric} candidate {new.mean():.4f} vs live {old.mean():.4f} over {n} holdout"
+        f"{metric} candidate {new.mean():.4f} vs live {old.mean():.4f} over {n} holdout"
         f" users: difference {diff:+.4f}, 95% interval [{low:+.4f}, {high:+.4f}]"
     )
-    if low > -config.margin:
-        why = f"{said} lies above -margin {-config.margin:.4f}: not worse"
-        return GuardResult("PROMOTE", why, **figures, **base)
-    why = f"{said} reaches below -margin {-config.margin:.4f}: may be worse, the live version stays"
-    return GuardResult("KEEP", why, **figures, **base)
+    if lower_is_better and high < margin:
+        why = f"{said} lies below +margin {margin:.4f} (lower is better): not worse"
+    elif not lower_is_better and low > -margin:
+        why = f"{said} lies above -margin {-margin:.4f}: not worse"
+    else:
+        bound = f"above +margin {margin:.4f} (lower is better)" if lower_is_better else (
+            f"below -margin {-margin:.4f}")  # fmt: skip
+        why = f"{said} reaches {bound}: may be worse, the live version stays"
+        return GuardResult("KEEP", why, **figures, **base)
+    return GuardResult("PROMOTE", why, **figures, **base)
 
 
 def _p_worse(new: np.ndarray, old: np.ndarray, margin: float) -> float:

@@ -3,8 +3,10 @@
 ``retrain`` trains the candidate on the ``retraining.window_days`` of events that end where
 the holdout (the freshest ``retraining.holdout_days``) begins, registers it, lets the guard
 (:mod:`tastemaker.retraining.guard`) compare it with the live version on the holdout,
-promotes it on PROMOTE (unless a dry run), and writes one audit-log entry
-(``models.retrain``) with the verdict and the figures.
+promotes it on PROMOTE (unless a dry run). When a propensity model is live, the same
+window and holdout then retrain and guard it (:mod:`tastemaker.retraining.propensity_step`),
+promoted or kept independently of the recommender. One audit-log entry
+(``models.retrain``) records both verdicts and their figures.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from tastemaker.registry.artifacts import MODEL_DIR
 from tastemaker.registry.manifest import Manifest
 from tastemaker.registry.registry import ModelRegistry
 from tastemaker.retraining.guard import GuardResult, HoldoutPeriod, compare, holdout_period
+from tastemaker.retraining.propensity_step import PropensityOutcome, retrain_propensity
 from tastemaker.training.recommender import registry_of, train_version
 from tastemaker.workspace import Workspace
 
@@ -46,6 +49,9 @@ class RetrainOutcome:
         train_events: events in the window.
         guard: the guard's figures.
         seconds: wall time of the whole retrain.
+        notes: caveats of the recommender's comparison.
+        propensity: the propensity step's outcome (``SKIPPED`` when no propensity model
+            is live).
     """
 
     verdict: str
@@ -62,6 +68,9 @@ class RetrainOutcome:
     guard: GuardResult
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    propensity: PropensityOutcome = field(
+        default_factory=lambda: PropensityOutcome("SKIPPED", "not run")
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready outcome (the guard's figures nested under ``guard``)."""
@@ -72,7 +81,7 @@ class RetrainOutcome:
             "window": {"start": self.window_start, "end": self.window_end,
                        "events": self.train_events},
             "guard": self.guard.to_dict(), "seconds": round(self.seconds, 2),
-            "notes": self.notes,
+            "notes": self.notes, "propensity": self.propensity.to_dict(),
         }  # fmt: skip
 
 
@@ -160,7 +169,8 @@ def retrain(
         actor: who retrains, for the audit log (default ``cli:<os user>``).
 
     Returns:
-        The outcome: verdict, reason, versions, window and the guard's figures.
+        The outcome: verdict, reason, versions, window and the guard's figures, and the
+        propensity step's (SKIPPED when no propensity model is live).
 
     Raises:
         ValidationFailedError: no usable events in the training window (audited as an error).
@@ -185,12 +195,13 @@ def retrain(
     except TastemakerError as exc:
         audit.record(who, AUDIT_ACTION, live, "error", trigger=reason, error=exc.message)
         raise
+    step = retrain_propensity(ws, period, cand.start, reason, dry_run=dry_run)
     outcome = RetrainOutcome(
         verdict=guard.verdict, reason=guard.reason, promoted=promote, dry_run=dry_run,
         trigger=reason, live=live, candidate=version, model=cand.manifest.model,
         window_start=cand.start.isoformat(), window_end=period.start.isoformat(),
         train_events=cand.events, guard=guard, seconds=time.perf_counter() - began,
-        notes=_notes(live, live_manifest, period),
+        notes=_notes(live, live_manifest, period), propensity=step,
     )  # fmt: skip
     audit.record(who, AUDIT_ACTION, version, "ok", **outcome.to_dict())
     return outcome

@@ -98,7 +98,8 @@ def retrain_if_due(
     """Retrain ``ws`` when :class:`RetrainTrigger` says so (the worker's retrain job).
 
     Returns:
-        One line for the worker's log: why not, or the verdict and the figures.
+        One line for the worker's log: why not, or both verdicts (recommender, then
+        propensity) and their figures.
     """
     from tastemaker.retraining.run import retrain
     from tastemaker.training.recommender import registry_of
@@ -117,4 +118,7 @@ def retrain_if_due(
     if not due.due:
         return due.reason
     outcome = retrain(ws, reason=due.reason, actor="worker:retrain")
-    return f"{due.reason} -> {outcome.verdict} {outcome.candidate}: {outcome.reason}"
+    step = outcome.propensity
+    said = f"{step.verdict} {step.candidate}" if step.candidate else step.verdict
+    return (f"{due.reason} -> {outcome.verdict} {outcome.candidate}: {outcome.reason}; "
+            f"propensity: {said}: {step.reason}")  # fmt: skip

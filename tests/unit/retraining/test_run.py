@@ -39,6 +39,9 @@ def _audit(ws: Workspace) -> list[dict[str, object]]:
 def test_first_retrain_promotes_then_a_dry_run_only_registers(ws: Workspace) -> None:
     first = retrain(ws, now=END, reason="initial")
     assert first.verdict == "PROMOTE" and first.promoted and first.live is None
+    # no propensity model is live: that step is skipped, and says so
+    assert first.propensity.verdict == "SKIPPED" and first.propensity.candidate is None
+    assert "no propensity model is live" in first.propensity.reason
     assert first.window_start == (END - timedelta(days=8)).isoformat()
     assert first.window_end == (END - timedelta(days=3)).isoformat()
     manifest = registry_of(ws).manifest(first.candidate)
@@ -51,6 +54,7 @@ def test_first_retrain_promotes_then_a_dry_run_only_registers(ws: Workspace) -> 
     rows = _audit(ws)
     assert [r["verdict"] for r in rows] == ["PROMOTE", dry.verdict]
     assert rows[1]["dry_run"] is True and rows[1]["guard"]["users"] == dry.guard.users  # type: ignore[index]
+    assert rows[0]["propensity"]["verdict"] == "SKIPPED"  # type: ignore[index]
 
 
 def test_a_live_version_trained_on_the_holdout_is_flagged(ws: Workspace) -> None:
