@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import orjson
 import polars as pl
@@ -246,13 +247,20 @@ def test_a_batch_of_impressions_only_touches_no_profile_and_no_store(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     writes: list[object] = []
-    monkeypatch.setattr(ws.store, "save_profiles", lambda *a, **k: writes.append(a))
+    save = ws.store.save_profiles
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        writes.append(args)
+        return save(*args, **kwargs)  # the real write: its lease moves the watermark
+
+    monkeypatch.setattr(ws.store, "save_profiles", counted)
     shown = events([("carol", "impression", "ev_suv1"), ("carol", "impression", "ev_suv2")])
     assert ws.ingestor.ingest_events(shown, "test").accepted == 2
     assert writes == []
     assert ws.profiles.get(_key(ws, "carol")) is None
     ws.ingestor.ingest_events(views("carol", ["ev_suv1"], prefix="v"), "test")
     assert len(writes) == 1
+    assert ws.profiles.get(_key(ws, "carol")) is not None
 
 
 def test_another_process_appending_to_the_workspace_loses_nothing(ws: Workspace) -> None:
