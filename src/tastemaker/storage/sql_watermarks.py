@@ -48,6 +48,11 @@ _ADVANCE = (
     .values(seq=bindparam("b_to_seq"), version=_W.c.version + 1, updated_at=bindparam("b_now"),
             holder=bindparam("b_new_holder"), expires_at=bindparam("b_expires"))
 )  # fmt: skip
+_GUARD = (  # every guarded profile write of a stream worker
+    select(_W.c.version, _W.c.holder, _W.c.expires_at)
+    .where(_W.c.name == bindparam("b_name"))
+    .with_for_update(read=True)
+)
 _RELEASE = (
     update(_W)
     .where(_W.c.name == bindparam("b_name"), _W.c.holder == bindparam("b_holder"))
@@ -156,12 +161,7 @@ def guard_in(conn: Connection, guard: Guard) -> None:
     Raises:
         LeaseLostError: the version moved or another process holds the lease.
     """
-    stmt = (
-        select(_W.c.version, _W.c.holder, _W.c.expires_at)
-        .where(_W.c.name == guard.name)
-        .with_for_update(read=True)
-    )
-    row = conn.execute(stmt).first()
+    row = conn.execute(_GUARD, {"b_name": guard.name}).first()
     version, held = (
         (-1, False)
         if row is None
