@@ -232,7 +232,7 @@ def _setup(rig: ChaosRig, opts: ChaosOptions) -> dict[str, Any]:
 def _under_load(rig: ChaosRig, opts: ChaosOptions, setup: dict[str, Any]) -> dict[str, Any]:
     """The load with the faults, the wait for settling, the counts."""
     prefix = f"chaos-{uuid.uuid4().hex[:8]}-"
-    plan = LoadPlan(ports=[rig.api_port], users=setup.pop("users"), items=setup.pop("items"),
+    plan = LoadPlan(ports=rig.api_ports, users=setup.pop("users"), items=setup.pop("items"),
                     api_key=setup.pop("api_key"),
                     seconds=opts.seconds, clients=opts.clients, rate=opts.rate,
                     batch=opts.batch, seed=opts.seed, prefix=prefix,

@@ -1,9 +1,9 @@
 """The processes of a chaos run and the faults done to them.
 
-A throwaway PostgreSQL and Redis (`chaos_backends`), one ``tastemaker serve`` with two API
-processes (uvicorn ``--workers 2``) and two ``tastemaker worker`` processes owning half the
-partitions each. Their output goes to ``<root>/logs``. `ChaosRig.stop` ends every process it
-started, thawing paused backends first.
+A throwaway PostgreSQL and Redis (`chaos_backends`), two API processes (one uvicorn each, on
+ports of their own, the clients spread evenly over them) and two ``tastemaker worker``
+processes owning half the partitions each. Their output goes to ``<root>/logs``.
+`ChaosRig.stop` ends every process it started, thawing paused backends first.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ class ChaosRig:
         self.logs.mkdir(parents=True, exist_ok=True)
         self.pg: ThrowawayPostgres | None = None
         self.redis: ThrowawayRedis | None = None
-        self.api: subprocess.Popen[bytes] | None = None
-        self.api_port = 0
+        self.apis: list[subprocess.Popen[bytes]] = []
+        self.api_ports: list[int] = []
         self.api_ready_s = 0.0
         self.workers: dict[int, subprocess.Popen[bytes]] = {}
         self.workspace: Path | None = None
@@ -54,13 +54,22 @@ class ChaosRig:
         self.redis.start()
         return self.pg, self.redis
 
-    def start_api(self, workspace: Path, processes: int = 2) -> int:
-        """``tastemaker serve`` with ``processes`` uvicorn workers; return its port."""
+    def start_api(self, workspace: Path, processes: int = 2) -> list[int]:
+        """``processes`` API servers, one uvicorn process each on a port of its own; return
+        the ports (`api_ports`: clients spread over them evenly).
+
+        Not one uvicorn ``--workers N`` on a shared socket: there the process whose event loop
+        woke first accepted every pending connection, and the 32 keep-alive connections of
+        the mixed benchmark split 22 to 10, so one process served two thirds of the load.
+        """
         self.workspace = workspace
-        self.api, self.api_port, self.api_ready_s = start_server(
-            workspace, processes, log=self.logs / "api.log"
-        )
-        return self.api_port
+        t0 = time.perf_counter()
+        for _ in range(processes):
+            proc, port, _ = start_server(workspace, 1, log=self.logs / "api.log")
+            self.apis.append(proc)
+            self.api_ports.append(port)
+        self.api_ready_s = time.perf_counter() - t0
+        return self.api_ports
 
     def start_worker(self, number: int) -> None:
         """Stream worker ``number`` (partitions ``number/WORKERS``), its log appended."""
@@ -133,7 +142,7 @@ class ChaosRig:
             if backend is not None:
                 with contextlib.suppress(Exception):
                     backend.resume()
-        procs = [p for p in [self.api, *self.workers.values()] if p is not None]
+        procs = [*self.apis, *self.workers.values()]
         for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)

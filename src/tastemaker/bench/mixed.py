@@ -134,7 +134,7 @@ def run_mixed(opts: MixedOptions) -> dict[str, Any]:
     try:
         data = _start(rig, opts)
         prefix = f"mixed-{uuid.uuid4().hex[:8]}-"
-        plan = LoadPlan(ports=[rig.api_port], users=data["users"], items=data["items"],
+        plan = LoadPlan(ports=rig.api_ports, users=data["users"], items=data["items"],
                         seconds=opts.seconds, clients=opts.clients, rate=opts.rate,
                         batch=opts.batch, write_share=opts.ingest_share, seed=opts.seed,
                         prefix=prefix, api_key=data["api_key"], reads=READS[:2])  # fmt: skip

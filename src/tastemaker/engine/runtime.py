@@ -370,15 +370,18 @@ class Engine:
 
     def on_events(self, frame: pl.DataFrame) -> None:
         """Ingestor listener: drop cached lists of users who acted; count exposure."""
-        acted = frame.filter(~pl.col("type").is_in(["impression", "exposure"]))
-        users = acted["user_id"].drop_nulls().unique().to_list()
-        anons = acted["anonymous_id"].drop_nulls().unique().to_list()
+        # Series masks, not frame filters: each filter is a query plan (~0.1 ms), and this
+        # runs after every group commit of the API's event batches.
+        types = frame["type"]
+        acted = ~types.is_in(["impression", "exposure"])
+        users = frame["user_id"].filter(acted).drop_nulls().unique().to_list()
+        anons = frame["anonymous_id"].filter(acted).drop_nulls().unique().to_list()
         setup = self._setup
         if users or anons:
             setup.cache.invalidate([*users, *anons])
             setup.users.invalidate([*users, *anons])
         for kind, clicks in (("impression", False), ("click", True)):
-            ids = frame.filter(pl.col("type") == kind)["item_id"].drop_nulls()
+            ids = frame["item_id"].filter(types == kind).drop_nulls()
             if len(ids):
                 for v in list(setup.versions.versions.values()):
                     v.add_exposure(v.table.lookup(ids.to_list()), clicks)

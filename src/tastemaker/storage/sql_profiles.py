@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import cached_property
 from typing import Any
 
 import polars as pl
@@ -79,9 +80,12 @@ class SqlProfilesMixin:
                 guard_in(conn, guard)
         return moved
 
-    def _upsert_profiles(self, conn: Connection, rows: list[ProfileRow], now: int) -> None:
+    @cached_property
+    def _profiles_upsert(self) -> Any:
+        # Built once per store: a stream worker writes profiles after every batch it
+        # applies, and building this statement and its cache key cost a tenth of its CPU.
         stmt = self._dialect_insert(t.profiles)
-        stmt = stmt.on_conflict_do_update(
+        return stmt.on_conflict_do_update(
             index_elements=["user_id"],
             set_={
                 "state": stmt.excluded.state,
@@ -90,8 +94,10 @@ class SqlProfilesMixin:
                 "updated_at": stmt.excluded.updated_at,
             },
         )
+
+    def _upsert_profiles(self, conn: Connection, rows: list[ProfileRow], now: int) -> None:
         conn.execute(
-            stmt,
+            self._profiles_upsert,
             [
                 {
                     "user_id": r.user_id,

@@ -11,13 +11,53 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, or_, select, update
 
 from tastemaker.storage import tables as t
 from tastemaker.storage.base import Advance, Lease, LeaseLostError
 from tastemaker.storage.guard import Guard
 
 _W = t.watermarks
+
+# Built once: every group commit takes and moves the outbox's lease, and building a statement
+# (and its cache key) cost more than running it (0.29 ms a statement against 0.12 ms).
+_READ = select(_W.c.seq, _W.c.version, _W.c.holder, _W.c.expires_at).where(
+    _W.c.name == bindparam("b_name")
+)
+_TAKE = (
+    update(_W)
+    .where(
+        _W.c.name == bindparam("b_name"),
+        or_(_W.c.holder.is_(None), _W.c.holder == bindparam("b_holder"),
+            _W.c.expires_at < bindparam("b_now")),
+    )
+    .values(holder=bindparam("b_holder"), expires_at=bindparam("b_expires"),
+            updated_at=bindparam("b_now"))
+    .returning(_W.c.seq, _W.c.version)
+)  # fmt: skip
+_ADVANCE = (
+    update(_W)
+    .where(
+        and_(
+            _W.c.name == bindparam("b_name"),
+            _W.c.holder == bindparam("b_holder"),
+            _W.c.seq == bindparam("b_seq"),
+            _W.c.version == bindparam("b_version"),
+        )
+    )
+    .values(seq=bindparam("b_to_seq"), version=_W.c.version + 1, updated_at=bindparam("b_now"),
+            holder=bindparam("b_new_holder"), expires_at=bindparam("b_expires"))
+)  # fmt: skip
+_GUARD = (  # every guarded profile write of a stream worker
+    select(_W.c.version, _W.c.holder, _W.c.expires_at)
+    .where(_W.c.name == bindparam("b_name"))
+    .with_for_update(read=True)
+)
+_RELEASE = (
+    update(_W)
+    .where(_W.c.name == bindparam("b_name"), _W.c.holder == bindparam("b_holder"))
+    .values(holder=None, expires_at=0, updated_at=bindparam("b_now"))
+)
 
 
 def _now_ms() -> int:
@@ -46,25 +86,20 @@ class SqlWatermarksMixin:
         """Take or renew the lease unless another holder's is still valid (one write when
         free; a read only when another process holds it)."""
         now = _now_ms()
-        with self.engine.connect() as conn:
-            seen = _read(conn, name)
-        if seen.holder not in (None, holder):
-            return seen  # another process holds a valid lease: no write
+        # One connection for the read and the write: a second checkout cost a pool ping and
+        # a rollback, two round trips of every group commit (SQLite starts its write
+        # transaction at the UPDATE, after the read).
         with self.engine.begin() as conn:
+            seen = _read(conn, name)
+            if seen.holder not in (None, holder):
+                return seen  # another process holds a valid lease: no write
             if seen.version < 0:  # no row yet
                 stmt = self._dialect_insert(_W).values(  # type: ignore[attr-defined]
                     name=name, seq=0, version=0, holder=None, expires_at=0, updated_at=now
                 )
                 conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
-            row = conn.execute(
-                update(_W)
-                .where(
-                    _W.c.name == name,
-                    or_(_W.c.holder.is_(None), _W.c.holder == holder, _W.c.expires_at < now),
-                )
-                .values(holder=holder, expires_at=now + ttl_ms, updated_at=now)
-                .returning(_W.c.seq, _W.c.version)
-            ).first()
+            params = {"b_name": name, "b_holder": holder, "b_now": now, "b_expires": now + ttl_ms}
+            row = conn.execute(_TAKE, params).first()
             if row is None:
                 return _read(conn, name)
         return Lease(name, holder, int(row[0]), int(row[1]), True)
@@ -77,17 +112,12 @@ class SqlWatermarksMixin:
     def release_lease(self, lease: Lease) -> None:
         """Give a lease up (nothing happens when it is no longer held)."""
         with self.engine.begin() as conn:
-            conn.execute(
-                update(_W)
-                .where(_W.c.name == lease.name, _W.c.holder == lease.holder)
-                .values(holder=None, expires_at=0, updated_at=_now_ms())
-            )
+            params = {"b_name": lease.name, "b_holder": lease.holder, "b_now": _now_ms()}
+            conn.execute(_RELEASE, params)
 
 
 def _read(conn: Connection, name: str) -> Lease:
-    row = conn.execute(
-        select(_W.c.seq, _W.c.version, _W.c.holder, _W.c.expires_at).where(_W.c.name == name)
-    ).first()
+    row = conn.execute(_READ, {"b_name": name}).first()
     if row is None:
         return Lease(name, None, 0, -1, False)
     holder = row[2] if int(row[3]) > _now_ms() else None  # an expired lease is nobody's
@@ -102,24 +132,18 @@ def advance_in(conn: Connection, advance: Advance) -> Lease:
         LeaseLostError: the row no longer has the lease's holder, seq and version.
     """
     lease, now = advance.lease, _now_ms()
-    values: dict[str, object] = {
-        "seq": advance.to_seq,
-        "version": _W.c.version + 1,
-        "updated_at": now,
-        "holder": None if advance.release else lease.holder,
-        "expires_at": 0 if advance.release else now + advance.ttl_ms,
-    }
     result = conn.execute(
-        update(_W)
-        .where(
-            and_(
-                _W.c.name == lease.name,
-                _W.c.holder == lease.holder,
-                _W.c.seq == lease.seq,
-                _W.c.version == lease.version,
-            )
-        )
-        .values(**values)
+        _ADVANCE,
+        {
+            "b_name": lease.name,
+            "b_holder": lease.holder,
+            "b_seq": lease.seq,
+            "b_version": lease.version,
+            "b_to_seq": advance.to_seq,
+            "b_now": now,
+            "b_new_holder": None if advance.release else lease.holder,
+            "b_expires": 0 if advance.release else now + advance.ttl_ms,
+        },
     )
     if result.rowcount != 1:
         raise LeaseLostError(
@@ -137,12 +161,7 @@ def guard_in(conn: Connection, guard: Guard) -> None:
     Raises:
         LeaseLostError: the version moved or another process holds the lease.
     """
-    stmt = (
-        select(_W.c.version, _W.c.holder, _W.c.expires_at)
-        .where(_W.c.name == guard.name)
-        .with_for_update(read=True)
-    )
-    row = conn.execute(stmt).first()
+    row = conn.execute(_GUARD, {"b_name": guard.name}).first()
     version, held = (
         (-1, False)
         if row is None
