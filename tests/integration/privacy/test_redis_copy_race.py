@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 import redis
+from privacy_helpers import append, view_events
 from tests.conftest import REDIS_URL
 
 from tastemaker.config import CacheConfig, RedisBusConfig, load_settings, write_settings
@@ -75,21 +76,6 @@ def fast() -> Iterator[RedisProfiles]:
     profiles.close()
 
 
-def _events(prefix: str, user: str, items: list[str], at: datetime) -> pl.DataFrame:
-    return pl.DataFrame({
-        "event_id": [f"{prefix}{i}" for i in range(len(items))], "user_id": [user] * len(items),
-        "type": ["view"] * len(items), "item_id": items,
-        "timestamp": [(at + timedelta(seconds=i)).isoformat() for i in range(len(items))],
-    })  # fmt: skip
-
-
-def _append(ws: Workspace, frame: pl.DataFrame) -> pl.DataFrame:
-    """Store events; return them as stored (pseudonymized, with seq), as a worker gets them."""
-    last = ws.store.last_seq()
-    ws.ingestor.ingest_events(frame, "t")
-    return ws.store.events(after_seq=last)
-
-
 def _drain(ws: Workspace) -> None:
     """Consume and acknowledge every stream entry (as workers would have): a forget erases
     the entries holding the user and waits for unprocessed ones."""
@@ -139,8 +125,8 @@ def test_a_late_copy_does_not_replace_the_rebuilds(ws: Workspace) -> None:
     assert ws.profiles.fast is not None
     key = ws.pseudonymizer.one(ANN)
     worker = HeldWorker(ws)
-    worker.service.apply(_append(ws, _events("ao", ANN, ["e1", "d1"], OLD)))
-    worker.apply_held(_append(ws, _events("an", ANN, ["e2"], NOW - timedelta(hours=2))))
+    worker.service.apply(append(ws, view_events("ao", ANN, ["e1", "d1"], OLD)))
+    worker.apply_held(append(ws, view_events("an", ANN, ["e2"], NOW - timedelta(hours=2))))
     stale = ws.store.load_profile_state(key)  # what the held copy holds: the old events too
     assert stale is not None and "an0" in stale
 
@@ -160,8 +146,8 @@ def test_a_late_copy_does_not_bring_a_forgotten_user_back(ws: Workspace) -> None
     assert ws.profiles.fast is not None
     ann, bob = ws.pseudonymizer.one(ANN), ws.pseudonymizer.one(BOB)
     worker = HeldWorker(ws)
-    worker.service.apply(_append(ws, _events("b", BOB, ["e1"], NOW - timedelta(hours=3))))
-    worker.apply_held(_append(ws, _events("a", ANN, ["e2", "d1"], NOW - timedelta(hours=2))))
+    worker.service.apply(append(ws, view_events("b", BOB, ["e1"], NOW - timedelta(hours=3))))
+    worker.apply_held(append(ws, view_events("a", ANN, ["e2", "d1"], NOW - timedelta(hours=2))))
 
     _drain(ws)
     receipt = forget_user(ws, ANN)

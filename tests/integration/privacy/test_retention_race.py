@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 import redis
+from privacy_helpers import append, view_events
 from tests.conftest import REDIS_URL
 
 from tastemaker.config import CacheConfig, RedisBusConfig, load_settings, write_settings
@@ -60,21 +61,6 @@ def ws(postgres_workspace: Workspace) -> Iterator[Workspace]:
     ws.close()
 
 
-def _events(prefix: str, user: str, items: list[str], at: datetime) -> pl.DataFrame:
-    return pl.DataFrame({
-        "event_id": [f"{prefix}{i}" for i in range(len(items))], "user_id": [user] * len(items),
-        "type": ["view"] * len(items), "item_id": items,
-        "timestamp": [(at + timedelta(seconds=i)).isoformat() for i in range(len(items))],
-    })  # fmt: skip
-
-
-def _append(ws: Workspace, frame: pl.DataFrame) -> pl.DataFrame:
-    """Store events; return them as stored (pseudonymized, with seq), as a worker gets them."""
-    last = ws.store.last_seq()
-    ws.ingestor.ingest_events(frame, "t")
-    return ws.store.events(after_seq=last)
-
-
 def _worker(ws: Workspace) -> ProfileService:
     """A stream worker's service that would keep its states and its view of the cut for an
     hour (the races below then happen in a fixed order, not by timing)."""
@@ -100,12 +86,12 @@ def _replayed(ws: Workspace) -> dict[str, str]:
 
 def test_a_write_with_states_kept_from_before_retention(ws: Workspace) -> None:
     worker = _worker(ws)
-    worker.apply(_append(ws, _events("ao", ANN, ["e1", "d1"], OLD)))
-    worker.apply(_append(ws, _events("an", ANN, ["e2"], NOW - timedelta(hours=2))))
+    worker.apply(append(ws, view_events("ao", ANN, ["e1", "d1"], OLD)))
+    worker.apply(append(ws, view_events("an", ANN, ["e2"], NOW - timedelta(hours=2))))
     worker.fresh_seconds = 3600.0  # it keeps ANN's state, old events included
 
     assert apply_retention(ws).profiles_rebuilt == 1
-    worker.apply(_append(ws, _events("late", ANN, ["e1"], NOW - timedelta(hours=1))))
+    worker.apply(append(ws, view_events("late", ANN, ["e1"], NOW - timedelta(hours=1))))
 
     assert _stored(ws) == _replayed(ws)
 
@@ -114,8 +100,8 @@ def test_a_write_while_the_rebuild_holds_the_lease(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     worker = _worker(ws)
-    worker.apply(_append(ws, _events("ao", ANN, ["e1", "d1"], OLD)))
-    worker.apply(_append(ws, _events("an", ANN, ["e2"], NOW - timedelta(hours=2))))
+    worker.apply(append(ws, view_events("ao", ANN, ["e1", "d1"], OLD)))
+    worker.apply(append(ws, view_events("an", ANN, ["e2"], NOW - timedelta(hours=2))))
     worker.fresh_seconds = 0.0  # sees the deletion at once: only the rebuild races
     replay, racing = ws.profiles._replay, []
 
@@ -124,7 +110,7 @@ def test_a_write_while_the_rebuild_holds_the_lease(
         if racing:  # the replay of the comparison below
             return out
         # the log read, the lease held: an event arrives and the worker applies it
-        frame = _append(ws, _events("race", ANN, ["d1"], NOW - timedelta(hours=1)))
+        frame = append(ws, view_events("race", ANN, ["d1"], NOW - timedelta(hours=1)))
         racing.append(threading.Thread(target=worker.apply, args=(frame,)))
         racing[0].start()
         racing[0].join(1.0)  # the write lands now unless it waits for the rebuild
@@ -141,8 +127,8 @@ def test_a_write_while_the_rebuild_holds_the_lease(
 
 def test_a_deleted_event_delivered_before_the_worker_reread_the_cut(ws: Workspace) -> None:
     worker = _worker(ws)
-    worker.apply(_append(ws, _events("an", ANN, ["e2"], NOW - timedelta(hours=2))))
-    undelivered = _append(ws, _events("bo", BOB, ["d1"], OLD))  # still in the stream
+    worker.apply(append(ws, view_events("an", ANN, ["e2"], NOW - timedelta(hours=2))))
+    undelivered = append(ws, view_events("bo", BOB, ["d1"], OLD))  # still in the stream
     worker.fresh_seconds = 0.0
 
     assert apply_retention(ws).deleted["store:events"] == 1
@@ -165,7 +151,7 @@ def test_the_rebuild_keeps_the_lease_until_redis_has_the_profiles(
         put(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(fast, "put_many", put_while_held)
-    _worker(ws).apply(_append(ws, _events("ao", ANN, ["e1"], OLD)))
+    _worker(ws).apply(append(ws, view_events("ao", ANN, ["e1"], OLD)))
 
     assert apply_retention(ws).profiles_rebuilt == 0
     assert held == [True]

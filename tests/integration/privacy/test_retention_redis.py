@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 import redis
+from privacy_helpers import view_events
 from tests.conftest import REDIS_URL
 
 from tastemaker.config import CacheConfig, RedisBusConfig, load_settings, write_settings
@@ -59,14 +60,6 @@ def ws(postgres_workspace: Workspace) -> Iterator[Workspace]:
     fast.client.close()
     client.close()
     ws.close()
-
-
-def _events(prefix: str, user: str, items: list[str], at: datetime) -> pl.DataFrame:
-    return pl.DataFrame({
-        "event_id": [f"{prefix}{i}" for i in range(len(items))], "user_id": [user] * len(items),
-        "type": ["view"] * len(items), "item_id": items,
-        "timestamp": [(at + timedelta(seconds=i)).isoformat() for i in range(len(items))],
-    })  # fmt: skip
 
 
 class Worker:
@@ -120,9 +113,9 @@ def _stream_events(ws: Workspace) -> set[str]:
 def test_retention_with_a_stream_worker(ws: Workspace) -> None:
     old = NOW - timedelta(days=40)
     ws.ingestor.ingest_items(ITEMS, "t")
-    ws.ingestor.ingest_events(_events("ao", ANN, ["e1", "e2", "d1"], old), "t")
-    ws.ingestor.ingest_events(_events("bo", BOB, ["d1"], old), "t")
-    ws.ingestor.ingest_events(_events("an", ANN, ["e2"], NOW - timedelta(hours=1)), "t")
+    ws.ingestor.ingest_events(view_events("ao", ANN, ["e1", "e2", "d1"], old), "t")
+    ws.ingestor.ingest_events(view_events("bo", BOB, ["d1"], old), "t")
+    ws.ingestor.ingest_events(view_events("an", ANN, ["e2"], NOW - timedelta(hours=1)), "t")
     ws.store.add_dead_letters([DeadLetter("event", "t", 0, "type", "bad", "{}")])
     worker = Worker(ws)
     try:
@@ -130,7 +123,7 @@ def test_retention_with_a_stream_worker(ws: Workspace) -> None:
         bob = ws.pseudonymizer.one(BOB)
         assert bob in _stored(ws)
         worker.close()  # stopped before it reads the next entry, which stays undelivered
-        ws.ingestor.ingest_events(_events("bl", BOB, ["e1"], old), "t")
+        ws.ingestor.ingest_events(view_events("bl", BOB, ["e1"], old), "t")
 
         receipt = apply_retention(ws)
 
@@ -145,7 +138,7 @@ def test_retention_with_a_stream_worker(ws: Workspace) -> None:
         # the same worker again, with the states it kept from before: it delivers the old
         # entry (its event must build nothing) and applies a new one on the rebuilt state
         worker = Worker(ws, worker.service)
-        ws.ingestor.ingest_events(_events("an-late", ANN, ["d1"], NOW), "t")
+        ws.ingestor.ingest_events(view_events("an-late", ANN, ["d1"], NOW), "t")
         worker.drain()
         assert bob not in _stored(ws)
         assert _stored(ws) == _replayed(ws)
@@ -155,7 +148,7 @@ def test_retention_with_a_stream_worker(ws: Workspace) -> None:
 
 def test_an_opted_out_users_events_build_nothing_in_the_worker(ws: Workspace) -> None:
     ws.ingestor.ingest_items(ITEMS, "t")
-    ws.ingestor.ingest_events(_events("a", ANN, ["e1"], NOW - timedelta(hours=2)), "t")
+    ws.ingestor.ingest_events(view_events("a", ANN, ["e1"], NOW - timedelta(hours=2)), "t")
     worker = Worker(ws)
     try:
         worker.drain()
@@ -166,8 +159,8 @@ def test_an_opted_out_users_events_build_nothing_in_the_worker(ws: Workspace) ->
         deadline = time.monotonic() + 30  # the worker re-reads consent within its refresh
         while not worker.service.consent.opted_out(ann) and time.monotonic() < deadline:
             time.sleep(0.05)
-        ws.ingestor.ingest_events(_events("b", ANN, ["e2"], NOW - timedelta(hours=1)), "t")
-        ws.ingestor.ingest_events(_events("c", BOB, ["d1"], NOW - timedelta(hours=1)), "t")
+        ws.ingestor.ingest_events(view_events("b", ANN, ["e2"], NOW - timedelta(hours=1)), "t")
+        ws.ingestor.ingest_events(view_events("c", BOB, ["d1"], NOW - timedelta(hours=1)), "t")
         worker.drain()
         assert ann not in _stored(ws) and ws.pseudonymizer.one(BOB) in _stored(ws)
         assert ws.profiles.get(ann) is None and ws.store.count_events() == 3
