@@ -18,11 +18,10 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
-import redis
-from privacy_helpers import append, view_events
+from privacy_helpers import append, streamed_workspace, view_events
 from tests.conftest import REDIS_URL
 
-from tastemaker.config import CacheConfig, RedisBusConfig, load_settings, write_settings
+from tastemaker.config import RedisBusConfig
 from tastemaker.privacy.forget import forget_user
 from tastemaker.privacy.retention import apply_retention
 from tastemaker.profiles.model import dumps_state
@@ -35,8 +34,6 @@ from tastemaker.workspace import Workspace
 pytestmark = pytest.mark.integration
 
 ANN, BOB = "raw-ann-c41", "raw-bob-77d"
-ITEMS = pl.DataFrame({"item_id": ["e1", "e2", "d1"], "fuel_type": ["electric", "electric",
-                      "diesel"], "price": [40_000.0, 30_000.0, 9_000.0]})  # fmt: skip
 NOW = datetime.now(UTC)
 OLD = NOW - timedelta(days=40)
 
@@ -45,24 +42,7 @@ OLD = NOW - timedelta(days=40)
 def ws(postgres_workspace: Workspace) -> Iterator[Workspace]:
     """The PostgreSQL workspace (own schema) with its own Redis streams and fast path
     (prefixes unique to the test), keeping 30 days of events."""
-    root = postgres_workspace.root
-    settings = load_settings(root)
-    settings.bus = RedisBusConfig(url=REDIS_URL, stream=f"tmtest:{uuid.uuid4().hex[:10]}:ev",
-                                  partitions=2)  # fmt: skip
-    settings.cache = CacheConfig(redis_url=REDIS_URL)
-    settings.privacy.retention_days = 30
-    write_settings(settings)
-    ws = Workspace.open(root)
-    ws.ingestor.ingest_items(ITEMS, "t")
-    yield ws
-    client = redis.Redis.from_url(REDIS_URL)
-    assert ws.profiles.fast is not None
-    for prefix in (settings.bus.stream, ws.profiles.fast.prefix):
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-    client.close()
-    ws.close()
+    yield from streamed_workspace(postgres_workspace)
 
 
 @pytest.fixture

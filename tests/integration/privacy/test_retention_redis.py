@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import polars as pl
 import pytest
-import redis
-from privacy_helpers import view_events
-from tests.conftest import REDIS_URL
+from privacy_helpers import ITEMS, streamed_workspace, view_events
 
-from tastemaker.config import CacheConfig, RedisBusConfig, load_settings, write_settings
+from tastemaker.config import RedisBusConfig
 from tastemaker.privacy.consent import set_consent
 from tastemaker.privacy.retention import apply_retention
 from tastemaker.profiles.model import dumps_state
@@ -31,8 +27,6 @@ from tastemaker.workspace import Workspace
 pytestmark = pytest.mark.integration
 
 ANN, BOB = "raw-ann-71c", "raw-bob-d02"
-ITEMS = pl.DataFrame({"item_id": ["e1", "e2", "d1"], "fuel_type": ["electric", "electric",
-                      "diesel"], "price": [40_000.0, 30_000.0, 9_000.0]})  # fmt: skip
 NOW = datetime.now(UTC)
 
 
@@ -40,26 +34,7 @@ NOW = datetime.now(UTC)
 def ws(postgres_workspace: Workspace) -> Iterator[Workspace]:
     """The PostgreSQL workspace (own schema) with its own Redis streams and fast path,
     keeping 30 days of events."""
-    root = postgres_workspace.root
-    settings = load_settings(root)
-    settings.bus = RedisBusConfig(url=REDIS_URL, stream=f"tmtest:{uuid.uuid4().hex[:10]}:ev",
-                                  partitions=2)  # fmt: skip
-    settings.cache = CacheConfig(redis_url=REDIS_URL)
-    settings.privacy.retention_days = 30
-    settings.privacy.consent_refresh_seconds = 0.2
-    write_settings(settings)
-    ws = Workspace.open(root)
-    yield ws
-    client = redis.Redis.from_url(REDIS_URL)
-    fast = fast_path(ws.settings)
-    assert fast is not None
-    for prefix in (settings.bus.stream, fast.prefix):
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-    fast.client.close()
-    client.close()
-    ws.close()
+    yield from streamed_workspace(postgres_workspace, consent_refresh_seconds=0.2)
 
 
 class Worker:
