@@ -61,7 +61,10 @@ def test_a_running_server_is_simulated_against_over_http(tmp_path: Path) -> None
     proc, port, _ = start_server(tmp_path / "server")
     try:
         url = f"http://127.0.0.1:{port}"
-        out = simulate("--users", "600", "--days", "2", "--seed", "2", "--alpha", "0.01",
+        # a 99.9% interval: each run splits users anew (fresh pseudonyms) and the server's
+        # random listing is not replayable, so the truth and the estimate vary by run; at
+        # 99% this plumbing test failed by bad luck about once in 100 runs (seen once)
+        out = simulate("--users", "600", "--days", "2", "--seed", "2", "--alpha", "0.001",
                        "--url", url)  # fmt: skip
         status, body = http_get(port, "/v1/experiments/sim-featured/results")
     finally:
