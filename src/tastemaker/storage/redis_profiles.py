@@ -81,12 +81,17 @@ def stamp(version: int) -> str:
     return f"{version + 1:0{STAMP_DIGITS}d}"
 
 
-def _state_of(value: str) -> str:
-    """The state JSON of a stored copy (a copy without a header is the state itself)."""
+def _parse(value: str) -> tuple[int | None, str]:
+    """The watermark version and the state JSON of a stored copy (a copy without a header
+    has no version and is the state itself)."""
     head = value[:STAMP_DIGITS]
     if value[STAMP_DIGITS : STAMP_DIGITS + 1] == ":" and head.isdigit():
-        return value[STAMP_DIGITS + 1 :]
-    return value
+        return int(head) - 1, value[STAMP_DIGITS + 1 :]
+    return None, value
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else value.decode() if isinstance(value, bytes) else str(value)
 
 
 class RedisProfiles:
@@ -148,18 +153,15 @@ class RedisProfiles:
         """The JSON state of one profile, or None."""
         with _guard("read"):
             value = self.client.get(self._key(key))
-        if value is None:
-            return None
-        return _state_of(value.decode() if isinstance(value, bytes) else str(value))
+        text = _text(value)
+        return None if text is None else _parse(text)[1]
 
     def version(self, key: str) -> int | None:
         """The watermark version of a profile's copy (None: no copy, or one without)."""
         with _guard("read"):
             value = self.client.get(self._key(key))
-        text = value.decode() if isinstance(value, bytes) else value
-        if not text or text[STAMP_DIGITS : STAMP_DIGITS + 1] != ":":
-            return None
-        return int(text[:STAMP_DIGITS]) - 1
+        text = _text(value)
+        return None if text is None else _parse(text)[0]
 
     def delete(self, keys: list[str], *, version: int) -> int:
         """Delete the profiles of ``keys`` whatever their version, and raise the floor to
