@@ -33,6 +33,7 @@ from tastemaker.evaluation.paired import paired_test
 from tastemaker.models.base import Recommender
 from tastemaker.models.interactions import Interactions
 from tastemaker.models.vocab import Vocabulary
+from tastemaker.registry.manifest import Manifest
 
 Verdict = Literal["PROMOTE", "KEEP"]
 
@@ -64,6 +65,19 @@ def holdout_period(events: pl.DataFrame, now: datetime, days: float) -> HoldoutP
         history=events.filter(ts < start),
         events=events.filter((ts >= start) & (ts < now)),
     )
+
+
+def favoured_note(
+    what: str, live: str | None, manifest: Manifest | None, period: HoldoutPeriod
+) -> list[str]:
+    """The caveat of a comparison whose live version (``what``: "version", "propensity
+    version") was trained on events inside the holdout: it is favoured; none otherwise."""
+    if manifest is None or manifest.data.end_ms <= period.start.timestamp() * 1000:
+        return []
+    return [
+        f"the live {what} {live} was trained on events up to {manifest.data.end}, inside the "
+        "holdout: the comparison favours it (a KEEP may be unfair to the candidate)"
+    ]
 
 
 @dataclass(frozen=True)

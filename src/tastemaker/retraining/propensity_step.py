@@ -32,8 +32,7 @@ from tastemaker.errors import TastemakerError
 from tastemaker.propensity.holdout import holdout_examples, per_user_loss
 from tastemaker.propensity.model import PropensityModel
 from tastemaker.propensity.training import config_of, registry_of, train_propensity, windows_of
-from tastemaker.registry.manifest import Manifest
-from tastemaker.retraining.guard import GuardResult, HoldoutPeriod, judge
+from tastemaker.retraining.guard import GuardResult, HoldoutPeriod, favoured_note, judge
 from tastemaker.workspace import Workspace
 
 StepVerdict = Literal["PROMOTE", "KEEP", "SKIPPED"]
@@ -111,16 +110,6 @@ def compare_propensity(
     return judge(new, old, config.propensity_margin, config.bootstrap, base, lower_is_better=True)
 
 
-def _note(live: str, manifest: Manifest, period: HoldoutPeriod) -> list[str]:
-    """A live version trained on holdout events is favoured by the comparison."""
-    if manifest.data.end_ms <= period.start.timestamp() * 1000:
-        return []
-    return [
-        f"the live propensity version {live} was trained on events up to "
-        f"{manifest.data.end}, inside the holdout: the comparison favours it"
-    ]
-
-
 def retrain_propensity(
     ws: Workspace, period: HoldoutPeriod, start: datetime, reason: str, *, dry_run: bool
 ) -> PropensityOutcome:
@@ -155,7 +144,7 @@ def retrain_propensity(
         why = f"the propensity candidate could not be trained or judged: {exc.message}"
         return PropensityOutcome("KEEP", f"{why}; the live version stays", live=live)
     refusal = result.promotion_refusal()
-    notes = _note(live, manifest, period)
+    notes = favoured_note("propensity version", live, manifest, period)
     if refusal is not None:  # a few days of test cutoffs: weaker evidence than the holdout's
         notes.append(f"on its own out-of-time test slice, {refusal}")
     verdict, why = guard.verdict, guard.reason

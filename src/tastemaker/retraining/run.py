@@ -25,7 +25,13 @@ from tastemaker.models.catalog import load_model
 from tastemaker.registry.artifacts import MODEL_DIR
 from tastemaker.registry.manifest import Manifest
 from tastemaker.registry.registry import ModelRegistry
-from tastemaker.retraining.guard import GuardResult, HoldoutPeriod, compare, holdout_period
+from tastemaker.retraining.guard import (
+    GuardResult,
+    HoldoutPeriod,
+    compare,
+    favoured_note,
+    holdout_period,
+)
 from tastemaker.retraining.propensity_step import PropensityOutcome, retrain_propensity
 from tastemaker.training.recommender import registry_of, train_version
 from tastemaker.workspace import Workspace
@@ -140,16 +146,6 @@ def _train_candidate(
     return _Candidate(manifest, model, start, window.height)
 
 
-def _notes(live: str | None, manifest: Manifest | None, period: HoldoutPeriod) -> list[str]:
-    """Caveats of the comparison: a live version trained on holdout events is favoured."""
-    if manifest is None or manifest.data.end_ms <= period.start.timestamp() * 1000:
-        return []
-    return [
-        f"the live version {live} was trained on events up to {manifest.data.end}, inside the "
-        "holdout: the comparison favours it (a KEEP may be unfair to the candidate)"
-    ]
-
-
 def retrain(
     ws: Workspace,
     now: datetime | None = None,
@@ -201,7 +197,7 @@ def retrain(
         trigger=reason, live=live, candidate=version, model=cand.manifest.model,
         window_start=cand.start.isoformat(), window_end=period.start.isoformat(),
         train_events=cand.events, guard=guard, seconds=time.perf_counter() - began,
-        notes=_notes(live, live_manifest, period), propensity=step,
+        notes=favoured_note("version", live, live_manifest, period), propensity=step,
     )  # fmt: skip
     audit.record(who, AUDIT_ACTION, version, "ok", **outcome.to_dict())
     return outcome
