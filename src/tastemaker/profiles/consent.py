@@ -46,8 +46,6 @@ class ConsentView:
         self._listeners: list[ConsentListener] = []
         self._thread: threading.Thread | None = None
         self._closed = threading.Event()
-        #: counts every change seen (a cache of profiles compares it).
-        self.generation = 0
 
     def opted_out(self, user_key: str | None) -> bool:
         """Whether the user (or ``anon:<id>`` of a linked visitor) opted out."""
@@ -81,8 +79,6 @@ class ConsentView:
                 return set()
             changed = set(fresh.symmetric_difference(self._opted))
             self._opted, self._read_at = fresh, time.monotonic()
-            if changed:
-                self.generation += 1
             listeners = list(self._listeners)
         if changed:
             for listener in listeners:
