@@ -30,7 +30,7 @@ from tastemaker.storage.frames import (
 from tastemaker.storage.outage import is_outage, unavailable
 from tastemaker.storage.sql_access import SqlAccessMixin
 from tastemaker.storage.sql_alerts import SqlAlertsMixin
-from tastemaker.storage.sql_privacy import SqlPrivacyMixin
+from tastemaker.storage.sql_privacy import SqlPrivacyMixin, clamp_watermarks
 from tastemaker.storage.sql_profiles import ITEMS_DELETED, SqlProfilesMixin
 from tastemaker.storage.sql_watermarks import SqlWatermarksMixin
 
@@ -349,11 +349,7 @@ class SqlStore(
             held = or_(*[letters.contains(x, autoescape=True) for x in (user_id, *anon)])
             res = conn.execute(sa_delete(t.dead_letters).where(held))
             counts["dead_letters"] = int(res.rowcount or 0)
-            end = int(conn.execute(select(func.max(t.events.c.seq))).scalar() or 0)
-            conn.execute(
-                w.update().values(seq=func.min(w.c.seq, end) if _is_sqlite(conn) else
-                                  func.least(w.c.seq, end), version=w.c.version + 1)
-            )  # fmt: skip
+            clamp_watermarks(conn)
         return counts
 
     def table_counts(self) -> dict[str, int]:
@@ -369,10 +365,6 @@ class SqlStore(
     def close(self) -> None:
         """Dispose of the connection pool."""
         self.engine.dispose()
-
-
-def _is_sqlite(conn: Any) -> bool:
-    return bool(conn.dialect.name == "sqlite")
 
 
 def _polars_type(column: Any) -> pl.DataType:

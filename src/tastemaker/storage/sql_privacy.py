@@ -38,16 +38,15 @@ class SqlPrivacyMixin:
         """Delete events with an event time before ``cut_ms`` and dead letters created before
         it; return the rows per table (counted only, nothing deleted, with ``dry_run``)."""
         e, d = t.events, t.dead_letters
-        doomed = {"events": e.c.ts < cut_ms, "dead_letters": d.c.created_at < cut_ms}
-        tables = {"events": e, "dead_letters": d}
+        doomed = {"events": (e, e.c.ts < cut_ms), "dead_letters": (d, d.c.created_at < cut_ms)}
         counts: dict[str, int] = {}
         with self.engine.begin() as conn:
-            for name, cond in doomed.items():
+            for name, (table, cond) in doomed.items():
                 if dry_run:
-                    n = conn.execute(select(func.count()).select_from(tables[name]).where(cond))
+                    n = conn.execute(select(func.count()).select_from(table).where(cond))
                     counts[name] = int(n.scalar() or 0)
                 else:
-                    res = conn.execute(sa_delete(tables[name]).where(cond))
+                    res = conn.execute(sa_delete(table).where(cond))
                     counts[name] = int(res.rowcount or 0)
             if counts["events"] and not dry_run:
                 clamp_watermarks(conn)
