@@ -26,9 +26,7 @@ from typing import Any
 
 from tastemaker.access.audit import AuditLog
 from tastemaker.errors import NotFoundError
-from tastemaker.privacy.forget import subject_digest
-from tastemaker.profiles.maintenance import WATERMARK
-from tastemaker.profiles.wiring import fast_path
+from tastemaker.privacy.forget import drop_profile_copies, linked_anonymous_ids, subject_digest
 from tastemaker.workspace import Workspace
 
 ACTION = "privacy.consent"
@@ -51,17 +49,6 @@ class ConsentReceipt:
                 "applies_within_seconds": self.refresh_seconds}  # fmt: skip
 
 
-def _drop_fast_path(ws: Workspace, keys: list[str]) -> int:
-    profiles = fast_path(ws.settings)
-    if profiles is None:
-        return 0
-    try:
-        # at the version the opt-out moved the watermark to: no late write brings them back
-        return profiles.delete(keys, version=ws.store.watermark(WATERMARK).version)
-    finally:
-        profiles.client.close()
-
-
 def set_consent(ws: Workspace, user_id: str, consent: bool, actor: str = "cli") -> ConsentReceipt:
     """Record that raw ``user_id`` consents to personalization (True) or opts out (False);
     on opt-out drop their profiles; write the audit row; return the receipt.
@@ -70,7 +57,7 @@ def set_consent(ws: Workspace, user_id: str, consent: bool, actor: str = "cli") 
         StoreUnavailableError: the store or Redis failed (run it again).
     """
     key = ws.pseudonymizer.one(user_id)
-    anon = [a for a, u in ws.store.identity_links().items() if u == key]
+    anon = linked_anonymous_ids(ws, key)
     refresh = ws.settings.privacy.consent_refresh_seconds
     receipt = ConsentReceipt(subject_digest(key), consent, refresh)
     audit = AuditLog(ws.store)
@@ -79,7 +66,7 @@ def set_consent(ws: Workspace, user_id: str, consent: bool, actor: str = "cli") 
         if stored.get("profiles"):
             receipt.deleted["store:profiles"] = stored["profiles"]
         if not consent:
-            n = _drop_fast_path(ws, [key, *(f"anon:{a}" for a in anon)])
+            n = drop_profile_copies(ws, key, anon)
             if n:
                 receipt.deleted["redis:profiles"] = n
     except Exception as exc:

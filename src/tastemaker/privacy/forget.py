@@ -58,17 +58,27 @@ class ForgetReceipt:
                 "deleted": dict(self.deleted), "total": self.total}  # fmt: skip
 
 
-def _erase_redis(ws: Workspace, key: str, anon: list[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
+def linked_anonymous_ids(ws: Workspace, key: str) -> list[str]:
+    """The (pseudonymized) anonymous ids linked to the user with pseudonym ``key``."""
+    return [a for a, u in ws.store.identity_links().items() if u == key]
+
+
+def drop_profile_copies(ws: Workspace, key: str, anon: list[str]) -> int:
+    """Delete the Redis copies of the profiles of ``key`` and its ``anon`` ids (none without
+    a fast path) at the version a deletion moved the watermark to, so that no late write
+    brings them back; return how many existed."""
     profiles = fast_path(ws.settings)
-    if profiles is not None:
-        try:
-            # at the version the deletion moved the watermark to: no late write brings it back
-            version = ws.store.watermark(WATERMARK).version
-            out["redis:profiles"] = profiles.delete([key, *(f"anon:{a}" for a in anon)],
-                                                    version=version)  # fmt: skip
-        finally:
-            profiles.client.close()
+    if profiles is None:
+        return 0
+    try:
+        version = ws.store.watermark(WATERMARK).version
+        return profiles.delete([key, *(f"anon:{a}" for a in anon)], version=version)
+    finally:
+        profiles.client.close()
+
+
+def _erase_redis(ws: Workspace, key: str, anon: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {"redis:profiles": drop_profile_copies(ws, key, anon)}
     if isinstance(ws.settings.bus, RedisBusConfig):
         from tastemaker.storage.redis_streams import RedisStreamBus  # only with Redis
 
@@ -91,7 +101,7 @@ def forget_user(
             are not processed yet; what was deleted stays deleted, run it again.
     """
     key = ws.pseudonymizer.one(user_id)
-    linked = [a for a, u in ws.store.identity_links().items() if u == key]
+    linked = linked_anonymous_ids(ws, key)
     anon = sorted({*linked, *(ws.pseudonymizer.one(a) for a in anonymous_ids)})
     receipt = ForgetReceipt(subject_digest(key), len(anon))
     audit = AuditLog(ws.store)
