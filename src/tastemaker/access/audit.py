@@ -15,6 +15,11 @@ import orjson
 from tastemaker.storage.base import AuditEntry, Store
 
 OUTCOMES = ("ok", "refused", "error")
+#: The action of a guarded retrain (`tastemaker retrain`, the worker's retrain job); read
+#: back by the retrain trigger and the metrics exporter.
+RETRAIN_ACTION = "models.retrain"
+#: Rows read back, newest first, to find an action's last row.
+LOOKBACK = 5000
 
 
 def cli_actor() -> str:
@@ -65,6 +70,11 @@ class AuditLog:
             detail=orjson.dumps(detail, default=str).decode(),
         )
         return self.store.append_audit(entry)
+
+    def last(self, action: str, lookback: int = LOOKBACK) -> AuditEntry | None:
+        """The newest row of ``action`` among the newest ``lookback`` rows (None: none)."""
+        rows = self.store.audit_entries(None, lookback)
+        return next((e for e in reversed(rows) if e.action == action), None)
 
     def entries(self, since: datetime | None = None, limit: int | None = None) -> list[AuditEntry]:
         """Rows at or after ``since`` (all when None), oldest first; the newest ``limit``."""

@@ -19,7 +19,7 @@ from typing import Any
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from tastemaker.access.audit import AuditLog
+from tastemaker.access.audit import RETRAIN_ACTION, AuditLog
 from tastemaker.monitoring.alerts import AlertLog
 from tastemaker.monitoring.checks import read_snapshot, snapshot_path
 from tastemaker.registry.registry import ModelRegistry
@@ -27,10 +27,6 @@ from tastemaker.storage.base import AuditEntry
 from tastemaker.workspace import Workspace
 
 log = logging.getLogger(__name__)
-#: The audit action of a guarded retrain (written by `retraining.run`, a layer above).
-RETRAIN_ACTION = "models.retrain"
-#: Audit rows read back for the last retrain.
-RETRAIN_LOOKBACK = 1000
 
 
 class MonitoringCollector(Collector):
@@ -130,8 +126,7 @@ class MonitoringCollector(Collector):
     def _last_retrain(self) -> Iterator[Metric]:
         at, entry = self._retrain
         if time.monotonic() - at > self.ttl:
-            rows = AuditLog(self.ws.store).entries(limit=RETRAIN_LOOKBACK)
-            entry = next((e for e in reversed(rows) if e.action == RETRAIN_ACTION), None)
+            entry = AuditLog(self.ws.store).last(RETRAIN_ACTION)
             self._retrain = (time.monotonic(), entry)
         if entry is None:
             return

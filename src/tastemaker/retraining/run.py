@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 
-from tastemaker.access.audit import AuditLog, cli_actor
+from tastemaker.access.audit import RETRAIN_ACTION, AuditLog, cli_actor
 from tastemaker.errors import TastemakerError, ValidationFailedError
 from tastemaker.models.base import Recommender
 from tastemaker.models.catalog import load_model
@@ -36,7 +36,7 @@ from tastemaker.retraining.propensity_step import PropensityOutcome, retrain_pro
 from tastemaker.training.recommender import registry_of, train_version
 from tastemaker.workspace import Workspace
 
-AUDIT_ACTION = "models.retrain"
+AUDIT_ACTION = RETRAIN_ACTION
 DEFAULT_MODEL = "hybrid"
 
 

@@ -14,13 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from tastemaker.access.audit import AuditLog
+from tastemaker.access.audit import RETRAIN_ACTION, AuditLog
 from tastemaker.storage.base import Store
 from tastemaker.workspace import Workspace
 
 AlertsSince = Callable[[float], int]
-#: Audit rows read back to find the last retrain (newest first).
-AUDIT_LOOKBACK = 5000
 
 
 @dataclass(frozen=True)
@@ -31,12 +29,10 @@ class Due:
     reason: str
 
 
-def last_retrain_at(store: Store, action: str = "models.retrain") -> float | None:
+def last_retrain_at(store: Store, action: str = RETRAIN_ACTION) -> float | None:
     """Epoch seconds of the newest audited retrain (None: never retrained)."""
-    for entry in reversed(AuditLog(store).entries(limit=AUDIT_LOOKBACK)):
-        if entry.action == action:
-            return entry.at / 1000.0
-    return None
+    entry = AuditLog(store).last(action)
+    return None if entry is None else entry.at / 1000.0
 
 
 def _epoch(iso: str) -> float:
