@@ -102,7 +102,6 @@ class JobScheduler:
 
     jobs: Sequence[Job]
     clock: Callable[[], float] = time.monotonic
-    runs: list[JobRun] = field(default_factory=list)
     _next: dict[str, float] = field(default_factory=dict)
 
     def run_due(self, ws: Workspace) -> list[JobRun]:
@@ -119,7 +118,6 @@ class JobScheduler:
             except Exception as exc:  # one failing job must not stop the others
                 run = JobRun(job.name, now, False, f"{type(exc).__name__}: {exc}")
                 log.exception("job %s failed (next try in %.0f s)", job.name, job.every_seconds)
-            self.runs.append(run)
             done.append(run)
         return done
 
