@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from tastemaker.access import KeyRing
-from tastemaker.access.keys import SCOPES
+from tastemaker.config import Scope
 from tastemaker.serving.bodies import body_schema, parse_body
 from tastemaker.serving.deps import RawBody, Scoped, WorkspaceDep
 from tastemaker.serving.responses import error_responses
@@ -28,9 +28,6 @@ router = APIRouter(
     responses=error_responses(401, 403, 422, 429, 503),
 )
 
-ScopeName = Literal["ingest", "read", "admin"]
-assert set(ScopeName.__args__) == set(SCOPES)  # type: ignore[attr-defined]
-
 
 class KeyCreate(BaseModel):
     """A key to create: who uses it and what it may do."""
@@ -38,7 +35,7 @@ class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=128, description="who uses it, e.g. shop-web")
-    scopes: list[ScopeName] = Field(min_length=1, max_length=3, description="what it may do")
+    scopes: list[Scope] = Field(min_length=1, max_length=3, description="what it may do")
 
 
 class KeyInfo(BaseModel):
