@@ -63,13 +63,20 @@ class ProfileParams:
     segment_attributes: tuple[str, ...] = ()
 
 
+def _user_row(v: LoadedVersion, sig: UserSignals, user_key: str) -> int:
+    """The user's row in the version's model (-1: unknown, or opted out: nobody to it)."""
+    art = v.artifacts
+    if art is None or not sig.personal:
+        return -1
+    return art.model.users_.index_of(user_key)
+
+
 def user_exclusions(
     v: LoadedVersion, sig: UserSignals, user_key: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """Item indices the user bought and refused ("not interested"), training time and since."""
     art = v.artifacts
-    personal = art is not None and sig.personal  # an opted-out user is nobody to the model
-    user_row = art.model.users_.index_of(user_key) if personal and art is not None else -1
+    user_row = _user_row(v, sig, user_key)
     _, _, purchased, negative = _training_rows(art, user_row)
     if not len(sig):
         return purchased, negative
@@ -92,8 +99,7 @@ def build_user_state(
     positive = np.fromiter((t in _POSITIVE for t in types), bool, n) & (idx >= 0)
     fresh = sig.timestamps > v.data_end_ms
     art = v.artifacts
-    personal = art is not None and sig.personal  # an opted-out user is nobody to the model
-    user_row = art.model.users_.index_of(user_key) if personal and art is not None else -1
+    user_row = _user_row(v, sig, user_key)
     cols, vals, _, _ = _training_rows(art, user_row)
     purchased, negative = user_exclusions(v, sig, user_key)
     use = fresh & (idx >= 0) & (idx < n_model) & (w != 0)
