@@ -57,6 +57,14 @@ class LoadPlan:
     late_days: float = 0.0
 
 
+def latency_percentiles(values: list[float]) -> dict[str, float]:
+    """p50, p95, p99 and max of latencies (ms), rounded to 0.1 ms."""
+    arr = np.asarray(values)
+    return {f"p{q}": round(float(np.percentile(arr, q)), 1) for q in (50, 95, 99)} | {
+        "max": round(float(arr.max()), 1)
+    }
+
+
 @dataclass
 class Tally:
     """What the clients saw: event ids sent and answered 2xx, answers by endpoint."""
@@ -88,11 +96,7 @@ class Tally:
         bad = sum(n for (_, s), n in self.statuses.items()
                   if s.isdigit() and s.startswith("5") and s != "503")  # fmt: skip
         failures = sum(n for (_, s), n in self.statuses.items() if not s.isdigit())
-        lat = {k: {"p50": round(float(np.percentile(v, 50)), 1),
-                   "p95": round(float(np.percentile(v, 95)), 1),
-                   "p99": round(float(np.percentile(v, 99)), 1),
-                   "max": round(float(np.max(v)), 1)}
-               for k, v in sorted(self.latencies_ms.items()) if v}  # fmt: skip
+        lat = {k: latency_percentiles(v) for k, v in sorted(self.latencies_ms.items()) if v}
         return {"by_endpoint": by, "answered_5xx_not_503": bad,
                 "answered_503": sum(n for (_, s), n in self.statuses.items() if s == "503"),
                 "connection_failures": failures, "resent_batches": self.resent_batches,

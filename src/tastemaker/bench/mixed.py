@@ -28,11 +28,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 
 from tastemaker.bench.chaos import ChaosOptions, prepare_workspace, settled_backlog
-from tastemaker.bench.chaos_load import EVENTS, READS, Load, LoadPlan, Tally
+from tastemaker.bench.chaos_load import (
+    EVENTS,
+    READS,
+    Load,
+    LoadPlan,
+    Tally,
+    latency_percentiles,
+)
 from tastemaker.bench.chaos_rig import WORKERS, ChaosRig
 from tastemaker.bench.machine import machine_facts
 
@@ -56,13 +62,6 @@ class MixedOptions:
     keep: bool = False
 
 
-def _latency(values: list[float]) -> dict[str, float]:
-    arr = np.asarray(values)
-    return {f"p{q}": round(float(np.percentile(arr, q)), 1) for q in (50, 95, 99)} | {
-        "max": round(float(arr.max()), 1)
-    }
-
-
 def _requests(tally: Tally, seconds: float) -> dict[str, Any]:
     """Requests and errors by kind, achieved rate and latency percentiles."""
     by_kind: dict[str, Counter[str]] = {}
@@ -76,7 +75,9 @@ def _requests(tally: Tally, seconds: float) -> dict[str, Any]:
         "errors": sum(errors.values()),
         "errors_by_kind": errors,
         "achieved_rps": round(total / seconds, 1),
-        "latency_ms_2xx": {KINDS[e]: _latency(v) for e, v in tally.latencies_ms.items() if v},
+        "latency_ms_2xx": {
+            KINDS[e]: latency_percentiles(v) for e, v in tally.latencies_ms.items() if v
+        },
     }
 
 
