@@ -71,6 +71,11 @@ class ChaosOptions:
     #: retraining due at once, both run by each worker when it (re)starts
     jobs: bool = False
 
+    @property
+    def retention_days(self) -> float:
+        """Retention with ``jobs``: the oldest imported days go (at least one day is kept)."""
+        return max(1.0, self.days - 2.0)
+
 
 def prepare_workspace(
     root: Path, pg_url: str, redis_url: str, opts: ChaosOptions
@@ -90,7 +95,7 @@ def prepare_workspace(
     settings.bus = RedisBusConfig(url=redis_url, partitions=PARTITIONS)
     settings.cache = CacheConfig(redis_url=redis_url)
     if opts.jobs:
-        settings.privacy.retention_days = max(1.0, opts.days - 2.0)
+        settings.privacy.retention_days = opts.retention_days
         settings.retraining.schedule_hours = 0.001
         settings.privacy.retention_every_hours = RETENTION_EVERY_S / 3600
     if opts.keys:  # the default rate and request limits stay on
@@ -237,7 +242,7 @@ def _under_load(rig: ChaosRig, opts: ChaosOptions, setup: dict[str, Any]) -> dic
                     seconds=opts.seconds, clients=opts.clients, rate=opts.rate,
                     batch=opts.batch, seed=opts.seed, prefix=prefix,
                     late_share=LATE_SHARE if opts.jobs else 0.0,
-                    late_days=opts.days - 2.0 + 1.0)  # fmt: skip
+                    late_days=opts.retention_days + 1.0)  # fmt: skip
     load = Load(plan)
     try:
         rig.t0 = load.start()
