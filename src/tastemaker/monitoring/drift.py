@@ -42,6 +42,8 @@ class DriftReport:
 
     ``engaged``: the engagements (distinct user-item pairs) in the window, None when the
     reference holds no engaged features (a version trained before they existed).
+    ``reference``, ``served`` and ``engaged_frame``: what was compared (the report plots
+    them; not part of the JSON form).
     """
 
     version: str
@@ -53,6 +55,9 @@ class DriftReport:
     features: list[FeatureDrift] = field(default_factory=list)
     cold_items: int = 0
     engaged: int | None = None
+    reference: Reference | None = field(default=None, repr=False, compare=False)
+    served: pl.DataFrame | None = field(default=None, repr=False, compare=False)
+    engaged_frame: pl.DataFrame | None = field(default=None, repr=False, compare=False)
 
     @property
     def enough(self) -> bool:
@@ -121,12 +126,14 @@ def window_features(
     version: str,
     start_ms: int,
     end_ms: int,
+    catalog: pl.DataFrame,
     categorical: Sequence[str] | None = None,
 ) -> tuple[pl.DataFrame, int]:
     """The feature frame of the items ``version`` served in the window, and its list count.
 
-    ``categorical``: the categorical features (None: those of the settings; engaged
-    features among them are left out).
+    ``catalog``: :func:`~tastemaker.monitoring.features.catalog_frame`. ``categorical``: the
+    categorical features (None: those of the settings; engaged features among them are
+    left out).
     """
     folder = ModelRegistry(ws.settings.path(ws.settings.models_dir)).path(version)
     served = served_items(ws.store, start_ms, end_ms)
@@ -134,8 +141,8 @@ def window_features(
     artifacts = ServingArtifacts.load(folder)
     cats = categorical_features(ws.settings) if categorical is None else tuple(categorical)
     cats = tuple(c for c in cats if not c.startswith(PREFIX))
-    features = feature_frame(served, catalog_frame(ws.store, ws.settings),
-                             artifacts.model.items_, artifacts.popularity, cats)  # fmt: skip
+    features = feature_frame(served, catalog, artifacts.model.items_, artifacts.popularity,
+                             cats)  # fmt: skip
     return features, served["request_id"].n_unique() if served.height else 0
 
 
@@ -166,15 +173,16 @@ def check_drift(
     reference = Reference.load(registry.path(version))
     end_ms = int((time.time() if now is None else now) * 1000)
     start_ms = end_ms - int((cfg.window_days if days is None else days) * 86_400_000)
-    features, lists = window_features(ws, version, start_ms, end_ms, list(reference.categorical))
+    catalog = catalog_frame(ws.store, ws.settings)
+    features, lists = window_features(ws, version, start_ms, end_ms, catalog,
+                                      list(reference.categorical))  # fmt: skip
     known, cold = split_cold(features)
     rows = compare(reference, known, cfg, verdict=known.height >= cfg.min_samples)
     attributes = engaged_attributes(list(reference.categorical))
-    engaged = None
+    frame = None
     if attributes:
-        frame = window_engaged(ws, attributes, start_ms, end_ms)
-        engaged = frame.height
-        rows += compare(reference, frame, cfg, verdict=engaged >= cfg.min_samples)
+        frame = window_engaged(ws, catalog, attributes, start_ms, end_ms)
+        rows += compare(reference, frame, cfg, verdict=frame.height >= cfg.min_samples)
     return DriftReport(
         version=version,
         start_ms=start_ms,
@@ -184,5 +192,8 @@ def check_drift(
         min_samples=cfg.min_samples,
         features=rows,
         cold_items=cold,
-        engaged=engaged,
+        engaged=None if frame is None else frame.height,
+        reference=reference,
+        served=known,
+        engaged_frame=frame,
     )

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from tastemaker.config import Settings
-from tastemaker.monitoring.features import WEIGHT, catalog_frame
+from tastemaker.monitoring.features import WEIGHT
 from tastemaker.monitoring.impressions import window
 from tastemaker.workspace import Workspace
 
@@ -81,10 +81,11 @@ def engaged_frame(
 
 
 def window_engaged(
-    ws: Workspace, attributes: Sequence[str], start_ms: int, end_ms: int
+    ws: Workspace, catalog: pl.DataFrame, attributes: Sequence[str], start_ms: int, end_ms: int
 ) -> pl.DataFrame:
-    """The engaged features (:func:`engaged_frame`) of the events in ``[start_ms, end_ms]``."""
+    """The engaged features (:func:`engaged_frame`) of the events in ``[start_ms, end_ms]``
+    (``catalog``: :func:`~tastemaker.monitoring.features.catalog_frame`)."""
     types = engaged_types(ws.settings)
     start, end = window(start_ms, end_ms)
     events = ws.store.events(start=start, end=end, types=types)
-    return engaged_frame(events, catalog_frame(ws.store, ws.settings), attributes, types)
+    return engaged_frame(events, catalog, attributes, types)
