@@ -8,6 +8,9 @@ from pydantic import Field
 
 from tastemaker.config.base import Strict as _Strict
 
+#: Per-user losses a propensity version can be judged on (lower is better).
+PropensityMetric = Literal["log_loss", "brier"]
+
 
 class MonitoringConfig(_Strict):
     """Drift and online-metric monitoring (`tastemaker monitor`): windows and thresholds."""
@@ -66,5 +69,5 @@ class RetrainingConfig(_Strict):
     bootstrap: int = Field(default=1000, ge=100)
     model: str | None = None
     schedule_hours: float = Field(default=168.0, ge=0)
-    propensity_metric: Literal["log_loss", "brier"] = "log_loss"
+    propensity_metric: PropensityMetric = "log_loss"
     propensity_margin: float = Field(default=0.005, ge=0)

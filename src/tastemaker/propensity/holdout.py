@@ -13,19 +13,20 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import get_args
 
 import numpy as np
 import polars as pl
 
+from tastemaker.config.operations import PropensityMetric
 from tastemaker.propensity.examples import LabelSpec, labelled_examples
-from tastemaker.propensity.features import FEATURE_NAMES, PropensityWindows, item_events
+from tastemaker.propensity.features import FEATURE_NAMES, PropensityWindows
 from tastemaker.propensity.model import PropensityModel
-from tastemaker.propensity.training import logged_links
-from tastemaker.schema import ITEM_EVENT_TYPES
+from tastemaker.propensity.training import logged_item_events
 from tastemaker.workspace import Workspace
 
 #: Per-user losses a propensity version can be judged on (lower is better).
-LOSSES = ("log_loss", "brier")
+LOSSES: tuple[str, ...] = get_args(PropensityMetric)
 
 
 def holdout_cutoffs(start_ms: int, end_ms: int, labels: LabelSpec) -> tuple[list[int], LabelSpec]:
@@ -51,8 +52,7 @@ def holdout_examples(
     the holdout after it. Empty (``user_id`` and ``label`` only) when the log or the
     holdout has no room for a cutoff.
     """
-    logged = ws.store.events(types=sorted(ITEM_EVENT_TYPES), end=end)
-    events = item_events(logged, logged_links(ws, end))
+    events = logged_item_events(ws, end=end)
     times, spec = holdout_cutoffs(
         int(start.timestamp() * 1000), int(end.timestamp() * 1000), labels
     )

@@ -177,6 +177,15 @@ def logged_links(ws: Workspace, until: datetime | None = None) -> pl.DataFrame:
     return identity_links(ws.store.events(types=["identify"], end=until))
 
 
+def logged_item_events(
+    ws: Workspace, start: datetime | None = None, end: datetime | None = None
+) -> pl.DataFrame:
+    """The log's item events in ``[start, end)`` with visitors stitched to their users by the
+    identity links up to ``end`` (:func:`~tastemaker.propensity.features.item_events`)."""
+    logged = ws.store.events(types=sorted(ITEM_EVENT_TYPES), start=start, end=end)
+    return item_events(logged, logged_links(ws, end))
+
+
 def registry_of(ws: Workspace) -> ModelRegistry:
     """The propensity registry (``<models>/propensity``), bound to the code's feature schema."""
     return ModelRegistry(ws.settings.path(ws.settings.models_dir) / "propensity", schema_hash())
@@ -226,8 +235,7 @@ def train_propensity(
             "timeline, so it must not be longer"
         )
     start, end = window if window is not None else (None, None)
-    logged = ws.store.events(types=sorted(ITEM_EVENT_TYPES), start=start, end=end)
-    events = item_events(logged, logged_links(ws, end))
+    events = logged_item_events(ws, start, end)
     items = ws.store.items()
     examples = labelled_examples(events, items, cfg.windows, cfg.labels)
     chosen, metrics, table = evaluate_models(examples, cfg)
