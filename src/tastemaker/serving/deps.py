@@ -115,6 +115,11 @@ async def _admin(
     await _audit(request, principal.actor, action, target, "ok", **detail)
 
 
+def actor_of(request: Request) -> str:
+    """Who made the request, as the audit log names them (``api`` without a principal)."""
+    return str(getattr(getattr(request.state, "principal", None), "actor", "api"))
+
+
 async def _audit(request: Request, actor: str, action: str, target: str | None,
                  outcome: str, **detail: Any) -> None:  # fmt: skip
     log = AuditLog(request.app.state.workspace.store)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tastemaker.privacy.consent import get_consent, set_consent
 from tastemaker.serving.bodies import body_schema, parse_body
-from tastemaker.serving.deps import RawBody, Scoped, WorkspaceDep
+from tastemaker.serving.deps import RawBody, Scoped, WorkspaceDep, actor_of
 from tastemaker.serving.responses import error_responses
 
 router = APIRouter(
@@ -70,8 +70,7 @@ async def put_consent(
     """Record the user's opt-out of personalization (``personalization: false``) or their
     opt-in; an opt-out deletes their profile. Idempotent."""
     body = parse_body(ConsentBody, raw)
-    principal = getattr(request.state, "principal", None)
-    actor = getattr(principal, "actor", "api")
+    actor = actor_of(request)
     receipt = await asyncio.to_thread(set_consent, ws, user_id, body.personalization, actor)
     return _answer(receipt.to_dict())
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from tastemaker.privacy.forget import forget_user
-from tastemaker.serving.deps import Scoped, WorkspaceDep
+from tastemaker.serving.deps import Scoped, WorkspaceDep, actor_of
 from tastemaker.serving.responses import error_responses
 
 router = APIRouter(
@@ -47,8 +47,7 @@ async def forget(
     """Forget the user: events (with their anonymous ids'), links, profile, dead letters,
     experiment exposures, logs and their rows in model versions. Idempotent; a 503 means
     part is left (Redis or the store failed, or stream workers lag): call it again."""
-    principal = getattr(request.state, "principal", None)
-    actor = getattr(principal, "actor", "api")
+    actor = actor_of(request)
     engine = getattr(request.app.state, "engine", None)
     if engine is not None:  # events this process served the user and still buffers go first
         await asyncio.to_thread(engine.sink.flush)
