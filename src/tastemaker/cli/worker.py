@@ -104,7 +104,7 @@ def _consume(
     def after_batch(_stats: WorkerStats) -> None:
         recorder.maybe_record()
 
-    jobs = _start_jobs(ws.root, stop) if 0 in owned else None
+    jobs = run_jobs_thread(ws.root, stop, _print_run) if 0 in owned else None
     health = _health(name, metrics_port, ws)
     stats = run_worker(service, bus, name, stop=stop, on_batch=after_batch, health=health,
                        outbox=ws.outbox, options=options)  # fmt: skip
@@ -126,11 +126,6 @@ def _stop_on_signals() -> threading.Event:
 
 def _print_run(run: JobRun) -> None:
     console.print(f"job {run.job}: {'ok' if run.ok else 'FAILED'}: {run.message}")
-
-
-def _start_jobs(root: Path, stop: threading.Event) -> threading.Thread:
-    """The periodic jobs in a thread of their own (own workspace), stopped with ``stop``."""
-    return run_jobs_thread(root, stop, _print_run)
 
 
 def _jobs_only(workspace: Path) -> None:

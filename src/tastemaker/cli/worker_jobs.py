@@ -55,9 +55,9 @@ def worker_jobs(ws: Workspace) -> list[Job]:
 
 def retention_line(ws: Workspace) -> str:
     """Delete events older than ``privacy.retention_days`` (nothing when it is unset)."""
-    from tastemaker.privacy.retention import retention_job
+    from tastemaker.privacy.retention import apply_retention
 
-    receipt = retention_job(ws)
+    receipt = apply_retention(ws, actor="worker:retention")
     if receipt.retention_days is None:
         return "retention: off (privacy.retention_days not set)"
     return f"retention: {receipt.total:,} deleted before {receipt.cut}"

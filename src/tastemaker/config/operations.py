@@ -41,7 +41,7 @@ class PrivacyConfig(_Strict):
     #: Events (and dead letters, acknowledged stream entries, logged lines) older than this
     #: many days are deleted by `tastemaker retention` and the worker (null: kept forever).
     retention_days: float | None = Field(default=None, gt=0)
-    #: How often the worker's scheduler runs retention (`privacy.retention.retention_job`).
+    #: How often the worker's scheduler runs retention (`cli.worker_jobs.retention_line`).
     retention_every_hours: float = Field(default=6.0, gt=0)
     #: Every process re-reads the set of opted-out users this often (seconds).
     consent_refresh_seconds: float = Field(default=5.0, gt=0, le=3600)

@@ -22,7 +22,6 @@ states or a cut read before them is refused; it re-reads both and applies its ba
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,7 +33,6 @@ from tastemaker.privacy.logs import expire_logs
 from tastemaker.profiles.consent import RETENTION_CUT_KEY
 from tastemaker.workspace import Workspace
 
-log = logging.getLogger(__name__)
 ACTION = "privacy.retention"
 _DAY_MS = 86_400_000
 
@@ -154,14 +152,4 @@ def apply_retention(
         audit.record(actor, ACTION, receipt.cut, "ok", deleted=receipt.deleted,
                      users_affected=receipt.users_affected,
                      profiles_rebuilt=receipt.profiles_rebuilt)  # fmt: skip
-    return receipt
-
-
-def retention_job(ws: Workspace) -> RetentionReceipt:
-    """The worker's scheduled retention (every few hours): `apply_retention` now, as actor
-    ``worker:retention``, with one log line saying what went. Raises as `apply_retention`."""
-    receipt = apply_retention(ws, actor="worker:retention")
-    if receipt.retention_days is not None:
-        log.info("retention before %s: %d deleted (%s), %s profiles rebuilt", receipt.cut,
-                 receipt.total, receipt.deleted, receipt.profiles_rebuilt)  # fmt: skip
     return receipt

@@ -11,7 +11,7 @@ import pytest
 from tests.unit.profiles.profile_helpers import ITEMS, events, views
 
 from tastemaker.privacy.logs import line_time_ms
-from tastemaker.privacy.retention import apply_retention, cut_ms, retention_job
+from tastemaker.privacy.retention import apply_retention, cut_ms
 from tastemaker.profiles.model import dumps_state
 from tastemaker.storage.base import DeadLetter
 from tastemaker.workspace import Workspace
@@ -75,7 +75,7 @@ def test_a_dry_run_counts_and_deletes_nothing(ws: Workspace) -> None:
 
 
 def test_the_receipt_and_the_audit_row(ws: Workspace) -> None:
-    receipt = retention_job(ws)
+    receipt = apply_retention(ws, actor="worker:retention")
     out = receipt.to_dict()
     assert out["retention_days"] == 30 and out["total"] == 4 and not out["dry_run"]
     cut = datetime.fromisoformat(out["cut"])
