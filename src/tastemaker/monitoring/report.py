@@ -134,9 +134,6 @@ def write_monitor_report(
     result: MonitorResult,
     cfg: MonitoringConfig,
     *,
-    reference: Reference | None = None,
-    served: pl.DataFrame | None = None,
-    engaged: pl.DataFrame | None = None,
     alerts: list[Alert] | None = None,
 ) -> Path:
     """Write the HTML report of one monitoring pass to ``path``.
@@ -145,17 +142,16 @@ def write_monitor_report(
         path: the HTML file.
         result: the pass (:func:`~tastemaker.monitoring.checks.run_monitor`).
         cfg: the thresholds shown.
-        reference: the checked version's reference (share plots need it).
-        served: the served traffic's feature frame (share plots need it).
-        engaged: the window's engaged feature frame (share plots of engaged features).
         alerts: alerts to list.
     """
     figures: list[tuple[str, str]] = []
     drift = result.drift
     if drift is not None and drift.features:
         figures.append(("Population stability index per feature", _psi_plot(result, cfg)))
-        frames = [f for f in (served, engaged) if f is not None and f.height]
-        for f in drift.features if reference is not None else []:
+        # share plots of the frames the check compared (none for a pass read back from disk)
+        frames = [f for f in (drift.served, drift.engaged_frame) if f is not None and f.height]
+        reference = drift.reference
+        for f in drift.features:
             frame = next((x for x in frames if f.feature in x.columns), None)
             if reference is not None and frame is not None:
                 figures.append((f"{f.feature}: reference and current shares",

@@ -14,12 +14,6 @@ def write_workspace_report(ws: Workspace, result: MonitorResult, path: Path) -> 
     """Write the HTML report of ``result`` (a check of ``ws``) to ``path``: drift of served
     lists and engagements against the checked version's reference (the frames the check
     compared), online metrics and the alerts of the online window."""
-    drift = result.drift
     since = result.at - ws.settings.monitoring.online_days * 86_400
-    write_monitor_report(
-        path, result, ws.settings.monitoring,
-        reference=None if drift is None else drift.reference,
-        served=None if drift is None else drift.served,
-        engaged=None if drift is None else drift.engaged_frame,
-        alerts=AlertLog(ws.store).since(since),
-    )  # fmt: skip
+    alerts = AlertLog(ws.store).since(since)
+    write_monitor_report(path, result, ws.settings.monitoring, alerts=alerts)
