@@ -33,11 +33,11 @@ from tastemaker.engine.events import (
     ServedRecommendations,
 )
 from tastemaker.engine.experiments import ExperimentRouter, Routing, profile_reader
-from tastemaker.engine.featured import FeaturedResult, FeaturedUser
+from tastemaker.engine.featured import FeaturedResult
+from tastemaker.engine.featured_user import featured_user
 from tastemaker.engine.observer import EngineObserver, NullObserver
 from tastemaker.engine.pipeline import RecommendationPipeline
 from tastemaker.engine.pipeline import Request as PipelineRequest
-from tastemaker.engine.profile import user_exclusions
 from tastemaker.engine.related import related_items
 from tastemaker.engine.reload import ConfigStatus, ConfigWatch, fingerprint
 from tastemaker.engine.served import RelatedList, ServedList
@@ -265,10 +265,7 @@ class Engine:
             result = FeaturedResult(None, "experiment:none", "no featured listing in this "
                                     "experiment variant", False)  # fmt: skip
         else:
-            found = self._featured_user(setup, key)
-            if policy == "random":
-                found = replace(found, segments={}, why="experiment variant: random listing")
-            result = setup.featured.choose(found, filters)
+            result = setup.featured.choose(featured_user(setup, key, policy), filters)
         result.experiments = routing.assignments
         if result.item is None:
             return result, None
@@ -291,22 +288,6 @@ class Engine:
         if wanted and wanted not in setup.versions.versions:
             self.refresh()
         return routing
-
-    def _featured_user(self, setup: EngineSetup, key: str | None) -> FeaturedUser:
-        if key is None:
-            return FeaturedUser()
-        try:
-            sig = setup.pipeline.signals(key)
-        except (TastemakerError, OSError, RuntimeError) as exc:
-            log.warning("profile unavailable for featured listing: %s", exc)
-            return FeaturedUser(why="profile store unavailable")
-        v = setup.versions.active
-        purchased, refused = user_exclusions(v, sig, key)
-        ids = v.table.vocab.ids
-        excluded = (ids[purchased].tolist(), ids[refused].tolist())
-        if not sig.found:
-            return FeaturedUser(why="unknown user", excluded=excluded)
-        return FeaturedUser(sig.segments, "" if sig.segments else "user has no segment", excluded)
 
     def feedback(self, user_id: str, item_id: str, kind: str, request_id: str | None = None) -> str:
         """Store "not interested" of raw ``user_id`` in ``item_id`` now; return the event id.

@@ -2,7 +2,10 @@
 
 `CatalogCache` reads ``store.items()`` once, derives the configured attributes (with the
 price band computed from the price) and re-reads only when the store's cheap catalog
-fingerprint (`Store.items_version`) changes, checked at most once per ``check_every`` seconds.
+fingerprint (`Store.items_version`) changes, checked at most once per ``check_every`` seconds,
+and at once when events name an item the cached catalog does not hold: a shop that uploads
+its catalog and then its events (to this process or another) has them counted with the
+items' attributes, not against a catalog read a moment before.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import polars as pl
 
@@ -82,12 +85,13 @@ class CatalogCache:
         self._map: dict[str, tuple[str | None, ...]] = {}
         self._map_generation = -1
 
-    def _refresh(self, force: bool = False) -> None:
+    def _refresh(self, force: bool = False, check_now: bool = False) -> None:
         now = time.monotonic()
-        if not force and self._version is not None and now - self._checked < self.check_every:
+        fresh = not check_now and now - self._checked < self.check_every
+        if not force and self._version is not None and fresh:
             return
         with self._lock:
-            if not force and self._version is not None and now - self._checked < self.check_every:
+            if not force and self._version is not None and fresh:
                 return
             version = self.store.items_version()
             self._checked = now
@@ -109,16 +113,24 @@ class CatalogCache:
         self._refresh()
         return self._attrs
 
-    def attribute_map(self) -> dict[str, tuple[str | None, ...]]:
-        """item_id -> attribute values (in ``attributes`` order), built once per catalog."""
+    def attribute_map(self, wanted: Iterable[str | None] = ()) -> dict[str, tuple[str | None, ...]]:
+        """item_id -> attribute values (in ``attributes`` order), built once per catalog;
+        re-checked at once when an item of ``wanted`` (the ids a batch of events names) is
+        missing (one cheap fingerprint query, and only for batches naming unknown items)."""
         self._refresh()
+        self._build_map()
+        if any(i is not None and i not in self._map for i in wanted):
+            self._refresh(check_now=True)
+            self._build_map()
+        return self._map
+
+    def _build_map(self) -> None:
         if self._map_generation != self.generation:
             table = self._attrs
             ids = table["item_id"].to_list()
             values = zip(*(table[a].to_list() for a in self.attributes), strict=True)
             self._map = dict(zip(ids, values, strict=True))
             self._map_generation = self.generation
-        return self._map
 
     def version(self) -> str | None:
         """The store's catalog fingerprint the cached catalog was read at (checked at most

@@ -211,7 +211,7 @@ class ProfileService(ProfileMaintenance):
     def _apply(self, cols: Columns) -> BatchResult:
         rules = self.rules.current()
         links = self.links()
-        attrs = self.catalog.attribute_map()
+        attrs = self.catalog.attribute_map(set(cols["item_id"]))
 
         def on_change(state: ProfileState) -> None:
             self._evaluate((state,), rules)

@@ -32,9 +32,8 @@ import numpy as np
 import polars as pl
 
 from tastemaker.datasets.marketplace import Marketplace, generate_marketplace
-from tastemaker.engine.featured import FeaturedUser
+from tastemaker.engine.featured_user import featured_user
 from tastemaker.engine.pipeline import Request as PipelineRequest
-from tastemaker.engine.profile import user_exclusions
 from tastemaker.engine.runtime import Engine
 from tastemaker.errors import ValidationFailedError
 from tastemaker.experiments.definition import Experiment, parse_experiment
@@ -165,17 +164,11 @@ def prepare_workspace(root: Path, config: SimulationConfig) -> tuple[Workspace, 
 
 
 def _listing(engine: Engine, user_id: str, policy: str | None) -> str | None:
-    """The item the featured listing would show ``user_id`` under ``policy`` right now."""
+    """The item the featured listing would show ``user_id`` under ``policy`` right now (the
+    engine's own view of the user; nothing logged)."""
     setup = engine.current()
-    key = engine.ws.pseudonymizer.one(user_id)
-    sig = setup.pipeline.signals(key)
-    version = setup.versions.active
-    purchased, refused = user_exclusions(version, sig, key)
-    ids = version.table.vocab.ids
-    personal = (policy or "personalized") == "personalized" and sig.found
-    user = FeaturedUser(dict(sig.segments) if personal else {}, "",
-                        (ids[purchased].tolist(), ids[refused].tolist()))  # fmt: skip
-    item = setup.featured.choose(user, None).item
+    found = featured_user(setup, engine.ws.pseudonymizer.one(user_id), policy or "personalized")
+    item = setup.featured.choose(found, None).item
     return None if item is None else str(item["item_id"])
 
 

@@ -285,3 +285,20 @@ def test_another_process_appending_to_the_workspace_loses_nothing(ws: Workspace)
     stored = ws.store.load_profiles([key])[key].state
     ws.profiles.rebuild()
     assert ws.store.load_profiles([key])[key].state == stored
+
+
+def test_a_catalog_uploaded_just_before_the_events_is_counted(sqlite_workspace: Workspace) -> None:
+    """A shop's first steps: the server read the (empty) catalog at start, then the catalog
+    and the events arrive within a second: the profile counts the items' attributes, as a
+    rebuild from the log does (the cache is re-checked when events name unknown items)."""
+    ws = sqlite_workspace
+    ws.profiles.rules.check_every = 0.0
+    assert ws.profiles.catalog.attribute_map() == {}  # read before any item exists
+    ws.ingestor.ingest_items(ITEMS, "test")
+    ws.ingestor.ingest_events(views("dee", ["ev_suv1", "ev_suv2", "d_sedan"]), "t")
+    key = _key(ws, "dee")
+    online = ws.profiles.get(key)
+    assert online is not None
+    assert online.counts["fuel_type"] == {"electric": 2, "diesel": 1}
+    ws.profiles.rebuild()
+    assert ws.profiles.get(key).counts == online.counts  # type: ignore[union-attr]
