@@ -8,7 +8,8 @@ a propensity candidate on the 15 days before the holdout (the freshest 3), whose
 log loss on the held-out users is lower, and promotes it. In the second (no change of
 conversion), a tracking fault attached every purchase of days 15-27 to a random user: the
 candidate trained on that window learns from noise, its log loss on the (clean) holdout
-is worse, and the command line keeps the live version, with the figures.
+is worse, and the command line keeps the live version, with the figures (no recommender
+is live there: that step is skipped).
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def _scrambled(market: Marketplace) -> pl.DataFrame:
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory: pytest.TempPathFactory, market: Marketplace) -> Iterator[Workspace]:
     """The marketplace whose conversion quadrupled on day LIVE_DAYS, with a live recommender
-    (item-kNN on the first LIVE_DAYS) so the worker's retrain job has something to guard."""
+    (item-kNN on the first LIVE_DAYS) so the worker's retrain job guards both models."""
     ws = _workspace(tmp_path_factory.mktemp("clean") / "ws", market, _converting_later(market))
     early = ws.store.events(end=_start(market) + timedelta(days=LIVE_DAYS))
     recommender = train_version(ws, "itemknn", holdout=0, events=early)
@@ -152,12 +153,15 @@ def test_a_candidate_trained_on_scrambled_purchases_is_kept_out(
     done = tm("retrain", "-w", str(faulty.root), cwd=faulty.root)
     assert done.returncode == 0, done.stderr
     said = " ".join(done.stdout.split())  # rich wraps long lines
-    assert "PROMOTE v0001: no version is live" in said  # the recommender, independently
+    # no recommender is live: that step is skipped, nothing is trained for it
+    assert "recommender: SKIPPED: no recommender is live: nothing to retrain" in said
+    assert "training window: " in said and recommender_registry(faulty).versions() == []
     assert "propensity: KEEP v0002: log_loss candidate" in said
     assert "may be worse, the live version stays" in said
     assert "propensity v0002 vs live v0001" in said and "log_loss live_value" in said
     assert registry_of(faulty).state().active == "v0001"
     out = _last_retrain(faulty)
+    assert out["verdict"] == "SKIPPED" and out["candidate"] is None and out["guard"] is None
     step = out["propensity"]
     assert isinstance(step, dict) and step["verdict"] == "KEEP" and not step["promoted"]
     guard = step["guard"]

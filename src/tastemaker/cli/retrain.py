@@ -41,11 +41,12 @@ def retrain(
     Trains a candidate on `retraining.window_days` of events ending where the holdout (the
     freshest `retraining.holdout_days`) begins, compares it with the live version on the
     holdout (the primary metric per user, a paired interval against `retraining.margin`),
-    and promotes it (PROMOTE) or keeps the live version (KEEP) saying why. A live
-    propensity model is retrained and guarded alike on its per-user loss
-    (`retraining.propensity_metric`, `retraining.propensity_margin`), independently; without
-    one that step is skipped. The audit log records every retrain. Exit code 0 for any
-    verdict.
+    and promotes it (PROMOTE) or keeps the live version (KEEP) saying why; with nothing
+    live, the first candidate is promoted. A live propensity model is retrained and guarded
+    alike on its per-user loss (`retraining.propensity_metric`,
+    `retraining.propensity_margin`), independently; without one that step is skipped, and
+    with one but no live recommender the recommender step is skipped. The audit log records
+    every retrain. Exit code 0 for any verdict.
     """
     from tastemaker.retraining.run import retrain as run_retrain
 
@@ -60,27 +61,36 @@ def retrain(
     if as_json:
         console.print_json(json.dumps(out))
         return
-    g = out["guard"]
-    colour = "green" if outcome.verdict == "PROMOTE" else "yellow"
-    console.print(f"[bold {colour}]{outcome.verdict}[/bold {colour}] {outcome.candidate}: "
-                  f"{outcome.reason}")  # fmt: skip
-    table = Table("", "value", title=f"candidate {outcome.candidate} vs live {outcome.live}")
+    _print_recommender(out)
+    _print_propensity(out["propensity"], dry_run=outcome.dry_run)
+
+
+def _print_recommender(o: dict[str, Any]) -> None:
+    """The recommender step's verdict, figures and notes (the window alone when SKIPPED)."""
+    w = o["window"]
+    if o["guard"] is None:  # skipped: nothing trained, nothing compared
+        console.print(f"recommender: [bold dim]{o['verdict']}[/bold dim]: {o['reason']}")
+        console.print(f"training window: {w['start']} .. {w['end']} ({w['events']:,} events)")
+        return
+    colour = "green" if o["verdict"] == "PROMOTE" else "yellow"
+    console.print(f"[bold {colour}]{o['verdict']}[/bold {colour}] {o['candidate']}: "
+                  f"{o['reason']}")  # fmt: skip
+    table = Table("", "value", title=f"candidate {o['candidate']} vs live {o['live']}")
     rows = [
-        ("model", outcome.model),
-        ("training window", f"{outcome.window_start} .. {outcome.window_end}"),
-        ("training events", f"{outcome.train_events:,}"),
-        *_guard_rows(g),
+        ("model", str(o["model"])),
+        ("training window", f"{w['start']} .. {w['end']}"),
+        ("training events", f"{w['events']:,}"),
+        *_guard_rows(o["guard"]),
     ]
     for key, value in rows:
         table.add_row(key, value)
     console.print(table)
-    for note in outcome.notes:
+    for note in o["notes"]:
         console.print(f"[yellow]note:[/yellow] {note}")
-    if outcome.promoted:
-        console.print(f"promoted {outcome.candidate}")
-    elif outcome.dry_run and outcome.verdict == "PROMOTE":
-        console.print(f"dry run: promote it with `tastemaker models promote {outcome.candidate}`")
-    _print_propensity(out["propensity"], dry_run=outcome.dry_run)
+    if o["promoted"]:
+        console.print(f"promoted {o['candidate']}")
+    elif o["dry_run"] and o["verdict"] == "PROMOTE":
+        console.print(f"dry run: promote it with `tastemaker models promote {o['candidate']}`")
 
 
 def _guard_rows(g: dict[str, Any]) -> list[tuple[str, str]]:

@@ -3,7 +3,8 @@ candidate trained on the same rolling window, judged on the same holdout.
 
 When the workspace serves a propensity model, the candidate repeats the live version's
 training choices (:func:`~tastemaker.propensity.training.config_of`) on the events of the
-recommender's training window, through the propensity package's own training
+retrain's training window (the recommender's, whether its step trained or was SKIPPED),
+through the propensity package's own training
 (:func:`~tastemaker.propensity.training.train_propensity`, a new registered version). Both
 versions then score the held-out examples (:mod:`tastemaker.propensity.holdout`: cutoffs in
 the holdout, features from the history before each), and each user's mean loss

@@ -1,8 +1,11 @@
 """When a retrain is due: on a schedule, or when an alert arrived since the last retrain.
 
 The last retrain is the newest ``models.retrain`` entry of the audit log (whatever its
-verdict: a KEEP also waits a full period), or the live version's creation when later. The
-worker's job does nothing while no version is live (there is nothing to guard). Alerts
+verdict: a KEEP also waits a full period), or the newest creation among the live versions
+(the live recommender's and the live propensity model's) when later. The worker's job runs
+when a recommender or a propensity model is live (a retrain guards what is live: a
+workspace serving propensity alone retrains just that), and does nothing while neither is
+(there is nothing to guard). Alerts
 come from an injected callable ``alerts_since(ts) -> count`` (epoch seconds), e.g. the
 monitoring alert log, so this module does not depend on where alerts are kept.
 """
@@ -93,18 +96,18 @@ def retrain_if_due(
 ) -> str:
     """Retrain ``ws`` when :class:`RetrainTrigger` says so (the worker's retrain job).
 
+    Due only when a recommender or a propensity model is live; the trigger's "last retrain"
+    is never older than the newest of their creations.
+
     Returns:
         One line for the worker's log: why not, or both verdicts (recommender, then
-        propensity) and their figures.
+        propensity; either may be SKIPPED) and their figures.
     """
     from tastemaker.retraining.run import retrain
-    from tastemaker.training.recommender import registry_of
 
-    registry = registry_of(ws)
-    live = registry.state().active
-    if live is None:
+    born = _newest_live(ws)
+    if born is None:
         return "not due: no live version to guard (train one: `tastemaker train --promote`)"
-    born = _epoch(registry.manifest(live).created_at)
 
     def last() -> float:
         return max(last_retrain_at(ws.store) or 0.0, born)
@@ -115,6 +118,24 @@ def retrain_if_due(
         return due.reason
     outcome = retrain(ws, reason=due.reason, actor="worker:retrain")
     step = outcome.propensity
-    said = f"{step.verdict} {step.candidate}" if step.candidate else step.verdict
-    return (f"{due.reason} -> {outcome.verdict} {outcome.candidate}: {outcome.reason}; "
-            f"propensity: {said}: {step.reason}")  # fmt: skip
+    return (f"{due.reason} -> {_said(outcome.verdict, outcome.candidate)}: {outcome.reason}; "
+            f"propensity: {_said(step.verdict, step.candidate)}: {step.reason}")  # fmt: skip
+
+
+def _newest_live(ws: Workspace) -> float | None:
+    """Epoch seconds of the newest creation among the live recommender and propensity
+    versions (None: neither is live)."""
+    from tastemaker.propensity.training import registry_of as propensity_registry
+    from tastemaker.training.recommender import registry_of
+
+    born = [
+        _epoch(registry.manifest(live).created_at)
+        for registry in (registry_of(ws), propensity_registry(ws))
+        if (live := registry.state().active) is not None
+    ]
+    return max(born, default=None)
+
+
+def _said(verdict: str, candidate: str | None) -> str:
+    """A step's verdict with its candidate, when one was trained (``PROMOTE v0004``)."""
+    return f"{verdict} {candidate}" if candidate else verdict
