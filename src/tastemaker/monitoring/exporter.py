@@ -130,11 +130,16 @@ class MonitoringCollector(Collector):
             self._retrain = (time.monotonic(), entry)
         if entry is None:
             return
-        verdict = str(json.loads(entry.detail).get("verdict") or entry.outcome)
+        detail = json.loads(entry.detail)
+        verdict = str(detail.get("verdict") or entry.outcome)
+        step = detail.get("propensity")
+        propensity = str(step.get("verdict")) if isinstance(step, dict) else "none"
         when = GaugeMetricFamily("tastemaker_retrain_last_timestamp_seconds", "When the last "
-                                 "guarded retrain ran, labelled with its verdict (PROMOTE, "
-                                 "KEEP, or error)", labels=["verdict"])  # fmt: skip
-        when.add_metric([verdict], entry.at / 1000)
+                                 "guarded retrain ran, labelled with the recommender's verdict "
+                                 "(PROMOTE, KEEP, SKIPPED, or error) and the propensity "
+                                 "model's (PROMOTE, KEEP, SKIPPED; none when not recorded)",
+                                 labels=["verdict", "propensity"])  # fmt: skip
+        when.add_metric([verdict, propensity], entry.at / 1000)
         yield when
 
     def _model_age(self) -> Iterator[Metric]:

@@ -107,7 +107,10 @@ def retrain_if_due(
 
     born = _newest_live(ws)
     if born is None:
-        return "not due: no live version to guard (train one: `tastemaker train --promote`)"
+        return (
+            "not due: no live version to guard (train one: `tastemaker train --promote` "
+            "or `tastemaker propensity train --promote`)"
+        )
 
     def last() -> float:
         return max(last_retrain_at(ws.store) or 0.0, born)

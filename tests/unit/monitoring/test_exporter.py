@@ -69,11 +69,23 @@ def test_the_last_guarded_retrain_is_a_gauge_with_its_verdict(
     registry.register(MonitoringCollector(ws, ttl=0))
     assert b"tastemaker_retrain_last" not in generate_latest(registry)  # never retrained
     audit = AuditLog(ws.store)
-    audit.record("worker:retrain", AUDIT_ACTION, "v0002", "ok", verdict="PROMOTE")
+    audit.record("worker:retrain", AUDIT_ACTION, "v0002", "ok", verdict="PROMOTE",
+                 propensity={"verdict": "KEEP"})  # fmt: skip
     audit.record("cli:ops", "models.promote", "v0001", "ok")  # other actions are skipped
     text = generate_latest(registry).decode()
-    assert 'tastemaker_retrain_last_timestamp_seconds{verdict="PROMOTE"}' in text
+    gauge = "tastemaker_retrain_last_timestamp_seconds"
+    assert f'{gauge}{{propensity="KEEP",verdict="PROMOTE"}}' in text
+    audit.record(
+        "worker:retrain",
+        AUDIT_ACTION,
+        None,
+        "ok",
+        verdict="SKIPPED",
+        propensity={"verdict": "PROMOTE"},
+    )  # a workspace serving propensity alone
+    text = generate_latest(registry).decode()
+    assert f'{gauge}{{propensity="PROMOTE",verdict="SKIPPED"}}' in text
     audit.record("worker:retrain", AUDIT_ACTION, "v0002", "error", error="no events")
     text = generate_latest(registry).decode()
-    assert 'tastemaker_retrain_last_timestamp_seconds{verdict="error"}' in text
+    assert f'{gauge}{{propensity="none",verdict="error"}}' in text
     assert 'verdict="PROMOTE"' not in text
