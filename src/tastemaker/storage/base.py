@@ -212,6 +212,10 @@ class Store(ABC):
         """Return every anonymous id -> user id link."""
 
     @abstractmethod
+    def anonymous_ids_of(self, user_id: str) -> list[str]:
+        """Return the anonymous ids linked to ``user_id`` (sorted; an indexed lookup)."""
+
+    @abstractmethod
     def add_dead_letters(self, letters: list[DeadLetter]) -> int:
         """Keep refused rows with their reason; return how many were written."""
 

@@ -270,6 +270,13 @@ class SqlStore(
             rows = conn.execute(select(t.identity_links.c.anonymous_id, t.identity_links.c.user_id))
             return {a: u for a, u in rows}
 
+    def anonymous_ids_of(self, user_id: str) -> list[str]:
+        """Return the anonymous ids linked to ``user_id`` (an indexed column)."""
+        links = t.identity_links
+        stmt = select(links.c.anonymous_id).where(links.c.user_id == user_id)
+        with self.engine.connect() as conn:
+            return sorted(str(a) for a in conn.execute(stmt).scalars())
+
     # --- dead letters -------------------------------------------------------------------------
     def add_dead_letters(self, letters: list[DeadLetter]) -> int:
         """Write refused rows with their reasons."""
