@@ -55,6 +55,7 @@ class Workspace:
         postgres_schema: str | None = None,
         *,
         allow_anonymous: Openness = "loopback",
+        key: bytes | None = None,
     ) -> Workspace:
         """Create a workspace folder with config, a fresh key (mode 0600) and a migrated store.
 
@@ -65,9 +66,12 @@ class Workspace:
             allow_anonymous: written as ``serving.allow_anonymous``. A new workspace answers
                 requests without a key from this machine (loopback) only; the setting's
                 own default, for a file that does not name it, is ``never``.
+            key: the pseudonymization key (at least 16 bytes) instead of a fresh random
+                one. Only for workspaces of synthetic users that must replay exactly
+                (simulations): whoever knows the key can link pseudonyms to raw ids.
 
         Raises:
-            ConfigError: a workspace already exists there.
+            ConfigError: a workspace already exists there, or ``key`` is too short.
         """
         root = Path(path).resolve()
         if (root / CONFIG_FILE).exists():
@@ -82,7 +86,7 @@ class Workspace:
         serving = ServingConfig(allow_anonymous=allow_anonymous)
         settings = Settings(workspace=root, store=store_cfg, serving=serving)
         write_settings(settings)
-        create_key(settings.key_path)
+        create_key(settings.key_path, key)
         load_pepper(root, create=True)  # the key API keys are hashed with (access.key, 0600)
         for sub in (settings.models_dir, settings.reports_dir):
             settings.path(sub).mkdir(parents=True, exist_ok=True)

@@ -19,11 +19,18 @@ PSEUDONYM_CHARS = 32
 _CACHE_LIMIT = 2_000_000
 
 
-def create_key(path: Path) -> None:
-    """Write a fresh random key to ``path`` with file mode 0600 (fails if it exists)."""
+def create_key(path: Path, key: bytes | None = None) -> None:
+    """Write ``key`` (default: a fresh random one) to ``path`` with file mode 0600 (fails if
+    the file exists).
+
+    Raises:
+        ConfigError: ``key`` is shorter than 16 bytes.
+    """
+    if key is not None and len(key) < 16:
+        raise ConfigError("pseudonymization key is too short (need at least 16 bytes)")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_hex(KEY_BYTES))
+        fh.write(secrets.token_hex(KEY_BYTES) if key is None else key.hex())
     os.chmod(path, 0o600)
 
 

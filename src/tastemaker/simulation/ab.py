@@ -21,6 +21,7 @@ profiles: the counterfactual is "the other arm, given the state this run reached
 from __future__ import annotations
 
 import copy
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,7 +78,8 @@ class SimulationConfig:
             (recommendations of two model versions) or ``aa`` (two identical arms).
         users, items: marketplace size.
         days: simulated experiment days.
-        seed: seeds the marketplace, the engine's random listing, visits and draws.
+        seed: seeds the marketplace, the pseudonyms (so the assignment), the engine's random
+            listing, visits and draws: the same seed replays the same run (in-process).
         history_days: generated history before the experiment (profiles, segments, CUPED).
         visit_rate: chance that a user visits on a given day.
         alpha: level of the analysis' intervals and tests.
@@ -149,9 +151,16 @@ def experiment_for(scenario: str, versions: tuple[str, str] | None = None) -> Ex
     return parse_experiment(body, f"scenario {scenario}")
 
 
+def simulation_key(seed: int) -> bytes:
+    """The pseudonymization key of a simulation's workspace, derived from its seed: its
+    users are synthetic, and the experiment's assignment hashes their pseudonyms, so the
+    same seed splits the same users the same way and a run replays exactly."""
+    return hashlib.sha256(f"tastemaker-simulation:{seed}".encode()).digest()
+
+
 def prepare_workspace(root: Path, config: SimulationConfig) -> tuple[Workspace, Marketplace]:
     """A new workspace at ``root`` holding a marketplace history ending now."""
-    ws = Workspace.init(root)
+    ws = Workspace.init(root, key=simulation_key(config.seed))
     (ws.root / "recommendations.yaml").write_text(f"seed: {config.seed}\nreload_check_seconds: 0\n")
     start = datetime.now(UTC) - timedelta(days=config.history_days)
     market = generate_marketplace(config.users, config.items, config.history_days, config.seed,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tastemaker.errors import ConfigError
-from tastemaker.ingest.pseudonymize import PSEUDONYM_CHARS, Pseudonymizer
+from tastemaker.ingest.pseudonymize import PSEUDONYM_CHARS, Pseudonymizer, create_key
 
 KEY = b"0123456789abcdef0123456789abcdef"
 
@@ -55,3 +56,14 @@ def test_missing_null_and_non_text_columns_are_left_alone() -> None:
 def test_a_short_key_is_refused() -> None:
     with pytest.raises(ConfigError, match="too short"):
         Pseudonymizer(b"short")
+
+
+def test_a_given_key_is_written_with_mode_0600_and_a_fresh_one_differs(tmp_path: Path) -> None:
+    create_key(tmp_path / "given.key", KEY)
+    create_key(tmp_path / "fresh.key")
+    given = Pseudonymizer.from_file(tmp_path / "given.key")
+    assert given.one("u1") == _reference("u1")  # the same pseudonyms as the key's holder
+    assert Pseudonymizer.from_file(tmp_path / "fresh.key").one("u1") != given.one("u1")
+    assert (tmp_path / "given.key").stat().st_mode & 0o777 == 0o600
+    with pytest.raises(ConfigError, match="too short"):
+        create_key(tmp_path / "short.key", b"short")
