@@ -58,12 +58,14 @@ class ProfileMaintenance:
         self._links = None
 
     def _adopt(self, version: int) -> None:
-        """The profiles are at ``version`` now: drop kept states, re-read consent and the
-        retention cut (set before a retention moves the version)."""
+        """The profiles are at ``version`` now: drop kept states, re-read consent, the
+        retention cut (set before a retention moves the version) and the active rules (a
+        `segments apply` moves it), so what is applied next sees what changed elsewhere."""
         with self._lock:
             self._forget()
             self._version = version
         self.consent.refresh()
+        self.rules.refresh()
 
     def _check_fresh(self) -> None:
         """Adopt the version when another process wrote profiles since kept states were read
@@ -105,7 +107,7 @@ class ProfileMaintenance:
         transaction, and gives the lease up once the Redis fast path is written too.
         """
         with holding(self.store, WATERMARK, self._lease_ms) as lease, self._lock:
-            self._forget()
+            self._adopt(lease.version)  # consent, cut and rules as they stand, not as kept
             self.catalog.invalidate()
             replay = self._replay(None, lambda: renew(self.store, lease, self._lease_ms))
             advance = Advance(lease, replay.last, False, self._lease_ms)  # kept past Redis

@@ -1,0 +1,151 @@
+"""Another process changes what applying events depends on, just before this one applies.
+
+Rules, consent, the retention cut, identity links and forgotten users are kept per process
+(checked every second or every ``privacy.consent_refresh_seconds``). Whatever another
+process did a moment before, the profiles this process writes afterwards equal what a
+rebuild from the log gives. Two `Workspace` objects on one SQLite folder stand for two
+processes; this one (the fixture, a server) has just read rules and consent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import orjson
+import pytest
+from profile_helpers import ITEMS, T0, events, views
+
+from tastemaker.privacy.consent import set_consent
+from tastemaker.privacy.forget import forget_user
+from tastemaker.privacy.retention import apply_retention
+from tastemaker.profiles.maintenance import WATERMARK
+from tastemaker.storage.follower import holding
+from tastemaker.workspace import Workspace
+
+STRICT = "segments:\n  electric: {attribute: fuel_type, value: electric, min_share: 0.8}\n"
+
+
+@pytest.fixture
+def ws(sqlite_workspace: Workspace) -> Workspace:
+    """A server that has just read the rules and the consent list (checked once a minute
+    here: the test runs within the check intervals) and applied a first user's events."""
+    sqlite_workspace.ingestor.ingest_items(ITEMS, "test")
+    sqlite_workspace.profiles.rules.check_every = 60.0
+    sqlite_workspace.profiles.consent.refresh_seconds = 60.0
+    sqlite_workspace.ingestor.ingest_events(views("ann", ["ev_suv1"], prefix="ann"), "t")
+    return sqlite_workspace
+
+
+@pytest.fixture
+def other(ws: Workspace) -> Iterator[Workspace]:
+    """Another process on the same workspace (a CLI command, a second server)."""
+    opened = Workspace.open(ws.root)
+    yield opened
+    opened.close()
+
+
+def _stored(ws: Workspace) -> dict[str, object]:
+    """Stored profiles, affinities rounded (float sums may differ in the last bits)."""
+    out: dict[str, object] = {}
+    for key, row in ws.store.load_profiles().items():
+        state = orjson.loads(row.state)
+        state["aff"] = [{k: round(v, 9) for k, v in t.items()} for t in state["aff"]]
+        out[key] = state
+    return out
+
+
+def _rebuilt(ws: Workspace) -> dict[str, object]:
+    """What `tastemaker profiles rebuild` (a fresh process) leaves."""
+    fresh = Workspace.open(ws.root)
+    try:
+        fresh.profiles.rebuild()
+        return _stored(fresh)
+    finally:
+        fresh.close()
+
+
+def _key(ws: Workspace, raw: str) -> str:
+    return ws.pseudonymizer.one(raw)
+
+
+def test_events_right_after_segments_apply_elsewhere_use_the_new_rules(
+    ws: Workspace, other: Workspace
+) -> None:
+    # `tastemaker segments apply strict.yaml`: a new version, every profile re-evaluated
+    other.profiles.rules.apply_text(STRICT, "strict.yaml")
+    other.profiles.reevaluate_all()
+    # two electric views of three: a member by the old rules (0.5), not by the new (0.8)
+    ws.ingestor.ingest_events(views("uma", ["ev_suv1", "ev_suv2", "d_sedan"], prefix="u"), "t")
+    state = ws.profiles.state(_key(ws, "uma"))
+    assert state is not None and state.segments == {}
+    assert _stored(ws) == _rebuilt(ws)
+
+
+def test_a_rebuild_right_after_an_opt_out_elsewhere_builds_no_profile_for_them(
+    ws: Workspace, other: Workspace
+) -> None:
+    ws.ingestor.ingest_events(views("uma", ["ev_suv1", "ev_suv2", "d_sedan"], prefix="u"), "t")
+    set_consent(other, "uma", False)  # PUT /v1/users/uma/consent on another server
+    ws.profiles.rebuild()  # e.g. the worker's retention job, in its long-lived workspace
+    assert _key(ws, "uma") not in ws.store.load_profiles()
+    assert _stored(ws) == _rebuilt(ws)
+
+
+def test_an_event_before_a_new_retention_cut_builds_no_profile(
+    ws: Workspace, other: Workspace
+) -> None:
+    other.settings.privacy.retention_days = 30
+    # the worker's retention job: nothing is that old yet, but the cut (T0 - 10 days) is set
+    receipt = apply_retention(other, now=(T0 + timedelta(days=20)).timestamp())
+    assert receipt.deleted == {}
+    # late (backfilled) events from before the cut reach the server at once
+    old = views("vic", ["ev_suv1", "ev_suv2", "d_sedan"], start=T0 - timedelta(days=15), prefix="v")
+    ws.ingestor.ingest_events(old, "t")
+    assert _key(ws, "vic") not in ws.store.load_profiles()
+    assert _stored(ws) == _rebuilt(ws)
+
+
+def test_a_forgotten_users_events_waiting_for_the_lease_build_no_profile(
+    ws: Workspace, other: Workspace
+) -> None:
+    # the other process is applying events (it holds the lease) when the server stores
+    # the user's events: they wait, kept in memory for the follower; then the user is
+    # forgotten (DELETE /v1/users/uma on the other process) before the lease comes free
+    with holding(other.store, WATERMARK, 30_000):
+        ws.ingestor.ingest_events(views("uma", ["ev_suv1", "ev_suv2", "ev_hatch"],
+                                        prefix="u"), "t")  # fmt: skip
+        assert forget_user(other, "uma").deleted["store:events"] == 3
+    assert ws.profiles.flush(timeout=30)
+    assert _key(ws, "uma") not in ws.store.load_profiles()
+    assert _stored(ws) == _rebuilt(ws)
+
+
+def test_an_opt_out_elsewhere_drops_the_next_events_at_once(
+    ws: Workspace, other: Workspace
+) -> None:
+    """Sound: the opt-out moves the watermark's version, so this process re-reads consent
+    before it applies anything else."""
+    ws.ingestor.ingest_events(views("uma", ["ev_suv1"], prefix="u"), "t")
+    set_consent(other, "uma", False)
+    ws.ingestor.ingest_events(views("uma", ["ev_suv2", "d_sedan"], start=T0 + timedelta(hours=1),
+                                    prefix="w"), "t")  # fmt: skip
+    assert _key(ws, "uma") not in ws.store.load_profiles()
+    assert _stored(ws) == _rebuilt(ws)
+
+
+def test_a_link_learned_elsewhere_routes_the_visitors_next_events_to_the_user(
+    ws: Workspace, other: Workspace
+) -> None:
+    """Sound: links are written with the profiles that learned them, under the lease, so
+    this process forgets the links it kept before it applies anything else."""
+    ws.ingestor.ingest_events(views("", ["ev_suv1"], anonymous="dev", prefix="a"), "t")
+    identify = events([("wes", "identify", None)], start=T0 + timedelta(minutes=5),
+                      anonymous="dev", prefix="i")  # fmt: skip
+    other.ingestor.ingest_events(identify, "t")
+    later = views("", ["ev_suv2", "d_sedan"], anonymous="dev", start=T0 + timedelta(minutes=6),
+                  prefix="z")  # fmt: skip
+    ws.ingestor.ingest_events(later, "t")
+    profile = ws.profiles.get(_key(ws, "wes"))
+    assert profile is not None and profile.counts["fuel_type"] == {"electric": 2, "diesel": 1}
+    assert _stored(ws) == _rebuilt(ws)
