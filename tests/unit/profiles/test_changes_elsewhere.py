@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import orjson
+import polars as pl
 import pytest
 from profile_helpers import ITEMS, T0, events, views
 
@@ -20,6 +21,7 @@ from tastemaker.privacy.consent import set_consent
 from tastemaker.privacy.forget import forget_user
 from tastemaker.privacy.retention import apply_retention
 from tastemaker.profiles.maintenance import WATERMARK
+from tastemaker.storage import sql as sql_store
 from tastemaker.storage.follower import holding
 from tastemaker.workspace import Workspace
 
@@ -188,3 +190,17 @@ def test_segments_apply_leaves_the_members_of_a_rebuild(ws: Workspace, other: Wo
     rebuilt = _rebuilt(ws)
     assert rebuilt[_key(ws, "uma")]["seg"] == {"electric": 0.375}  # type: ignore[index]
     assert live == rebuilt
+
+
+def test_an_item_uploaded_elsewhere_by_a_clock_a_second_behind_is_counted(
+    ws: Workspace, other: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The catalog's fingerprint changes with every upload, whatever the uploader's clock
+    (another host's, a second behind; or two uploads within one millisecond)."""
+    behind = sql_store._now_ms() - 1_000
+    monkeypatch.setattr(sql_store, "_now_ms", lambda: behind)
+    other.ingestor.ingest_items(ITEMS.head(1).with_columns(item_id=pl.lit("ev_new")), "test")
+    ws.ingestor.ingest_events(views("uma", ["ev_new", "ev_new", "d_sedan"], prefix="u"), "t")
+    state = ws.profiles.state(_key(ws, "uma"))
+    assert state is not None and dict(state.counts[0]) == {"electric": 2, "diesel": 1}
+    assert _stored(ws) == _rebuilt(ws)
