@@ -19,11 +19,13 @@ from tastemaker.profiles.model import ProfileState, loads_state
 from tastemaker.profiles.registry import RulesRegistry
 from tastemaker.profiles.rules import SegmentRules
 from tastemaker.profiles.update import BatchResult, Columns, Updater, to_columns
-from tastemaker.storage.base import Advance, Lease, Store
+from tastemaker.storage.base import Advance, Lease, LeaseLostError, Store
 from tastemaker.storage.follower import holding, renew
 from tastemaker.storage.guard import Guard
 
 REBUILD_CHUNK = 200_000
+#: Attempts of a rebuild whose write another process's deletion refused.
+REBUILD_TRIES = 3
 #: The watermark of in-process profile updates.
 WATERMARK = "profiles"
 
@@ -104,8 +106,22 @@ class ProfileMaintenance:
 
         Holds the ``profiles`` lease meanwhile (in-process updates and guarded writes of
         stream workers wait), writes the profiles and the watermark at the log's end in one
-        transaction, and gives the lease up once the Redis fast path is written too.
+        transaction, and gives the lease up once the Redis fast path is written too. A
+        forget, opt-out or retention elsewhere (they move the watermark's version without
+        the lease) refuses that write: the rebuild then starts again, up to `REBUILD_TRIES`.
+
+        Raises:
+            LeaseLostError: the version kept moving (or the lease was lost) every time.
         """
+        for attempt in range(1, REBUILD_TRIES + 1):
+            try:
+                return self._rebuild_once()
+            except LeaseLostError:
+                if attempt == REBUILD_TRIES:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _rebuild_once(self) -> int:
         with holding(self.store, WATERMARK, self._lease_ms) as lease, self._lock:
             self._adopt(lease.version)  # consent, cut and rules as they stand, not as kept
             self.catalog.invalidate()

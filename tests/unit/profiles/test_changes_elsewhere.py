@@ -204,3 +204,28 @@ def test_an_item_uploaded_elsewhere_by_a_clock_a_second_behind_is_counted(
     state = ws.profiles.state(_key(ws, "uma"))
     assert state is not None and dict(state.counts[0]) == {"electric": 2, "diesel": 1}
     assert _stored(ws) == _rebuilt(ws)
+
+
+def test_a_forget_during_the_retention_rebuild_leaves_no_deleted_event_in_profiles(
+    ws: Workspace, other: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retention job's rebuild reads the log while the server forgets a user: the
+    rebuild cannot write what it read (the forget moved the version), so it starts again
+    instead of failing and leaving profiles built from the events retention deleted."""
+    ws.ingestor.ingest_events(views("olga", ["ev_suv1", "ev_suv2", "ev_hatch"],
+                                    start=T0 - timedelta(days=40), prefix="o"), "t")  # fmt: skip
+    ws.ingestor.ingest_events(views("bo", ["d_sedan"], start=T0, prefix="b"), "t")
+    assert _key(ws, "olga") in ws.store.load_profiles()
+    read, forgotten = other.store.events, []
+
+    def forget_first(*args: object, **kwargs: object) -> pl.DataFrame:
+        if not forgotten:  # DELETE /v1/users/bo as the rebuild starts reading the log
+            forgotten.append(forget_user(ws, "bo"))
+        return read(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(other.store, "events", forget_first)
+    other.settings.privacy.retention_days = 30
+    receipt = apply_retention(other, now=T0.timestamp())  # olga's views are 40 days old
+    assert forgotten and receipt.profiles_rebuilt == 1  # ann's profile (the fixture's)
+    assert set(ws.store.load_profiles()) == {_key(ws, "ann")}
+    assert _stored(ws) == _rebuilt(ws)
