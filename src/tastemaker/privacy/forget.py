@@ -16,6 +16,7 @@ zeros); a forget that failed half-way is finished by running it again.
 from __future__ import annotations
 
 import hashlib
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +28,9 @@ from tastemaker.privacy.files import erase_from_files
 from tastemaker.profiles.maintenance import WATERMARK
 from tastemaker.profiles.wiring import fast_path
 from tastemaker.registry.registry import ModelRegistry
+from tastemaker.storage.follower import holding
+from tastemaker.storage.outbox import LEASE_MS as OUTBOX_LEASE_MS
+from tastemaker.storage.outbox import WATERMARK as OUTBOX_WATERMARK
 from tastemaker.workspace import Workspace
 
 ACTION = "privacy.forget"
@@ -90,6 +94,15 @@ def _erase_redis(ws: Workspace, key: str, anon: list[str]) -> dict[str, int]:
     return out
 
 
+def _publishing_paused(ws: Workspace) -> AbstractContextManager[object]:
+    """With ``bus: redis``, hold the outbox's lease: no process is then between reading the
+    log and moving the ``published`` watermark, so none sends events deleted meanwhile
+    (a publish under way ends first; its entries are then erased, or the forget fails)."""
+    if not isinstance(ws.settings.bus, RedisBusConfig):
+        return nullcontext()
+    return holding(ws.store, OUTBOX_WATERMARK, OUTBOX_LEASE_MS)
+
+
 def forget_user(
     ws: Workspace, user_id: str, anonymous_ids: tuple[str, ...] = (), actor: str = "cli"
 ) -> ForgetReceipt:
@@ -106,7 +119,8 @@ def forget_user(
     receipt = ForgetReceipt(subject_digest(key), len(anon))
     audit = AuditLog(ws.store)
     try:
-        stored = ws.store.delete_user(key, anon)
+        with _publishing_paused(ws):
+            stored = ws.store.delete_user(key, anon)
         receipt.deleted.update({f"store:{t}": n for t, n in stored.items() if n})
         receipt.deleted.update({k: v for k, v in _erase_redis(ws, key, anon).items() if v})
         raw = {user_id, *anonymous_ids}

@@ -19,11 +19,13 @@ from tastemaker.profiles.model import ProfileState, loads_state
 from tastemaker.profiles.registry import RulesRegistry
 from tastemaker.profiles.rules import SegmentRules
 from tastemaker.profiles.update import BatchResult, Columns, Updater, to_columns
-from tastemaker.storage.base import Advance, Lease, Store
+from tastemaker.storage.base import Advance, Lease, LeaseLostError, Store
 from tastemaker.storage.follower import holding, renew
 from tastemaker.storage.guard import Guard
 
 REBUILD_CHUNK = 200_000
+#: Attempts of a rebuild whose write another process's deletion refused.
+REBUILD_TRIES = 3
 #: The watermark of in-process profile updates.
 WATERMARK = "profiles"
 
@@ -58,12 +60,14 @@ class ProfileMaintenance:
         self._links = None
 
     def _adopt(self, version: int) -> None:
-        """The profiles are at ``version`` now: drop kept states, re-read consent and the
-        retention cut (set before a retention moves the version)."""
+        """The profiles are at ``version`` now: drop kept states, re-read consent, the
+        retention cut (set before a retention moves the version) and the active rules (a
+        `segments apply` moves it), so what is applied next sees what changed elsewhere."""
         with self._lock:
             self._forget()
             self._version = version
         self.consent.refresh()
+        self.rules.refresh()
 
     def _check_fresh(self) -> None:
         """Adopt the version when another process wrote profiles since kept states were read
@@ -102,10 +106,24 @@ class ProfileMaintenance:
 
         Holds the ``profiles`` lease meanwhile (in-process updates and guarded writes of
         stream workers wait), writes the profiles and the watermark at the log's end in one
-        transaction, and gives the lease up once the Redis fast path is written too.
+        transaction, and gives the lease up once the Redis fast path is written too. A
+        forget, opt-out or retention elsewhere (they move the watermark's version without
+        the lease) refuses that write: the rebuild then starts again, up to `REBUILD_TRIES`.
+
+        Raises:
+            LeaseLostError: the version kept moving (or the lease was lost) every time.
         """
+        for attempt in range(1, REBUILD_TRIES + 1):
+            try:
+                return self._rebuild_once()
+            except LeaseLostError:
+                if attempt == REBUILD_TRIES:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _rebuild_once(self) -> int:
         with holding(self.store, WATERMARK, self._lease_ms) as lease, self._lock:
-            self._forget()
+            self._adopt(lease.version)  # consent, cut and rules as they stand, not as kept
             self.catalog.invalidate()
             replay = self._replay(None, lambda: renew(self.store, lease, self._lease_ms))
             advance = Advance(lease, replay.last, False, self._lease_ms)  # kept past Redis

@@ -70,6 +70,12 @@ class RulesRegistry:
             self._checked = now
             return self._rules
 
+    def refresh(self) -> SegmentRules:
+        """The active rules, checked in the store now (another process wrote profiles: a
+        `segments apply` there re-evaluated them with rules this process may not have yet)."""
+        self._checked = -float("inf")
+        return self.current()
+
     def _load_active(self) -> SegmentRules:
         active = self.store.get_meta(ACTIVE_KEY)
         if active is None:

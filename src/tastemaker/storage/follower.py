@@ -6,11 +6,14 @@ process asks its follower to reach the events it stored. The follower takes the 
 watermark, reads the log past it (or uses the batch it was handed when that batch comes
 right after the watermark, which saves reading back what was just written), hands each chunk
 to ``step``, which does the work and moves the watermark in the same transaction, and gives
-the lease up. When another process holds the lease, the request returns at once and a
-background thread of this process retries until the watermark has passed its events (the
-holder may stop short of them); it does the same, with backoff, when the work fails (the
-store or the bus is down). `flush` waits for that, so a process that exits has seen its
-events applied. A crashed holder's lease expires after ``ttl_ms``.
+the lease up. A batch is kept only while the watermark's version is the one this follower
+left: a version moved elsewhere may mean events were deleted from the log since (a forget,
+a retention), and a kept copy would bring them back. When another process holds the
+lease, the request returns at once and a background thread of this process retries until
+the watermark has passed its events (the holder may stop short of them); it does the same,
+with backoff, when the work fails (the store or the bus is down). `flush` waits for that,
+so a process that exits has seen its events applied. A crashed holder's lease expires after
+``ttl_ms``.
 """
 
 from __future__ import annotations
@@ -120,6 +123,8 @@ class LogFollower:
         #: the highest seq this process needs followed; the watermark last seen.
         self.owed = 0
         self.seen = 0
+        #: the watermark's version this follower last saw or left (None: not seen yet).
+        self.version: int | None = None
         #: the last failure of the work (None after a success).
         self.error: Exception | None = None
         self._known: dict[int, pl.DataFrame] = {}
@@ -198,6 +203,10 @@ class LogFollower:
         self.seen = lease.seq
         if not lease.acquired:
             return lease.seq >= self.owed
+        if lease.version != self.version:  # moved elsewhere: kept batches may hold deleted events
+            with self._state:
+                self._known.clear()
+            self.version = lease.version
         try:
             lease = self._follow(lease)
         except LeaseLostError as exc:  # another process took over: it goes on from there
@@ -226,7 +235,7 @@ class LogFollower:
                     break
             last = int(frame["seq"].max())  # type: ignore[arg-type]
             lease = self.step(frame, lease, last >= self.owed)
-            self.seen = lease.seq
+            self.seen, self.version = lease.seq, lease.version
             with self._state:
                 for first in [f for f in self._known if f <= lease.seq]:
                     del self._known[first]

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 #: The watermark of the outbox.
 WATERMARK = "published"
+#: How long the outbox's lease lasts unless renewed (each publish renews it).
+LEASE_MS = 30_000
 
 
 class Outbox:
@@ -42,7 +44,7 @@ class Outbox:
     ) -> None:
         self.store = store
         self.bus = bus
-        self.ttl_ms = 30_000
+        self.ttl_ms = LEASE_MS
         self.follower = LogFollower(store, WATERMARK, self._step, ttl_ms=self.ttl_ms,
                                     chunk=chunk, retry_max_s=retry_max_s)  # fmt: skip
         self._closed = False

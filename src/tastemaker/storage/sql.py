@@ -197,6 +197,8 @@ class SqlStore(
                 row["attributes"] = orjson.dumps(attributes).decode()
                 row["updated_at"] = now
             self._upsert_on(conn, tab, list(merged.values()), key, update=True)
+            if table == "items":
+                self._catalog_written(conn)
         return len(patches)
 
     def delete_items(self, item_ids: list[str]) -> int:
@@ -208,6 +210,7 @@ class SqlStore(
             gone = conn.execute(sa_delete(items).where(items.c.item_id.in_(item_ids))).rowcount
             if gone:
                 self._set_meta_on(conn, ITEMS_DELETED, str(_now_ms()))
+                self._catalog_written(conn)
         return int(gone or 0)
 
     def attribute_names(self, table: str) -> set[str]:
@@ -226,7 +229,12 @@ class SqlStore(
     def upsert_items(self, frame: pl.DataFrame) -> int:
         """Insert or replace items (frame columns as in `tables.items`)."""
         records = frame.with_columns(pl.lit(_now_ms()).alias("updated_at")).to_dicts()
-        return self._upsert(t.items, records, "item_id")
+        if not records:
+            return 0
+        with self.engine.begin() as conn:
+            self._upsert_on(conn, t.items, records, "item_id", update=True)
+            self._catalog_written(conn)
+        return len(records)
 
     def items(self, item_ids: list[str] | None = None) -> pl.DataFrame:
         """Read items with attributes expanded into columns."""

@@ -36,7 +36,11 @@ class SqlPrivacyMixin:
 
     def delete_events_before(self, cut_ms: int, *, dry_run: bool = False) -> dict[str, int]:
         """Delete events with an event time before ``cut_ms`` and dead letters created before
-        it; return the rows per table (counted only, nothing deleted, with ``dry_run``)."""
+        it; return the rows per table (counted only, nothing deleted, with ``dry_run``).
+
+        Every watermark's version changes even when no event was old enough: the cut, stored
+        before, changes what applying events keeps from now on, and processes applying
+        events re-read it when they see the version move."""
         e, d = t.events, t.dead_letters
         doomed = {"events": (e, e.c.ts < cut_ms), "dead_letters": (d, d.c.created_at < cut_ms)}
         counts: dict[str, int] = {}
@@ -48,7 +52,7 @@ class SqlPrivacyMixin:
                 else:
                     res = conn.execute(sa_delete(table).where(cond))
                     counts[name] = int(res.rowcount or 0)
-            if counts["events"] and not dry_run:
+            if not dry_run:
                 clamp_watermarks(conn)
         return counts
 

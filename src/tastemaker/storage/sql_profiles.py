@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from functools import cached_property
 from typing import Any
 
@@ -18,6 +19,9 @@ from tastemaker.storage.sql_watermarks import advance_in, guard_in
 
 #: Store meta key holding when items were last deleted (part of the catalog fingerprint).
 ITEMS_DELETED = "items.deleted_at"
+#: Store meta key of a random token every catalog write replaces (the fingerprint changes
+#: whatever the writer's clock: two uploads in one millisecond, another host's clock behind).
+ITEMS_WRITTEN = "items.written"
 #: Profile rows per INSERT statement.
 SAVE_CHUNK = 5_000
 
@@ -190,14 +194,22 @@ class SqlProfilesMixin:
         conn.execute(stmt, [{"key": key, "value": value, "updated_at": _now_ms()}])
 
     def items_version(self) -> str:
-        """Return the catalog's latest ``updated_at`` and last deletion: every upsert sets the
-        first to now, a deletion the second, so it changes whenever items change (two
+        """Return the catalog's latest ``updated_at``, last deletion and write token: every
+        upsert sets the first to now, a deletion the second, and every catalog write replaces
+        the token, so it changes whenever items change, whatever the writers' clocks (three
         indexed lookups, cheap enough to ask every second)."""
         m = t.store_meta
         deleted = select(m.c.value).where(m.c.key == ITEMS_DELETED).scalar_subquery()
+        token = select(m.c.value).where(m.c.key == ITEMS_WRITTEN).scalar_subquery()
         with self.engine.connect() as conn:
-            last, gone = conn.execute(select(func.max(t.items.c.updated_at), deleted)).one()
-        return f"{int(last or 0)}:{gone or 0}"
+            last, gone, written = conn.execute(
+                select(func.max(t.items.c.updated_at), deleted, token)
+            ).one()
+        return f"{int(last or 0)}:{gone or 0}:{written or ''}"
+
+    def _catalog_written(self, conn: Connection) -> None:
+        """Replace the catalog's write token (in the transaction that wrote items)."""
+        self._set_meta_on(conn, ITEMS_WRITTEN, uuid.uuid4().hex)
 
     def add_segment_stats(self, at_ms: int, rules_version: int, sizes: dict[str, int]) -> None:
         """Record the size of each segment at a point in time."""

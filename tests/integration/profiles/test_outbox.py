@@ -7,6 +7,8 @@ XADD succeeded; what a failed publish left behind goes out with the next attempt
 from __future__ import annotations
 
 import contextlib
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +18,8 @@ from redis_helpers import cleanup, redis_workspace
 
 from tastemaker.config import RedisBusConfig
 from tastemaker.errors import StoreUnavailableError
+from tastemaker.privacy.forget import forget_user
+from tastemaker.storage.base import Lease
 from tastemaker.storage.redis_streams import RedisStreamBus, _columns
 from tastemaker.workspace import Workspace
 
@@ -105,4 +109,59 @@ def test_events_stored_while_redis_is_down_are_published_by_the_next_writer(
         assert sorted(_published(ws)) == ["b0", "b1", "c0"]
     finally:
         cleanup(ws)
+        ws.close()
+
+
+def test_a_user_forgotten_while_their_events_are_published_is_not_left_in_the_streams(
+    tmp_path: Path,
+) -> None:
+    """An admin forgets a user (another process) just as this server's outbox has read the
+    user's events from the log and is sending them: a forget that reports success leaves
+    no stream entry holding them (else a worker would build their profile again); here the
+    send ends first and the forget answers 503 (entries still to process: run it again)."""
+    ws = redis_workspace(tmp_path / "ws")
+    admin = Workspace.open(ws.root)
+    outcome: list[object] = []
+    settled = threading.Event()  # the forget finished, or waits for the send to end
+    take_lease = admin.store.take_lease
+
+    def watched(name: str, holder: str, ttl_ms: int) -> Lease:
+        lease = take_lease(name, holder, ttl_ms)
+        if not lease.acquired:
+            settled.set()
+        return lease
+
+    def forget() -> None:
+        try:
+            outcome.append(forget_user(admin, "uma"))
+        except StoreUnavailableError as exc:
+            outcome.append(exc)
+        settled.set()
+
+    assert ws.outbox is not None
+    publish = ws.outbox.bus.publish
+
+    def forget_then_publish(events: pl.DataFrame) -> int:
+        if not outcome and not settled.is_set():
+            threading.Thread(target=forget, daemon=True).start()
+            settled.wait(30)
+        return publish(events)
+
+    admin.store.take_lease = watched  # type: ignore[method-assign]
+    ws.outbox.bus.publish = forget_then_publish  # type: ignore[method-assign]
+    try:
+        ws.ingestor.ingest_items(ITEMS, "t")
+        ws.profiles.fast = None  # only the streams matter here
+        ws.ingestor.ingest_events(views("uma", ["e1", "d1"], prefix="u"), "api")
+        ws.ingestor.ingest_events(views("bo", ["e1"], prefix="b"), "api")
+        ws.outbox.close()
+        deadline = time.monotonic() + 30
+        while not outcome and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert outcome, "the forget never finished"
+        forgotten = not isinstance(outcome[0], StoreUnavailableError)
+        assert not (forgotten and {"u0", "u1"} & set(_published(ws)))
+    finally:
+        cleanup(ws)
+        admin.close()
         ws.close()
