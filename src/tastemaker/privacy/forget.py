@@ -64,7 +64,7 @@ class ForgetReceipt:
 
 def linked_anonymous_ids(ws: Workspace, key: str) -> list[str]:
     """The (pseudonymized) anonymous ids linked to the user with pseudonym ``key``."""
-    return ws.store.anonymous_ids_of(key)
+    return sorted(ws.store.identity_links(key))
 
 
 def drop_profile_copies(ws: Workspace, key: str, anon: list[str]) -> int:

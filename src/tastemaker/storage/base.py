@@ -208,12 +208,8 @@ class Store(ABC):
         """Record many (anonymous id, user id, at ms) links at once; existing links stay."""
 
     @abstractmethod
-    def identity_links(self) -> dict[str, str]:
-        """Return every anonymous id -> user id link."""
-
-    @abstractmethod
-    def anonymous_ids_of(self, user_id: str) -> list[str]:
-        """Return the anonymous ids linked to ``user_id`` (sorted; an indexed lookup)."""
+    def identity_links(self, user_id: str | None = None) -> dict[str, str]:
+        """Return every anonymous id -> user id link, or those of ``user_id`` (indexed)."""
 
     @abstractmethod
     def add_dead_letters(self, letters: list[DeadLetter]) -> int:

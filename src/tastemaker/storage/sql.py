@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
 import polars as pl
-from sqlalchemy import Connection, Engine, event, func, or_, select
+from sqlalchemy import Connection, Engine, event, func, select
 from sqlalchemy import delete as sa_delete
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.sql import Select
@@ -30,7 +29,11 @@ from tastemaker.storage.frames import (
 from tastemaker.storage.outage import is_outage, unavailable
 from tastemaker.storage.sql_access import SqlAccessMixin
 from tastemaker.storage.sql_alerts import SqlAlertsMixin
-from tastemaker.storage.sql_privacy import SqlPrivacyMixin, clamp_watermarks
+from tastemaker.storage.sql_privacy import (
+    SqlPrivacyMixin,
+    clamp_on_consent_change,
+    locked_consents,
+)
 from tastemaker.storage.sql_profiles import ITEMS_DELETED, SqlProfilesMixin
 from tastemaker.storage.sql_watermarks import SqlWatermarksMixin
 
@@ -185,6 +188,7 @@ class SqlStore(
         with self.engine.begin() as conn:
             rows = conn.execute(select(tab).where(tab.c[key].in_(ids))).mappings()
             merged: dict[str, dict[str, Any]] = {r[key]: dict(r) for r in rows}
+            before = {k: r.get("consent") for k, r in merged.items()}
             for patch in patches:
                 row = merged.setdefault(patch[key], {key: patch[key], **_PATCH_DEFAULTS[table]})
                 attributes = orjson.loads(row["attributes"] or "{}")
@@ -199,6 +203,9 @@ class SqlStore(
             self._upsert_on(conn, tab, list(merged.values()), key, update=True)
             if table == "items":
                 self._catalog_written(conn)
+            else:
+                after = {k: r.get("consent") for k, r in merged.items()}
+                clamp_on_consent_change(conn, before, after)
         return len(patches)
 
     def delete_items(self, item_ids: list[str]) -> int:
@@ -252,9 +259,16 @@ class SqlStore(
         return attributes_to_columns(frame.drop("updated_at"))
 
     def upsert_users(self, frame: pl.DataFrame) -> int:
-        """Insert or replace users (frame columns as in `tables.users`)."""
+        """Insert or replace users (frame columns as in `tables.users`); a row that changes
+        a user's consent moves every watermark's version, as the consent route does."""
         records = frame.with_columns(pl.lit(_now_ms()).alias("updated_at")).to_dicts()
-        return self._upsert(t.users, records, "user_id")
+        if not records:
+            return 0
+        with self.engine.begin() as conn:
+            before = locked_consents(conn, [r["user_id"] for r in records])
+            self._upsert_on(conn, t.users, records, "user_id", update=True)
+            clamp_on_consent_change(conn, before, {r["user_id"]: r.get("consent") for r in records})
+        return len(records)
 
     def users(self, user_ids: list[str] | None = None) -> pl.DataFrame:
         """Read users with attributes expanded into columns."""
@@ -272,18 +286,15 @@ class SqlStore(
         with self.engine.begin() as conn:
             conn.execute(stmt, records)
 
-    def identity_links(self) -> dict[str, str]:
-        """Return all anonymous id -> user id links."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(t.identity_links.c.anonymous_id, t.identity_links.c.user_id))
-            return {a: u for a, u in rows}
-
-    def anonymous_ids_of(self, user_id: str) -> list[str]:
-        """Return the anonymous ids linked to ``user_id`` (an indexed column)."""
+    def identity_links(self, user_id: str | None = None) -> dict[str, str]:
+        """Return all anonymous id -> user id links, or those of ``user_id`` (an indexed
+        column)."""
         links = t.identity_links
-        stmt = select(links.c.anonymous_id).where(links.c.user_id == user_id)
+        stmt = select(links.c.anonymous_id, links.c.user_id)
+        if user_id is not None:
+            stmt = stmt.where(links.c.user_id == user_id)
         with self.engine.connect() as conn:
-            return sorted(str(a) for a in conn.execute(stmt).scalars())
+            return {a: u for a, u in conn.execute(stmt)}
 
     # --- dead letters -------------------------------------------------------------------------
     def add_dead_letters(self, letters: list[DeadLetter]) -> int:
@@ -334,39 +345,6 @@ class SqlStore(
             conn.execute(d.update().where(d.c.id.in_(ids)).values(replayed_at=at_ms))
 
     # --- housekeeping -------------------------------------------------------------------------
-    def delete_user(self, user_id: str, anonymous_ids: Sequence[str] = ()) -> dict[str, int]:
-        """Delete every row of every table that has a user_id equal to ``user_id``, the
-        events, profiles (``anon:<id>``) and links of ``anonymous_ids``, and the dead
-        letters whose payload holds any of them.
-
-        Watermarks past the log's new end come back to it (SQLite gives the next event the
-        ``seq`` after the highest left, which must not count as done), and every version
-        changes: processes that keep profiles in memory drop them.
-        """
-        counts: dict[str, int] = {}
-        w = t.watermarks
-        anon = list(anonymous_ids)
-        extra = {
-            "events": lambda: t.events.c.anonymous_id.in_(anon),
-            "profiles": lambda: t.profiles.c.user_id.in_([f"anon:{a}" for a in anon]),
-            "identity_links": lambda: t.identity_links.c.anonymous_id.in_(anon),
-        }
-        with self.engine.begin() as conn:
-            conn.execute(select(w.c.name).with_for_update())  # first, as guarded profile writes
-            for table in t.metadata.sorted_tables:
-                if "user_id" in table.c:
-                    cond = table.c.user_id == user_id
-                    if anon and table.name in extra:
-                        cond = or_(cond, extra[table.name]())
-                    res = conn.execute(sa_delete(table).where(cond))
-                    counts[table.name] = int(res.rowcount or 0)
-            letters = t.dead_letters.c.payload
-            held = or_(*[letters.contains(x, autoescape=True) for x in (user_id, *anon)])
-            res = conn.execute(sa_delete(t.dead_letters).where(held))
-            counts["dead_letters"] = int(res.rowcount or 0)
-            clamp_watermarks(conn)
-        return counts
-
     def table_counts(self) -> dict[str, int]:
         """Row counts of every table in the schema."""
         counts: dict[str, int] = {}

@@ -130,10 +130,11 @@ def test_identity_links_and_delete_user(workspace: Workspace) -> None:
     store.link_identities([("anon1", "u3", T0), ("anon2", "u2", T0), ("anon2", "u4", T0)])
     assert store.identity_links() == {"anon1": "u1", "anon2": "u2"}
     store.link_identities([("anon0", "u1", T0)])
-    assert store.anonymous_ids_of("u1") == ["anon0", "anon1"] and store.anonymous_ids_of("u9") == []
+    assert store.identity_links("u1") == {"anon0": "u1", "anon1": "u1"}
+    assert store.identity_links("u9") == {}
     store.append_events(_events(["a", "b"], user="u1"))
     store.append_events(_events(["c"], user="u2"))
     deleted = store.delete_user("u1")
     assert deleted["events"] == 2 and deleted["identity_links"] == 2
-    assert store.identity_links() == {"anon2": "u2"} and store.anonymous_ids_of("u1") == []
+    assert store.identity_links() == {"anon2": "u2"} and store.identity_links("u1") == {}
     assert store.events()["user_id"].to_list() == ["u2"]

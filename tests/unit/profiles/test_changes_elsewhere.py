@@ -157,11 +157,6 @@ def test_a_link_learned_elsewhere_routes_the_visitors_next_events_to_the_user(
     assert _stored(ws) == _rebuilt(ws)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="opting back in moves no watermark version: other processes keep dropping the "
-    "user's events until they re-read consent (privacy.consent_refresh_seconds)",
-)
 def test_events_right_after_an_opt_in_elsewhere_build_the_profile(
     ws: Workspace, other: Workspace
 ) -> None:
@@ -173,11 +168,25 @@ def test_events_right_after_an_opt_in_elsewhere_build_the_profile(
     assert _stored(ws) == _rebuilt(ws)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="segments apply re-evaluates each stored profile once, with the membership of the "
-    "old rules as the hysteresis; a rebuild folds every event under the new rules",
-)
+@pytest.mark.parametrize("how", ["put", "patch"])
+def test_a_users_file_that_opts_someone_back_in_elsewhere_counts_their_next_events(
+    ws: Workspace, other: Workspace, how: str
+) -> None:
+    """Consent sent with the user's row (`PUT` / `PATCH /v1/users`, a users file) moves the
+    versions as the consent route does, both ways."""
+    row = pl.DataFrame({"user_id": ["uma"], "consent": [False]})
+    other.ingestor.ingest_users(row, "users.csv")  # out, by a users file elsewhere
+    ws.ingestor.ingest_events(views("uma", ["ev_suv1"], prefix="x"), "t")  # dropped: out
+    assert _key(ws, "uma") not in ws.store.load_profiles()
+    back = row.with_columns(consent=pl.lit(True))
+    if how == "put":
+        other.ingestor.ingest_users(back, "users.csv")
+    else:
+        other.store.patch_rows("users", [{"user_id": _key(ws, "uma"), "consent": True}])
+    ws.ingestor.ingest_events(views("uma", ["ev_suv1", "ev_suv2", "d_sedan"], prefix="u"), "t")
+    assert _key(ws, "uma") in ws.store.load_profiles()
+
+
 def test_segments_apply_leaves_the_members_of_a_rebuild(ws: Workspace, other: Workspace) -> None:
     # 3 electric views, then 5 others: a member at 1.0, out at 3/8 < 0.4 (default exit)
     items = ["ev_suv1", "ev_suv2", "ev_hatch", "d_sedan", "p_hatch", "d_suv", "d_sedan", "p_hatch"]
