@@ -9,8 +9,10 @@ identify no one (segment sizes over time, model versions' metrics), users' rows,
 links, the audit log.
 
 Profiles are derived from the log, so they must then equal what a rebuild from the
-remaining log gives: when any deleted event belonged to a user or visitor, every profile is
-rebuilt (the log has no per-user index, so replaying a few users costs a full read anyway).
+remaining log gives: when any event was deleted, every profile is rebuilt (the log has no
+per-user index, so replaying a few users costs a full read anyway). A run that deleted and
+then failed before its rebuild leaves a mark in the store, and the next run rebuilds even
+when it deletes nothing.
 The cut is kept in the store (``privacy.retention_cut_ms``) before anything is deleted:
 every process applying events drops those before it, so an entry a worker has yet to
 deliver cannot bring a deleted event back into a profile. Stream workers write under a
@@ -34,6 +36,9 @@ from tastemaker.profiles.consent import RETENTION_CUT_KEY
 from tastemaker.workspace import Workspace
 
 ACTION = "privacy.retention"
+#: Store meta key set (to the cut) from before a run deletes until its rebuild is done: a
+#: run that failed in between (the store went away) leaves it, and the next run rebuilds.
+REBUILD_OWED_KEY = "privacy.retention_rebuild_owed"
 _DAY_MS = 86_400_000
 
 
@@ -128,11 +133,12 @@ def apply_retention(
     try:
         if ws.profiles.follower is not None:  # events this process owes profiles go first
             ws.profiles.flush()
-        affected = ws.store.event_users_before(cut)
+        receipt.users_affected = len(ws.store.event_users_before(cut))
+        owed = bool(ws.store.get_meta(REBUILD_OWED_KEY))  # a run failed before its rebuild
         if not dry_run:  # stream workers drop events before it (entries still to deliver)
             ws.store.set_meta(RETENTION_CUT_KEY, str(cut))
+            ws.store.set_meta(REBUILD_OWED_KEY, receipt.cut or "")  # until the rebuild is done
             ws.profiles.consent.refresh()
-        receipt.users_affected = len(affected)
         stored = ws.store.delete_events_before(cut, dry_run=dry_run)
         receipt.deleted.update({f"store:{t}": n for t, n in stored.items() if n})
         entries, receipt.stream_entries_pending = _expire_streams(ws, cut, dry_run)
@@ -141,8 +147,10 @@ def apply_retention(
         reports = ws.settings.path(ws.settings.reports_dir)
         files = expire_logs(reports, ws.root, cut, dry_run=dry_run)
         receipt.deleted.update({f"file:{p}": n for p, n in files.items()})
-        if affected and stored.get("events") and not dry_run:
-            receipt.profiles_rebuilt = ws.profiles.rebuild()
+        if not dry_run:
+            if stored.get("events") or owed:
+                receipt.profiles_rebuilt = ws.profiles.rebuild()
+            ws.store.set_meta(REBUILD_OWED_KEY, "")
     except Exception as exc:
         if not dry_run:
             audit.record(actor, ACTION, receipt.cut, "error", error=type(exc).__name__,

@@ -131,3 +131,24 @@ def test_visitors_events_count_as_theirs(ws: Workspace) -> None:
     assert visitor in _stored(ws)
     receipt = apply_retention(ws)
     assert receipt.users_affected == 3 and visitor not in _stored(ws)
+
+
+def test_a_run_that_failed_before_its_rebuild_is_made_good_by_the_next(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store went away after the old events were deleted: the profiles still count them
+    until the next run, which has nothing left to delete but rebuilds all the same."""
+    from tastemaker.errors import StoreUnavailableError
+
+    def down() -> int:
+        raise StoreUnavailableError("the store went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ws.profiles, "rebuild", down)
+        with pytest.raises(StoreUnavailableError):
+            apply_retention(ws)
+    assert ws.store.count_events() == 3 and _stored(ws) != _replayed(ws)  # deleted, not rebuilt
+    again = apply_retention(ws)
+    assert again.total == 0 and again.profiles_rebuilt == 2
+    assert _stored(ws) == _replayed(ws)
+    assert apply_retention(ws).profiles_rebuilt is None  # made good: no rebuild owed any more
