@@ -138,3 +138,31 @@ def test_identity_links_and_delete_user(workspace: Workspace) -> None:
     assert deleted["events"] == 2 and deleted["identity_links"] == 2
     assert store.identity_links() == {"anon2": "u2"} and store.identity_links("u1") == {}
     assert store.events()["user_id"].to_list() == ["u2"]
+
+
+def test_a_users_write_that_changes_consent_moves_every_watermark_version(
+    workspace: Workspace,
+) -> None:
+    """Processes applying events re-read who opted out when the versions move: a users upsert
+    or patch that changes someone's consent moves them, one that does not leaves them."""
+    store = workspace.store
+
+    def versions() -> tuple[int, int]:
+        return store.watermark("profiles").version, store.watermark("published").version
+
+    def user(consent: bool, city: str) -> pl.DataFrame:
+        return pl.DataFrame(
+            {"user_id": ["u1"], "consent": [consent], "attributes": [f'{{"city": "{city}"}}']}
+        )
+
+    store.upsert_users(user(True, "Oslo"))  # a new user who consents: nothing to re-read
+    start = versions()
+    store.upsert_users(user(True, "Bergen"))
+    assert versions() == start
+    store.upsert_users(user(False, "Bergen"))  # opts out by a users file
+    out = versions()
+    assert out[0] > start[0] and out[1] > start[1]
+    store.patch_rows("users", [{"user_id": "u1", "attributes": {"city": "Oslo"}}])
+    assert versions() == out and store.opted_out_users() == {"u1"}
+    store.patch_rows("users", [{"user_id": "u1", "consent": True}])  # back in by a PATCH
+    assert versions()[0] > out[0] and store.opted_out_users() == set()
