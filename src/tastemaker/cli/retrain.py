@@ -75,22 +75,14 @@ def _print_recommender(o: dict[str, Any]) -> None:
     colour = "green" if o["verdict"] == "PROMOTE" else "yellow"
     console.print(f"[bold {colour}]{o['verdict']}[/bold {colour}] {o['candidate']}: "
                   f"{o['reason']}")  # fmt: skip
-    table = Table("", "value", title=f"candidate {o['candidate']} vs live {o['live']}")
     rows = [
         ("model", str(o["model"])),
         ("training window", f"{w['start']} .. {w['end']}"),
         ("training events", f"{w['events']:,}"),
         *_guard_rows(o["guard"]),
     ]
-    for key, value in rows:
-        table.add_row(key, value)
-    console.print(table)
-    for note in o["notes"]:
-        console.print(f"[yellow]note:[/yellow] {note}")
-    if o["promoted"]:
-        console.print(f"promoted {o['candidate']}")
-    elif o["dry_run"] and o["verdict"] == "PROMOTE":
-        console.print(f"dry run: promote it with `tastemaker models promote {o['candidate']}`")
+    title = f"candidate {o['candidate']} vs live {o['live']}"
+    _print_step(o, title, rows, "", "models", dry_run=o["dry_run"])
 
 
 def _guard_rows(g: dict[str, Any]) -> list[tuple[str, str]]:
@@ -114,20 +106,37 @@ def _print_propensity(p: dict[str, Any], *, dry_run: bool) -> None:
     name = f" {p['candidate']}" if p["candidate"] else ""
     console.print(f"propensity: [bold {colour}]{p['verdict']}[/bold {colour}]{name}: "
                   f"{p['reason']}")  # fmt: skip
+    rows = None
     if p["guard"] is not None:
-        table = Table("", "value", title=f"propensity {p['candidate']} vs live {p['live']}")
         rows = [
             ("model", str(p["model"])),
             ("training events", f"{p['train_events']:,}"),
             ("training examples", f"{p['train_examples']:,}"),
             *_guard_rows(p["guard"]),
         ]
+    title = f"propensity {p['candidate']} vs live {p['live']}"
+    _print_step(p, title, rows, "propensity ", "propensity", dry_run=dry_run)
+
+
+def _print_step(
+    o: dict[str, Any],
+    title: str,
+    rows: list[tuple[str, str]] | None,
+    kind: str,
+    command: str,
+    *,
+    dry_run: bool,
+) -> None:
+    """A step's figures (when it compared), notes, and what became of its candidate:
+    promoted, or in a dry run the ``tastemaker <command> promote`` that would do it."""
+    if rows is not None:
+        table = Table("", "value", title=title)
         for key, value in rows:
             table.add_row(key, value)
         console.print(table)
-    for note in p["notes"]:
+    for note in o["notes"]:
         console.print(f"[yellow]note:[/yellow] {note}")
-    if p["promoted"]:
-        console.print(f"promoted propensity {p['candidate']}")
-    elif dry_run and p["verdict"] == "PROMOTE":
-        console.print(f"dry run: promote it with `tastemaker propensity promote {p['candidate']}`")
+    if o["promoted"]:
+        console.print(f"promoted {kind}{o['candidate']}")
+    elif dry_run and o["verdict"] == "PROMOTE":
+        console.print(f"dry run: promote it with `tastemaker {command} promote {o['candidate']}`")
