@@ -20,7 +20,7 @@ import polars as pl
 
 from tastemaker.config.operations import PropensityMetric
 from tastemaker.propensity.examples import LabelSpec, labelled_examples
-from tastemaker.propensity.features import FEATURE_NAMES, PropensityWindows
+from tastemaker.propensity.features import DAY_MS, FEATURE_NAMES, PropensityWindows
 from tastemaker.propensity.model import PropensityModel
 from tastemaker.propensity.training import logged_item_events
 from tastemaker.workspace import Workspace
@@ -32,10 +32,10 @@ LOSSES: tuple[str, ...] = get_args(PropensityMetric)
 def holdout_cutoffs(start_ms: int, end_ms: int, labels: LabelSpec) -> tuple[list[int], LabelSpec]:
     """Cutoffs in ``[start_ms, end_ms)`` whose horizon ends by ``end_ms``, and the label
     spec they use (the horizon shortened to the holdout when it is longer)."""
-    span_days = (end_ms - start_ms) / 86_400_000
+    span_days = (end_ms - start_ms) / DAY_MS
     spec = replace(labels, horizon_days=min(labels.horizon_days, span_days))
-    horizon = int(spec.horizon_days * 86_400_000)
-    step = max(int(spec.step_days * 86_400_000), 1)
+    horizon = int(spec.horizon_days * DAY_MS)
+    step = max(int(spec.step_days * DAY_MS), 1)
     return list(range(start_ms, end_ms - horizon + 1, step)), spec
 
 

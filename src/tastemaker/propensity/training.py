@@ -130,6 +130,8 @@ class TrainResult:
     importance: dict[str, float]
     examples: int
     cutoffs: int
+    #: item events the model was trained on (the manifest's ``data.events``)
+    events: int = 0
 
     def promotion_refusal(self) -> str | None:
         """Why the chosen model must not be promoted, or None when it beats the base rate
@@ -248,6 +250,7 @@ def train_propensity(
         importance=final.importance(),
         examples=examples.height,
         cutoffs=examples["as_of"].n_unique(),
+        events=events.height,
     )
     if save:
         result.version = _save(ws, cfg, result, final, events, extra or {}).version

@@ -152,10 +152,9 @@ def retrain_propensity(
     promote = verdict == "PROMOTE" and not dry_run
     if promote:
         registry.promote(result.version)
-    events = registry.manifest(result.version).data.events
     return PropensityOutcome(
         verdict=verdict, reason=why, promoted=promote, live=live, candidate=result.version,
-        model=f"propensity-{result.model}", train_events=events,
+        model=f"propensity-{result.model}", train_events=result.events,
         train_examples=result.examples, refusal=refusal, guard=guard,
         notes=notes,
     )  # fmt: skip

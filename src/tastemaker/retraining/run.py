@@ -44,7 +44,6 @@ from tastemaker.retraining.propensity_step import (
 from tastemaker.training.recommender import registry_of, train_version
 from tastemaker.workspace import Workspace
 
-AUDIT_ACTION = RETRAIN_ACTION
 DEFAULT_MODEL = "hybrid"
 #: The recommender step's reason when a propensity model is live but no recommender is.
 NO_RECOMMENDER = (
@@ -231,9 +230,9 @@ def retrain(
         window = _training_window(ws, period)
         outcome = _recommender_step(ws, period, window, reason, dry_run=dry_run)
     except TastemakerError as exc:
-        audit.record(who, AUDIT_ACTION, live, "error", trigger=reason, error=exc.message)
+        audit.record(who, RETRAIN_ACTION, live, "error", trigger=reason, error=exc.message)
         raise
     step = retrain_propensity(ws, period, window.start, reason, dry_run=dry_run)
     outcome = replace(outcome, propensity=step, seconds=time.perf_counter() - began)
-    audit.record(who, AUDIT_ACTION, outcome.candidate, "ok", **outcome.to_dict())
+    audit.record(who, RETRAIN_ACTION, outcome.candidate, "ok", **outcome.to_dict())
     return outcome

@@ -32,9 +32,9 @@ class Due:
     reason: str
 
 
-def last_retrain_at(store: Store, action: str = RETRAIN_ACTION) -> float | None:
+def last_retrain_at(store: Store) -> float | None:
     """Epoch seconds of the newest audited retrain (None: never retrained)."""
-    entry = AuditLog(store).last(action)
+    entry = AuditLog(store).last(RETRAIN_ACTION)
     return None if entry is None else entry.at / 1000.0
 
 

@@ -110,11 +110,7 @@ class SqlPrivacyMixin:
         now = int(time.time() * 1000)
         counts: dict[str, int] = {}
         with self.engine.begin() as conn:
-            if consent:  # back in after an opt-out? (users row first, then the watermarks)
-                back = conn.execute(u.update().where(u.c.user_id == user_id, u.c.consent == false())
-                                    .values(consent=True, updated_at=now))  # fmt: skip
-                if back.rowcount:
-                    clamp_watermarks(conn)
+            before = locked_consents(conn, [user_id])  # users row first, then the watermarks
             res = conn.execute(u.update().where(u.c.user_id == user_id)
                                .values(consent=consent, updated_at=now))  # fmt: skip
             if not res.rowcount:
@@ -122,7 +118,9 @@ class SqlPrivacyMixin:
                                        "attributes": "{}", "updated_at": now}  # fmt: skip
                 conn.execute(u.insert().values(**row))
             counts["users"] = 1
-            if not consent:
+            if consent:  # back in after an opt-out: as any write changing consent
+                clamp_on_consent_change(conn, before, {user_id: True})
+            else:
                 clamp_watermarks(conn)  # first: watermark, then profiles, as guarded writes
                 keys = [user_id, *(f"anon:{a}" for a in anonymous_ids)]
                 res = conn.execute(sa_delete(p).where(p.c.user_id.in_(keys)))

@@ -5,14 +5,13 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry, generate_latest
 
-from tastemaker.access.audit import AuditLog
+from tastemaker.access.audit import RETRAIN_ACTION, AuditLog
 from tastemaker.monitoring.alerts import AlertLog
 from tastemaker.monitoring.checks import MonitorResult, write_snapshot
 from tastemaker.monitoring.drift import DriftReport
 from tastemaker.monitoring.exporter import MonitoringCollector
 from tastemaker.monitoring.online import OnlineRow
 from tastemaker.monitoring.stats import FeatureDrift
-from tastemaker.retraining.run import AUDIT_ACTION
 from tastemaker.serving import create_app
 from tastemaker.workspace import Workspace
 
@@ -69,7 +68,7 @@ def test_the_last_guarded_retrain_is_a_gauge_with_its_verdict(
     registry.register(MonitoringCollector(ws, ttl=0))
     assert b"tastemaker_retrain_last" not in generate_latest(registry)  # never retrained
     audit = AuditLog(ws.store)
-    audit.record("worker:retrain", AUDIT_ACTION, "v0002", "ok", verdict="PROMOTE",
+    audit.record("worker:retrain", RETRAIN_ACTION, "v0002", "ok", verdict="PROMOTE",
                  propensity={"verdict": "KEEP"})  # fmt: skip
     audit.record("cli:ops", "models.promote", "v0001", "ok")  # other actions are skipped
     text = generate_latest(registry).decode()
@@ -77,7 +76,7 @@ def test_the_last_guarded_retrain_is_a_gauge_with_its_verdict(
     assert f'{gauge}{{propensity="KEEP",verdict="PROMOTE"}}' in text
     audit.record(
         "worker:retrain",
-        AUDIT_ACTION,
+        RETRAIN_ACTION,
         None,
         "ok",
         verdict="SKIPPED",
@@ -85,7 +84,7 @@ def test_the_last_guarded_retrain_is_a_gauge_with_its_verdict(
     )  # a workspace serving propensity alone
     text = generate_latest(registry).decode()
     assert f'{gauge}{{propensity="PROMOTE",verdict="SKIPPED"}}' in text
-    audit.record("worker:retrain", AUDIT_ACTION, "v0002", "error", error="no events")
+    audit.record("worker:retrain", RETRAIN_ACTION, "v0002", "error", error="no events")
     text = generate_latest(registry).decode()
     assert f'{gauge}{{propensity="none",verdict="error"}}' in text
     assert 'verdict="PROMOTE"' not in text
