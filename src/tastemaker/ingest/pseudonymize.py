@@ -26,8 +26,8 @@ def create_key(path: Path, key: bytes | None = None) -> None:
     Raises:
         ConfigError: ``key`` is shorter than 16 bytes.
     """
-    if key is not None and len(key) < 16:
-        raise ConfigError("pseudonymization key is too short (need at least 16 bytes)")
+    if key is not None:
+        Pseudonymizer(key)  # refuses a key too short to use
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(secrets.token_hex(KEY_BYTES) if key is None else key.hex())

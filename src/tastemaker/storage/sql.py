@@ -186,7 +186,10 @@ class SqlStore(
         ids = list(dict.fromkeys(p[key] for p in patches))
         now = _now_ms()
         with self.engine.begin() as conn:
-            rows = conn.execute(select(tab).where(tab.c[key].in_(ids))).mappings()
+            # locked until commit: two patches of one row merge in turn, and the stored
+            # consent compared below is the one this write replaces
+            locked = select(tab).where(tab.c[key].in_(ids)).with_for_update()
+            rows = conn.execute(locked).mappings()
             merged: dict[str, dict[str, Any]] = {r[key]: dict(r) for r in rows}
             before = {k: r.get("consent") for k, r in merged.items()}
             for patch in patches:
