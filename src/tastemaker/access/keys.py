@@ -22,13 +22,15 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
+from tastemaker.config import Scope
 from tastemaker.errors import NotFoundError, StoreUnavailableError, ValidationFailedError
 from tastemaker.storage.base import ApiKeyRow, Store
 
 PEPPER_FILE = "access.key"
 SCHEME = "hmac-sha256"
-SCOPES: tuple[str, ...] = ("ingest", "read", "admin")
+SCOPES: tuple[str, ...] = get_args(Scope)  # the settings' spelling of the scopes
 PREFIX = "tm_"
 _ID_CHARS = 12
 #: Entries kept in the in-process cache of key rows (unknown ids included) before it is

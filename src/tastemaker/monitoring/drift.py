@@ -25,7 +25,6 @@ from tastemaker.monitoring.features import (
     NUMERIC_FEATURES,
     WEIGHT,
     catalog_frame,
-    categorical_features,
     feature_frame,
 )
 from tastemaker.monitoring.impressions import served_items
@@ -127,22 +126,19 @@ def window_features(
     start_ms: int,
     end_ms: int,
     catalog: pl.DataFrame,
-    categorical: Sequence[str] | None = None,
+    categorical: Sequence[str],
 ) -> tuple[pl.DataFrame, int]:
     """The feature frame of the items ``version`` served in the window, and its list count.
 
     ``catalog``: :func:`~tastemaker.monitoring.features.catalog_frame`. ``categorical``: the
-    categorical features (None: those of the settings; engaged features among them are
-    left out).
+    served items' categorical features to include.
     """
     folder = ModelRegistry(ws.settings.path(ws.settings.models_dir)).path(version)
     served = served_items(ws.store, start_ms, end_ms)
     served = served.filter(pl.col("model_version") == version)
     artifacts = ServingArtifacts.load(folder)
-    cats = categorical_features(ws.settings) if categorical is None else tuple(categorical)
-    cats = tuple(c for c in cats if not c.startswith(PREFIX))
     features = feature_frame(served, catalog, artifacts.model.items_, artifacts.popularity,
-                             cats)  # fmt: skip
+                             tuple(categorical))  # fmt: skip
     return features, served["request_id"].n_unique() if served.height else 0
 
 
@@ -174,15 +170,19 @@ def check_drift(
     end_ms = int((time.time() if now is None else now) * 1000)
     start_ms = end_ms - int((cfg.window_days if days is None else days) * 86_400_000)
     catalog = catalog_frame(ws.store, ws.settings)
-    features, lists = window_features(ws, version, start_ms, end_ms, catalog,
-                                      list(reference.categorical))  # fmt: skip
+    served = [c for c in reference.categorical if not c.startswith(PREFIX)]
+    features, lists = window_features(ws, version, start_ms, end_ms, catalog, served)
     known, cold = split_cold(features)
-    rows = compare(reference, known, cfg, verdict=known.height >= cfg.min_samples)
+
+    def judged(window: pl.DataFrame) -> list[FeatureDrift]:
+        return compare(reference, window, cfg, verdict=window.height >= cfg.min_samples)
+
+    rows = judged(known)
     attributes = engaged_attributes(list(reference.categorical))
     frame = None
     if attributes:
         frame = window_engaged(ws, catalog, attributes, start_ms, end_ms)
-        rows += compare(reference, frame, cfg, verdict=frame.height >= cfg.min_samples)
+        rows += judged(frame)
     return DriftReport(
         version=version,
         start_ms=start_ms,
