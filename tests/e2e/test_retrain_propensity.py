@@ -2,7 +2,7 @@
 
 Two workspaces hold the same 30 days of a synthetic marketplace (the last event about now)
 and a live propensity version trained on its first 15 days. In the first, conversion
-quadrupled on day 15 (before it, three purchases in four did not happen): the live version
+rose tenfold on day 15 (before it, nine purchases in ten did not happen): the live version
 expects too few purchases; a metric alert makes the worker's retrain job due, which trains
 a propensity candidate on the 15 days before the holdout (the freshest 3), whose per-user
 log loss on the held-out users is lower, and promotes it. In the second (no change of
@@ -75,11 +75,16 @@ def _workspace(root: Path, market: Marketplace, events: pl.DataFrame) -> Workspa
 
 
 def _converting_later(market: Marketplace) -> pl.DataFrame:
-    """The events without three purchases in four of the first LIVE_DAYS (seeded)."""
+    """The events without nine purchases in ten of the first LIVE_DAYS (seeded).
+
+    Tenfold, not fourfold: with three in four dropped the guard's upper bound landed at
+    +0.0036 to +0.0056 against the +0.005 margin over runs (the workspace key and the clock
+    vary), and one CI run kept the live version; with nine in ten it lies near -0.008.
+    """
     early = (pl.col("type") == "purchase") & (
         pl.col("timestamp") < _start(market) + timedelta(days=LIVE_DAYS)
     )
-    drop = np.random.default_rng(1).random(market.events.height) < 0.75
+    drop = np.random.default_rng(1).random(market.events.height) < 0.9
     return market.events.filter(~(early & pl.Series(drop)))
 
 
@@ -97,7 +102,7 @@ def _scrambled(market: Marketplace) -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory: pytest.TempPathFactory, market: Marketplace) -> Iterator[Workspace]:
-    """The marketplace whose conversion quadrupled on day LIVE_DAYS, with a live recommender
+    """The marketplace whose conversion rose tenfold on day LIVE_DAYS, with a live recommender
     (item-kNN on the first LIVE_DAYS) so the worker's retrain job guards both models."""
     ws = _workspace(tmp_path_factory.mktemp("clean") / "ws", market, _converting_later(market))
     early = ws.store.events(end=_start(market) + timedelta(days=LIVE_DAYS))
