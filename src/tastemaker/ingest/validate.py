@@ -9,6 +9,7 @@ import polars as pl
 
 from tastemaker.config import IngestConfig
 from tastemaker.ingest.checks import (
+    REFUSED,
     Check,
     blank,
     dropped_column,
@@ -27,6 +28,8 @@ from tastemaker.schema import EVENT_COLUMNS, EVENT_TYPES, ITEM_EVENT_TYPES
 
 _ID_COLUMNS = ("event_id", "user_id", "anonymous_id", "type", "item_id", "session_id")
 ROW = "_row"
+#: working column: the latest timestamp accepted (now + ``max_future_seconds``), in epoch ms
+_MAX_TS = "_max_ts"
 
 
 @dataclass(frozen=True)
@@ -77,10 +80,10 @@ def _identity_checks(cfg: IngestConfig) -> list[Check]:
     ]
 
 
-def _timestamp_checks(cfg: IngestConfig, now_ms: int, raw_ts: pl.Expr) -> list[Check]:
-    """Timestamp present, parseable, not before ``min_timestamp`` nor far in the future."""
+def _timestamp_checks(cfg: IngestConfig, raw_ts: pl.Expr) -> list[Check]:
+    """Timestamp present, parseable, not before ``min_timestamp`` nor far in the future
+    (after ``_max_ts``, a column holding now + ``max_future_seconds``)."""
     min_ms = int(datetime.fromisoformat(cfg.min_timestamp).timestamp() * 1000)
-    max_ms = now_ms + int(cfg.max_future_seconds * 1000)
     shown = quoted(raw_ts)
     return [
         Check("timestamp", raw_ts.is_null(), pl.lit("field 'timestamp' is required")),
@@ -100,7 +103,7 @@ def _timestamp_checks(cfg: IngestConfig, now_ms: int, raw_ts: pl.Expr) -> list[C
         ),
         Check(
             "timestamp",
-            pl.col("_ts") > max_ms,
+            pl.col("_ts") > pl.col(_MAX_TS),
             pl.format(
                 "field 'timestamp' = '{}' is more than {} s in the future",
                 shown,
@@ -123,24 +126,58 @@ def _payload_checks(cfg: IngestConfig) -> list[Check]:
     ]
 
 
-def _event_checks(
-    frame: pl.DataFrame, cfg: IngestConfig, now_ms: int, raw_ts: pl.Expr
-) -> list[Check]:
+def _event_checks(frame: pl.DataFrame, cfg: IngestConfig) -> list[Check]:
     """Every event rule, in the order a row's first failure is reported."""
     return [
         *parser_checks(frame),
         *_identity_checks(cfg),
-        *_timestamp_checks(cfg, now_ms, raw_ts),
+        *_timestamp_checks(cfg, pl.col("timestamp")),
         *_payload_checks(cfg),
     ]
 
 
-def _prepare(frame: pl.DataFrame, cfg: IngestConfig) -> pl.LazyFrame:
+@dataclass(frozen=True)
+class _Rules:
+    """The event rules of one set of limits, with the expressions every batch evaluates."""
+
+    checks: list[Check]
+    #: `first_failure` of the checks, named ``_failure``
+    failure: pl.Expr
+    #: the valid rows in storage shape (``_row``, then `EVENT_COLUMNS` in order)
+    valid: list[pl.Expr]
+
+
+#: Rules by (parser column present, the limits as JSON). Building the ~20 checks and their
+#: rule chain took about a millisecond per API batch, as much as evaluating them on a small
+#: batch; they depend only on the limits, so each process builds them once per set of limits.
+_RULES: dict[tuple[bool, str], _Rules] = {}
+
+
+def _rules(frame: pl.DataFrame, cfg: IngestConfig) -> _Rules:
+    """The rules for ``frame`` (with or without the body parser's column) under ``cfg``."""
+    key = (REFUSED in frame.columns, cfg.model_dump_json())
+    rules = _RULES.get(key)
+    if rules is None:
+        checks = _event_checks(frame, cfg)
+        nulled = ("user_id", "anonymous_id", "item_id", "session_id")
+        source = {c: pl.col(c) for c in (ROW, "event_id", "type", "context", "properties")}
+        source |= {"value": pl.col("_value"), "timestamp": pl.col("_ts")}
+        source |= {c: pl.when(blank(c)).then(None).otherwise(pl.col(c)) for c in nulled}
+        valid = [source[c].alias(c) for c in (ROW, *EVENT_COLUMNS)]
+        rules = _Rules(checks, first_failure(checks).alias("_failure"), valid)
+        if len(_RULES) >= 64:  # settings changed many times (tests): forget the old ones
+            _RULES.clear()
+        _RULES[key] = rules
+    return rules
+
+
+def _prepare(frame: pl.DataFrame, cfg: IngestConfig, max_ms: int) -> pl.LazyFrame:
     schema = frame.schema
     ts_type = schema.get("timestamp", pl.String())
     text = (*_ID_COLUMNS, *(() if "timestamp" in schema else ("timestamp",)))
     lazy = frame.lazy().with_columns(
         *text_columns(schema, text),
+        pl.lit(max_ms, dtype=pl.Int64).alias(_MAX_TS),
         *json_object_columns(frame, "context", cfg.max_json_depth),
         *json_object_columns(frame, "properties", cfg.max_json_depth),
     )
@@ -177,30 +214,19 @@ def validate_events(
     refuse_reserved_names(frame)
     original = list(frame.columns)
     frame = frame.with_row_index(ROW, offset=first_row)
-    raw_ts = pl.col("timestamp")
-    checks = _event_checks(frame, cfg, now_ms, raw_ts)
-    checked = _prepare(frame, cfg).with_columns(
-        pl.col(ROW).cast(pl.Int64), first_failure(checks).alias("_failure")
+    rules = _rules(frame, cfg)
+    max_ms = now_ms + int(cfg.max_future_seconds * 1000)
+    # One run of the plan, then the split: valid rows in storage shape, refused rows with
+    # the working columns their reasons quote (two plans run together cost more).
+    checked = (
+        _prepare(frame, cfg, max_ms)
+        .with_columns(pl.col(ROW).cast(pl.Int64), rules.failure)
+        .collect()
     )
     ok = pl.col("_failure").is_null()
-    valid = checked.filter(ok).select(
-        pl.col(ROW),
-        pl.col("event_id"),
-        pl.col("type"),
-        pl.col("_value").alias("value"),
-        pl.col("_ts").alias("timestamp"),
-        pl.col("context"),
-        pl.col("properties"),
-        *[
-            pl.when(blank(c)).then(None).otherwise(pl.col(c)).alias(c)
-            for c in ("user_id", "anonymous_id", "item_id", "session_id")
-        ],
-    )
+    valid_rows = checked.filter(ok).select(rules.valid)
     keep = [c for c in original if not c.startswith("_")]
-    # One run of the shared plan: valid rows in storage shape, refused rows with the working
-    # columns their reasons quote.
-    valid_rows, refused = pl.collect_all([valid.select(ROW, *EVENT_COLUMNS), checked.filter(~ok)])
-    rejected = refusals(refused, checks, "_failure").select(
+    rejected = refusals(checked.filter(~ok), rules.checks, "_failure").select(
         ROW, *keep, "_field", "_reason", dropped_column(frame)
     )
     return Checked(valid=valid_rows, rejected=rejected)
