@@ -19,6 +19,7 @@ import time
 import uuid
 import weakref
 from dataclasses import replace
+from itertools import compress
 from typing import Any
 
 import polars as pl
@@ -351,21 +352,25 @@ class Engine:
 
     def on_events(self, frame: pl.DataFrame) -> None:
         """Ingestor listener: drop cached lists of users who acted; count exposure."""
-        # Series masks, not frame filters: each filter is a query plan (~0.1 ms), and this
-        # runs after every group commit of the API's event batches.
-        types = frame["type"]
-        acted = ~types.is_in(["impression", "exposure"])
-        users = frame["user_id"].filter(acted).drop_nulls().unique().to_list()
-        anons = frame["anonymous_id"].filter(acted).drop_nulls().unique().to_list()
+        # Python lists, not Series operations: each Series filter or unique is a query plan
+        # (~0.1 ms), and this runs after every group commit of the API's event batches, a few
+        # to a few hundred rows (15 rows: 0.54 -> 0.01 ms).
+        types = frame["type"].to_list()
+        acted = [t not in ("impression", "exposure") for t in types]
+        users, anons = (
+            list(set(compress(frame[c].to_list(), acted)) - {None})
+            for c in ("user_id", "anonymous_id")
+        )
         setup = self._setup
         if users or anons:
             setup.cache.invalidate([*users, *anons])
             setup.users.invalidate([*users, *anons])
+        items = frame["item_id"].to_list()
         for kind, clicks in (("impression", False), ("click", True)):
-            ids = frame["item_id"].filter(types == kind).drop_nulls()
-            if len(ids):
+            ids = [i for i, t in zip(items, types, strict=True) if t == kind and i is not None]
+            if ids:
                 for v in list(setup.versions.versions.values()):
-                    v.add_exposure(v.table.lookup(ids.to_list()), clicks)
+                    v.add_exposure(v.table.lookup(ids), clicks)
 
 
 def new_request_id() -> str:
