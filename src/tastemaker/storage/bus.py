@@ -100,7 +100,7 @@ def _crc(key: str) -> int:
     return value
 
 
-def _event_frame(events: pl.DataFrame, *extra: pl.Expr) -> pl.DataFrame:
+def _event_frame(events: pl.DataFrame, *extra: pl.Expr | pl.Series) -> pl.DataFrame:
     """Events with every `EVENT_COLUMNS` name, in order, timestamps as epoch ms (one plan)."""
     schema = events.schema
     columns = []
@@ -119,12 +119,15 @@ def _event_frame(events: pl.DataFrame, *extra: pl.Expr) -> pl.DataFrame:
 def split_frames(events: pl.DataFrame, partitions: int) -> dict[int, pl.DataFrame]:
     """Events per partition (`EVENT_COLUMNS`, in order), routed by user id (or a visitor's
     anonymous id); each partition keeps the events' order."""
-    key = pl.coalesce(_text("user_id", events), _text("anonymous_id", events), pl.lit(""))
-    frame = _event_frame(events, key.alias("_key"))
-    parts = _partitions(frame["_key"].to_list(), partitions)
+    # The routing keys as lists and the partition column added in the one select: each frame
+    # operation is a query plan (~0.1 ms), and the outbox splits every group commit.
+    users, anons = (_text(name, events) for name in ("user_id", "anonymous_id"))
+    pairs = zip(users, anons, strict=True)
+    keys = [u if u is not None else a if a is not None else "" for u, a in pairs]
+    parts = _partitions(keys, partitions)
     if not len(parts) or parts.min() == parts.max():
-        return {int(parts[0]) if len(parts) else 0: frame.drop("_key")}
-    frame = frame.with_columns(_key=pl.Series(parts))
+        return {int(parts[0]) if len(parts) else 0: _event_frame(events)}
+    frame = _event_frame(events, pl.Series("_key", parts))
     groups = frame.partition_by("_key", as_dict=True, include_key=False, maintain_order=True)
     return {int(p): group for (p,), group in groups.items()}
 
@@ -135,10 +138,11 @@ def split_by_partition(events: pl.DataFrame, partitions: int) -> dict[int, dict[
     return {p: frame.to_dict(as_series=False) for p, frame in parts.items()}
 
 
-def _text(name: str, events: pl.DataFrame) -> pl.Expr:
+def _text(name: str, events: pl.DataFrame) -> list[str | None]:
+    """Column ``name`` as text values (all None when absent)."""
     if name not in events.columns:
-        return pl.lit(None, dtype=pl.String)
-    return pl.col(name).cast(pl.String)
+        return [None] * events.height
+    return events[name].cast(pl.String).to_list()
 
 
 #: Partitions with fewer events go as JSON: an Arrow stream's schema (~2 KB) outweighs them.
