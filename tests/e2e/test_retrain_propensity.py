@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 from tests.e2e.conftest import Tastemaker
+from tests.e2e.marketplaces import ending_now
 
 from tastemaker.cli.worker_jobs import worker_jobs
-from tastemaker.datasets.marketplace import Marketplace, generate_marketplace
+from tastemaker.datasets.marketplace import Marketplace
 from tastemaker.monitoring.alerts import AlertLog
 from tastemaker.propensity.examples import LabelSpec
 from tastemaker.propensity.features import PropensityWindows
@@ -49,9 +50,10 @@ RETRAINING = {"model": "itemknn", "window_days": "15", "holdout_days": "3", "min
 
 @pytest.fixture(scope="module")
 def market() -> Marketplace:
-    """30 days of a marketplace ending about now."""
-    start = (datetime.now(UTC) - timedelta(days=DAYS)).replace(minute=0, second=0, microsecond=0)
-    return generate_marketplace(users=1500, items=300, days=DAYS, seed=5, start=start)
+    """30 days of a marketplace ending about now (generated from a fixed Friday: over the
+    seven start weekdays the guard's upper bound ranged -0.0105 to +0.0034 against the +0.005
+    margin; from this one it is about -0.01, see `_converting_later`)."""
+    return ending_now(users=1500, items=300, days=DAYS, seed=5)
 
 
 def _start(market: Marketplace) -> datetime:
@@ -79,7 +81,9 @@ def _converting_later(market: Marketplace) -> pl.DataFrame:
 
     Tenfold, not fourfold: with three in four dropped the guard's upper bound landed at
     +0.0036 to +0.0056 against the +0.005 margin over runs (the workspace key and the clock
-    vary), and one CI run kept the live version; with nine in ten it lies near -0.008.
+    vary), and one CI run kept the live version; with nine in ten, from the fixed Friday,
+    it was -0.0086 to -0.0118 over 4 runs (the scrambled workspace's lower bound, which
+    must stay above 0: +0.015 to +0.028 over 3).
     """
     early = (pl.col("type") == "purchase") & (
         pl.col("timestamp") < _start(market) + timedelta(days=LIVE_DAYS)
