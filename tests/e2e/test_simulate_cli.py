@@ -20,7 +20,9 @@ def simulate(*args: str) -> dict:
 
 def test_featured_estimate_covers_the_true_effect() -> None:
     # the simulation's pseudonymization key derives from the seed, so this run replays
-    # exactly (see the next test); a 99% interval, as an analyst would read it
+    # exactly (see the next test) on a given weekday: the generated history follows the
+    # weekday it starts on. Over the seven, the estimate lies -0.28 to +1.76 standard errors
+    # from the truth, inside the 99% interval's 2.58; a 99% interval, as an analyst reads it
     args = ["--users", "1500", "--days", "2", "--seed", "1", "--alpha", "0.01"]
     out = simulate("--scenario", "featured", *args)
     assert out["exposed"] > 1000 and set(out["counts"]) == {"control", "treatment"}
@@ -63,17 +65,22 @@ def test_a_running_server_is_simulated_against_over_http(tmp_path: Path) -> None
     """The same featured test through a real socket: the server assigns, serves, stores the
     users' events and analyzes; the simulator's local copy gives the truth."""
     from tastemaker.bench.server import http_get, start_server
+    from tastemaker.simulation.ab import simulation_key
     from tastemaker.workspace import Workspace
 
-    Workspace.init(tmp_path / "server").close()  # loopback may call it without a key
+    # the server's key is the simulation's (seed 2), so the server splits the users the same
+    # way in every run and the run replays: with a fresh key each run split anew, and the
+    # truth's distance from the estimate was a new draw, about N(0, 1) in standard errors
+    # (-1.95 to +1.46 over 10 runs) against the 99.9% interval's 3.29, about one failing
+    # run in a thousand. With this key it is -1.69 to +0.21 standard errors on the weekdays
+    # the marketplace can start on (the generator's activity follows the weekday).
+    Workspace.init(tmp_path / "server", key=simulation_key(2)).close()  # loopback: no API key
     proc, port, _ = start_server(tmp_path / "server")
     try:
         url = f"http://127.0.0.1:{port}"
-        # a 99.9% interval: each run splits users anew (fresh pseudonyms) and the server's
-        # random listing is not replayable, so the truth and the estimate vary by run. (Its
-        # two earlier failures were not bad luck: the server counted the events it was sent
-        # against the empty catalog it had read at start, so it personalized far less than
-        # the local copy the truth is computed on.)
+        # a 99.9% interval. (Its two earlier failures were not bad luck: the server counted
+        # the events it was sent against the empty catalog it had read at start, so it
+        # personalized far less than the local copy the truth is computed on.)
         out = simulate("--users", "600", "--days", "2", "--seed", "2", "--alpha", "0.001",
                        "--url", url)  # fmt: skip
         status, body = http_get(port, "/v1/experiments/sim-featured/results")

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-import time
+from types import SimpleNamespace
 
+import pytest
+
+from tastemaker.engine import cache as cache_module
 from tastemaker.engine.cache import ResultCache
 
 
-def test_hit_miss_invalidate_and_ttl() -> None:
+def test_hit_miss_invalidate_and_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the cache's clock is the test's: with the real one and a 0.2 s TTL, a stall of 0.2 s
+    # between the put and the reads (a busy CI machine) expired the entry early
+    clock = [100.0]
+    monkeypatch.setattr(cache_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
     cache = ResultCache(ttl_seconds=0.2)
     assert cache.get("u1", "k") is None
     cache.put("u1", "k", [1, 2])
@@ -16,7 +23,9 @@ def test_hit_miss_invalidate_and_ttl() -> None:
     cache.invalidate(["u1"])
     assert cache.get("u1", "k") is None and cache.get("u2", "k") == [3]
     assert (cache.hits, cache.misses) == (2, 3) and cache.hit_rate == 0.4
-    time.sleep(0.25)
+    clock[0] += 0.19
+    assert cache.get("u2", "k") == [3]  # not yet expired
+    clock[0] += 0.02
     assert cache.get("u2", "k") is None
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from tastemaker.engine import reload
 from tastemaker.engine.config import PIPELINE_FILE, PipelineConfig
 from tastemaker.engine.reload import ConfigWatch, changed_settings, fingerprint
 from tastemaker.engine.runtime import Engine
@@ -41,12 +42,17 @@ def test_an_unchanged_file_is_not_read_and_a_changed_one_is(tmp_path: Path) -> N
     assert watch.poll() is None  # read once
 
 
-def test_a_file_being_written_is_read_once_it_settled(tmp_path: Path) -> None:
-    save(tmp_path, "seed: 1\n", age=5)
+def test_a_file_being_written_is_read_once_it_settled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a settle time of a minute, not 50 ms: with 50 ms, a stall of the test process between
+    # the write and the poll (a busy CI machine) let the poll read the file as settled
+    monkeypatch.setattr(reload, "SETTLE_SECONDS", 60.0)
+    save(tmp_path, "seed: 1\n", age=5 * 60)
     watch = watch_of(tmp_path, check_seconds=60)
     path = save(tmp_path, "seed: 2\n", age=0)
     assert watch.poll() is None and watch.due()  # looks again on the next request
-    then = time.time() - 1
+    then = time.time() - 61
     os.utime(path, (then, then))
     found = watch.poll()
     assert found is not None and found.seed == 2
