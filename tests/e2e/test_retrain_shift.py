@@ -28,7 +28,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +37,12 @@ import polars as pl
 import pytest
 from scipy import stats
 from tests.e2e.conftest import Tastemaker
+from tests.e2e.marketplaces import ending_now
 from threadpoolctl import threadpool_limits
 
 from tastemaker.cli.worker_jobs import worker_jobs
 from tastemaker.config import Settings
-from tastemaker.datasets.marketplace import Marketplace, generate_marketplace
+from tastemaker.datasets.marketplace import Marketplace
 from tastemaker.datasets.marketplace_sessions import MarketplaceConfig
 from tastemaker.engine.runtime import Engine
 from tastemaker.monitoring.alerts import AlertLog
@@ -68,8 +69,6 @@ CONFIG = MarketplaceConfig(new_item_share=0.4, taste_scale=1.0, no_click_logit=1
 
 #: The first drift day of the shifted marketplace (seed 0).
 FIRST_DRIFT_DAY = 7
-#: The generator's first day (a Friday), whatever the day of the run (see ``_workspace``).
-GENERATED_FROM = datetime(2026, 11, 13, 2, tzinfo=UTC)
 
 
 def _first_drift(market: Marketplace) -> int:
@@ -84,29 +83,20 @@ def _start(market: Marketplace) -> datetime:
     return market.events["timestamp"].min().replace(minute=0, second=0, microsecond=0)  # type: ignore[no-any-return, union-attr]
 
 
-def _moved(market: Marketplace, by: timedelta) -> Marketplace:
-    """The marketplace with its events and listings ``by`` later (the generator's hidden
-    state counts days from the first, so it still answers for the moved data)."""
-    return replace(market, events=market.events.with_columns(pl.col("timestamp") + by),
-                   items=market.items.with_columns(pl.col("created_at") + by))  # fmt: skip
-
-
 def _workspace(root: Path, drift_share: float) -> tuple[Workspace, Marketplace]:
     """A workspace with the marketplace (last event about now): its catalog and users, and the
     events before the shifted marketplace's first drift day (the rest comes later).
 
-    The marketplace is generated from :data:`GENERATED_FROM` and moved to end about now: the
-    generator's activity follows the day of the week, and generated from 24 days before
-    now, the guard's lower bound was +0.03 to +0.05 for six start weekdays but -0.0015 for
-    a Saturday (the candidate not surely better: the test failed on every such run). From a
-    fixed Friday it is +0.028 to +0.032 whatever the key and the minute of the hour (4 runs).
+    The marketplace is generated from a fixed Friday and moved to end about now
+    (:func:`~tests.e2e.marketplaces.ending_now`): the generator's activity follows the day
+    of the week, and generated from 24 days before now, the guard's lower bound was +0.03 to
+    +0.05 for six start weekdays but -0.0015 for a Saturday (the candidate not surely better:
+    the test failed on every such run). From a fixed Friday it is +0.028 to +0.032 whatever
+    the key and the minute of the hour (4 runs).
     """
     ws = Workspace.init(root)
     (root / "recommendations.yaml").write_text("seed: 0\nreload_check_seconds: 0\n")
-    start = (datetime.now(UTC) - timedelta(days=DAYS)).replace(minute=0, second=0, microsecond=0)
-    config = replace(CONFIG, drift_share=drift_share)
-    generated = generate_marketplace(800, 400, DAYS, seed=0, start=GENERATED_FROM, config=config)
-    market = _moved(generated, start - GENERATED_FROM)
+    market = ending_now(800, 400, DAYS, seed=0, config=replace(CONFIG, drift_share=drift_share))
     ws.ingestor.ingest_items(market.items, "test")
     ws.ingestor.ingest_users(market.users, "test")
     cut = _start(market) + timedelta(days=FIRST_DRIFT_DAY)
