@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 from tests.e2e.conftest import Tastemaker
-from tests.e2e.marketplaces import ending_now
 
 from tastemaker.cli.worker_jobs import worker_jobs
 from tastemaker.datasets.marketplace import Marketplace
+from tastemaker.datasets.marketplace_recent import marketplace_ending
 from tastemaker.monitoring.alerts import AlertLog
 from tastemaker.propensity.examples import LabelSpec
 from tastemaker.propensity.features import PropensityWindows
@@ -54,7 +54,8 @@ def market() -> Marketplace:
     """30 days of a marketplace ending about now (generated from a fixed Friday: over the
     seven start weekdays the guard's upper bound ranged -0.0105 to +0.0034 against the +0.005
     margin; from this one it is about -0.01, see `_converting_later`)."""
-    return ending_now(users=1500, items=300, days=DAYS, seed=5)
+    this_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    return marketplace_ending(this_hour, users=1500, items=300, days=DAYS, seed=5)
 
 
 def _start(market: Marketplace) -> datetime:
@@ -84,7 +85,7 @@ def _converting_later(market: Marketplace) -> pl.DataFrame:
     Tenfold, not fourfold: with three in four dropped the guard's upper bound landed at
     +0.0036 to +0.0056 against the +0.005 margin over runs (the workspace key and the clock
     vary), and one CI run kept the live version. The data also varied with the weekday of the
-    run (now from a fixed Friday: ``ending_now``) and the key (now fixed: `KEY`); what still
+    run (now from a fixed Friday: ``marketplace_ending``) and the key (now fixed: `KEY`); what still
     varies is the minute of the hour the test runs at. Over minutes 0, 10, ... 50 and 59: this
     upper bound -0.0053 to -0.0132 (mean -0.0108, sd 0.0027) against +0.005; the scrambled
     workspace's lower bound +0.017 to +0.032 (mean 0.028, sd 0.005) against 0 (when the

@@ -28,7 +28,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +37,12 @@ import polars as pl
 import pytest
 from scipy import stats
 from tests.e2e.conftest import Tastemaker
-from tests.e2e.marketplaces import ending_now
 from threadpoolctl import threadpool_limits
 
 from tastemaker.cli.worker_jobs import worker_jobs
 from tastemaker.config import Settings
 from tastemaker.datasets.marketplace import Marketplace
+from tastemaker.datasets.marketplace_recent import marketplace_ending
 from tastemaker.datasets.marketplace_sessions import MarketplaceConfig
 from tastemaker.engine.runtime import Engine
 from tastemaker.monitoring.alerts import AlertLog
@@ -88,15 +88,17 @@ def _workspace(root: Path, drift_share: float) -> tuple[Workspace, Marketplace]:
     events before the shifted marketplace's first drift day (the rest comes later).
 
     The marketplace is generated from a fixed Friday and moved to end about now
-    (:func:`~tests.e2e.marketplaces.ending_now`): the generator's activity follows the day
-    of the week, and generated from 24 days before now, the guard's lower bound was +0.03 to
-    +0.05 for six start weekdays but -0.0015 for a Saturday (the candidate not surely better:
-    the test failed on every such run). From a fixed Friday it is +0.028 to +0.032 whatever
-    the key and the minute of the hour (4 runs).
+    (:func:`~tastemaker.datasets.marketplace_recent.marketplace_ending`): the generator's
+    activity follows the day of the week, and generated from 24 days before now, the guard's
+    lower bound was +0.03 to +0.05 for six start weekdays but -0.0015 for a Saturday (the
+    candidate not surely better: the test failed on every such run). From a fixed Friday it
+    is +0.028 to +0.032 whatever the key and the minute of the hour (4 runs).
     """
     ws = Workspace.init(root)
     (root / "recommendations.yaml").write_text("seed: 0\nreload_check_seconds: 0\n")
-    market = ending_now(800, 400, DAYS, seed=0, config=replace(CONFIG, drift_share=drift_share))
+    this_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    config = replace(CONFIG, drift_share=drift_share)
+    market = marketplace_ending(this_hour, 800, 400, DAYS, seed=0, config=config)
     ws.ingestor.ingest_items(market.items, "test")
     ws.ingestor.ingest_users(market.users, "test")
     cut = _start(market) + timedelta(days=FIRST_DRIFT_DAY)

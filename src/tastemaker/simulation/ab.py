@@ -32,7 +32,8 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from tastemaker.datasets.marketplace import Marketplace, generate_marketplace
+from tastemaker.datasets.marketplace import Marketplace
+from tastemaker.datasets.marketplace_recent import marketplace_ending
 from tastemaker.engine.featured_user import featured_user
 from tastemaker.engine.pipeline import Request as PipelineRequest
 from tastemaker.engine.runtime import Engine
@@ -162,9 +163,10 @@ def prepare_workspace(root: Path, config: SimulationConfig) -> tuple[Workspace, 
     """A new workspace at ``root`` holding a marketplace history ending now."""
     ws = Workspace.init(root, key=simulation_key(config.seed))
     (ws.root / "recommendations.yaml").write_text(f"seed: {config.seed}\nreload_check_seconds: 0\n")
-    start = datetime.now(UTC) - timedelta(days=config.history_days)
-    market = generate_marketplace(config.users, config.items, config.history_days, config.seed,
-                                  start=start.replace(microsecond=0))  # fmt: skip
+    # generated from a fixed moment and moved to end now: the same seed gives the same history
+    # on any day (generated from "ten days ago", it followed the weekday of the run)
+    end = datetime.now(UTC).replace(microsecond=0)
+    market = marketplace_ending(end, config.users, config.items, config.history_days, config.seed)
     ws.ingestor.ingest_items(market.items, "simulation")
     ws.ingestor.ingest_users(market.users, "simulation")
     ws.ingestor.ingest_events(market.events, "simulation")
