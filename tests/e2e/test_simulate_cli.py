@@ -19,10 +19,10 @@ def simulate(*args: str) -> dict:
 
 
 def test_featured_estimate_covers_the_true_effect() -> None:
-    # the simulation's pseudonymization key derives from the seed, so this run replays
-    # exactly (see the next test) on a given weekday: the generated history follows the
-    # weekday it starts on. Over the seven, the estimate lies -0.28 to +1.76 standard errors
-    # from the truth, inside the 99% interval's 2.58; a 99% interval, as an analyst reads it
+    # the simulation's pseudonymization key derives from the seed and its history is generated
+    # from a fixed moment, so this run replays exactly on any day (see the next test): the
+    # truth lies 0.08 standard errors from the estimate, inside the 99% interval's 2.58 (when
+    # the history followed the weekday of the run: -0.28 to +1.76 over the seven weekdays)
     args = ["--users", "1500", "--days", "2", "--seed", "1", "--alpha", "0.01"]
     out = simulate("--scenario", "featured", *args)
     assert out["exposed"] > 1000 and set(out["counts"]) == {"control", "treatment"}
@@ -72,8 +72,8 @@ def test_a_running_server_is_simulated_against_over_http(tmp_path: Path) -> None
     # way in every run and the run replays: with a fresh key each run split anew, and the
     # truth's distance from the estimate was a new draw, about N(0, 1) in standard errors
     # (-1.95 to +1.46 over 10 runs) against the 99.9% interval's 3.29, about one failing
-    # run in a thousand. With this key it is -1.69 to +0.21 standard errors on the weekdays
-    # the marketplace can start on (the generator's activity follows the weekday).
+    # run in a thousand. With this key it is 0.07 standard errors (-1.69 to +0.21 over the
+    # seven weekdays when the history still followed the weekday of the run).
     Workspace.init(tmp_path / "server", key=simulation_key(2)).close()  # loopback: no API key
     proc, port, _ = start_server(tmp_path / "server")
     try:
