@@ -28,7 +28,9 @@ def test_a_short_mixed_run_accounts_for_every_event_and_request() -> None:
 
     requests, events = result["requests"], result["events"]
     assert set(requests["by_kind"]) == {"ingest", "recommendations", "featured"}
-    assert sum(requests["by_kind"].values()) >= 0.5 * 30 * 6
+    # each kind was requested (how many is the machine's pace: a count here would be a timed
+    # assertion, failing on a loaded machine; the rate is judged by rate_met below)
+    assert all(n > 0 for n in requests["by_kind"].values()), requests["by_kind"]
     for kind, statuses in requests["statuses"].items():
         assert sum(statuses.values()) == requests["by_kind"][kind]
     assert requests["errors"] == 0, requests["statuses"]

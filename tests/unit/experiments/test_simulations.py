@@ -96,8 +96,11 @@ def test_cuped_narrows_the_interval_when_the_pre_period_correlates() -> None:
     rng = np.random.default_rng(3)
     narrowing = {rho: _cuped_narrowing(rng, rho) for rho in (0.6, 0.7, 0.8)}
     print("CUPED narrowing of the 95% interval", narrowing)
-    # at rho = 0.6 the expected narrowing is exactly 1 - sqrt(1 - 0.36) = 20%: the bar's edge
-    assert all(n >= 0.2 for n in narrowing.values()), narrowing
+    # CUPED narrows the interval by its theoretical 1 - sqrt(1 - rho^2): 20% at rho = 0.6,
+    # 28.6% at 0.7, 40% at 0.8 (observed within 0.0006 of each; asserting ">= 0.2" sat on the
+    # edge at 0.6, passing or failing with the seed)
+    for rho, n in narrowing.items():
+        assert abs(n - (1 - np.sqrt(1 - rho**2))) < 0.005, narrowing
     assert narrowing[0.6] < narrowing[0.7] < narrowing[0.8]
 
 
