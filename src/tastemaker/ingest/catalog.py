@@ -139,7 +139,7 @@ def _item_checks(frame: pl.DataFrame, cfg: IngestConfig) -> list[Check]:
     """The item rules other than attributes, in the order a row's first failure is reported."""
     price_given = pl.col("_price_raw").is_not_null() & (pl.col("_price_raw").cast(pl.String) != "")
     return [
-        *parser_checks(frame),
+        *parser_checks(frame.columns),
         *id_checks("item_id", cfg.max_id_length, required=True),
         *(c for name in _ITEM_TEXT for c in text_checks(name, cfg.max_string_length, _LONG)),
         Check(
@@ -228,7 +228,7 @@ def validate_users(
     frame = as_text(ensure_columns(frame, ("user_id",)), ("user_id",))
     frame = _bool_column(frame, "consent")
     checks = [
-        *parser_checks(frame),
+        *parser_checks(frame.columns),
         *id_checks("user_id", cfg.max_id_length, required=True),
         Check("consent", pl.col("_bad_consent"), pl.lit("field 'consent' is not true or false")),
         *attribute_checks,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -48,9 +49,10 @@ def refuse_reserved_names(frame: pl.DataFrame) -> None:
             raise ValidationFailedError(problem)
 
 
-def parser_checks(frame: pl.DataFrame) -> list[Check]:
-    """The body parser's refusals (`REFUSED`), first of all checks; none for a file."""
-    if REFUSED not in frame.columns:
+def parser_checks(columns: Collection[str]) -> list[Check]:
+    """The body parser's refusals (`REFUSED`), first of all checks, for a frame of these
+    ``columns``; none for a file's."""
+    if REFUSED not in columns:
         return []
     refused = pl.col(REFUSED)
     field, reason = refused.struct.field("field"), refused.struct.field("reason")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import polars as pl
 
@@ -126,10 +128,11 @@ def _payload_checks(cfg: IngestConfig) -> list[Check]:
     ]
 
 
-def _event_checks(frame: pl.DataFrame, cfg: IngestConfig) -> list[Check]:
-    """Every event rule, in the order a row's first failure is reported."""
+def _event_checks(columns: Collection[str], cfg: IngestConfig) -> list[Check]:
+    """Every event rule for a frame of ``columns``, in the order a row's first failure is
+    reported."""
     return [
-        *parser_checks(frame),
+        *parser_checks(columns),
         *_identity_checks(cfg),
         *_timestamp_checks(cfg, pl.col("timestamp")),
         *_payload_checks(cfg),
@@ -147,28 +150,25 @@ class _Rules:
     valid: list[pl.Expr]
 
 
-#: Rules by (parser column present, the limits as JSON). Building the ~20 checks and their
-#: rule chain took about a millisecond per API batch, as much as evaluating them on a small
-#: batch; they depend only on the limits, so each process builds them once per set of limits.
-_RULES: dict[tuple[bool, str], _Rules] = {}
-
-
 def _rules(frame: pl.DataFrame, cfg: IngestConfig) -> _Rules:
     """The rules for ``frame`` (with or without the body parser's column) under ``cfg``."""
-    key = (REFUSED in frame.columns, cfg.model_dump_json())
-    rules = _RULES.get(key)
-    if rules is None:
-        checks = _event_checks(frame, cfg)
-        nulled = ("user_id", "anonymous_id", "item_id", "session_id")
-        source = {c: pl.col(c) for c in (ROW, "event_id", "type", "context", "properties")}
-        source |= {"value": pl.col("_value"), "timestamp": pl.col("_ts")}
-        source |= {c: pl.when(blank(c)).then(None).otherwise(pl.col(c)) for c in nulled}
-        valid = [source[c].alias(c) for c in (ROW, *EVENT_COLUMNS)]
-        rules = _Rules(checks, first_failure(checks).alias("_failure"), valid)
-        if len(_RULES) >= 64:  # settings changed many times (tests): forget the old ones
-            _RULES.clear()
-        _RULES[key] = rules
-    return rules
+    return _rules_of(REFUSED in frame.columns, cfg.model_dump_json())
+
+
+# Building the ~20 checks and their rule chain took about a millisecond per API batch, as
+# much as evaluating them on a small batch; they depend only on the limits, so each process
+# builds them once per set of limits (a few are kept: settings rarely change).
+@lru_cache(maxsize=64)
+def _rules_of(parsed: bool, limits: str) -> _Rules:
+    """The rules of ``limits`` (an `IngestConfig` as JSON), with the body parser's check
+    when ``parsed``."""
+    checks = _event_checks([REFUSED] if parsed else [], IngestConfig.model_validate_json(limits))
+    nulled = ("user_id", "anonymous_id", "item_id", "session_id")
+    source = {c: pl.col(c) for c in (ROW, "event_id", "type", "context", "properties")}
+    source |= {"value": pl.col("_value"), "timestamp": pl.col("_ts")}
+    source |= {c: pl.when(blank(c)).then(None).otherwise(pl.col(c)) for c in nulled}
+    valid = [source[c].alias(c) for c in (ROW, *EVENT_COLUMNS)]
+    return _Rules(checks, first_failure(checks).alias("_failure"), valid)
 
 
 def _prepare(frame: pl.DataFrame, cfg: IngestConfig, max_ms: int) -> pl.LazyFrame:
